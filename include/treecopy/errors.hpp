@@ -1,0 +1,58 @@
+// Error types of the public API: setup errors (thrown before any work) and per-entry errors
+// (values collected in the report and passed to the observer).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <system_error>
+
+namespace treecopy {
+
+/// The system call or step that failed for one entry.
+enum class operation : std::uint8_t {
+  open_source,   ///< opening a source file or directory
+  stat,          ///< reading a source entry's metadata
+  read_dir,      ///< listing a source directory
+  read_link,     ///< reading a source symlink's target
+  read_xattr,    ///< listing or reading a source entry's extended attributes
+  read,          ///< reading file data
+  create,        ///< creating a destination file, directory, link or special file
+  remove,        ///< removing a destination entry that is to be replaced
+  write,         ///< writing file data
+  link,          ///< recreating a hard link
+  set_owner,     ///< chown
+  set_mode,      ///< chmod
+  set_times,     ///< utimensat / futimens
+  set_xattr,     ///< writing an extended attribute or ACL
+  close,         ///< closing a written file
+  cancelled,     ///< the entry was left unfinished because the copy was stopped
+};
+
+/// A short verb for an operation ("open", "create", ...), for messages.
+const char* to_string(operation op) noexcept;
+
+/// One entry that could not be copied (or not completely). Reported, never thrown.
+struct entry_error {
+  std::string path;      ///< the path that failed: a source path for reads, a destination path for writes
+  operation op{};        ///< what failed
+  std::error_code code;  ///< why (std::generic_category() errno values)
+
+  /// "create '/dst/a/b': Permission denied".
+  std::string message() const;
+};
+
+/// A problem with the copy as a whole (missing source, destination inside the source, destination
+/// exists, ...): thrown by copy_tree() before anything is created on disk.
+class setup_error : public std::system_error {
+ public:
+  setup_error(std::string path, std::error_code code, const std::string& what)
+      : std::system_error(code, what), path_(std::move(path)) {}
+
+  /// The path the problem is about.
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace treecopy

@@ -1,0 +1,37 @@
+// copy_observer: how a running copy tells its caller about progress, entries and errors.
+#pragma once
+
+#include <string_view>
+
+#include "treecopy/errors.hpp"
+#include "treecopy/report.hpp"
+
+namespace treecopy {
+
+/// Receives events from copy_tree(). Every method has an empty default, so a client overrides only
+/// what it needs; a null observer pointer means "no observer".
+///
+/// Threads: on_progress() is called from one sampler thread only, every copy_options::progress_interval,
+/// and once more with the final state before copy_tree() returns. on_entry() and on_error() are called
+/// from worker threads, but never two of them at the same time (treecopy serializes them), so an
+/// implementation needs no lock of its own for those two; it may run concurrently with on_progress().
+/// No callback may call copy_tree() on the same observer. A callback should be quick: workers wait.
+class copy_observer {
+ public:
+  virtual ~copy_observer() = default;
+
+  /// Periodic snapshot. Return false to ask the copy to stop (as a cancel request would).
+  virtual bool on_progress(const progress_snapshot& /*snapshot*/) { return true; }
+
+  /// One entry failed. The copy goes on unless copy_options::fail_fast is set.
+  virtual void on_error(const entry_error& /*error*/) {}
+
+  /// Whether on_entry() is wanted. Asked once at the start; when false (the default) the engine
+  /// does not build per-entry paths at all.
+  virtual bool wants_entries() const { return false; }
+
+  /// One entry was created in the destination; dst_path is its full destination path.
+  virtual void on_entry(entry_kind /*kind*/, std::string_view /*dst_path*/) {}
+};
+
+}  // namespace treecopy

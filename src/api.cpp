@@ -1,0 +1,72 @@
+// The public entry points: copy_tree() and the small helpers declared in the public headers.
+#include <thread>
+
+#include "engine/copier.hpp"
+#include "engine/setup.hpp"
+#include "treecopy/treecopy.hpp"
+
+namespace treecopy {
+
+const char* to_string(operation op) noexcept {
+  switch (op) {
+    case operation::open_source: return "open";
+    case operation::stat: return "stat";
+    case operation::read_dir: return "read directory";
+    case operation::read_link: return "read link";
+    case operation::read_xattr: return "read attributes of";
+    case operation::read: return "read";
+    case operation::create: return "create";
+    case operation::remove: return "remove";
+    case operation::write: return "write";
+    case operation::link: return "link";
+    case operation::set_owner: return "set owner of";
+    case operation::set_mode: return "set mode of";
+    case operation::set_times: return "set times of";
+    case operation::set_xattr: return "set attributes of";
+    case operation::close: return "close";
+    case operation::cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+std::string entry_error::message() const {
+  return std::string(to_string(op)) + " '" + path + "': " + code.message();
+}
+
+const char* to_string(entry_kind kind) noexcept {
+  switch (kind) {
+    case entry_kind::file: return "file";
+    case entry_kind::directory: return "directory";
+    case entry_kind::symlink: return "symlink";
+    case entry_kind::hardlink: return "hardlink";
+    case entry_kind::fifo: return "fifo";
+    case entry_kind::socket: return "socket";
+    case entry_kind::char_device: return "char_device";
+    case entry_kind::block_device: return "block_device";
+  }
+  return "?";
+}
+
+std::uint64_t entry_counts::total() const noexcept {
+  std::uint64_t sum = 0;
+  for (auto n : by_kind) sum += n;
+  return sum;
+}
+
+unsigned default_jobs() noexcept {
+  // Copies wait on the disk as much as on the CPU: more workers than cores keep requests in flight.
+  unsigned cores = std::thread::hardware_concurrency();
+  if (cores == 0) cores = 2;
+  return std::min(64u, std::max(4u, 2 * cores));
+}
+
+copy_report copy_tree(const std::filesystem::path& src, const std::filesystem::path& dst,
+                      const copy_options& options, copy_observer* observer, std::stop_token stop) {
+  engine::setup_result setup = engine::prepare(src, dst, options);
+  engine::copier c(setup, options, observer, std::move(stop));
+  return c.run();
+}
+
+const char* version() noexcept { return TREECOPY_VERSION; }
+
+}  // namespace treecopy

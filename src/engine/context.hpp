@@ -1,0 +1,111 @@
+// The state one copy_tree() call shares between its tasks: options, counters, directory nodes, the
+// hard-link table and the error list. Internal to the engine; TBB appears only in the .cpp files.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "fs/sys.hpp"
+#include "treecopy/observer.hpp"
+#include "treecopy/options.hpp"
+#include "treecopy/report.hpp"
+
+namespace treecopy::engine {
+
+/// One source directory being copied. Lives from the task that lists it until its metadata has been
+/// applied, which happens when the last of its children is done (pending reaches zero).
+struct dir_node {
+  dir_node* parent = nullptr;
+  std::string name;  ///< name in the parent (source side; the destination uses the same name)
+
+  /// Children not finished yet, plus one for the listing task itself. The task that brings it to
+  /// zero finalizes the directory (mode and times after every child was written) and then its parent.
+  std::atomic<std::int64_t> pending{1};
+  /// Tasks that need src_fd/dst_fd open. When it reaches zero the descriptors may be closed early
+  /// (when too many are open), and reopened by path at finalization.
+  std::atomic<std::int32_t> users{1};
+
+  int src_fd = -1;
+  int dst_fd = -1;
+  bool pinned = false;        ///< descriptors owned by the copy as a whole (root and its parent)
+  bool is_top = false;        ///< the virtual parent of SRC: no metadata of its own
+  bool pseudo_fs = false;     ///< source is on /proc, /sys...: sizes lie, read until EOF
+  /// New entries here get a mode or group the umask does not predict (the directory existed
+  /// before, has a default ACL, or is set-group-ID): set owner and mode of every entry explicitly.
+  bool always_chmod = false;
+  dev_t src_dev = 0;
+
+  struct stat st {};       ///< the source directory's metadata, applied at finalization
+  fs::xattr_list xattrs;  ///< the source directory's attributes, applied at finalization
+
+  // The listing, kept while batches of its entries are in flight.
+  std::string names;
+  std::vector<fs::dir_entry> entries;
+};
+
+/// What the hard-link table says about an inode with several names.
+struct link_claim {
+  enum class kind { first, wait, link_to, copy } what;
+  std::string target_parent;  ///< for link_to: destination directory of the first copy, from root
+  std::string target_name;    ///< for link_to: its name there
+};
+
+/// Inodes with st_nlink > 1, so that every further name becomes a hard link to the first copy, even
+/// when two workers meet two names of the same inode at the same time.
+class link_table {
+ public:
+  struct waiter {
+    dir_node* node;
+    std::string name;
+  };
+
+  /// Registers a name of (dev, ino). The first caller copies the data; while it does, later callers
+  /// are queued (their node stays pinned) and linked when the copy finishes.
+  link_claim claim(dev_t dev, ino_t ino, dir_node* node, std::string_view name,
+                   const std::function<std::string()>& parent_path);
+
+  /// The first copy finished (ok or not): returns the names that waited for it.
+  std::vector<waiter> finish(dev_t dev, ino_t ino, bool ok);
+
+ private:
+  struct group {
+    enum class state { copying, done, failed } st = state::copying;
+    std::string parent;  // destination parent of the first name, relative to the destination root
+    std::string name;
+    std::vector<waiter> waiters;
+  };
+  struct key_hash {
+    std::size_t operator()(const std::pair<dev_t, ino_t>& k) const noexcept {
+      return std::hash<ino_t>{}(k.second) ^ (std::hash<dev_t>{}(k.first) << 1);
+    }
+  };
+  static constexpr std::size_t shard_count = 16;
+  struct shard {
+    std::mutex mu;
+    std::unordered_map<std::pair<dev_t, ino_t>, group, key_hash> groups;
+  };
+  shard& shard_for(dev_t dev, ino_t ino) { return shards_[(ino ^ dev) % shard_count]; }
+  std::array<shard, shard_count> shards_;
+};
+
+/// Counters that workers bump (relaxed) and the sampler reads.
+struct counters {
+  std::array<std::atomic<std::uint64_t>, entry_kind_count> copied{};
+  std::atomic<std::uint64_t> bytes_done{0};
+  std::atomic<std::uint64_t> bytes_found{0};
+  std::atomic<std::uint64_t> entries_found{0};
+  std::atomic<std::uint64_t> entries_done{0};
+  std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::int64_t> dirs_unlisted{0};
+};
+
+}  // namespace treecopy::engine

@@ -1,0 +1,450 @@
+// Scheduling of a copy: directory tasks that list a directory and spawn tasks for its
+// subdirectories and batches of its other entries, descriptor budgeting, and post-order
+// finalization of directory metadata (the last child to finish finalizes its parent).
+#include "engine/copier.hpp"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/statfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/info.h>
+#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
+
+namespace treecopy::engine {
+namespace {
+
+// The process umask, read without changing it (umask() would race with other threads).
+int read_umask() {
+  std::FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) return -1;
+  char line[256];
+  int mask = -1;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "Umask:", 6) == 0) {
+      mask = static_cast<int>(std::strtol(line + 6, nullptr, 8));
+      break;
+    }
+  }
+  std::fclose(f);
+  return mask;
+}
+
+// File systems whose files report sizes that are wrong (0, or a page): read them until EOF.
+bool is_pseudo_fs(int fd) {
+  struct statfs sfs {};
+  if (::fstatfs(fd, &sfs) != 0) return false;
+  switch (static_cast<unsigned long>(sfs.f_type)) {
+    case 0x9fa0:      // proc
+    case 0x62656572:  // sysfs
+    case 0x64626720:  // debugfs
+    case 0x74726163:  // tracefs
+    case 0x73636673:  // securityfs
+    case 0x27e0eb:    // cgroup
+    case 0x63677270:  // cgroup2
+    case 0x62656570:  // configfs
+    case 0xde5e81e4:  // efivarfs
+    case 0x6165676c:  // pstore
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool has_default_acl(int fd) {
+  return ::fgetxattr(fd, "system.posix_acl_default", nullptr, 0) >= 0;
+}
+
+}  // namespace
+
+copier::copier(setup_result& setup, const copy_options& options, copy_observer* observer,
+               std::stop_token stop)
+    : setup_(setup), opt_(options), observer_(observer), stop_(std::move(stop)) {
+  jobs_ = opt_.jobs ? opt_.jobs : default_jobs();
+  euid_ = ::geteuid();
+  egid_ = ::getegid();
+  is_root_ = euid_ == 0;
+  umask_ = read_umask();
+  want_entries_ = observer_ && observer_->wants_entries();
+  // Descriptors: each worker may hold a file pair and reopen a directory pair; the rest of the
+  // soft limit is shared by directories kept open between their listing and their finalization.
+  struct rlimit rl {};
+  long limit = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                   ? static_cast<long>(rl.rlim_cur) : 1024;
+  long spare = limit - 24 - 6 * static_cast<long>(jobs_);
+  dir_fd_budget_ = static_cast<int>(std::clamp(spare, 8L, 4096L));
+  top_.is_top = true;
+  top_.pinned = true;
+  tasks_ = std::make_unique<tbb::task_group>();
+}
+
+copier::~copier() = default;
+
+bool copier::over_budget() const noexcept {
+  return open_dir_fds_.load(std::memory_order_relaxed) > dir_fd_budget_;
+}
+
+void copier::add_work(dir_node* node, std::int64_t n) {
+  node->pending.fetch_add(n, std::memory_order_relaxed);
+}
+
+copy_report copier::run() {
+  start_ = std::chrono::steady_clock::now();
+  std::stop_callback on_stop(stop_, [this] { cancel(); });
+
+  top_.src_fd = setup_.src_parent ? setup_.src_parent.get() : -1;
+  top_.dst_fd = setup_.dst_parent.get();
+  // New entries get modes the umask predicts, except under a default ACL or a set-group-ID
+  // directory (which also decides their group): there, owner and mode are always set explicitly.
+  struct stat top_st {};
+  top_.always_chmod = umask_ < 0 || has_default_acl(top_.dst_fd) ||
+                      ::fstat(top_.dst_fd, &top_st) != 0 || (top_st.st_mode & S_ISGID) != 0;
+  if (setup_.src_dir) {
+    top_.src_dev = setup_.src_st.st_dev;
+    top_.pseudo_fs = is_pseudo_fs(setup_.src_dir.get());
+  } else if (top_.src_fd >= 0) {
+    top_.pseudo_fs = is_pseudo_fs(top_.src_fd);
+    top_.src_dev = setup_.src_st.st_dev;
+  }
+
+  // TBB keeps at most (cores - 1) workers unless told otherwise; copies block on I/O, so a request
+  // for more workers than cores must raise that process-wide ceiling for as long as we run.
+  std::optional<tbb::global_control> ceiling;
+  if (jobs_ > static_cast<unsigned>(tbb::info::default_concurrency()))
+    ceiling.emplace(tbb::global_control::max_allowed_parallelism, jobs_);
+  tbb::task_arena arena(static_cast<int>(jobs_), 1);
+
+  std::jthread sampler;
+  if (observer_) sampler = std::jthread([this](std::stop_token done) { sample_progress(done); });
+
+  arena.execute([&] {
+    tasks_->run([this] {
+      if (setup_.src_dir) {
+        root_ = new dir_node;
+        root_->parent = &top_;
+        root_->name = setup_.src_name;
+        top_.pending.fetch_add(1, std::memory_order_relaxed);
+        count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
+        process_dir(root_, true);
+      } else {
+        count_.entries_found.fetch_add(1, std::memory_order_relaxed);
+        std::uint8_t dtype = S_ISREG(setup_.src_st.st_mode) ? DT_REG : DT_UNKNOWN;
+        copy_entry(&top_, setup_.src_name.c_str(), dtype);
+      }
+    });
+    tasks_->wait();
+  });
+
+  if (sampler.joinable()) {
+    sampler.request_stop();
+    sampler.join();
+  }
+  copy_report rep;
+  for (std::size_t k = 0; k < entry_kind_count; ++k)
+    rep.copied.by_kind[k] = count_.copied[k].load(std::memory_order_relaxed);
+  rep.bytes_copied = count_.bytes_done.load(std::memory_order_relaxed);
+  rep.error_count = count_.errors.load(std::memory_order_relaxed);
+  rep.errors = std::move(errors_);
+  rep.cancelled = cancel_requested_.load(std::memory_order_relaxed);
+  rep.elapsed = std::chrono::steady_clock::now() - start_;
+  if (observer_) observer_->on_progress(snapshot());
+  return rep;
+}
+
+// ---- directories -------------------------------------------------------------------------------
+
+void copier::spawn_dir(dir_node* node, bool via_parent) {
+  count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
+  tasks_->run([this, node, via_parent] { process_dir(node, via_parent); });
+}
+
+// Opens the source directory and creates and opens the destination one. via_parent: the parent's
+// descriptors are held open for us; otherwise both are reopened by path from the roots.
+bool copier::open_dir_pair(dir_node* node, bool via_parent) {
+  dir_node* parent = node->parent;
+  const char* dname = dst_name(parent, node->name.c_str());
+  fs::unique_fd reopened_src, reopened_dst;
+  int psrc = parent->src_fd, pdst = parent->dst_fd;
+  if (!via_parent) {
+    std::string rel = rel_path(parent);
+    int s = fs::open_dir_beneath(src_root_fd_, rel);
+    if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
+    reopened_src.reset(s);
+    int d = fs::open_dir_beneath(dst_root_fd_, rel);
+    if (d < 0) return report(parent, node->name, true, operation::open_source, -d), false;
+    reopened_dst.reset(d);
+    psrc = s;
+    pdst = d;
+  }
+  fs::unique_fd sfd;
+  if (node == root_) {
+    sfd.reset(setup_.src_dir.release());
+  } else {
+    int s = fs::open_at(psrc, node->name.c_str(), O_RDONLY | fs::dir_open_flags);
+    if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
+    sfd.reset(s);
+  }
+  if (::fstat(sfd.get(), &node->st) != 0) return report(parent, node->name, false, operation::stat, errno), false;
+  if (!S_ISDIR(node->st.st_mode)) return report(parent, node->name, false, operation::open_source, ENOTDIR), false;
+  node->src_dev = node->st.st_dev;
+  node->pseudo_fs = node->st.st_dev == parent->src_dev ? parent->pseudo_fs : is_pseudo_fs(sfd.get());
+  if (opt_.preserve_xattrs) {
+    if (int err = fs::read_xattrs(sfd.get(), node->xattrs))
+      report(parent, node->name, false, operation::read_xattr, err);
+  }
+
+  bool existed = false;
+  if (::mkdirat(pdst, dname, S_IRWXU) != 0) {
+    int err = errno;
+    if (err != EEXIST || !opt_.merge) return report(parent, node->name, true, operation::create, err), false;
+    existed = true;
+  }
+  int d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
+  if (d < 0) {
+    int err = -d == ELOOP ? ENOTDIR : -d;  // an existing symlink is not a directory to merge into
+    return report(parent, node->name, true, operation::create, err), false;
+  }
+  node->src_fd = sfd.release();
+  node->dst_fd = d;
+  open_dir_fds_.fetch_add(2, std::memory_order_relaxed);
+  // An existing directory, or one that inherited a default ACL, gives new entries modes that the
+  // umask does not predict: set them explicitly.
+  node->always_chmod = parent->always_chmod || existed;
+  if (!node->always_chmod && opt_.merge) node->always_chmod = has_default_acl(d);
+  return true;
+}
+
+void copier::process_dir(dir_node* node, bool via_parent) {
+  bool opened = false;
+  if (!stopping()) {
+    try {
+      opened = open_dir_pair(node, via_parent);
+    } catch (const std::bad_alloc&) {
+      report(node->parent, node->name, false, operation::open_source, ENOMEM);
+    }
+  }
+  if (node == root_ && opened) {
+    src_root_fd_ = node->src_fd;
+    dst_root_fd_ = node->dst_fd;
+    node->pinned = true;
+  }
+  if (via_parent) release_users(node->parent);
+  if (!opened) {
+    count_.dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
+    dir_node* parent = node->parent;
+    delete node;
+    finish_child(parent);
+    return;
+  }
+  count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+  if (int err = fs::list_dir(node->src_fd, node->names, node->entries))
+    report(node, {}, false, operation::read_dir, err);
+  count_.entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
+  count_.dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
+  try {
+    schedule_children(node);
+  } catch (const std::bad_alloc&) {
+    report(node, {}, false, operation::read_dir, ENOMEM);
+  }
+  release_users(node);
+  finish_child(node);
+}
+
+// Subdirectories first, then batches of the other entries: a worker pops its newest task first, so
+// it finishes this directory's files (and can close its descriptors) before it descends, while idle
+// workers steal the oldest tasks, the subdirectories, and so spread out across the tree.
+void copier::schedule_children(dir_node* node) {
+  auto& ents = node->entries;
+  auto first_dir = std::stable_partition(ents.begin(), ents.end(),
+                                         [](const fs::dir_entry& e) { return e.type != DT_DIR; });
+  const auto nfiles = static_cast<std::uint32_t>(first_dir - ents.begin());
+  if (stopping()) {
+    count_.entries_done.fetch_add(ents.size(), std::memory_order_relaxed);
+    return;
+  }
+  for (auto it = first_dir; it != ents.end(); ++it) {
+    auto* child = new dir_node;
+    child->parent = node;
+    child->name = node->names.c_str() + it->name_offset;
+    add_work(node, 1);
+    const bool via = !over_budget();
+    if (via) node->users.fetch_add(1, std::memory_order_relaxed);
+    spawn_dir(child, via);
+  }
+  if (nfiles == 0) return;
+  const std::uint32_t per = std::clamp<std::uint32_t>(nfiles / (jobs_ * 4), 8, 128);
+  // A few entries are done right here; so are all of them when too many directories are open
+  // already, rather than queue work that would keep this directory's descriptors open.
+  if (nfiles <= per || over_budget()) {
+    for (std::uint32_t i = 0; i < nfiles; ++i) {
+      if (stopping()) {
+        count_.entries_done.fetch_add(nfiles - i, std::memory_order_relaxed);
+        break;
+      }
+      copy_entry(node, node->names.c_str() + ents[i].name_offset, ents[i].type);
+    }
+    return;
+  }
+  for (std::uint32_t b = 0; b < nfiles; b += per) {
+    std::uint32_t e = std::min(nfiles, b + per);
+    add_work(node, 1);
+    node->users.fetch_add(1, std::memory_order_relaxed);
+    tasks_->run([this, node, b, e] { run_batch(node, b, e); });
+  }
+}
+
+void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {
+  for (std::uint32_t i = begin; i < end; ++i) {
+    if (stopping()) {
+      count_.entries_done.fetch_add(end - i, std::memory_order_relaxed);
+      break;
+    }
+    const auto& e = node->entries[i];
+    copy_entry(node, node->names.c_str() + e.name_offset, e.type);
+  }
+  release_users(node);
+  finish_child(node);
+}
+
+void copier::close_fds(dir_node* node) {
+  if (node->pinned || node->src_fd < 0) return;
+  ::close(node->src_fd);
+  ::close(node->dst_fd);
+  node->src_fd = node->dst_fd = -1;
+  open_dir_fds_.fetch_sub(2, std::memory_order_relaxed);
+}
+
+void copier::release_users(dir_node* node) {
+  if (node->users.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // Nobody lists or copies into this directory any more: drop the listing, and the descriptors
+  // too when many are open (finalization will reopen the destination by path).
+  std::string().swap(node->names);
+  std::vector<fs::dir_entry>().swap(node->entries);
+  if (over_budget()) close_fds(node);
+}
+
+void copier::finish_child(dir_node* node) {
+  while (node && node->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (node->is_top) return;
+    dir_node* parent = node->parent;
+    finalize_dir(node);
+    delete node;
+    node = parent;
+  }
+}
+
+// Owner, attributes, mode and times of a destination directory, after all its children.
+void copier::finalize_dir(dir_node* node) {
+  fs::unique_fd reopened;
+  int dfd = node->dst_fd;
+  if (dfd < 0) {
+    int fd = fs::open_dir_beneath(dst_root_fd_, rel_path(node));
+    if (fd < 0) {
+      report(node->parent, node->name, true, operation::set_mode, -fd);
+      return;
+    }
+    reopened.reset(fd);
+    dfd = fd;
+  }
+  operation op{};
+  int err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op);
+  if (err) report(node->parent, node->name, true, op, err);
+  else entry_done(node->parent, node->name, entry_kind::directory);
+  if (node == root_) {
+    node->pinned = false;
+    close_fds(node);
+  } else {
+    close_fds(node);
+  }
+}
+
+// ---- reporting ---------------------------------------------------------------------------------
+
+std::string copier::rel_path(const dir_node* node) const {
+  std::vector<const std::string*> parts;
+  std::size_t len = 0;
+  for (const dir_node* n = node; n && n != root_ && !n->is_top; n = n->parent) {
+    parts.push_back(&n->name);
+    len += n->name.size() + 1;
+  }
+  std::string out;
+  out.reserve(len);
+  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
+    if (!out.empty()) out += '/';
+    out += **it;
+  }
+  return out;
+}
+
+std::string copier::display_path(const dir_node* node, std::string_view name, bool dst_side) const {
+  std::string out = dst_side ? setup_.dst_display : setup_.src_display;
+  if (node->is_top) return out;  // the entry is SRC/DST itself
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  std::string rel = rel_path(node);
+  if (!rel.empty()) (out += '/') += rel;
+  if (!name.empty()) (out += '/') += name;
+  return out;
+}
+
+void copier::report(dir_node* node, std::string_view name, bool dst_side, operation op, int err) {
+  if (err == ECANCELED && stopping()) return;  // an entry cut short by a stop is not a failure
+  count_.errors.fetch_add(1, std::memory_order_relaxed);
+  count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+  try {
+    entry_error e{display_path(node, name, dst_side), op, std::error_code(err, std::generic_category())};
+    std::lock_guard lock(report_mu_);
+    if (observer_) observer_->on_error(e);
+    if (errors_.size() < opt_.max_errors_kept) errors_.push_back(std::move(e));
+  } catch (...) {
+    // Out of memory while reporting: the error is still counted.
+  }
+  if (opt_.fail_fast) request_stop();
+}
+
+void copier::entry_done(dir_node* node, std::string_view name, entry_kind kind) {
+  count_.copied[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+  if (kind != entry_kind::directory) count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+  if (!want_entries_) return;
+  try {
+    std::string path = display_path(node, node->is_top ? std::string_view{} : name, true);
+    std::lock_guard lock(report_mu_);
+    observer_->on_entry(kind, path);
+  } catch (...) {
+  }
+}
+
+progress_snapshot copier::snapshot() const {
+  progress_snapshot s;
+  s.entries_found = count_.entries_found.load(std::memory_order_relaxed);
+  s.entries_done = count_.entries_done.load(std::memory_order_relaxed);
+  s.bytes_found = count_.bytes_found.load(std::memory_order_relaxed);
+  s.bytes_done = count_.bytes_done.load(std::memory_order_relaxed);
+  s.errors = count_.errors.load(std::memory_order_relaxed);
+  s.scan_complete = count_.dirs_unlisted.load(std::memory_order_relaxed) == 0;
+  s.elapsed = std::chrono::steady_clock::now() - start_;
+  return s;
+}
+
+void copier::sample_progress(std::stop_token done) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  while (!done.stop_requested()) {
+    cv.wait_for(lock, done, opt_.progress_interval, [] { return false; });
+    if (done.stop_requested()) break;
+    if (!observer_->on_progress(snapshot())) cancel();
+  }
+}
+
+}  // namespace treecopy::engine

@@ -1,0 +1,132 @@
+// The copy engine: a tree of directory tasks on a oneTBB task_group, sized by a task_arena.
+#pragma once
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <oneapi/tbb/task_group.h>
+
+#include "engine/context.hpp"
+#include "engine/setup.hpp"
+#include "treecopy/errors.hpp"
+#include "treecopy/observer.hpp"
+#include "treecopy/options.hpp"
+#include "treecopy/report.hpp"
+
+
+namespace treecopy::engine {
+
+struct big_file;
+
+/// Runs one copy. Created and used by copy_tree() for a single call.
+class copier {
+ public:
+  copier(setup_result& setup, const copy_options& options, copy_observer* observer,
+         std::stop_token stop);
+  ~copier();
+  copier(const copier&) = delete;
+  copier& operator=(const copier&) = delete;
+
+  /// Copies everything and returns the report.
+  copy_report run();
+
+ private:
+  friend struct big_file;
+
+  // Scheduling (copier.cpp).
+  void spawn_dir(dir_node* node, bool via_parent);
+  void process_dir(dir_node* node, bool via_parent);
+  bool open_dir_pair(dir_node* node, bool via_parent);
+  void schedule_children(dir_node* node);
+  void run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end);
+  void add_work(dir_node* node, std::int64_t n);
+  void release_users(dir_node* node);
+  void finish_child(dir_node* node);
+  void finalize_dir(dir_node* node);
+  void close_fds(dir_node* node);
+  bool over_budget() const noexcept;
+
+  // Entries (entries.cpp).
+  void copy_entry(dir_node* node, const char* name, std::uint8_t dtype);
+  void copy_by_stat(dir_node* node, const char* name, const struct stat& st);
+  void copy_regular(dir_node* node, const char* name);
+  void copy_symlink(dir_node* node, const char* name, const struct stat& st);
+  void copy_special(dir_node* node, const char* name, const struct stat& st);
+  bool handle_links(dir_node* node, const char* name, const struct stat& st, bool& first);
+  void link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok);
+  void make_link(dir_node* node, const char* name, int target_dir, const char* target_name);
+  int create_file(dir_node* node, const char* name, mode_t mode);
+  bool replace_existing(dir_node* node, const char* name, bool dir_ok);
+  bool try_clone(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st,
+                 bool& done);
+  bool copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st);
+  void finish_file(dir_node* node, const char* name, int sfd, fs::unique_fd& dfd,
+                   const struct stat& st, bool first_link);
+  void discard_file(dir_node* node, const char* name);
+  int apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct stat& st,
+                    const fs::xattr_list* xattrs, operation& op);
+  int apply_at_meta(const dir_node* parent, const char* dname, const struct stat& st,
+                    operation& op);
+  void start_big_file(dir_node* node, const char* name, fs::unique_fd sfd, fs::unique_fd dfd,
+                      const struct stat& st, bool first);
+  mode_t created_mode(const struct stat& st) const noexcept;
+  bool needs_chown(const struct stat& st, const dir_node* parent) const noexcept;
+
+  // Reporting.
+  void report(dir_node* node, std::string_view name, bool dst_side, operation op, int err);
+  void entry_done(dir_node* node, std::string_view name, entry_kind kind);
+  std::string rel_path(const dir_node* node) const;
+  std::string display_path(const dir_node* node, std::string_view name, bool dst_side) const;
+  const char* dst_name(const dir_node* node, const char* name) const noexcept {
+    return node->is_top ? setup_.dst_name.c_str() : name;
+  }
+  bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
+  void request_stop() noexcept { stopping_.store(true, std::memory_order_relaxed); }
+  void cancel() noexcept {
+    cancel_requested_.store(true, std::memory_order_relaxed);
+    request_stop();
+  }
+  progress_snapshot snapshot() const;
+  void sample_progress(std::stop_token done);
+
+  setup_result& setup_;
+  const copy_options& opt_;
+  copy_observer* observer_;
+  bool want_entries_ = false;
+  std::stop_token stop_;
+  std::atomic<bool> stopping_{false};          ///< no new entry may start
+  std::atomic<bool> cancel_requested_{false};  ///< the caller or the observer asked to stop
+
+  unsigned jobs_ = 1;
+  uid_t euid_ = 0;
+  gid_t egid_ = 0;
+  bool is_root_ = false;
+  int umask_ = -1;  ///< process umask, or -1 when unknown (then modes are always set explicitly)
+  int dir_fd_budget_ = 64;
+  std::atomic<int> open_dir_fds_{0};
+  /// 0 unknown, 1 cloning works, 2 cannot clone between the root file systems.
+  std::atomic<int> clone_state_{0};
+
+  dir_node top_;              ///< the virtual parent of SRC
+  dir_node* root_ = nullptr;  ///< SRC itself when it is a directory
+  int src_root_fd_ = -1;
+  int dst_root_fd_ = -1;
+
+  counters count_;
+  link_table links_;
+  std::mutex report_mu_;
+  std::vector<entry_error> errors_;
+  std::unique_ptr<tbb::task_group> tasks_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace treecopy::engine

@@ -1,0 +1,471 @@
+// Copying one entry: regular files (clone, copy_file_range, holes, large files in parallel chunks),
+// symlinks, special files and hard links, with their metadata. Every failure becomes a reported
+// entry_error; nothing here throws into the task scheduler.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+
+#include <oneapi/tbb/task_group.h>
+
+#include "engine/copier.hpp"
+
+namespace treecopy::engine {
+namespace {
+
+// Files at least this large are split into chunks that several workers copy at once.
+constexpr std::uint64_t big_file_threshold = 128ull << 20;
+constexpr std::uint64_t chunk_size = 32ull << 20;
+
+entry_kind kind_of(mode_t mode) {
+  switch (mode & S_IFMT) {
+    case S_IFLNK: return entry_kind::symlink;
+    case S_IFIFO: return entry_kind::fifo;
+    case S_IFSOCK: return entry_kind::socket;
+    case S_IFCHR: return entry_kind::char_device;
+    case S_IFBLK: return entry_kind::block_device;
+    case S_IFDIR: return entry_kind::directory;
+    default: return entry_kind::file;
+  }
+}
+
+bool looks_sparse(const struct stat& st) {
+  return st.st_size > 0 && static_cast<std::uint64_t>(st.st_blocks) * 512 <
+                               static_cast<std::uint64_t>(st.st_size);
+}
+
+}  // namespace
+
+/// A file copied in chunks by several tasks; the last chunk to finish applies the metadata.
+struct big_file {
+  copier* c;
+  dir_node* node;
+  const char* name;  // points into node->names, kept alive by the node's users count
+  fs::unique_fd sfd, dfd;
+  struct stat st;
+  bool first_link;
+  bool sparse;
+  std::atomic<std::uint64_t> remaining;
+  std::atomic<int> error{0};
+  std::atomic<bool> read_side{false};
+
+  void copy_chunk(std::uint64_t off) {
+    if (error.load(std::memory_order_relaxed) == 0) {
+      std::uint64_t len = std::min<std::uint64_t>(chunk_size, static_cast<std::uint64_t>(st.st_size) - off);
+      fs::copy_control ctl{&c->count_.bytes_done, &c->stopping_, true};
+      fs::copy_result r = fs::copy_range(sfd.get(), dfd.get(), off, len, sparse, ctl);
+      if (r.error) {
+        int expected = 0;
+        if (error.compare_exchange_strong(expected, r.error)) read_side.store(r.read_side);
+      }
+    }
+    if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) finish();
+  }
+
+  void finish() {
+    if (int err = error.load()) {
+      c->report(node, name, !read_side.load(), read_side.load() ? operation::read : operation::write, err);
+      c->discard_file(node, name);
+      if (first_link) c->link_waiters(node, name, st, false);
+    } else if (sparse && ::ftruncate(dfd.get(), st.st_size) != 0) {
+      c->report(node, name, true, operation::write, errno);
+      c->discard_file(node, name);
+      if (first_link) c->link_waiters(node, name, st, false);
+    } else {
+      c->finish_file(node, name, sfd.get(), dfd, st, first_link);
+    }
+    sfd.reset();
+    dfd.reset();
+    c->release_users(node);
+    c->finish_child(node);
+  }
+};
+
+void copier::start_big_file(dir_node* node, const char* name, fs::unique_fd sfd, fs::unique_fd dfd,
+                            const struct stat& st, bool first) {
+  auto job = std::make_shared<big_file>();
+  job->c = this;
+  job->node = node;
+  job->name = name;
+  job->sfd = std::move(sfd);
+  job->dfd = std::move(dfd);
+  job->st = st;
+  job->first_link = first;
+  job->sparse = looks_sparse(st);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const std::uint64_t chunks = (size + chunk_size - 1) / chunk_size;
+  job->remaining.store(chunks);
+  // The file keeps its directory open and unfinished until its last chunk is written.
+  add_work(node, 1);
+  node->users.fetch_add(1, std::memory_order_relaxed);
+  for (std::uint64_t i = 1; i < chunks; ++i)
+    tasks_->run([job, off = i * chunk_size] { job->copy_chunk(off); });
+  job->copy_chunk(0);
+}
+
+void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
+  try {
+    if (dtype == DT_REG) return copy_regular(node, name);
+    struct stat st {};
+    if (::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return report(node, name, false, operation::stat, errno);
+    copy_by_stat(node, name, st);
+  } catch (const std::bad_alloc&) {
+    report(node, name, false, operation::read, ENOMEM);
+  }
+}
+
+void copier::copy_by_stat(dir_node* node, const char* name, const struct stat& st) {
+  switch (st.st_mode & S_IFMT) {
+    case S_IFREG: return copy_regular(node, name);
+    case S_IFLNK: return copy_symlink(node, name, st);
+    case S_IFDIR: {
+      // Listed without a type (DT_UNKNOWN): a directory after all.
+      auto* child = new dir_node;
+      child->parent = node;
+      child->name = name;
+      add_work(node, 1);
+      node->users.fetch_add(1, std::memory_order_relaxed);
+      return spawn_dir(child, true);
+    }
+    default: return copy_special(node, name, st);
+  }
+}
+
+void copier::copy_regular(dir_node* node, const char* name) {
+  int s = fs::open_at(node->src_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (s < 0) {
+    struct stat st {};
+    // Listed as a file but something else now (a symlink: ELOOP; a socket: ENXIO): copy what it is.
+    if ((s == -ELOOP || s == -ENXIO) && ::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        !S_ISREG(st.st_mode))
+      return copy_by_stat(node, name, st);
+    return report(node, name, false, operation::open_source, -s);
+  }
+  fs::unique_fd sfd(s);
+  struct stat st {};
+  if (::fstat(sfd.get(), &st) != 0) return report(node, name, false, operation::stat, errno);
+  if (!S_ISREG(st.st_mode)) {
+    sfd.reset();
+    return copy_by_stat(node, name, st);
+  }
+  count_.bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+  bool first = false;
+  if (st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
+
+  int d = create_file(node, name, st.st_mode & 0777);
+  if (d < 0) {
+    if (first) link_waiters(node, name, st, false);
+    return;
+  }
+  fs::unique_fd dfd(d);
+  bool done = false;
+  bool ok = try_clone(node, name, sfd.get(), dfd.get(), st, done);
+  if (ok && !done && static_cast<std::uint64_t>(st.st_size) >= big_file_threshold && jobs_ > 1 &&
+      !node->pseudo_fs) {
+    return start_big_file(node, name, std::move(sfd), std::move(dfd), st, first);
+  }
+  if (ok && !done) ok = copy_bytes(node, name, sfd.get(), dfd.get(), st);
+  if (!ok) {
+    dfd.reset();
+    discard_file(node, name);
+    if (first) link_waiters(node, name, st, false);
+    return;
+  }
+  finish_file(node, name, sfd.get(), dfd, st, first);
+}
+
+// Shares the data with FICLONE where allowed and possible. done: the data is in place. Returns
+// false (after reporting) only when the entry failed: --reflink=always and no clone.
+bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st,
+                       bool& done) {
+  done = st.st_size == 0 && !node->pseudo_fs;
+  if (done || opt_.reflink == reflink_mode::never || node->pseudo_fs) return true;
+  if (clone_state_.load(std::memory_order_relaxed) == 2 && opt_.reflink != reflink_mode::always)
+    return true;
+  int err = fs::clone_file(sfd, dfd);
+  if (err == 0) {
+    clone_state_.store(1, std::memory_order_relaxed);
+    count_.bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+    done = true;
+    return true;
+  }
+  if (opt_.reflink == reflink_mode::always) {
+    report(node, name, true, operation::write, err);
+    return false;
+  }
+  // Remember that the two root file systems cannot clone, so later files skip the attempt.
+  if (fs::clone_unsupported(err) && st.st_dev == top_.src_dev)
+    clone_state_.store(2, std::memory_order_relaxed);
+  return true;
+}
+
+// Copies the bytes, keeping holes. Reports its own failure; false means discard the file.
+bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st) {
+  const bool sparse = looks_sparse(st);
+  const std::uint64_t len = node->pseudo_fs ? UINT64_MAX : static_cast<std::uint64_t>(st.st_size);
+  fs::copy_control ctl{&count_.bytes_done, &stopping_, true};
+  fs::copy_result r = fs::copy_range(sfd, dfd, 0, len, sparse, ctl);
+  if (r.error) {
+    report(node, name, !r.read_side, r.read_side ? operation::read : operation::write, r.error);
+    return false;
+  }
+  if (sparse && ::ftruncate(dfd, st.st_size) != 0) {
+    report(node, name, true, operation::write, errno);
+    return false;
+  }
+  return true;
+}
+
+void copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_fd& dfd,
+                         const struct stat& st, bool first_link) {
+  operation op{};
+  int err = apply_fd_meta(node, sfd, dfd.get(), st, nullptr, op);
+  int cerr = dfd.close_checked();
+  if (!err && cerr) {
+    err = cerr;
+    op = operation::close;
+  }
+  if (err) {
+    report(node, name, true, op, err);
+    if (op == operation::close) discard_file(node, name);  // the data may not have reached the disk
+  } else {
+    entry_done(node, name, entry_kind::file);
+  }
+  if (first_link) link_waiters(node, name, st, err == 0 || op != operation::close);
+}
+
+void copier::discard_file(dir_node* node, const char* name) {
+  ::unlinkat(node->dst_fd, dst_name(node, name), 0);
+}
+
+int copier::create_file(dir_node* node, const char* name, mode_t mode) {
+  const char* dname = dst_name(node, name);
+  for (int attempt = 0;; ++attempt) {
+    int d = fs::open_at(node->dst_fd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+    if (d >= 0) return d;
+    if (d == -EEXIST && opt_.merge && attempt == 0) {
+      if (!replace_existing(node, name, false)) return -1;
+      continue;
+    }
+    report(node, name, true, operation::create, -d);
+    return -1;
+  }
+}
+
+// --merge: removes the destination entry that a non-directory is about to replace.
+bool copier::replace_existing(dir_node* node, const char* name, bool /*dir_ok*/) {
+  const char* dname = dst_name(node, name);
+  struct stat st {};
+  if (::fstatat(node->dst_fd, dname, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+    report(node, name, true, operation::create, EISDIR);  // cannot overwrite a directory
+    return false;
+  }
+  if (::unlinkat(node->dst_fd, dname, 0) != 0 && errno != ENOENT) {
+    report(node, name, true, operation::remove, errno);
+    return false;
+  }
+  return true;
+}
+
+mode_t copier::created_mode(const struct stat& st) const noexcept {
+  return static_cast<mode_t>(st.st_mode & 0777 & ~static_cast<mode_t>(umask_ < 0 ? 0 : umask_));
+}
+
+bool copier::needs_chown(const struct stat& st, const dir_node* parent) const noexcept {
+  if (!opt_.preserve_ownership) return false;
+  return parent->always_chmod || st.st_uid != euid_ || st.st_gid != egid_;
+}
+
+// Metadata through a descriptor, in cp's order: owner (chown clears set-id bits), attributes, mode,
+// times. Returns 0 or errno, with op naming the failed step.
+int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct stat& st,
+                          const fs::xattr_list* xattrs, operation& op) {
+  mode_t mode = st.st_mode & 07777;
+  if (needs_chown(st, parent) && ::fchown(dfd, st.st_uid, st.st_gid) != 0) {
+    int err = errno;
+    if (is_root_ || (err != EPERM && err != EINVAL)) return op = operation::set_owner, err;
+    // Not permitted, as for any non-root cp -a: keep at least the group if we may, and never leave
+    // set-id bits on a file that does not have the source's owner.
+    if (st.st_gid != egid_) (void)::fchown(dfd, static_cast<uid_t>(-1), st.st_gid);
+    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID | S_ISVTX);
+  }
+  if (opt_.preserve_xattrs) {
+    if (xattrs) {
+      if (int err = fs::write_xattrs(dfd, *xattrs)) return op = operation::set_xattr, err;
+    } else if (sfd >= 0) {
+      bool read_side = false;
+      if (int err = fs::copy_xattrs(sfd, dfd, read_side))
+        return op = read_side ? operation::read_xattr : operation::set_xattr, err;
+    }
+  }
+  if (S_ISDIR(st.st_mode) || parent->always_chmod || mode != created_mode(st)) {
+    if (::fchmod(dfd, mode) != 0) return op = operation::set_mode, errno;
+  }
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::futimens(dfd, times) != 0) return op = operation::set_times, errno;
+  return 0;
+}
+
+// Metadata by name, for entries that cannot be opened (symlinks, devices, FIFOs, sockets).
+int copier::apply_at_meta(const dir_node* parent, const char* dname, const struct stat& st,
+                          operation& op) {
+  const int dfd = parent->dst_fd;
+  mode_t mode = st.st_mode & 07777;
+  if (needs_chown(st, parent) &&
+      ::fchownat(dfd, dname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) {
+    int err = errno;
+    if (is_root_ || (err != EPERM && err != EINVAL)) return op = operation::set_owner, err;
+    if (st.st_gid != egid_)
+      (void)::fchownat(dfd, dname, static_cast<uid_t>(-1), st.st_gid, AT_SYMLINK_NOFOLLOW);
+    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID | S_ISVTX);
+  }
+  if (!S_ISLNK(st.st_mode) && (parent->always_chmod || mode != created_mode(st))) {
+    if (::fchmodat(dfd, dname, mode, 0) != 0) return op = operation::set_mode, errno;
+  }
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  if (::utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW) != 0) return op = operation::set_times, errno;
+  return 0;
+}
+
+void copier::copy_symlink(dir_node* node, const char* name, const struct stat& st) {
+  std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 255) + 1, '\0');
+  for (;;) {
+    ssize_t n = ::readlinkat(node->src_fd, name, target.data(), target.size());
+    if (n < 0) return report(node, name, false, operation::read_link, errno);
+    if (static_cast<std::size_t>(n) < target.size()) {
+      target.resize(static_cast<std::size_t>(n));
+      break;
+    }
+    target.resize(target.size() * 2);  // it grew since the stat
+  }
+  bool first = false;
+  if (st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
+  const char* dname = dst_name(node, name);
+  for (int attempt = 0;; ++attempt) {
+    if (::symlinkat(target.c_str(), node->dst_fd, dname) == 0) break;
+    int err = errno;
+    if (err == EEXIST && opt_.merge && attempt == 0 && replace_existing(node, name, false)) continue;
+    if (err != EEXIST || !opt_.merge) report(node, name, true, operation::create, err);
+    if (first) link_waiters(node, name, st, false);
+    return;
+  }
+  operation op{};
+  if (int err = apply_at_meta(node, dname, st, op)) report(node, name, true, op, err);
+  else entry_done(node, name, entry_kind::symlink);
+  if (first) link_waiters(node, name, st, true);
+}
+
+void copier::copy_special(dir_node* node, const char* name, const struct stat& st) {
+  bool first = false;
+  if (st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
+  const char* dname = dst_name(node, name);
+  const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
+  const mode_t mode = (st.st_mode & S_IFMT) | (st.st_mode & 0777);
+  // FIFOs and sockets are recreated, never opened: opening a FIFO for reading would block.
+  for (int attempt = 0;; ++attempt) {
+    if (::mknodat(node->dst_fd, dname, mode, device ? st.st_rdev : 0) == 0) break;
+    int err = errno;
+    if (err == EEXIST && opt_.merge && attempt == 0 && replace_existing(node, name, false)) continue;
+    if (err != EEXIST || !opt_.merge) report(node, name, true, operation::create, err);
+    if (first) link_waiters(node, name, st, false);
+    return;
+  }
+  operation op{};
+  if (int err = apply_at_meta(node, dname, st, op)) report(node, name, true, op, err);
+  else entry_done(node, name, kind_of(st.st_mode));
+  if (first) link_waiters(node, name, st, true);
+}
+
+// ---- hard links --------------------------------------------------------------------------------
+
+// Returns true when this name is taken care of (linked now, or queued until the first copy is
+// done); false when the caller must copy it, with first telling whether others may wait for it.
+bool copier::handle_links(dir_node* node, const char* name, const struct stat& st, bool& first) {
+  link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [&] { return rel_path(node); });
+  switch (c.what) {
+    case link_claim::kind::first:
+      first = true;
+      return false;
+    case link_claim::kind::wait:
+      return true;
+    case link_claim::kind::link_to: {
+      int pfd = fs::open_dir_beneath(dst_root_fd_, c.target_parent);
+      if (pfd < 0) {
+        report(node, name, true, operation::link, -pfd);
+        return true;
+      }
+      fs::unique_fd parent(pfd);
+      make_link(node, name, parent.get(), c.target_name.c_str());
+      return true;
+    }
+    case link_claim::kind::copy:
+      return false;
+  }
+  return false;
+}
+
+void copier::make_link(dir_node* node, const char* name, int target_dir, const char* target_name) {
+  const char* dname = dst_name(node, name);
+  for (int attempt = 0;; ++attempt) {
+    if (::linkat(target_dir, target_name, node->dst_fd, dname, 0) == 0) break;
+    int err = errno;
+    if (err == EEXIST && opt_.merge && attempt == 0 && replace_existing(node, name, false)) continue;
+    if (err != EEXIST || !opt_.merge) report(node, name, true, operation::link, err);
+    return;
+  }
+  entry_done(node, name, entry_kind::hardlink);
+}
+
+void copier::link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok) {
+  std::vector<link_table::waiter> waiters;
+  try {
+    waiters = links_.finish(st.st_dev, st.st_ino, ok);
+  } catch (const std::bad_alloc&) {
+    return;
+  }
+  for (auto& w : waiters) {
+    if (ok) make_link(w.node, w.name.c_str(), node->dst_fd, dst_name(node, name));
+    else copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);
+    release_users(w.node);
+    finish_child(w.node);
+  }
+}
+
+link_claim link_table::claim(dev_t dev, ino_t ino, dir_node* node, std::string_view name,
+                             const std::function<std::string()>& parent_path) {
+  shard& sh = shard_for(dev, ino);
+  std::lock_guard lock(sh.mu);
+  auto [it, inserted] = sh.groups.try_emplace({dev, ino});
+  group& g = it->second;
+  if (inserted) {
+    g.parent = parent_path();
+    g.name = name;
+    return {link_claim::kind::first, {}, {}};
+  }
+  switch (g.st) {
+    case group::state::copying:
+      g.waiters.push_back({node, std::string(name)});
+      node->users.fetch_add(1, std::memory_order_relaxed);
+      node->pending.fetch_add(1, std::memory_order_relaxed);
+      return {link_claim::kind::wait, {}, {}};
+    case group::state::done:
+      return {link_claim::kind::link_to, g.parent, g.name};
+    case group::state::failed:
+    default:
+      return {link_claim::kind::copy, {}, {}};
+  }
+}
+
+std::vector<link_table::waiter> link_table::finish(dev_t dev, ino_t ino, bool ok) {
+  shard& sh = shard_for(dev, ino);
+  std::lock_guard lock(sh.mu);
+  auto it = sh.groups.find({dev, ino});
+  if (it == sh.groups.end()) return {};
+  it->second.st = ok ? group::state::done : group::state::failed;
+  return std::move(it->second.waiters);
+}
+
+}  // namespace treecopy::engine

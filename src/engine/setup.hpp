@@ -1,0 +1,31 @@
+// Checks a copy request before anything is written and opens the starting points of the copy.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <string>
+
+#include "fs/sys.hpp"
+#include "treecopy/options.hpp"
+
+namespace treecopy::engine {
+
+/// The opened ends of a validated copy request.
+struct setup_result {
+  fs::unique_fd src_parent;  ///< directory holding SRC (for a SRC that is not a directory)
+  fs::unique_fd src_dir;     ///< SRC itself, when it is a directory
+  fs::unique_fd dst_parent;  ///< directory that receives DST
+  std::string src_name;      ///< SRC's name in src_parent
+  std::string dst_name;      ///< DST's name in dst_parent
+  std::string src_display;   ///< SRC as the caller wrote it, for messages
+  std::string dst_display;   ///< DST as the caller wrote it, for messages
+  struct stat src_st {};     ///< SRC's metadata (of the link itself when SRC is a symlink)
+  bool dst_exists = false;   ///< DST exists (only possible with copy_options::merge)
+};
+
+/// Validates src and dst and opens them; throws setup_error with a one-line reason otherwise.
+setup_result prepare(const std::filesystem::path& src, const std::filesystem::path& dst,
+                     const copy_options& options);
+
+}  // namespace treecopy::engine

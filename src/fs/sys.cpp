@@ -1,0 +1,343 @@
+// Implementation of the syscall wrappers in sys.hpp.
+#include "fs/sys.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/openat2.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <memory>
+
+namespace treecopy::fs {
+
+void unique_fd::reset(int fd) noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = fd;
+}
+
+int unique_fd::close_checked() noexcept {
+  if (fd_ < 0) return 0;
+  int rc = ::close(std::exchange(fd_, -1));
+  // EINTR after close on Linux means the descriptor is gone anyway; the data is not lost.
+  return (rc < 0 && errno != EINTR) ? errno : 0;
+}
+
+int open_at(int dirfd, const char* name, int flags, mode_t mode) noexcept {
+  // Running out of descriptors is a transient state of a copy that bounds its own use (another
+  // worker will close one soon), not a property of the entry: wait a little and try again.
+  for (int emfile_tries = 0;;) {
+    int fd = ::openat(dirfd, name, flags | O_CLOEXEC, mode);
+    if (fd >= 0) return fd;
+    if (errno == EINTR) continue;
+    if ((errno == EMFILE || errno == ENFILE) && ++emfile_tries < 2000) {
+      ::usleep(500);
+      continue;
+    }
+    return -errno;
+  }
+}
+
+namespace {
+
+// openat2 with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH: the kernel walks the whole path but refuses
+// any symlink and any escape from dirfd, so a directory swapped for a symlink during the copy cannot
+// redirect us. Returns fd, -errno, or -ENOSYS where openat2 does not exist.
+int open_beneath_once(int dirfd, const char* path) noexcept {
+  struct open_how how{};
+  how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
+  for (;;) {
+    long fd = ::syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+    if (fd >= 0) return static_cast<int>(fd);
+    if (errno == EAGAIN || errno == EINTR) continue;
+    return -errno;
+  }
+}
+
+// The portable walk: one O_NOFOLLOW openat per component.
+int open_components(int dirfd, std::string_view rel) noexcept {
+  unique_fd cur;
+  int base = dirfd;
+  std::string name;
+  while (!rel.empty()) {
+    auto slash = rel.find('/');
+    name.assign(rel.substr(0, slash));
+    rel = slash == std::string_view::npos ? std::string_view{} : rel.substr(slash + 1);
+    if (name.empty()) continue;
+    int fd = open_at(base, name.c_str(), O_RDONLY | dir_open_flags);
+    if (fd < 0) return fd;
+    cur.reset(fd);
+    base = fd;
+  }
+  if (!cur) return open_at(dirfd, ".", O_RDONLY | dir_open_flags);
+  return cur.release();
+}
+
+}  // namespace
+
+int open_dir_beneath(int root, std::string_view rel) noexcept {
+  if (rel.empty()) return open_at(root, ".", O_RDONLY | dir_open_flags);
+  // The kernel takes at most PATH_MAX bytes per call: walk long paths in chunks that end at a '/'.
+  constexpr std::size_t chunk = PATH_MAX - 256;
+  unique_fd cur;
+  int base = root;
+  std::string piece;
+  while (!rel.empty()) {
+    std::size_t take = rel.size();
+    if (take > chunk) {
+      take = rel.rfind('/', chunk);
+      if (take == std::string_view::npos || take == 0) return -ENAMETOOLONG;
+    }
+    piece.assign(rel.substr(0, take));
+    rel = take < rel.size() ? rel.substr(take + 1) : std::string_view{};
+    int fd = open_beneath_once(base, piece.c_str());
+    if (fd == -ENOSYS) fd = open_components(base, piece);
+    if (fd < 0) return fd;
+    cur.reset(fd);
+    base = fd;
+  }
+  return cur.release();
+}
+
+namespace {
+// The fixed part of the kernel's record; the NUL-terminated name follows at name_offset.
+struct linux_dirent64 {
+  ino64_t d_ino;
+  off64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+};
+constexpr std::size_t dirent_name_offset = 19;
+}  // namespace
+
+int list_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexcept {
+  // One buffer per thread: a directory read never allocates for the kernel's records.
+  constexpr std::size_t buf_size = 64 * 1024;
+  thread_local std::unique_ptr<char[]> buf;
+  try {
+    if (!buf) buf = std::make_unique<char[]>(buf_size);
+    for (;;) {
+      long n = ::syscall(SYS_getdents64, fd, buf.get(), buf_size);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      if (n == 0) return 0;
+      for (long pos = 0; pos < n;) {
+        auto* d = reinterpret_cast<linux_dirent64*>(buf.get() + pos);
+        pos += d->d_reclen;
+        const char* nm = reinterpret_cast<const char*>(d) + dirent_name_offset;
+        if (nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0))) continue;
+        entries.push_back({static_cast<std::uint32_t>(names.size()), d->d_type});
+        names.append(nm, std::strlen(nm) + 1);
+      }
+    }
+  } catch (...) {
+    return ENOMEM;
+  }
+}
+
+int clone_file(int src, int dst) noexcept {
+  return ::ioctl(dst, FICLONE, src) == 0 ? 0 : errno;
+}
+
+bool clone_unsupported(int err) noexcept {
+  return err == EOPNOTSUPP || err == EXDEV || err == ENOTTY || err == ENOSYS;
+}
+
+namespace {
+
+constexpr std::size_t io_buffer_size = 1 << 20;
+
+char* io_buffer() noexcept {
+  thread_local std::unique_ptr<char[]> buf;
+  if (!buf) buf.reset(new (std::nothrow) char[io_buffer_size]);
+  return buf.get();
+}
+
+// Errors after which copy_file_range cannot work for this pair of files and read/write must.
+bool cfr_unusable(int err) noexcept {
+  return err == EXDEV || err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == EBADF ||
+         err == ETXTBSY || err == EPERM;
+}
+
+// Copies [off, end) with pread/pwrite; end == UINT64_MAX reads until EOF.
+copy_result rw_copy(int src, int dst, std::uint64_t off, std::uint64_t end,
+                    const copy_control& ctl) noexcept {
+  copy_result r;
+  char* buf = io_buffer();
+  if (!buf) return {ENOMEM, false, false, 0};
+  while (off < end) {
+    if (ctl.cancel && ctl.cancel->load(std::memory_order_relaxed)) return {ECANCELED, false, false, r.bytes};
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(end - off, io_buffer_size));
+    ssize_t n = ::pread(src, buf, want, static_cast<off_t>(off));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return {errno, true, false, r.bytes};
+    }
+    if (n == 0) break;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = ::pwrite(dst, buf + done, static_cast<std::size_t>(n - done),
+                           static_cast<off_t>(off + done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return {errno, false, false, r.bytes};
+      }
+      done += w;
+    }
+    off += static_cast<std::uint64_t>(n);
+    r.bytes += static_cast<std::uint64_t>(n);
+    if (ctl.progress) ctl.progress->fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+  }
+  return r;
+}
+
+// Copies one data extent [off, end): copy_file_range in large steps, read/write when refused.
+copy_result copy_extent(int src, int dst, std::uint64_t off, std::uint64_t end,
+                        const copy_control& ctl) noexcept {
+  copy_result r;
+  // Large steps keep the call count low; bounded so progress moves inside big files.
+  constexpr std::uint64_t step = 64ull << 20;
+  while (ctl.use_cfr && off < end) {
+    if (ctl.cancel && ctl.cancel->load(std::memory_order_relaxed)) return {ECANCELED, false, false, r.bytes};
+    loff_t in = static_cast<loff_t>(off), out = static_cast<loff_t>(off);
+    std::size_t want = static_cast<std::size_t>(std::min(end - off, step));
+    ssize_t n = ::copy_file_range(src, &in, dst, &out, want, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (cfr_unusable(errno)) break;  // finish this extent with read/write
+      // Which side failed is not reported; treat the usual write-side errors as such.
+      bool write_side = errno == ENOSPC || errno == EDQUOT || errno == EFBIG || errno == EROFS;
+      return {errno, !write_side, false, r.bytes};
+    }
+    if (n == 0) break;  // EOF before the expected end: the size lied; read until real EOF
+    off += static_cast<std::uint64_t>(n);
+    r.bytes += static_cast<std::uint64_t>(n);
+    if (ctl.progress) ctl.progress->fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+  }
+  if (off < end) {
+    copy_result rest = rw_copy(src, dst, off, end, ctl);
+    rest.bytes += r.bytes;
+    return rest;
+  }
+  return r;
+}
+
+}  // namespace
+
+copy_result copy_range(int src, int dst, std::uint64_t offset, std::uint64_t length, bool sparse,
+                       const copy_control& ctl) noexcept {
+  const std::uint64_t end = length == UINT64_MAX ? UINT64_MAX : offset + length;
+  if (end == UINT64_MAX) {
+    // Unknown size: read until EOF whatever copy_file_range thinks of the size.
+    return rw_copy(src, dst, offset, end, ctl);
+  }
+  if (!sparse) return copy_extent(src, dst, offset, end, ctl);
+  copy_result total;
+  std::uint64_t pos = offset;
+  while (pos < end) {
+    off_t data = ::lseek(src, static_cast<off_t>(pos), SEEK_DATA);
+    if (data < 0) {
+      if (errno == ENXIO) break;  // only a hole remains
+      if (errno == EINVAL || errno == EOPNOTSUPP) {
+        copy_result r = copy_extent(src, dst, pos, end, ctl);
+        r.bytes += total.bytes;
+        return r;
+      }
+      return {errno, true, false, total.bytes};
+    }
+    if (static_cast<std::uint64_t>(data) >= end) break;
+    off_t hole = ::lseek(src, data, SEEK_HOLE);
+    if (hole < 0) return {errno, true, false, total.bytes};
+    std::uint64_t stop = std::min<std::uint64_t>(static_cast<std::uint64_t>(hole), end);
+    copy_result r = copy_extent(src, dst, static_cast<std::uint64_t>(data), stop, ctl);
+    total.bytes += r.bytes;
+    if (r.error) {
+      r.bytes = total.bytes;
+      return r;
+    }
+    pos = stop;
+  }
+  return total;
+}
+
+int read_xattrs(int fd, xattr_list& out) noexcept {
+  try {
+    char small[1024];
+    ssize_t n = ::flistxattr(fd, small, sizeof small);
+    std::string names;
+    if (n < 0 && errno == ERANGE) {
+      ssize_t need = ::flistxattr(fd, nullptr, 0);
+      if (need < 0) return errno;
+      names.resize(static_cast<std::size_t>(need));
+      n = ::flistxattr(fd, names.data(), names.size());
+      if (n >= 0) names.resize(static_cast<std::size_t>(n));
+    } else if (n > 0) {
+      names.assign(small, static_cast<std::size_t>(n));
+    }
+    if (n < 0) return (errno == ENOTSUP) ? 0 : errno;
+    for (std::size_t pos = 0; pos < names.size();) {
+      std::string name(names.c_str() + pos);
+      pos += name.size() + 1;
+      if (name.empty()) continue;
+      std::string value;
+      for (;;) {
+        ssize_t len = ::fgetxattr(fd, name.c_str(), nullptr, 0);
+        if (len < 0) {
+          if (errno == ENODATA) break;  // removed meanwhile
+          return errno;
+        }
+        value.resize(static_cast<std::size_t>(len));
+        ssize_t got = ::fgetxattr(fd, name.c_str(), value.data(), value.size());
+        if (got >= 0) {
+          value.resize(static_cast<std::size_t>(got));
+          out.items.emplace_back(std::move(name), std::move(value));
+          break;
+        }
+        if (errno != ERANGE) return errno;  // ERANGE: it grew meanwhile; ask again
+      }
+    }
+    return 0;
+  } catch (...) {
+    return ENOMEM;
+  }
+}
+
+int write_xattrs(int fd, const xattr_list& attrs) noexcept {
+  for (const auto& [name, value] : attrs.items) {
+    if (::fsetxattr(fd, name.c_str(), value.data(), value.size(), 0) == 0) continue;
+    int err = errno;
+    if (err == ENOTSUP) continue;  // the destination file system has no such attributes
+    bool privileged_ns = name.rfind("user.", 0) != 0;
+    if (privileged_ns && (err == EPERM || err == EACCES)) continue;  // as cp -a: needs privilege
+    return err;
+  }
+  return 0;
+}
+
+int copy_xattrs(int src, int dst, bool& read_side) noexcept {
+  // The common case, no attributes at all, costs one flistxattr call.
+  char probe[1];
+  ssize_t n = ::flistxattr(src, probe, 0);
+  if (n == 0) return 0;
+  if (n < 0) {
+    read_side = true;
+    return errno == ENOTSUP ? 0 : errno;
+  }
+  xattr_list list;
+  if (int err = read_xattrs(src, list)) {
+    read_side = true;
+    return err;
+  }
+  read_side = false;
+  return write_xattrs(dst, list);
+}
+
+}  // namespace treecopy::fs

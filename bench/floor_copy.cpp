@@ -1,7 +1,8 @@
 // floor_copy: the lower bound the benchmarks compare treecopy against. A minimal parallel tree
 // copier that does only the work any copier must do: read each directory, create it, and per file
 // openat, fstat, create, copy_file_range, fchmod, futimens and close. No ownership, no xattrs, no
-// hard links, no directory metadata, no sparse handling, no fallbacks: just the floor.
+// hard links, no directory metadata, no sparse handling: just the floor. The one fallback is
+// read/write where copy_file_range is refused (EXDEV between two mounts), as every copier needs.
 //
 // Usage: floor_copy [-j N] SRC DST   (N threads, default 2; DST must not exist)
 //
@@ -156,19 +157,48 @@ class floor_copier {
       close(in);
       return;
     }
-    for (off_t left = st.st_size; left > 0;) {
-      ssize_t n = copy_file_range(in, nullptr, out, nullptr, static_cast<size_t>(left), 0);
-      if (n <= 0) {
-        if (n < 0) fail("copy_file_range", name);
-        break;
-      }
-      left -= n;
-    }
+    copy_data(in, out, st.st_size, name);
     if (fchmod(out, st.st_mode & 07777) != 0) fail("fchmod", name);
     const struct timespec times[2] = {st.st_atim, st.st_mtim};
     if (futimens(out, times) != 0) fail("futimens", name);
     if (close(out) != 0) fail("close", name);
     close(in);
+  }
+
+  // copy_file_range, or read/write where the kernel refuses it (between two ext4 mounts it
+  // returns EXDEV); after the first refusal every later file goes straight to read/write.
+  void copy_data(int in, int out, off_t size, const char* name) {
+    off_t left = size;
+    while (left > 0 && use_cfr_.load(std::memory_order_relaxed)) {
+      ssize_t n = copy_file_range(in, nullptr, out, nullptr, static_cast<size_t>(left), 0);
+      if (n > 0) {
+        left -= n;
+        continue;
+      }
+      if (n == 0) return;
+      if (errno != EXDEV && errno != EINVAL && errno != EOPNOTSUPP && errno != ENOSYS) {
+        fail("copy_file_range", name);
+        return;
+      }
+      use_cfr_.store(false, std::memory_order_relaxed);
+    }
+    thread_local std::vector<char> buf(1 << 17);
+    while (left > 0) {
+      ssize_t n = read(in, buf.data(), buf.size());
+      if (n <= 0) {
+        if (n < 0) fail("read", name);
+        return;
+      }
+      for (ssize_t done = 0; done < n;) {
+        ssize_t w = write(out, buf.data() + done, static_cast<size_t>(n - done));
+        if (w < 0) {
+          fail("write", name);
+          return;
+        }
+        done += w;
+      }
+      left -= n;
+    }
   }
 
   void remember(int s, int d) {
@@ -191,6 +221,7 @@ class floor_copier {
   std::mutex fds_mu_;
   std::vector<int> open_fds_;
   std::atomic<unsigned> errors_{0};
+  std::atomic<bool> use_cfr_{true};
 };
 
 }  // namespace

@@ -1,0 +1,314 @@
+#!/bin/bash
+# bench-peers.sh: time treecopy (at several -j) against cp -a, tar | tar, rsync -a and the floor
+# copier (bench/floor_copy.cpp) on generated corpora, with hyperfine, in three places:
+#   tmpfs  tmpfs -> tmpfs (a tmpfs mounted here): only the copier's own CPU and syscall work counts
+#   ext4   warm source on ext4 -> a freshly made ext4 with a journal in a loop image (mkfs + mount
+#          before every run), like a CI runner's disk
+#   cold   the same, with `sync; echo 3 > /proc/sys/vm/drop_caches` before every run
+# Never on the root file system: it is ext4 without a journal, whose allocator skips inodes freed
+# in the last minutes, so delete-then-copy there measures the allocator, not the copier.
+#
+# Tools alternate: each round is one hyperfine call with one run of every command, in an order
+# rotated each round; round 0 checks every tool's copy against the source and warms the cache, and
+# is not counted. Raw JSON goes to bench/results/<stamp>/raw/, then scripts/bench-report.py prints
+# the markdown tables (medians, ratios to cp -a and to the floor, the -j sweep) and
+# scripts/plot-bench.py draws throughput.png. Run as root.
+#
+#   scripts/bench-peers.sh --scale 0.05 --runs 5            # quick check, a few minutes
+#   scripts/bench-peers.sh                                  # full size, all corpora and places
+set -euo pipefail
+
+cmdline="$0$(printf ' %q' "$@")"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+
+corpora="small source large flat"
+places="tmpfs ext4 cold"
+scale=1
+large_scale=""
+runs=5
+jobs="1 2 4 8 16"
+seed=1
+treecopy=""
+floor=""
+work=/var/tmp/treecopy-bench
+out=""
+keep=0
+
+usage() {
+  cat <<EOF
+usage: $0 [options]
+  --corpora LIST      corpora to run, from: small source large flat   [$corpora]
+  --places LIST       places to run, from: tmpfs ext4 cold             [$places]
+  --scale F           corpus scale for make-corpus.py                  [$scale]
+  --large-scale F     scale of the large corpus (default: --scale)
+  --runs N            counted rounds per corpus and place (>= 5 for reports) [$runs]
+  --jobs LIST         treecopy -j values                               [$jobs]
+  --seed N            corpus seed                                      [$seed]
+  --treecopy PATH     treecopy binary, or "none" to time only the peers [newest build*/treecopy]
+  --floor PATH        floor_copy binary                                [built from bench/floor_copy.cpp]
+  --work DIR          scratch dir for mounts and loop images (not tmpfs) [$work]
+  --out DIR           results dir                                      [bench/results/<stamp>]
+  --keep              leave corpora, images and mounts in place
+LISTs are space- or comma-separated.
+EOF
+  exit "${1:-2}"
+}
+
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --corpora) corpora=${2//,/ }; shift 2 ;;
+    --places) places=${2//,/ }; shift 2 ;;
+    --scale) scale=$2; shift 2 ;;
+    --large-scale) large_scale=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --jobs) jobs=${2//,/ }; shift 2 ;;
+    --seed) seed=$2; shift 2 ;;
+    --treecopy) treecopy=$2; shift 2 ;;
+    --floor) floor=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) usage 0 ;;
+    *) echo "unknown option: $1" >&2; usage ;;
+  esac
+done
+
+die() { echo "bench-peers: $*" >&2; exit 2; }
+log() { echo "== $*" >&2; }
+
+[[ $(id -u) -eq 0 ]] || die "run as root (mounts, loop images, drop_caches)"
+for tool in hyperfine rsync tar cp mkfs.ext4 python3; do
+  command -v "$tool" >/dev/null || die "missing $tool (apt-get install hyperfine rsync e2fsprogs)"
+done
+[[ $runs =~ ^[0-9]+$ && $runs -ge 1 ]] || die "bad --runs $runs"
+for c in $corpora; do [[ $c =~ ^(small|source|large|flat)$ ]] || die "unknown corpus $c"; done
+for p in $places; do [[ $p =~ ^(tmpfs|ext4|cold)$ ]] || die "unknown place $p"; done
+for j in $jobs; do [[ $j =~ ^[1-9][0-9]*$ ]] || die "bad -j value $j"; done
+: "${large_scale:=$scale}"
+
+if [[ -z $treecopy ]]; then
+  treecopy=$(ls -t "$repo"/build*/treecopy 2>/dev/null | head -n1 || true)
+  [[ -n $treecopy ]] || die "no build*/treecopy found: build it or pass --treecopy PATH (or none)"
+fi
+if [[ $treecopy != none ]]; then
+  [[ -x $treecopy ]] || die "not executable: $treecopy"
+  treecopy=$(realpath "$treecopy")
+fi
+
+mkdir -p "$work"
+work=$(realpath "$work")
+[[ $(stat -f -c %T "$work") != tmpfs ]] || die "--work must not be on tmpfs (loop images live there)"
+
+if [[ -z $floor ]]; then
+  floor=$work/floor_copy
+  g++ -O2 -std=c++20 -pthread -o "$floor" "$repo/bench/floor_copy.cpp" || die "cannot build floor_copy"
+fi
+[[ -x $floor ]] || die "not executable: $floor"
+floor=$(realpath "$floor")
+
+stamp=$(date +%Y%m%d-%H%M%S)
+: "${out:=$repo/bench/results/$stamp}"
+mkdir -p "$out/raw"
+out=$(realpath "$out")
+
+tmpfs_mnt=$work/tmpfs
+src_mnt=$work/src-ext4
+dst_mnt=$work/dst-ext4
+src_img=$work/src.img
+dst_img=$work/dst.img
+
+cleanup() {
+  set +e
+  [[ $keep -eq 1 ]] && return
+  for m in "$dst_mnt" "$src_mnt" "$tmpfs_mnt"; do
+    mountpoint -q "$m" && umount "$m"
+  done
+  rm -f "$src_img" "$dst_img"
+}
+trap cleanup EXIT
+
+# --- corpora -------------------------------------------------------------------------------------
+mkdir -p "$tmpfs_mnt" "$src_mnt" "$dst_mnt"
+mountpoint -q "$tmpfs_mnt" && umount "$tmpfs_mnt"
+mem_kib=$(awk '/MemTotal/ {print $2}' /proc/meminfo)
+mount -t tmpfs -o "size=$((mem_kib * 3 / 4))k,mode=755" treecopy-bench "$tmpfs_mnt"
+mkdir "$tmpfs_mnt/src"
+
+declare -A corpus_scale
+for c in $corpora; do
+  s=$scale
+  [[ $c == large ]] && s=$large_scale
+  corpus_scale[$c]=$s
+  log "making corpus $c (scale $s)"
+  python3 "$here/make-corpus.py" "$c" "$tmpfs_mnt/src/$c" --seed "$seed" --scale "$s" | tee -a "$out/corpora.txt"
+done
+
+# What a copy must reproduce: every non-directory's type, name, mode, size, mtime, link target.
+# Directory modes and times are left out: the floor copier does not set them by design.
+# With "s" as $2, times are cut to whole seconds (tar's default ustar format keeps no more).
+listing() {
+  (cd "$1" && find . -mindepth 1 ! -type d -printf '%y %m %s %T@ %P -> %l\n' |
+    if [[ ${2:-} == s ]]; then sed -E 's/^([^ ]+ [^ ]+ [^ ]+ [0-9]+)\.[0-9]+/\1/'; else cat; fi |
+    LC_ALL=C sort | md5sum)
+}
+
+tree_bytes() { du -s -B1 "$1" | cut -f1; }
+
+if [[ " $places " == *" ext4 "* || " $places " == *" cold "* ]]; then
+  used=$(tree_bytes "$tmpfs_mnt/src")
+  # Room for the trees plus ext4's per-file and journal overhead (4 KiB blocks, small files).
+  files_total=$(find "$tmpfs_mnt/src" | wc -l)
+  img_bytes=$(( (used * 3 / 2 + files_total * 4096 + (1 << 30)) / (1 << 20) * (1 << 20) ))
+  log "making source ext4 image ($((img_bytes >> 20)) MiB) and copying the corpora into it"
+  mountpoint -q "$src_mnt" && umount "$src_mnt"
+  rm -f "$src_img"
+  truncate -s "$img_bytes" "$src_img"
+  mkfs.ext4 -q -F -N $((files_total + 100000)) "$src_img"
+  mount -o loop,noinit_itable "$src_img" "$src_mnt"
+  for c in $corpora; do cp -a "$tmpfs_mnt/src/$c" "$src_mnt/$c"; done
+  sync
+  # The destination image must hold the largest tree, written without holes by tar and rsync.
+  biggest=0
+  for c in $corpora; do
+    b=$(du -s -B1 --apparent-size "$tmpfs_mnt/src/$c" | cut -f1)
+    n=$(find "$tmpfs_mnt/src/$c" | wc -l)
+    b=$(( b + n * 4096 ))
+    (( b > biggest )) && biggest=$b
+  done
+  dst_bytes=$(( (biggest * 3 / 2 + (1 << 30)) / (1 << 20) * (1 << 20) ))
+  dst_inodes=$(( files_total + 100000 ))
+  rm -f "$dst_img"
+  truncate -s "$dst_bytes" "$dst_img"
+fi
+
+# --- metadata ------------------------------------------------------------------------------------
+json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; }
+{
+  echo "{"
+  echo "  \"date\": $(json_str "$(date -u +%Y-%m-%dT%H:%M:%SZ)"),"
+  echo "  \"host\": $(json_str "$(hostname)"),"
+  echo "  \"kernel\": $(json_str "$(uname -r)"),"
+  echo "  \"cpu\": $(json_str "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"),"
+  echo "  \"cores\": $(nproc),"
+  echo "  \"mem_gib\": $(( mem_kib >> 20 )),"
+  echo "  \"command\": $(json_str "$cmdline"),"
+  echo "  \"treecopy\": $(json_str "$treecopy"),"
+  echo "  \"treecopy_version\": $(json_str "$([[ $treecopy == none ]] || "$treecopy" --version 2>&1 | head -n1)"),"
+  echo "  \"treecopy_commit\": $(json_str "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"),"
+  echo "  \"cp_version\": $(json_str "$(cp --version | head -n1)"),"
+  echo "  \"tar_version\": $(json_str "$(tar --version | head -n1)"),"
+  echo "  \"rsync_version\": $(json_str "$(rsync --version | head -n1)"),"
+  echo "  \"hyperfine_version\": $(json_str "$(hyperfine --version)"),"
+  echo "  \"runs\": $runs, \"seed\": $seed,"
+  echo "  \"corpora\": {"
+  first=1
+  for c in $corpora; do
+    d=$tmpfs_mnt/src/$c
+    [[ $first -eq 1 ]] || echo ","
+    first=0
+    printf '    "%s": {"scale": %s, "files": %s, "dirs": %s, "symlinks": %s, "bytes": %s}' "$c" \
+      "${corpus_scale[$c]}" "$(find "$d" -type f | wc -l)" "$(find "$d" -mindepth 1 -type d | wc -l)" \
+      "$(find "$d" -type l | wc -l)" "$(find "$d" -type f -printf '%s\n' | awk '{s+=$1} END {printf "%d", s}')"
+  done
+  echo
+  echo "  }"
+  echo "}"
+} >"$out/meta.json"
+
+# --- runs ----------------------------------------------------------------------------------------
+q() { printf '%q' "$1"; }
+
+# Sets names[] and cmds[] for copying $1 to $2.
+commands_for() {
+  local src=$1 dst=$2
+  names=() cmds=()
+  names+=("cp -a"); cmds+=("cp -a $(q "$src") $(q "$dst")")
+  names+=("tar | tar"); cmds+=("mkdir $(q "$dst") && tar -cf - -C $(q "$src") . | tar -xf - -C $(q "$dst")")
+  names+=("rsync -a"); cmds+=("rsync -a $(q "$src")/ $(q "$dst")")
+  names+=("floor (2 threads)"); cmds+=("$(q "$floor") -j 2 $(q "$src") $(q "$dst")")
+  if [[ $treecopy != none ]]; then
+    local j
+    for j in $jobs; do
+      names+=("treecopy -j $j"); cmds+=("$(q "$treecopy") -q -j $j $(q "$src") $(q "$dst")")
+    done
+  fi
+}
+
+# The command run before every timed run, per place.
+prepare_for() {
+  local place=$1 dst=$2
+  if [[ $place == tmpfs ]]; then
+    echo "rm -rf $(q "$dst")"
+    return
+  fi
+  # Unmount flushes the previous copy; sync writes the loop image out, so neither lands in the
+  # next timed run. noinit_itable: no background inode-table zeroing during the run.
+  local p="if mountpoint -q $(q "$dst_mnt"); then umount $(q "$dst_mnt"); fi; sync"
+  p+=" && mkfs.ext4 -q -F -N $dst_inodes $(q "$dst_img")"
+  p+=" && mount -o loop,noinit_itable $(q "$dst_img") $(q "$dst_mnt") && sync"
+  [[ $place == cold ]] && p+=" && echo 3 > /proc/sys/vm/drop_caches"
+  echo "$p"
+}
+
+status=0
+for place in $places; do
+  for c in $corpora; do
+    if [[ $place == tmpfs ]]; then
+      src=$tmpfs_mnt/src/$c dst=$tmpfs_mnt/dst
+    else
+      src=$src_mnt/$c dst=$dst_mnt/dst
+    fi
+    commands_for "$src" "$dst"
+    prep=$(prepare_for "$place" "$dst")
+    n=${#cmds[@]}
+
+    log "$c on $place: round 0 (check and warm-up)"
+    want=$(listing "$src")
+    checks=()
+    for ((i = 0; i < n; i++)); do
+      bash -c "$prep" >/dev/null
+      rc=0
+      bash -c "${cmds[i]}" >/dev/null 2>"$out/check.err" || rc=$?
+      if [[ $rc -ne 0 ]]; then
+        echo "   ${names[i]}: exit $rc ($(head -c 300 "$out/check.err"))" >&2
+        checks+=("\"${names[i]}\": \"failed\""); status=1; continue
+      fi
+      got=$(listing "$dst")
+      if [[ $got == "$want" ]]; then
+        checks+=("\"${names[i]}\": \"ok\"")
+      elif [[ $(listing "$dst" s) == "$(listing "$src" s)" ]]; then
+        checks+=("\"${names[i]}\": \"ok but times cut to seconds\"")
+      else
+        echo "   ${names[i]}: the copy differs from the source" >&2
+        checks+=("\"${names[i]}\": \"differs\""); status=1
+      fi
+    done
+    (IFS=,; echo "{${checks[*]}}") >"$out/raw/$c-$place-check.json"
+    rm -f "$out/check.err"
+
+    for ((r = 1; r <= runs; r++)); do
+      args=()
+      for ((k = 0; k < n; k++)); do
+        i=$(( (k + r) % n ))
+        args+=(-n "${names[i]}" "${cmds[i]}")
+      done
+      json=$out/raw/$c-$place-r$r.json
+      hyperfine --runs 1 --style none -i --prepare "$prep" --export-json "$json" "${args[@]}" >/dev/null
+      python3 - "$json" "$c" "$place" "$r" "$runs" <<'EOF' >&2
+import json, sys
+res = json.load(open(sys.argv[1]))["results"]
+print(f"   {sys.argv[2]} {sys.argv[3]} round {sys.argv[4]}/{sys.argv[5]}: " +
+      ", ".join(f"{r['command']} {r['times'][0]:.3f}s" + ("" if r['exit_codes'][0] == 0 else " (FAILED)")
+                for r in sorted(res, key=lambda r: r['command'])))
+EOF
+    done
+  done
+  if [[ $place == tmpfs && $keep -eq 0 ]]; then rm -rf "$tmpfs_mnt/dst"; fi
+done
+if mountpoint -q "$dst_mnt"; then umount "$dst_mnt"; fi
+
+python3 "$here/bench-report.py" "$out" | tee "$out/summary.md"
+python3 "$here/plot-bench.py" "$out" || echo "bench-peers: plot failed" >&2
+log "results in $out"
+exit $status

@@ -42,17 +42,20 @@ struct entry_error {
 };
 
 /// A problem with the copy as a whole (missing source, destination inside the source, destination
-/// exists, ...): thrown by copy_tree() before anything is created on disk.
+/// exists, ...): thrown by copy_tree() before anything is created on disk. what() is one complete
+/// line naming the path and the reason, e.g. "'src': cannot read source: No such file or directory".
 class setup_error : public std::system_error {
  public:
-  setup_error(std::string path, std::error_code code, const std::string& what)
-      : std::system_error(code, what), path_(std::move(path)) {}
+  setup_error(std::string path, std::error_code code, std::string message)
+      : std::system_error(code), path_(std::move(path)), message_(std::move(message)) {}
 
   /// The path the problem is about.
   const std::string& path() const noexcept { return path_; }
+  const char* what() const noexcept override { return message_.c_str(); }
 
  private:
   std::string path_;
+  std::string message_;
 };
 
 }  // namespace treecopy

@@ -93,6 +93,15 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   if (pfd < 0) fail_errno(dst_parent, -pfd, "cannot open destination's parent directory");
   r.dst_parent.reset(pfd);
 
+  // Same or nested: compare real paths, so that symlinks and '..' cannot hide it.
+  std::string real_src = src_is_dir ? real_path(src) : real_path(src_parent) + "/" + src_name;
+  std::string real_dst_parent = real_path(dst_parent);
+  if (real_src.empty() || real_dst_parent.empty()) fail_errno(src, errno, "cannot resolve path");
+  std::string real_dst = real_dst_parent == "/" ? "/" + dst_name : real_dst_parent + "/" + dst_name;
+  if (real_src == real_dst) fail(dst, EINVAL, "source and destination are the same");
+  if (src_is_dir && is_within(real_dst, real_src))
+    fail(dst, EINVAL, "destination is inside the source directory '" + src + "'");
+
   struct stat dst_st {};
   if (::fstatat(pfd, dst_name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) == 0) {
     if (!options.merge) fail(dst, EEXIST, "destination already exists (use --merge to copy into it)");
@@ -102,6 +111,9 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
       struct stat target {};
       if (real.empty() || ::stat(real.c_str(), &target) != 0 || !S_ISDIR(target.st_mode))
         fail(dst, ENOTDIR, "destination is a symbolic link that does not name a directory");
+      if (real == real_src) fail(dst, EINVAL, "source and destination are the same");
+      if (is_within(real, real_src))
+        fail(dst, EINVAL, "destination is inside the source directory '" + src + "'");
       split_path(real, dst_parent, dst_name);
       pfd = fs::open_at(AT_FDCWD, dst_parent.c_str(), O_RDONLY | O_DIRECTORY);
       if (pfd < 0) fail_errno(dst_parent, -pfd, "cannot open destination's parent directory");
@@ -120,14 +132,6 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   }
   r.dst_name = dst_name;
 
-  // Same or nested: compare real paths, so that symlinks and '..' cannot hide it.
-  std::string real_src = src_is_dir ? real_path(src) : real_path(src_parent) + "/" + src_name;
-  std::string real_dst_parent = real_path(dst_parent);
-  if (real_src.empty() || real_dst_parent.empty()) fail_errno(src, errno, "cannot resolve path");
-  std::string real_dst = real_dst_parent == "/" ? "/" + dst_name : real_dst_parent + "/" + dst_name;
-  if (real_src == real_dst) fail(dst, EINVAL, "source and destination are the same");
-  if (src_is_dir && is_within(real_dst, real_src))
-    fail(dst, EINVAL, "destination is inside the source directory '" + src + "'");
   return r;
 }
 

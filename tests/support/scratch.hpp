@@ -1,0 +1,48 @@
+// Scratch directories for tests and the facts about the machine that decide which tests can run.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace treecopy_test {
+
+/// A fresh directory under the scratch root, removed with everything in it on destruction.
+/// The scratch root is $TREECOPY_TEST_SCRATCH when set, else /dev/shm (a tmpfs: fast, and it has
+/// xattrs, sparse files and nanosecond times), else the system temporary directory.
+class scratch_dir {
+ public:
+  /// Creates "<root>/treecopy-<label>-XXXX-XXXX", mode 0755.
+  explicit scratch_dir(const std::string& label);
+  ~scratch_dir();
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+
+  /// The directory's absolute path.
+  const std::string& path() const noexcept { return path_; }
+
+  /// path() + "/" + rel.
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+  /// Gives the directory to uid:gid, so an unprivileged child can create entries in it.
+  void give_to(unsigned id) const;
+
+ private:
+  std::string path_;
+};
+
+/// The directory scratch_dir creates its directories in.
+std::string scratch_root();
+
+/// True when the tests run as root (uid 0).
+bool running_as_root();
+
+/// The uid and gid unprivileged runs use (nobody).
+inline constexpr unsigned unprivileged_id = 65534;
+
+/// Why an unprivileged run is impossible here (not root, no setpriv), or nullopt when it works.
+std::optional<std::string> unprivileged_unavailable();
+
+/// The path of the treecopy CLI under test, from the TREECOPY_CLI compile definition.
+std::string cli_path();
+
+}  // namespace treecopy_test

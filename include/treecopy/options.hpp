@@ -2,7 +2,10 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <string>
+#include <vector>
 
 namespace treecopy {
 
@@ -11,6 +14,19 @@ enum class reflink_mode : std::uint8_t {
   automatic,  ///< clone (FICLONE) where the file systems allow it, else copy the bytes
   always,     ///< clone or fail the entry
   never,      ///< always copy the bytes
+};
+
+/// Which symlinks are followed (copied as what they point to) instead of copied as links.
+enum class symlink_mode : std::uint8_t {
+  never,         ///< copy every symlink as a link (cp -a, cp -P)
+  command_line,  ///< follow SRC itself if it is a symlink, no others (cp -H)
+  always,        ///< follow every symlink; a directory cycle is reported, not followed (cp -L)
+};
+
+/// One include or exclude rule. Rules are tried in order; the first that matches decides.
+struct filter_rule {
+  bool include = false;  ///< true: --include, false: --exclude
+  std::string pattern;   ///< glob: * ? [...] and ** across directories; see README "Filters"
 };
 
 /// Options of one copy_tree() call. The defaults make DST an exact copy of SRC, as `cp -aT`.
@@ -40,6 +56,29 @@ struct copy_options {
 
   /// Errors kept in copy_report::errors; further ones are still counted in error_count.
   std::size_t max_errors_kept = 1000;
+
+  /// Walk SRC and report what would be copied (observer::on_entry, counts, bytes) and every problem
+  /// that can be foreseen, without creating or changing anything.
+  bool dry_run = false;
+
+  /// DST may exist: entries whose destination already has the same type, size and mtime (to the
+  /// nanosecond) are skipped; everything else is copied again. Implies merge.
+  bool update = false;
+
+  /// With update: compare file contents (a fast hash) instead of size and mtime.
+  bool checksum = false;
+
+  /// With update or merge: remove entries of DST that are not in SRC (never outside DST).
+  bool delete_extraneous = false;
+
+  /// Include/exclude rules, in order. Excluded entries are neither copied nor deleted.
+  std::vector<filter_rule> filters;
+
+  /// Which symlinks are followed.
+  symlink_mode dereference = symlink_mode::never;
+
+  /// Do not descend into directories on another file system than SRC's (cp -x).
+  bool one_file_system = false;
 };
 
 /// The number of workers used when copy_options::jobs is 0.

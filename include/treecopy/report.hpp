@@ -44,6 +44,7 @@ struct progress_snapshot {
   std::uint64_t bytes_found = 0;    ///< sizes of the regular files examined so far
   std::uint64_t bytes_done = 0;     ///< file data written so far (counts inside large files too)
   std::uint64_t errors = 0;         ///< entries that failed so far
+  std::uint64_t skipped = 0;        ///< entries skipped so far (already up to date, filtered)
   bool scan_complete = false;       ///< every source directory has been listed
   std::chrono::nanoseconds elapsed{0};
 };
@@ -52,6 +53,8 @@ struct progress_snapshot {
 struct copy_report {
   entry_counts copied;                ///< entries created, per kind
   std::uint64_t bytes_copied = 0;     ///< file data written or cloned
+  std::uint64_t skipped = 0;          ///< entries left as they were (update: already equal; filters)
+  std::uint64_t removed = 0;          ///< destination entries removed (delete_extraneous)
   std::uint64_t error_count = 0;      ///< entries that failed (>= errors.size())
   std::vector<entry_error> errors;    ///< the first copy_options::max_errors_kept failures
   std::chrono::nanoseconds elapsed{0};

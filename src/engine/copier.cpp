@@ -181,8 +181,8 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     int s = fs::open_dir_beneath(src_root_fd_, rel);
     if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
     reopened_src.reset(s);
-    int d = fs::open_dir_beneath(dst_root_fd_, rel);
-    if (d < 0) return report(parent, node->name, true, operation::open_source, -d), false;
+    int d = dst_root_fd_ < 0 ? -1 : fs::open_dir_beneath(dst_root_fd_, rel);
+    if (d < 0 && !opt_.dry_run) return report(parent, node->name, true, operation::open_source, -d), false;
     reopened_dst.reset(d);
     psrc = s;
     pdst = d;
@@ -205,15 +205,23 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   }
 
   bool existed = false;
-  if (::mkdirat(pdst, dname, S_IRWXU) != 0) {
-    int err = errno;
-    if (err != EEXIST || !opt_.merge) return report(parent, node->name, true, operation::create, err), false;
-    existed = true;
-  }
-  int d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
-  if (d < 0) {
-    int err = -d == ELOOP ? ENOTDIR : -d;  // an existing symlink is not a directory to merge into
-    return report(parent, node->name, true, operation::create, err), false;
+  int d = -1;
+  if (opt_.dry_run) {
+    // Nothing is created: look at what exists, to foresee conflicts.
+    d = pdst < 0 ? -ENOENT : fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
+    if (d == -ELOOP || d == -ENOTDIR) return report(parent, node->name, true, operation::create, ENOTDIR), false;
+    if (d < 0) d = -1;
+  } else {
+    if (::mkdirat(pdst, dname, S_IRWXU) != 0) {
+      int err = errno;
+      if (err != EEXIST || !opt_.merge) return report(parent, node->name, true, operation::create, err), false;
+      existed = true;
+    }
+    d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
+    if (d < 0) {
+      int err = -d == ELOOP ? ENOTDIR : -d;  // an existing symlink is not a directory to merge into
+      return report(parent, node->name, true, operation::create, err), false;
+    }
   }
   node->src_fd = sfd.release();
   node->dst_fd = d;
@@ -221,7 +229,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   // An existing directory, or one that inherited a default ACL, gives new entries modes that the
   // umask does not predict: set them explicitly.
   node->always_chmod = parent->always_chmod || existed;
-  if (!node->always_chmod && opt_.merge) node->always_chmod = has_default_acl(d);
+  if (!node->always_chmod && opt_.merge && d >= 0) node->always_chmod = has_default_acl(d);
   return true;
 }
 
@@ -320,7 +328,7 @@ void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {
 void copier::close_fds(dir_node* node) {
   if (node->pinned || node->src_fd < 0) return;
   ::close(node->src_fd);
-  ::close(node->dst_fd);
+  if (node->dst_fd >= 0) ::close(node->dst_fd);
   node->src_fd = node->dst_fd = -1;
   open_dir_fds_.fetch_sub(2, std::memory_order_relaxed);
 }
@@ -346,6 +354,11 @@ void copier::finish_child(dir_node* node) {
 
 // Owner, attributes, mode and times of a destination directory, after all its children.
 void copier::finalize_dir(dir_node* node) {
+  if (opt_.dry_run) {
+    entry_done(node->parent, node->name, entry_kind::directory);
+    node->pinned = false;
+    return close_fds(node);
+  }
   fs::unique_fd reopened;
   int dfd = node->dst_fd;
   if (dfd < 0) {

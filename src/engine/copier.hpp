@@ -58,6 +58,7 @@ class copier {
   // Entries (entries.cpp).
   void copy_entry(dir_node* node, const char* name, std::uint8_t dtype);
   void copy_by_stat(dir_node* node, const char* name, const struct stat& st);
+  void dry_entry(dir_node* node, const char* name);
   void copy_regular(dir_node* node, const char* name);
   void copy_symlink(dir_node* node, const char* name, const struct stat& st);
   void copy_special(dir_node* node, const char* name, const struct stat& st);

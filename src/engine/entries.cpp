@@ -107,6 +107,7 @@ void copier::start_big_file(dir_node* node, const char* name, fs::unique_fd sfd,
 
 void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
   try {
+    if (opt_.dry_run) return dry_entry(node, name);
     if (dtype == DT_REG) return copy_regular(node, name);
     struct stat st {};
     if (::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -377,6 +378,43 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
   if (int err = apply_at_meta(node, dname, st, op)) report(node, name, true, op, err);
   else entry_done(node, name, kind_of(st.st_mode));
   if (first) link_waiters(node, name, st, true);
+}
+
+// --dry-run: what would be done with one entry, and what would fail that can be known now.
+void copier::dry_entry(dir_node* node, const char* name) {
+  struct stat st {};
+  if (::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return report(node, name, false, operation::stat, errno);
+  if (S_ISDIR(st.st_mode)) {
+    auto* child = new dir_node;
+    child->parent = node;
+    child->name = name;
+    add_work(node, 1);
+    node->users.fetch_add(1, std::memory_order_relaxed);
+    return spawn_dir(child, true);
+  }
+  if (S_ISREG(st.st_mode) && ::faccessat(node->src_fd, name, R_OK, AT_EACCESS) != 0)
+    return report(node, name, false, operation::open_source, errno);
+  if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !is_root_)
+    return report(node, name, true, operation::create, EPERM);
+  struct stat dst {};
+  if (node->dst_fd >= 0 && ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (!opt_.merge) return report(node, name, true, operation::create, EEXIST);
+    if (S_ISDIR(dst.st_mode)) return report(node, name, true, operation::create, EISDIR);
+  }
+  if (st.st_nlink > 1 && !node->is_top) {
+    link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
+    if (c.what == link_claim::kind::first) {
+      links_.finish(st.st_dev, st.st_ino, true);
+    } else {
+      return entry_done(node, name, entry_kind::hardlink);
+    }
+  }
+  if (S_ISREG(st.st_mode)) {
+    count_.bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+    count_.bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+  }
+  entry_done(node, name, kind_of(st.st_mode));
 }
 
 // ---- hard links --------------------------------------------------------------------------------

@@ -125,7 +125,14 @@ class floor_copier {
           continue;
         }
         target[n] = 0;
-        if (symlinkat(target, dst_dir, name) != 0) fail("symlink", name);
+        // Links keep their times too, so that the copy passes the same check as the others'.
+        struct stat ls;
+        if (symlinkat(target, dst_dir, name) != 0) {
+          fail("symlink", name);
+        } else if (fstatat(src_dir, name, &ls, AT_SYMLINK_NOFOLLOW) == 0) {
+          const struct timespec times[2] = {ls.st_atim, ls.st_mtim};
+          utimensat(dst_dir, name, times, AT_SYMLINK_NOFOLLOW);
+        }
       } else if (type == DT_REG) {
         batch.names.emplace_back(name);
         if (batch.names.size() == batch_size) {

@@ -192,6 +192,7 @@ json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; 
   echo "  \"cpu\": $(json_str "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"),"
   echo "  \"cores\": $(nproc),"
   echo "  \"mem_gib\": $(( mem_kib >> 20 )),"
+  echo "  \"loadavg_at_start\": $(json_str "$(cut -d' ' -f1-3 /proc/loadavg)"),"
   echo "  \"command\": $(json_str "$cmdline"),"
   echo "  \"treecopy\": $(json_str "$treecopy"),"
   echo "  \"treecopy_version\": $(json_str "$([[ $treecopy == none ]] || "$treecopy" --version 2>&1 | head -n1)"),"

@@ -84,7 +84,7 @@ def main():
 
     print(f"# treecopy vs peers, {meta['date']}\n")
     print(f"Machine: {meta['cpu']}, {meta['cores']} cores, {meta['mem_gib']} GiB RAM, "
-          f"Linux {meta['kernel']}. treecopy {meta.get('treecopy_commit', '?')}; "
+          f"Linux {meta['kernel']}, load average at start {meta.get('loadavg_at_start', '?')}. treecopy {meta.get('treecopy_commit', '?')}; "
           f"{meta['cp_version']}; {meta['tar_version']}; {meta['rsync_version']}.\n")
     print(f"Command: `{meta['command']}`\n")
     corp = ", ".join(f"{n}: {c['files']} files, {c['dirs']} dirs, {c['symlinks']} symlinks, "

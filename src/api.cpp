@@ -63,8 +63,12 @@ unsigned default_jobs() noexcept {
 copy_report copy_tree(const std::filesystem::path& src, const std::filesystem::path& dst,
                       const copy_options& options, copy_observer* observer, std::stop_token stop) {
   engine::setup_result setup = engine::prepare(src, dst, options);
-  engine::copier c(setup, options, observer, std::move(stop));
-  return c.run();
+  try {
+    engine::copier c(setup, options, observer, std::move(stop));
+    return c.run();
+  } catch (const plan::filter_error& e) {
+    throw setup_error({}, std::make_error_code(std::errc::invalid_argument), e.what());
+  }
 }
 
 const char* version() noexcept { return TREECOPY_VERSION; }

@@ -12,8 +12,8 @@ namespace treecopy {
 /// what it needs; a null observer pointer means "no observer".
 ///
 /// Threads: on_progress() is called from one sampler thread only, every copy_options::progress_interval,
-/// and once more with the final state before copy_tree() returns. on_entry() and on_error() are called
-/// from worker threads, but never two of them at the same time (treecopy serializes them), so an
+/// and once more with the final state before copy_tree() returns. on_entry(), on_remove() and
+/// on_error() are called from worker threads, but never two of them at the same time (treecopy serializes them), so an
 /// implementation needs no lock of its own for those two; it may run concurrently with on_progress().
 /// No callback may call copy_tree() on the same observer. A callback should be quick: workers wait.
 class copy_observer {
@@ -30,8 +30,13 @@ class copy_observer {
   /// does not build per-entry paths at all.
   virtual bool wants_entries() const { return false; }
 
-  /// One entry was created in the destination; dst_path is its full destination path.
+  /// One entry was created in the destination (with dry_run: would be); dst_path is its full
+  /// destination path. Only called when wants_entries() is true.
   virtual void on_entry(entry_kind /*kind*/, std::string_view /*dst_path*/) {}
+
+  /// One destination entry was removed by delete_extraneous (with dry_run: would be). Only called
+  /// when wants_entries() is true; serialized with on_entry() and on_error().
+  virtual void on_remove(std::string_view /*dst_path*/) {}
 };
 
 }  // namespace treecopy

@@ -39,6 +39,9 @@ struct dir_node {
   bool pinned = false;        ///< descriptors owned by the copy as a whole (root and its parent)
   bool is_top = false;        ///< the virtual parent of SRC: no metadata of its own
   bool pseudo_fs = false;     ///< source is on /proc, /sys...: sizes lie, read until EOF
+  bool existed = false;       ///< the destination directory was there before (merge, update)
+  bool no_descend = false;    ///< on another file system with one_file_system: copy it empty
+  bool followed = false;      ///< reached through a symlink (dereference): reopen by following
   /// New entries here get a mode or group the umask does not predict (the directory existed
   /// before, has a default ACL, or is set-group-ID): set owner and mode of every entry explicitly.
   bool always_chmod = false;
@@ -57,6 +60,7 @@ struct link_claim {
   enum class kind { first, wait, link_to, copy } what;
   std::string target_parent;  ///< for link_to: destination directory of the first copy, from root
   std::string target_name;    ///< for link_to: its name there
+  ino_t target_ino = 0;       ///< for link_to: the destination inode of the first copy (update)
 };
 
 /// Inodes with st_nlink > 1, so that every further name becomes a hard link to the first copy, even
@@ -73,14 +77,16 @@ class link_table {
   link_claim claim(dev_t dev, ino_t ino, dir_node* node, std::string_view name,
                    const std::function<std::string()>& parent_path);
 
-  /// The first copy finished (ok or not): returns the names that waited for it.
-  std::vector<waiter> finish(dev_t dev, ino_t ino, bool ok);
+  /// The first copy finished (ok or not), as destination inode dst_ino: returns the names that
+  /// waited for it.
+  std::vector<waiter> finish(dev_t dev, ino_t ino, bool ok, ino_t dst_ino);
 
  private:
   struct group {
     enum class state { copying, done, failed } st = state::copying;
     std::string parent;  // destination parent of the first name, relative to the destination root
     std::string name;
+    ino_t dst_ino = 0;
     std::vector<waiter> waiters;
   };
   struct key_hash {
@@ -105,6 +111,8 @@ struct counters {
   std::atomic<std::uint64_t> entries_found{0};
   std::atomic<std::uint64_t> entries_done{0};
   std::atomic<std::uint64_t> errors{0};
+  std::atomic<std::uint64_t> skipped{0};
+  std::atomic<std::uint64_t> removed{0};
   std::atomic<std::int64_t> dirs_unlisted{0};
 };
 

@@ -70,7 +70,10 @@ bool has_default_acl(int fd) {
 
 copier::copier(setup_result& setup, const copy_options& options, copy_observer* observer,
                std::stop_token stop)
-    : setup_(setup), opt_(options), observer_(observer), stop_(std::move(stop)) {
+    : setup_(setup), opt_(options), observer_(observer), stop_(std::move(stop)),
+      filter_(options.filters) {
+  if (opt_.checksum) opt_.update = true;
+  if (opt_.update) opt_.merge = true;
   jobs_ = opt_.jobs ? opt_.jobs : default_jobs();
   euid_ = ::geteuid();
   egid_ = ::getegid();
@@ -155,6 +158,8 @@ copy_report copier::run() {
     rep.copied.by_kind[k] = count_.copied[k].load(std::memory_order_relaxed);
   rep.bytes_copied = count_.bytes_done.load(std::memory_order_relaxed);
   rep.error_count = count_.errors.load(std::memory_order_relaxed);
+  rep.skipped = count_.skipped.load(std::memory_order_relaxed);
+  rep.removed = count_.removed.load(std::memory_order_relaxed);
   rep.errors = std::move(errors_);
   rep.cancelled = cancel_requested_.load(std::memory_order_relaxed);
   rep.elapsed = std::chrono::steady_clock::now() - start_;
@@ -178,7 +183,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   int psrc = parent->src_fd, pdst = parent->dst_fd;
   if (!via_parent) {
     std::string rel = rel_path(parent);
-    int s = fs::open_dir_beneath(src_root_fd_, rel);
+    int s = fs::open_dir_beneath(src_root_fd_, rel, opt_.dereference == symlink_mode::always);
     if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
     reopened_src.reset(s);
     int d = dst_root_fd_ < 0 ? -1 : fs::open_dir_beneath(dst_root_fd_, rel);
@@ -191,12 +196,19 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   if (node == root_) {
     sfd.reset(setup_.src_dir.release());
   } else {
-    int s = fs::open_at(psrc, node->name.c_str(), O_RDONLY | fs::dir_open_flags);
+    int s = fs::open_at(psrc, node->name.c_str(), O_RDONLY | O_DIRECTORY | src_nofollow());
     if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
     sfd.reset(s);
   }
   if (::fstat(sfd.get(), &node->st) != 0) return report(parent, node->name, false, operation::stat, errno), false;
   if (!S_ISDIR(node->st.st_mode)) return report(parent, node->name, false, operation::open_source, ENOTDIR), false;
+  if (opt_.dereference == symlink_mode::always) {
+    // Following links can lead back to a directory being copied: report the cycle, do not loop.
+    for (const dir_node* a = parent; a && !a->is_top; a = a->parent)
+      if (a->st.st_ino == node->st.st_ino && a->st.st_dev == node->st.st_dev)
+        return report(parent, node->name, false, operation::open_source, ELOOP), false;
+  }
+  node->no_descend = opt_.one_file_system && node != root_ && root_ && node->st.st_dev != root_->st.st_dev;
   node->src_dev = node->st.st_dev;
   node->pseudo_fs = node->st.st_dev == parent->src_dev ? parent->pseudo_fs : is_pseudo_fs(sfd.get());
   if (opt_.preserve_xattrs) {
@@ -209,7 +221,9 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   if (opt_.dry_run) {
     // Nothing is created: look at what exists, to foresee conflicts.
     d = pdst < 0 ? -ENOENT : fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
-    if (d == -ELOOP || d == -ENOTDIR) return report(parent, node->name, true, operation::create, ENOTDIR), false;
+    if ((d == -ELOOP || d == -ENOTDIR) && !opt_.update)
+      return report(parent, node->name, true, operation::create, ENOTDIR), false;
+    existed = d >= 0;
     if (d < 0) d = -1;
   } else {
     if (::mkdirat(pdst, dname, S_IRWXU) != 0) {
@@ -218,11 +232,19 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
       existed = true;
     }
     d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
+    if ((d == -ELOOP || d == -ENOTDIR) && opt_.update) {
+      // --update: a file (or link) where the source now has a directory gives way.
+      if (::unlinkat(pdst, dname, 0) != 0 || ::mkdirat(pdst, dname, S_IRWXU) != 0)
+        return report(parent, node->name, true, operation::remove, errno), false;
+      existed = false;
+      d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
+    }
     if (d < 0) {
       int err = -d == ELOOP ? ENOTDIR : -d;  // an existing symlink is not a directory to merge into
       return report(parent, node->name, true, operation::create, err), false;
     }
   }
+  node->existed = existed;
   node->src_fd = sfd.release();
   node->dst_fd = d;
   open_dir_fds_.fetch_add(2, std::memory_order_relaxed);
@@ -256,11 +278,14 @@ void copier::process_dir(dir_node* node, bool via_parent) {
     return;
   }
   count_.entries_done.fetch_add(1, std::memory_order_relaxed);
-  if (int err = fs::list_dir(node->src_fd, node->names, node->entries))
-    report(node, {}, false, operation::read_dir, err);
+  if (!node->no_descend) {
+    if (int err = fs::list_dir(node->src_fd, node->names, node->entries))
+      report(node, {}, false, operation::read_dir, err);
+  }
   count_.entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
   count_.dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
   try {
+    if (opt_.delete_extraneous && !stopping()) delete_extraneous(node);
     schedule_children(node);
   } catch (const std::bad_alloc&) {
     report(node, {}, false, operation::read_dir, ENOMEM);
@@ -274,6 +299,16 @@ void copier::process_dir(dir_node* node, bool via_parent) {
 // workers steal the oldest tasks, the subdirectories, and so spread out across the tree.
 void copier::schedule_children(dir_node* node) {
   auto& ents = node->entries;
+  if (!filter_.empty()) {
+    const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
+    auto kept = std::remove_if(ents.begin(), ents.end(), [&](fs::dir_entry& e) {
+      return excluded(node, rel_dir, node->names.c_str() + e.name_offset, e.type);
+    });
+    const auto dropped = static_cast<std::uint64_t>(ents.end() - kept);
+    count_.skipped.fetch_add(dropped, std::memory_order_relaxed);
+    count_.entries_done.fetch_add(dropped, std::memory_order_relaxed);
+    ents.erase(kept, ents.end());
+  }
   auto first_dir = std::stable_partition(ents.begin(), ents.end(),
                                          [](const fs::dir_entry& e) { return e.type != DT_DIR; });
   const auto nfiles = static_cast<std::uint32_t>(first_dir - ents.begin());
@@ -444,6 +479,7 @@ progress_snapshot copier::snapshot() const {
   s.bytes_found = count_.bytes_found.load(std::memory_order_relaxed);
   s.bytes_done = count_.bytes_done.load(std::memory_order_relaxed);
   s.errors = count_.errors.load(std::memory_order_relaxed);
+  s.skipped = count_.skipped.load(std::memory_order_relaxed);
   s.scan_complete = count_.dirs_unlisted.load(std::memory_order_relaxed) == 0;
   s.elapsed = std::chrono::steady_clock::now() - start_;
   return s;

@@ -15,7 +15,10 @@
 
 #include <oneapi/tbb/task_group.h>
 
+#include <fcntl.h>
+
 #include "engine/context.hpp"
+#include "plan/filter.hpp"
 #include "engine/setup.hpp"
 #include "treecopy/errors.hpp"
 #include "treecopy/observer.hpp"
@@ -59,7 +62,20 @@ class copier {
   void copy_entry(dir_node* node, const char* name, std::uint8_t dtype);
   void copy_by_stat(dir_node* node, const char* name, const struct stat& st);
   void dry_entry(dir_node* node, const char* name);
-  void copy_regular(dir_node* node, const char* name);
+  void copy_regular(dir_node* node, const char* name, bool claimed_first = false);
+  bool stat_source(dir_node* node, const char* name, struct stat& st);
+  int src_nofollow() const noexcept {
+    return opt_.dereference == symlink_mode::always ? 0 : O_NOFOLLOW;
+  }
+
+  // Merge, update and delete (update.cpp).
+  void merge_entry(dir_node* node, const char* name);
+  bool up_to_date(dir_node* node, const char* name, const struct stat& src, const struct stat& dst);
+  bool same_content(dir_node* node, const char* name);
+  bool remove_tree(dir_node* node, int dirfd, const char* name, std::string* path);
+  void notify_removed(const std::string& path);
+  void delete_extraneous(dir_node* node);
+  bool excluded(dir_node* node, const std::string& rel_dir, const char* name, std::uint8_t& dtype);
   void copy_symlink(dir_node* node, const char* name, const struct stat& st);
   void copy_special(dir_node* node, const char* name, const struct stat& st);
   bool handle_links(dir_node* node, const char* name, const struct stat& st, bool& first);
@@ -100,7 +116,7 @@ class copier {
   void sample_progress(std::stop_token done);
 
   setup_result& setup_;
-  const copy_options& opt_;
+  copy_options opt_;  ///< the caller's options, normalized (update implies merge, ...)
   copy_observer* observer_;
   bool want_entries_ = false;
   std::stop_token stop_;
@@ -122,6 +138,7 @@ class copier {
   int src_root_fd_ = -1;
   int dst_root_fd_ = -1;
 
+  plan::filter filter_;
   counters count_;
   link_table links_;
   std::mutex report_mu_;

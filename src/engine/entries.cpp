@@ -108,10 +108,10 @@ void copier::start_big_file(dir_node* node, const char* name, fs::unique_fd sfd,
 void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
   try {
     if (opt_.dry_run) return dry_entry(node, name);
+    if (opt_.merge || opt_.update) return merge_entry(node, name);
     if (dtype == DT_REG) return copy_regular(node, name);
     struct stat st {};
-    if (::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-      return report(node, name, false, operation::stat, errno);
+    if (!stat_source(node, name, st)) return;
     copy_by_stat(node, name, st);
   } catch (const std::bad_alloc&) {
     report(node, name, false, operation::read, ENOMEM);
@@ -135,8 +135,8 @@ void copier::copy_by_stat(dir_node* node, const char* name, const struct stat& s
   }
 }
 
-void copier::copy_regular(dir_node* node, const char* name) {
-  int s = fs::open_at(node->src_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+void copier::copy_regular(dir_node* node, const char* name, bool claimed_first) {
+  int s = fs::open_at(node->src_fd, name, O_RDONLY | src_nofollow() | O_NONBLOCK | O_NOCTTY);
   if (s < 0) {
     struct stat st {};
     // Listed as a file but something else now (a symlink: ELOOP; a socket: ENXIO): copy what it is.
@@ -153,8 +153,8 @@ void copier::copy_regular(dir_node* node, const char* name) {
     return copy_by_stat(node, name, st);
   }
   count_.bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
-  bool first = false;
-  if (st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
+  bool first = claimed_first;
+  if (!first && st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
 
   int d = create_file(node, name, st.st_mode & 0777);
   if (d < 0) {
@@ -405,7 +405,7 @@ void copier::dry_entry(dir_node* node, const char* name) {
   if (st.st_nlink > 1 && !node->is_top) {
     link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
     if (c.what == link_claim::kind::first) {
-      links_.finish(st.st_dev, st.st_ino, true);
+      links_.finish(st.st_dev, st.st_ino, true, 0);
     } else {
       return entry_done(node, name, entry_kind::hardlink);
     }
@@ -459,8 +459,14 @@ void copier::make_link(dir_node* node, const char* name, int target_dir, const c
 
 void copier::link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok) {
   std::vector<link_table::waiter> waiters;
+  // --update compares later names with the first copy's inode, so remember which it is.
+  struct stat dst {};
+  ino_t dst_ino = 0;
+  if (ok && opt_.update &&
+      ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0)
+    dst_ino = dst.st_ino;
   try {
-    waiters = links_.finish(st.st_dev, st.st_ino, ok);
+    waiters = links_.finish(st.st_dev, st.st_ino, ok, dst_ino);
   } catch (const std::bad_alloc&) {
     return;
   }
@@ -490,19 +496,20 @@ link_claim link_table::claim(dev_t dev, ino_t ino, dir_node* node, std::string_v
       node->pending.fetch_add(1, std::memory_order_relaxed);
       return {link_claim::kind::wait, {}, {}};
     case group::state::done:
-      return {link_claim::kind::link_to, g.parent, g.name};
+      return {link_claim::kind::link_to, g.parent, g.name, g.dst_ino};
     case group::state::failed:
     default:
       return {link_claim::kind::copy, {}, {}};
   }
 }
 
-std::vector<link_table::waiter> link_table::finish(dev_t dev, ino_t ino, bool ok) {
+std::vector<link_table::waiter> link_table::finish(dev_t dev, ino_t ino, bool ok, ino_t dst_ino) {
   shard& sh = shard_for(dev, ino);
   std::lock_guard lock(sh.mu);
   auto it = sh.groups.find({dev, ino});
   if (it == sh.groups.end()) return {};
   it->second.st = ok ? group::state::done : group::state::failed;
+  it->second.dst_ino = dst_ino;
   return std::move(it->second.waiters);
 }
 

@@ -58,8 +58,15 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   if (src.empty()) fail(src, ENOENT, "source path is empty");
   if (dst.empty()) fail(dst, ENOENT, "destination path is empty");
 
-  // SRC: its own metadata, not a symlink's target (cp -a), unless a trailing '/' asks to follow.
-  if (::lstat(src.c_str(), &r.src_st) != 0) fail_errno(src, errno, "cannot read source");
+  const bool merge = options.merge || options.update || options.checksum;
+  if (options.delete_extraneous && !merge)
+    fail(dst, EINVAL, "--delete needs --update or --merge (it only makes sense on an existing DST)");
+
+  // SRC: its own metadata, not a symlink's target (cp -a), unless a trailing '/', -H or -L asks
+  // to follow it.
+  const bool follow_src = options.dereference != symlink_mode::never;
+  if ((follow_src ? ::stat(src.c_str(), &r.src_st) : ::lstat(src.c_str(), &r.src_st)) != 0)
+    fail_errno(src, errno, "cannot read source");
   const bool src_is_dir = S_ISDIR(r.src_st.st_mode);
   std::string src_parent, src_name;
   split_path(src, src_parent, src_name);
@@ -74,7 +81,8 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
     r.src_parent.reset(fd);
     r.src_name = src_name;
     if (S_ISREG(r.src_st.st_mode)) {
-      int probe = fs::open_at(r.src_parent.get(), src_name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+      int probe = fs::open_at(r.src_parent.get(), src_name.c_str(),
+                              O_RDONLY | (follow_src ? 0 : O_NOFOLLOW) | O_NONBLOCK);
       if (probe < 0) fail_errno(src, -probe, "cannot open source file");
       ::close(probe);
     }
@@ -102,9 +110,21 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   if (src_is_dir && is_within(real_dst, real_src))
     fail(dst, EINVAL, "destination is inside the source directory '" + src + "'");
 
+  if (options.delete_extraneous) {
+    // Mirroring removes whatever DST has that SRC has not: refuse the targets where a mistake
+    // would be a disaster.
+    const char* home = std::getenv("HOME");
+    std::string real_home = home && *home ? real_path(home) : std::string();
+    if (real_dst == "/") fail(dst, EINVAL, "refusing --delete on the root directory");
+    if (!real_home.empty() && real_dst == real_home)
+      fail(dst, EINVAL, "refusing --delete on the home directory");
+    if (is_within(real_src, real_dst))
+      fail(dst, EINVAL, "refusing --delete on an ancestor of the source '" + src + "'");
+  }
+
   struct stat dst_st {};
   if (::fstatat(pfd, dst_name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) == 0) {
-    if (!options.merge) fail(dst, EEXIST, "destination already exists (use --merge to copy into it)");
+    if (!merge) fail(dst, EEXIST, "destination already exists (use --merge or --update to copy into it)");
     if (S_ISLNK(dst_st.st_mode) && src_is_dir) {
       // An existing DST that is a link to a directory: merge into the directory it names.
       std::string real = real_path(dst);
@@ -114,6 +134,8 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
       if (real == real_src) fail(dst, EINVAL, "source and destination are the same");
       if (is_within(real, real_src))
         fail(dst, EINVAL, "destination is inside the source directory '" + src + "'");
+      if (options.delete_extraneous && (real == "/" || is_within(real_src, real)))
+        fail(dst, EINVAL, "refusing --delete on '" + real + "'");
       split_path(real, dst_parent, dst_name);
       pfd = fs::open_at(AT_FDCWD, dst_parent.c_str(), O_RDONLY | O_DIRECTORY);
       if (pfd < 0) fail_errno(dst_parent, -pfd, "cannot open destination's parent directory");

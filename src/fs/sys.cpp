@@ -82,7 +82,7 @@ int open_components(int dirfd, std::string_view rel) noexcept {
 
 }  // namespace
 
-int open_dir_beneath(int root, std::string_view rel) noexcept {
+int open_dir_beneath(int root, std::string_view rel, bool follow) noexcept {
   if (rel.empty()) return open_at(root, ".", O_RDONLY | dir_open_flags);
   // The kernel takes at most PATH_MAX bytes per call: walk long paths in chunks that end at a '/'.
   constexpr std::size_t chunk = PATH_MAX - 256;
@@ -97,7 +97,8 @@ int open_dir_beneath(int root, std::string_view rel) noexcept {
     }
     piece.assign(rel.substr(0, take));
     rel = take < rel.size() ? rel.substr(take + 1) : std::string_view{};
-    int fd = open_beneath_once(base, piece.c_str());
+    int fd = follow ? open_at(base, piece.c_str(), O_RDONLY | O_DIRECTORY)
+                    : open_beneath_once(base, piece.c_str());
     if (fd == -ENOSYS) fd = open_components(base, piece);
     if (fd < 0) return fd;
     cur.reset(fd);

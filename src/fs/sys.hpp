@@ -50,9 +50,10 @@ inline constexpr int dir_open_flags = 0x10000 /*O_DIRECTORY*/ | 0x20000 /*O_NOFO
 int open_at(int dirfd, const char* name, int flags, mode_t mode = 0) noexcept;
 
 /// Opens the directory reached from root by the '/'-separated relative path rel (which may be longer
-/// than PATH_MAX), following no symlink in any component and never leaving root. An empty rel
-/// reopens root itself. Returns the fd or -errno.
-int open_dir_beneath(int root, std::string_view rel) noexcept;
+/// than PATH_MAX), following no symlink in any component and never leaving root (unless follow:
+/// then symlinks are followed, for copies that dereference them). An empty rel reopens root itself.
+/// Returns the fd or -errno.
+int open_dir_beneath(int root, std::string_view rel, bool follow = false) noexcept;
 
 /// One directory entry as listed by getdents64: name offset into a names buffer, and d_type.
 struct dir_entry {

@@ -1,0 +1,153 @@
+// Glob matching and filter rules (see filter.hpp).
+#include "plan/filter.hpp"
+
+#include <cstdint>
+
+namespace treecopy::plan {
+namespace {
+
+// Matches one bracket expression at p (p[0] == '['). Returns the length of the expression, or 0 if
+// it is not closed (then '[' is literal). matched tells whether c is in the set.
+std::size_t match_class(std::string_view p, char c, bool& matched) {
+  std::size_t i = 1;
+  bool negate = false;
+  if (i < p.size() && (p[i] == '!' || p[i] == '^')) {
+    negate = true;
+    ++i;
+  }
+  bool found = false;
+  bool first = true;
+  for (; i < p.size(); ++i) {
+    char lo = p[i];
+    if (lo == ']' && !first) {
+      matched = (found != negate) && c != '/';
+      return i + 1;
+    }
+    first = false;
+    if (lo == '\\' && i + 1 < p.size()) lo = p[++i];
+    char hi = lo;
+    if (i + 2 < p.size() && p[i + 1] == '-' && p[i + 2] != ']') {
+      hi = p[i + 2];
+      if (hi == '\\' && i + 3 < p.size()) {
+        hi = p[i + 3];
+        ++i;
+      }
+      i += 2;
+    }
+    auto uc = static_cast<unsigned char>(c);
+    if (static_cast<unsigned char>(lo) <= uc && uc <= static_cast<unsigned char>(hi)) found = true;
+  }
+  return 0;
+}
+
+// Backtracking matcher with a memo of failed (pattern, text) positions, so that patterns with many
+// stars cannot take exponential time.
+class matcher {
+ public:
+  matcher(std::string_view p, std::string_view t) : p_(p), t_(t) {}
+
+  bool run() { return match(0, 0); }
+
+ private:
+  bool match(std::size_t pi, std::size_t ti) {
+    while (pi < p_.size()) {
+      char pc = p_[pi];
+      if (pc == '*') return star(pi, ti);
+      if (ti >= t_.size()) return false;
+      char tc = t_[ti];
+      if (pc == '?') {
+        if (tc == '/') return false;
+        ++pi;
+      } else if (pc == '[') {
+        bool in = false;
+        std::size_t len = match_class(p_.substr(pi), tc, in);
+        if (len == 0) {
+          if (tc != '[') return false;
+          ++pi;
+        } else {
+          if (!in) return false;
+          pi += len;
+        }
+      } else {
+        if (pc == '\\' && pi + 1 < p_.size()) pc = p_[++pi];
+        if (pc != tc) return false;
+        ++pi;
+      }
+      ++ti;
+    }
+    return ti == t_.size();
+  }
+
+  bool star(std::size_t pi, std::size_t ti) {
+    if (failed(pi, ti)) return false;
+    std::size_t end = pi;
+    while (end < p_.size() && p_[end] == '*') ++end;
+    const bool deep = end - pi >= 2;
+    // "**/" may also match no directory at all: "a/**/b" matches "a/b".
+    if (deep && end < p_.size() && p_[end] == '/' && (pi == 0 || p_[pi - 1] == '/') &&
+        match(end + 1, ti))
+      return true;
+    if (end == p_.size()) {
+      if (deep || t_.find('/', ti) == std::string_view::npos) return true;
+      return remember(pi, ti);
+    }
+    for (std::size_t k = ti; k <= t_.size(); ++k) {
+      if (match(end, k)) return true;
+      if (k < t_.size() && t_[k] == '/' && !deep) break;
+    }
+    return remember(pi, ti);
+  }
+
+  bool failed(std::size_t pi, std::size_t ti) const {
+    if (memo_.empty()) return false;
+    std::size_t bit = pi * (t_.size() + 1) + ti;
+    return (memo_[bit / 64] >> (bit % 64)) & 1u;
+  }
+
+  bool remember(std::size_t pi, std::size_t ti) {
+    if (memo_.empty()) memo_.assign(((p_.size() + 1) * (t_.size() + 1) + 63) / 64, 0);
+    std::size_t bit = pi * (t_.size() + 1) + ti;
+    memo_[bit / 64] |= std::uint64_t{1} << (bit % 64);
+    return false;
+  }
+
+  std::string_view p_, t_;
+  std::vector<std::uint64_t> memo_;
+};
+
+}  // namespace
+
+bool glob_match(std::string_view pattern, std::string_view text) {
+  return matcher(pattern, text).run();
+}
+
+filter::filter(const std::vector<filter_rule>& rules) {
+  for (const auto& r : rules) {
+    std::string p = r.pattern;
+    bool dir_only = false;
+    while (p.size() > 1 && p.back() == '/') {
+      p.pop_back();
+      dir_only = true;
+    }
+    // A leading '/' anchors the pattern at SRC, as does any '/' inside it.
+    bool anchored = false;
+    while (!p.empty() && p.front() == '/') {
+      p.erase(0, 1);
+      anchored = true;
+    }
+    if (p.empty() || p == "/") throw filter_error("empty filter pattern '" + r.pattern + "'");
+    anchored = anchored || p.find('/') != std::string::npos;
+    needs_path_ = needs_path_ || anchored;
+    rules_.push_back({std::move(p), r.include, dir_only, anchored});
+  }
+}
+
+bool filter::excluded(std::string_view rel, std::string_view name, bool is_dir) const {
+  for (const auto& r : rules_) {
+    if (r.dir_only && !is_dir) continue;
+    if (glob_match(r.pattern, r.anchored ? rel : name)) return !r.include;
+  }
+  return false;
+}
+
+}  // namespace treecopy::plan

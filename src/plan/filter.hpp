@@ -1,0 +1,54 @@
+// Include/exclude filters: glob matching and the first-match-decides rule list. Pure functions, no
+// I/O, so that they can be unit-tested and fuzzed on their own.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "treecopy/options.hpp"
+
+namespace treecopy::plan {
+
+/// Matches text against a glob: '*' any run of characters but '/', '?' one character but '/',
+/// "[a-z]", "[!a-z]" or "[^a-z]" one character of (or not of) a set, '**' any run including '/'
+/// ("a/**/b" matches a/b, a/x/b, a/x/y/b), and '\\' makes the next character literal. An unclosed
+/// '[' is a literal '['. Runs in O(|pattern| x |text|) at worst.
+bool glob_match(std::string_view pattern, std::string_view text);
+
+/// A bad filter pattern (empty, or only '/'), with the pattern in the message.
+class filter_error : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+/// The compiled rule list of copy_options::filters.
+class filter {
+ public:
+  filter() = default;
+  /// Compiles rules; throws filter_error for a pattern that can match nothing meaningful.
+  explicit filter(const std::vector<filter_rule>& rules);
+
+  /// No rules: nothing is ever excluded.
+  bool empty() const noexcept { return rules_.empty(); }
+  /// Some rule matches against the path relative to SRC (its pattern has a '/' inside), so callers
+  /// must pass rel; otherwise rel is never looked at.
+  bool needs_path() const noexcept { return needs_path_; }
+
+  /// Whether an entry is excluded. rel: its path relative to SRC ("a/b/c.o"); name: its last
+  /// component ("c.o"); is_dir: it is a directory (trailing-'/' rules match only those).
+  bool excluded(std::string_view rel, std::string_view name, bool is_dir) const;
+
+ private:
+  struct rule {
+    std::string pattern;
+    bool include;
+    bool dir_only;
+    bool anchored;  // matched against rel, not name
+  };
+  std::vector<rule> rules_;
+  bool needs_path_ = false;
+};
+
+}  // namespace treecopy::plan

@@ -1,0 +1,63 @@
+# Builds the treecopy Python package with the project's own CMake (the engine linked in statically,
+# so the extension needs no libtreecopy.so), offline:
+#   /usr/bin/python3 -m pip install --no-build-isolation ./python
+# Needs cmake, a C++20 compiler, libtbb-dev, pybind11-dev, python3-dev, python3-setuptools/-wheel.
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def project_version():
+    with open(os.path.join(ROOT, "CMakeLists.txt"), encoding="utf-8") as f:
+        match = re.search(r"project\(treecopy\s+VERSION\s+([0-9.]+)", f.read())
+    return match.group(1) if match else "0.0.0"
+
+
+class CMakeExtension(Extension):
+    def __init__(self, name):
+        super().__init__(name, sources=[])
+
+
+class CMakeBuild(build_ext):
+    """Configures the whole project with only the Python module enabled and builds that target."""
+
+    def build_extension(self, ext):
+        build_dir = os.path.abspath(os.path.join(self.build_temp, "cmake"))
+        jobs = os.environ.get("CMAKE_BUILD_PARALLEL_LEVEL", "2")
+        subprocess.check_call([
+            "cmake", "-S", ROOT, "-B", build_dir,
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DBUILD_SHARED_LIBS=OFF",
+            "-DTREECOPY_BUILD_PYTHON=ON",
+            "-DTREECOPY_BUILD_CLI=OFF",
+            "-DTREECOPY_BUILD_TESTS=OFF",
+            "-DTREECOPY_BUILD_BENCH=OFF",
+            "-DTREECOPY_INSTALL=OFF",
+            "-DPython3_EXECUTABLE=" + sys.executable,
+        ])
+        subprocess.check_call(["cmake", "--build", build_dir, "--target", "_treecopy", "--parallel", jobs])
+        built = glob.glob(os.path.join(build_dir, "python", "treecopy", "_treecopy*.so"))
+        if len(built) != 1:
+            raise RuntimeError("expected one built _treecopy module, found %r" % (built,))
+        target = self.get_ext_fullpath(ext.name)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copyfile(built[0], target)
+
+
+setup(
+    version=project_version(),
+    packages=["treecopy"],
+    package_dir={"treecopy": "treecopy"},
+    ext_modules=[CMakeExtension("treecopy._treecopy")],
+    cmdclass={"build_ext": CMakeBuild},
+    zip_safe=False,
+)

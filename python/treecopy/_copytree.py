@@ -1,0 +1,235 @@
+"""treecopy.copytree(): shutil.copytree() semantics with file data copied in parallel.
+
+The walk below follows CPython's shutil._copytree() step by step (same order of ignore() calls, same
+error tuples, same use of DirEntry objects), so that behaviour is identical. What changes is where
+the work happens: each regular file (or symlink followed to one) is queued to a native pool of worker
+threads that copy it with the treecopy engine, with the GIL released, and directory metadata
+(shutil.copystat) is applied once every file is written, deepest directory first. Everything else
+(symlinks copied as links, special files, custom copy functions) runs here exactly as shutil runs it.
+"""
+
+import os
+import shutil
+import stat
+import sys
+import time
+
+from . import _treecopy
+
+# How often, at most, the progress callable is called.
+_PROGRESS_INTERVAL = 0.1
+
+
+class _Copier:
+    """One copytree() call: the walk, the pool it feeds, and the errors in shutil's order."""
+
+    def __init__(self, symlinks, ignore, copy_function, ignore_dangling_symlinks, dirs_exist_ok, jobs,
+                 progress):
+        self.symlinks = symlinks
+        self.ignore = ignore
+        self.copy_function = copy_function
+        self.ignore_dangling_symlinks = ignore_dangling_symlinks
+        self.dirs_exist_ok = dirs_exist_ok
+        self.progress = progress
+        # shutil passes DirEntry objects to its own copy functions, path strings to others.
+        self.use_srcentry = copy_function is shutil.copy2 or copy_function is shutil.copy
+        # Only copy2's semantics are the engine's (data, mode, times, xattrs; no owner).
+        self.pool = _treecopy.FilePool(jobs) if copy_function is shutil.copy2 else None
+        # Errors carry a sequence number taken in walk order: sorting by it gives shutil's order even
+        # though pool failures and directory metadata come back later.
+        self.seq = 0
+        self.errors = []        # (seq, (src, dst, reason))
+        self.queued = {}        # seq -> (srcname, dstname) of files in the pool
+        self.dir_stats = []     # (seq, src, dst), children before parents
+        self.found = 0
+        self.done_here = 0
+        self.bytes_found = 0
+        self.bytes_here = 0
+        self.started = time.monotonic()
+        self.next_progress = self.started + _PROGRESS_INTERVAL
+
+    # -- the walk, as shutil._copytree() ------------------------------------------------------------
+
+    def copytree(self, src, dst):
+        """shutil.copytree() on one directory; counted as found by the caller."""
+        sys.audit("shutil.copytree", src, dst)
+        with os.scandir(src) as itr:
+            entries = list(itr)
+        self.copy_entries(entries, src, dst)
+
+    def copy_entries(self, entries, src, dst):
+        if self.ignore is not None:
+            ignored_names = self.ignore(os.fspath(src), [x.name for x in entries])
+        else:
+            ignored_names = set()
+
+        os.makedirs(dst, exist_ok=self.dirs_exist_ok)
+        self.done_here += 1
+        for srcentry in entries:
+            if srcentry.name in ignored_names:
+                continue
+            srcname = os.path.join(src, srcentry.name)
+            dstname = os.path.join(dst, srcentry.name)
+            srcobj = srcentry if self.use_srcentry else srcname
+            self.found += 1
+            self.maybe_progress()
+            try:
+                is_symlink = srcentry.is_symlink()
+                if is_symlink:
+                    linkto = os.readlink(srcname)
+                    if self.symlinks:
+                        os.symlink(linkto, dstname)
+                        shutil.copystat(srcobj, dstname, follow_symlinks=not self.symlinks)
+                        self.done_here += 1
+                    else:
+                        # As shutil: linkto is tested relative to the current directory.
+                        if not os.path.exists(linkto) and self.ignore_dangling_symlinks:
+                            self.found -= 1
+                            continue
+                        if srcentry.is_dir():
+                            self.copytree(srcobj, dstname)
+                        else:
+                            self.copy_file(srcentry, srcobj, srcname, dstname, followed=True)
+                elif srcentry.is_dir():
+                    self.copytree(srcobj, dstname)
+                else:
+                    self.copy_file(srcentry, srcobj, srcname, dstname, followed=False)
+            except shutil.Error as err:
+                self.done_here += 1
+                for error in err.args[0]:
+                    self.add_error(error)
+            except OSError as why:
+                self.done_here += 1
+                self.add_error((srcname, dstname, str(why)))
+        if self.pool is None:
+            # Files were written synchronously: set the directory's metadata now, as shutil does.
+            self.copystat_dir(self.take_seq(), src, dst)
+        else:
+            # Files may still be in flight: set it after the pool is drained, children first.
+            self.dir_stats.append((self.take_seq(), src, dst))
+
+    def copy_file(self, srcentry, srcobj, srcname, dstname, followed):
+        if self.pool is None:
+            self.copy_function(srcobj, dstname)
+            self.done_here += 1
+            return
+        if followed:
+            # copy2 follows the link: copy its target when that is a regular file.
+            try:
+                st = os.stat(srcname)
+            except OSError:
+                st = None
+            regular = st is not None and stat.S_ISREG(st.st_mode)
+            source = os.path.realpath(srcname) if regular else None
+        else:
+            regular = srcentry.is_file(follow_symlinks=False)
+            st = srcentry.stat(follow_symlinks=False) if regular and self.progress else None
+            source = srcname
+        if not regular:
+            # Special files and dangling links: copy2 itself raises shutil's exact error (or copies
+            # a device's data, as shutil does).
+            shutil.copy2(srcobj, dstname)
+            self.done_here += 1
+            return
+        if st is not None:
+            self.bytes_found += st.st_size
+        seq = self.take_seq()
+        self.queued[seq] = (srcname, dstname)
+        # The destination can only exist when it was there before (dirs_exist_ok): copy2 then
+        # overwrites it, and the engine replaces it.
+        self.pool.submit(seq, os.fsencode(source), os.fsencode(dstname), self.dirs_exist_ok)
+
+    # -- after the walk --------------------------------------------------------------------------
+
+    def finish(self):
+        """Waits for the pool, applies directory metadata, raises shutil.Error if anything failed."""
+        if self.pool is not None:
+            self.pool.wait(self.emit_progress if self.progress else None, _PROGRESS_INTERVAL)
+            self.collect_pool_failures()
+            for seq, src, dst in self.dir_stats:
+                self.copystat_dir(seq, src, dst)
+        if self.progress is not None:
+            self.emit_progress(final=True)
+        if self.errors:
+            self.errors.sort(key=lambda e: e[0])
+            raise shutil.Error([error for _, error in self.errors])
+
+    def cancel(self):
+        """Stops the pool after an exception (KeyboardInterrupt, a failing callback)."""
+        if self.pool is not None:
+            self.pool.cancel()
+            self.pool.wait()
+
+    def collect_pool_failures(self):
+        for seq, err, on_destination, _setup, _operation, _path in self.pool.take_failures():
+            srcname, dstname = self.queued.pop(seq)
+            why = OSError(err, os.strerror(err), dstname if on_destination else srcname)
+            self.errors.append((seq, (srcname, dstname, str(why))))
+
+    def copystat_dir(self, seq, src, dst):
+        try:
+            shutil.copystat(src, dst)
+        except OSError as why:
+            self.errors.append((seq, (src, dst, str(why))))
+
+    def take_seq(self):
+        self.seq += 1
+        return self.seq
+
+    def add_error(self, error):
+        self.errors.append((self.take_seq(), error))
+
+    # -- progress --------------------------------------------------------------------------------
+
+    def maybe_progress(self):
+        if self.progress is not None and self.found % 64 == 0:
+            if time.monotonic() >= self.next_progress:
+                self.emit_progress()
+
+    def emit_progress(self, final=False):
+        now = time.monotonic()
+        self.next_progress = now + _PROGRESS_INTERVAL
+        files_done, bytes_done, failures = self.pool.counters() if self.pool else (0, 0, 0)
+        self.progress(_treecopy.Progress(
+            entries_found=self.found,
+            entries_done=self.done_here + files_done,
+            bytes_found=self.bytes_found,
+            bytes_done=self.bytes_here + bytes_done,
+            errors=len(self.errors) + (0 if final else failures),
+            scan_complete=final or self.pool is not None and not self.walking,
+            elapsed=now - self.started))
+
+    walking = True
+
+
+def copytree(src, dst, symlinks=False, ignore=None, copy_function=None, ignore_dangling_symlinks=False,
+             dirs_exist_ok=False, *, jobs=None, progress=None):
+    """A drop-in replacement for shutil.copytree() that copies files in parallel.
+
+    Arguments, return value (dst), exceptions and resulting metadata are those of shutil.copytree():
+    see its documentation. copy_function=None means shutil.copy2. With shutil.copy2, regular files are
+    copied by `jobs` worker threads with the GIL released (default: treecopy.default_jobs()); any
+    other copy_function is called from the calling thread, one file at a time, in shutil's order.
+
+    progress: a callable receiving a treecopy.Progress snapshot about every 0.1 s and once at the
+    end, always on the calling thread; an exception it raises stops the copy and propagates.
+    KeyboardInterrupt stops the worker threads cleanly (files being written are finished or
+    removed) and propagates; the destination is left partly copied, as with shutil.
+    """
+    if copy_function is None:
+        copy_function = shutil.copy2
+    if jobs is None or jobs == 0:
+        jobs = _treecopy.default_jobs()
+    elif jobs < 0:
+        raise ValueError("jobs must be positive, not %r" % (jobs,))
+    copier = _Copier(symlinks, ignore, copy_function, ignore_dangling_symlinks, dirs_exist_ok, jobs,
+                     progress)
+    try:
+        copier.found = 1  # the top directory
+        copier.copytree(src, dst)
+        copier.walking = False
+    except BaseException:
+        copier.cancel()
+        raise
+    copier.finish()
+    return dst

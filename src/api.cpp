@@ -18,6 +18,7 @@ const char* to_string(operation op) noexcept {
     case operation::create: return "create";
     case operation::remove: return "remove";
     case operation::write: return "write";
+    case operation::clone: return "clone";
     case operation::link: return "link";
     case operation::set_owner: return "set owner of";
     case operation::set_mode: return "set mode of";

@@ -19,6 +19,7 @@ enum class operation : std::uint8_t {
   create,        ///< creating a destination file, directory, link or special file
   remove,        ///< removing a destination entry that is to be replaced
   write,         ///< writing file data
+  clone,         ///< sharing file data with FICLONE (--reflink=always)
   link,          ///< recreating a hard link
   set_owner,     ///< chown
   set_mode,      ///< chmod

@@ -194,7 +194,7 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
     return true;
   }
   if (opt_.reflink == reflink_mode::always) {
-    report(node, name, true, operation::write, err);
+    report(node, name, true, operation::clone, err);
     return false;
   }
   // Remember that the two root file systems cannot clone, so later files skip the attempt.

@@ -138,6 +138,7 @@ copy_report copier::run() {
         root_->parent = &top_;
         root_->name = setup_.src_name;
         top_.pending.fetch_add(1, std::memory_order_relaxed);
+        count_.entries_found.fetch_add(1, std::memory_order_relaxed);
         count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
         process_dir(root_, true);
       } else {
@@ -163,7 +164,12 @@ copy_report copier::run() {
   rep.errors = std::move(errors_);
   rep.cancelled = cancel_requested_.load(std::memory_order_relaxed);
   rep.elapsed = std::chrono::steady_clock::now() - start_;
-  if (observer_) observer_->on_progress(snapshot());
+  if (observer_) {
+    try {
+      observer_->on_progress(snapshot());
+    } catch (...) {
+    }
+  }
   return rep;
 }
 
@@ -492,7 +498,11 @@ void copier::sample_progress(std::stop_token done) {
   while (!done.stop_requested()) {
     cv.wait_for(lock, done, opt_.progress_interval, [] { return false; });
     if (done.stop_requested()) break;
-    if (!observer_->on_progress(snapshot())) cancel();
+    try {
+      if (!observer_->on_progress(snapshot())) cancel();
+    } catch (...) {
+      cancel();  // an observer that fails cannot watch the rest: stop rather than run blind
+    }
   }
 }
 

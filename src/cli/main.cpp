@@ -1,63 +1,137 @@
-// The treecopy command: parses the command line with CLI11 into copy_options, runs copy_tree(), and
-// maps the report to messages and an exit code. One client of the library, with no special access.
+// The treecopy command: parses the command line with CLI11, chooses a progress view, runs
+// copy_tree() with a stop token wired to SIGINT/SIGTERM, and maps the outcome to a summary and an
+// exit code. One client of the library, with no special access.
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
-#include <iostream>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <stop_token>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "bar.hpp"
+#include "progress.hpp"
+#include "signals.hpp"
+#include "summary.hpp"
 #include "treecopy/treecopy.hpp"
 
+namespace treecopy_cli {
 namespace {
-
-constexpr int exit_ok = 0;
-constexpr int exit_entry_errors = 1;
-constexpr int exit_usage = 2;
 
 const char* const help_footer = R"(Examples:
   treecopy src/ dst/              copy the tree src to dst (dst must not exist)
   treecopy -j 16 /mnt/nfs/src dst more workers for slow or remote storage
   treecopy --merge src dst        copy into an existing dst, replacing files
+  treecopy --dry-run -v src dst   list what would be copied, change nothing
+  treecopy --progress=json --progress-file events.ndjson --json src dst > summary.json
+
+Progress (--progress): bar (a live line; the default on a terminal), lines (a plain line every
+--progress-interval seconds, default 5: the default when stderr is not a terminal), json (NDJSON
+events on stderr or --progress-file, one per second by default), none. Ctrl-C or SIGTERM stops
+cleanly (files being written are removed) and prints the summary; a second one quits at once.
 
 Exit codes:
-  0  every entry was copied
-  1  some entries failed (each is reported on stderr); the rest was copied
-  2  bad usage or bad input (missing source, destination inside source, ...): nothing was touched)";
+  0    every entry was copied
+  1    some entries failed (each is reported on stderr); the rest was copied
+  2    bad usage or bad input (missing source, destination inside source, ...): nothing was touched
+  130  stopped by SIGINT (Ctrl-C);  143  stopped by SIGTERM)";
 
-// Prints errors as they happen and, with -v, each entry created.
-class cli_observer final : public treecopy::copy_observer {
- public:
-  explicit cli_observer(bool verbose) : verbose_(verbose) {}
-  void on_error(const treecopy::entry_error& e) override {
-    std::fprintf(stderr, "treecopy: cannot %s\n", e.message().c_str());
-  }
-  bool wants_entries() const override { return verbose_; }
-  void on_entry(treecopy::entry_kind, std::string_view path) override {
-    std::fwrite(path.data(), 1, path.size(), stdout);
-    std::fputc('\n', stdout);
-  }
+enum class progress_mode { bar, lines, json, none };
 
- private:
-  bool verbose_;
+// The command line, as parsed.
+struct cli_args {
+  std::string src, dst, reflink = "auto", progress = "auto", progress_file;
+  double progress_interval = 0;  // 0: the mode's default
+  bool quiet = false, verbose = false, json = false;
+  unsigned jobs = 0;
+  treecopy::copy_options options;
 };
 
-void print_summary(const treecopy::copy_report& r) {
-  using treecopy::entry_kind;
-  double secs = std::chrono::duration<double>(r.elapsed).count();
-  std::string kinds;
-  for (std::size_t k = 0; k < treecopy::entry_kind_count; ++k) {
-    if (r.copied.by_kind[k] == 0) continue;
-    if (!kinds.empty()) kinds += ", ";
-    kinds += std::to_string(r.copied.by_kind[k]) + " " + to_string(static_cast<entry_kind>(k));
+// Parses argv; returns an exit code when the program should end here (help, version, bad usage).
+std::optional<int> parse(int argc, char** argv, cli_args& a) {
+  CLI::App app{"treecopy: copy a directory tree in parallel, as faithfully as cp -a", "treecopy"};
+  app.footer(help_footer);
+  app.set_version_flag("--version", std::string("treecopy ") + treecopy::version());
+  app.add_option("SRC", a.src, "Source: a directory, file, symlink or special file")->required();
+  app.add_option("DST", a.dst, "Destination; its parent must exist")->required();
+  app.add_option("-j,--jobs", a.jobs,
+                 "Concurrent workers (default: 2 x cores, at least 4; this machine: " +
+                     std::to_string(treecopy::default_jobs()) + ")")
+      ->check(CLI::Range(1u, 1024u));
+  app.add_flag("--merge", a.options.merge, "DST may exist: copy into it, replacing files");
+  app.add_option("--reflink", a.reflink, "Share data blocks (FICLONE): auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  app.add_flag("--fail-fast", a.options.fail_fast, "Stop at the first entry that fails");
+  app.add_flag("--dry-run", a.options.dry_run,
+               "Walk SRC and report what would be copied and the problems foreseen; change nothing");
+  app.add_flag("-q,--quiet", a.quiet, "Print errors only (and no progress unless --progress is given)");
+  app.add_flag("-v,--verbose", a.verbose, "Print each entry created (with --dry-run: that would be)");
+  app.add_option("--progress", a.progress, "Progress view: auto, bar, lines, json or none")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "json", "none"}))
+      ->capture_default_str();
+  app.add_option("--progress-interval", a.progress_interval,
+                 "Seconds between progress lines or events (default: lines 5, json 1; bar 0.1)")
+      ->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--progress-file", a.progress_file,
+                 "Write the JSON progress events to this file instead of stderr (implies "
+                 "--progress=json)");
+  app.add_flag("--json", a.json, "Print the summary as one JSON object on stdout");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "treecopy: %s\nRun 'treecopy --help' for usage.\n", e.what());
+    return exit_usage;
   }
-  std::fprintf(stderr, "treecopy: copied %llu entries (%s), %.1f MiB in %.2f s", 
-               static_cast<unsigned long long>(r.copied.total()), kinds.empty() ? "none" : kinds.c_str(),
-               static_cast<double>(r.bytes_copied) / (1 << 20), secs);
-  if (r.error_count) std::fprintf(stderr, "; %llu failed", static_cast<unsigned long long>(r.error_count));
-  std::fputc('\n', stderr);
+  bool progress_given = app.count("--progress") > 0;
+  if (!a.progress_file.empty()) {
+    if (progress_given && a.progress != "json") {
+      std::fprintf(stderr, "treecopy: --progress-file needs --progress=json\n");
+      return exit_usage;
+    }
+    a.progress = "json";
+  } else if (!progress_given && a.quiet) {
+    a.progress = "none";
+  }
+  if (a.quiet) a.verbose = false;
+  a.options.jobs = a.jobs;
+  a.options.reflink = a.reflink == "always" ? treecopy::reflink_mode::always
+                      : a.reflink == "never" ? treecopy::reflink_mode::never
+                                             : treecopy::reflink_mode::automatic;
+  return std::nullopt;
+}
+
+progress_mode mode_of(const std::string& name) {
+  if (name == "bar") return progress_mode::bar;
+  if (name == "lines") return progress_mode::lines;
+  if (name == "json") return progress_mode::json;
+  if (name == "none") return progress_mode::none;
+  return ::isatty(STDERR_FILENO) ? progress_mode::bar : progress_mode::lines;
+}
+
+// Seconds between on_progress() calls for a mode.
+double interval_for(progress_mode mode, double asked) {
+  switch (mode) {
+    case progress_mode::bar:
+      return std::max(0.1, asked);  // at most 10 redraws a second
+    case progress_mode::lines:
+      return asked > 0 ? asked : 5.0;
+    case progress_mode::json:
+      return asked > 0 ? asked : 1.0;
+    case progress_mode::none:
+      break;
+  }
+  return 1.0;  // only flushes buffered -v lines
 }
 
 // Descriptors are the copier's working set: use the whole hard limit, not the default soft one.
@@ -69,58 +143,105 @@ void raise_fd_limit() {
   }
 }
 
+// Everything decided before the copy starts: the view, where messages go, the run's description.
+struct run_setup {
+  progress_mode mode = progress_mode::none;
+  int json_fd = STDERR_FILENO;
+  bool json_on_stderr = false;
+  message_policy policy;
+  run_info info;
+};
+
+// Opens the progress file if any and fills in a run_setup; returns an exit code on failure.
+std::optional<int> prepare(cli_args& a, run_setup& s) {
+  s.mode = mode_of(a.progress);
+  if (!a.progress_file.empty()) {
+    s.json_fd = ::open(a.progress_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (s.json_fd < 0) {
+      std::fprintf(stderr, "treecopy: '%s': cannot open progress file: %s\n", a.progress_file.c_str(),
+                   std::strerror(errno));
+      return exit_usage;
+    }
+  }
+  s.json_on_stderr = s.mode == progress_mode::json && s.json_fd == STDERR_FILENO;
+  double interval = interval_for(s.mode, a.progress_interval);
+  a.options.progress_interval = std::chrono::milliseconds(std::lround(interval * 1000));
+
+  s.policy.verbose = a.verbose;
+  s.policy.errors_to_stderr = !s.json_on_stderr;
+  s.policy.entries_to_view = a.verbose && s.mode == progress_mode::json;
+  // With --json, stdout holds the summary object only: entry lines move to stderr, unless the
+  // JSON events are there (they carry the entries themselves).
+  if (a.verbose) s.policy.entries_fd = !a.json ? STDOUT_FILENO : s.json_on_stderr ? -1 : STDERR_FILENO;
+  s.policy.entries_on_terminal = s.policy.entries_fd >= 0 && ::isatty(s.policy.entries_fd);
+
+  s.info.source = a.src;
+  s.info.destination = a.dst;
+  s.info.dry_run = a.options.dry_run;
+  s.info.jobs = a.jobs ? a.jobs : treecopy::default_jobs();
+  s.info.progress_interval = interval;
+  return std::nullopt;
+}
+
+std::unique_ptr<progress_view> make_view(const run_setup& s) {
+  switch (s.mode) {
+    case progress_mode::bar:
+      return std::make_unique<bar_view>(STDERR_FILENO);
+    case progress_mode::lines:
+      return std::make_unique<lines_view>();
+    case progress_mode::json:
+      return std::make_unique<json_view>(s.json_fd);
+    case progress_mode::none:
+      break;
+  }
+  return std::make_unique<progress_view>();
+}
+
+// Runs the copy with signals wired to a stop request; prints the end of the run; returns the exit code.
+int run(cli_args& a) {
+  run_setup s;
+  if (std::optional<int> code = prepare(a, s)) return *code;
+  raise_fd_limit();
+  cli_observer observer(make_view(s), s.policy);
+  std::stop_source stop;
+  signal_stopper signals(stop, [&observer](int sig) { observer.stop_requested(sig); });
+  signal_stopper::set_live_line(s.mode == progress_mode::bar);
+
+  observer.start(s.info);
+  run_outcome outcome;
+  try {
+    outcome.report = treecopy::copy_tree(a.src, a.dst, a.options, &observer, stop.get_token());
+  } catch (const treecopy::setup_error& e) {
+    outcome.failure = e.what();
+  } catch (const std::exception& e) {
+    outcome.failure = e.what();
+    outcome.failure_exit = exit_entry_errors;
+  }
+  signals.stop_watching();
+  outcome.signal = signal_stopper::received();
+  outcome.exit_code = exit_code_for(outcome);
+
+  observer.finish(s.info, outcome);
+  signal_stopper::set_live_line(false);
+  if (!outcome.failure.empty() && !s.json_on_stderr)
+    write_all(STDERR_FILENO, "treecopy: " + outcome.failure + "\n");
+  else if (!a.quiet && !a.json && !s.json_on_stderr)
+    write_all(STDERR_FILENO, summary_text(s.info, outcome, 10));
+  if (a.json) write_all(STDOUT_FILENO, summary_json(s.info, outcome));
+  if (s.json_fd != STDERR_FILENO) ::close(s.json_fd);
+  return outcome.exit_code;
+}
+
 }  // namespace
+}  // namespace treecopy_cli
 
 int main(int argc, char** argv) {
-  CLI::App app{"treecopy: copy a directory tree in parallel, as faithfully as cp -a", "treecopy"};
-  app.footer(help_footer);
-  app.set_version_flag("--version", std::string("treecopy ") + treecopy::version());
-
-  std::string src, dst, reflink = "auto";
-  treecopy::copy_options opt;
-  bool quiet = false, verbose = false;
-  unsigned jobs = 0;
-  app.add_option("SRC", src, "Source: a directory, file, symlink or special file")->required();
-  app.add_option("DST", dst, "Destination; its parent must exist")->required();
-  app.add_option("-j,--jobs", jobs,
-                 "Concurrent workers (default: 2 x cores, at least 4; this machine: " +
-                     std::to_string(treecopy::default_jobs()) + ")")
-      ->check(CLI::Range(1u, 1024u));
-  app.add_flag("--merge", opt.merge, "DST may exist: copy into it, replacing files");
-  app.add_option("--reflink", reflink, "Share data blocks (FICLONE): auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}))
-      ->capture_default_str();
-  app.add_flag("--fail-fast", opt.fail_fast, "Stop at the first entry that fails");
-  app.add_flag("-q,--quiet", quiet, "Print errors only");
-  app.add_flag("-v,--verbose", verbose, "Print each entry created");
-
+  treecopy_cli::cli_args args;
+  if (std::optional<int> code = treecopy_cli::parse(argc, argv, args)) return *code;
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "treecopy: %s\nRun 'treecopy --help' for usage.\n", e.what());
-    return exit_usage;
-  }
-  opt.jobs = jobs;
-  opt.reflink = reflink == "always" ? treecopy::reflink_mode::always
-                : reflink == "never" ? treecopy::reflink_mode::never
-                                     : treecopy::reflink_mode::automatic;
-  raise_fd_limit();
-
-  cli_observer observer(verbose && !quiet);
-  try {
-    treecopy::copy_report report = treecopy::copy_tree(src, dst, opt, &observer);
-    std::fflush(stdout);
-    if (!quiet) print_summary(report);
-    return report.error_count ? exit_entry_errors : exit_ok;
-  } catch (const treecopy::setup_error& e) {
-    std::fprintf(stderr, "treecopy: %s\n", e.what());
-    return exit_usage;
+    return treecopy_cli::run(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "treecopy: %s\n", e.what());
-    return exit_entry_errors;
+    return treecopy_cli::exit_usage;
   }
 }

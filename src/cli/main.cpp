@@ -188,7 +188,7 @@ std::unique_ptr<progress_view> make_view(const run_setup& s) {
     case progress_mode::bar:
       return std::make_unique<bar_view>(STDERR_FILENO);
     case progress_mode::lines:
-      return std::make_unique<lines_view>();
+      return std::make_unique<lines_view>(s.info.progress_interval);
     case progress_mode::json:
       return std::make_unique<json_view>(s.json_fd);
     case progress_mode::none:

@@ -113,13 +113,24 @@ inline std::string eta_text(const treecopy::progress_snapshot& s, const progress
 /// --progress=lines: one plain line per interval on stderr; no carriage return, no escape sequence.
 class lines_view final : public progress_view {
  public:
+  explicit lines_view(double interval) : interval_(interval) {}
+
   void progress(const treecopy::progress_snapshot& s, const progress_estimate& e) override {
+    // One line per interval on a fixed schedule: the library's extra call with the final state
+    // (just after a tick) prints nothing, so a short copy logs only its summary.
+    double t = seconds_of(s.elapsed);
+    if (t < static_cast<double>(printed_ + 1) * interval_ * 0.95) return;
+    printed_ = static_cast<std::uint64_t>(t / interval_ + 0.05);
     std::string line = "treecopy: " + format_clock(seconds_of(s.elapsed)) + "  " + entries_text(s) +
                        "  " + bytes_text(s) + "  " + format_rate(e.rate) + "  " + eta_text(s, e);
     if (s.errors) line += "  " + std::to_string(s.errors) + (s.errors == 1 ? " error" : " errors");
     if (s.skipped) line += "  " + std::to_string(s.skipped) + " skipped";
     write_all(STDERR_FILENO, line + "\n");
   }
+
+ private:
+  double interval_;
+  std::uint64_t printed_ = 0;  // intervals covered by the lines printed so far
 };
 
 /// --progress=json: NDJSON events (start, progress, error, entry, stop_requested, finish) on a

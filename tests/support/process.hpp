@@ -17,6 +17,20 @@ struct process_options {
   std::string stdin_text;
 };
 
+/// Options that run the command as uid and gid `id` (see process_options::run_as).
+inline process_options as_user(unsigned id) {
+  process_options o;
+  o.run_as = id;
+  return o;
+}
+
+/// Options that limit the command's open descriptors to `limit`.
+inline process_options with_nofile_limit(unsigned long limit) {
+  process_options o;
+  o.nofile_limit = limit;
+  return o;
+}
+
 /// What a finished child did.
 struct process_result {
   int exit_code = -1;   ///< the exit status, or -1 when killed by a signal

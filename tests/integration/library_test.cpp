@@ -1,0 +1,191 @@
+// The library API: copy_tree() in-process (fidelity, reentrancy), its observer, its report,
+// cancellation through a stop_token, and setup errors.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <thread>
+
+#include "copiers.hpp"
+#include "scratch.hpp"
+#include "tree_assert.hpp"
+#include "tree_builder.hpp"
+#include "tree_maker.hpp"
+#include "tree_walk.hpp"
+#include "treecopy/treecopy.hpp"
+
+namespace treecopy_test {
+namespace {
+
+compare_options labelled(const char* left, const char* right) {
+  compare_options o;
+  o.directory_atime = true;
+  o.left_label = left;
+  o.right_label = right;
+  return o;
+}
+
+// Records every callback; on_error and on_entry are serialized by the library, on_progress may
+// overlap them, hence the lock.
+class recording_observer : public treecopy::copy_observer {
+ public:
+  bool on_progress(const treecopy::progress_snapshot& s) override {
+    std::lock_guard lock(mutex_);
+    snapshots_.push_back(s);
+    return true;
+  }
+  void on_error(const treecopy::entry_error& e) override {
+    std::lock_guard lock(mutex_);
+    errors_.push_back(e);
+  }
+  std::vector<treecopy::progress_snapshot> snapshots_;
+  std::vector<treecopy::entry_error> errors_;
+
+ private:
+  std::mutex mutex_;
+};
+
+class library_fidelity_test : public testing::TestWithParam<unsigned> {};
+
+TEST_P(library_fidelity_test, full_tree_equals_source_and_cp) {
+  scratch_dir scratch("library");
+  build_full_tree(scratch / "src");
+  const process_result cp = run_cp(scratch / "src", scratch / "cp");
+  ASSERT_TRUE(cp_ok_except_long_paths(cp)) << cp.describe();
+  treecopy::copy_options options;
+  options.jobs = GetParam();
+  const treecopy::copy_report report = treecopy::copy_tree(scratch / "src", scratch / "dst", options);
+  EXPECT_TRUE(report.ok()) << report.error_count << " errors, first: "
+                           << (report.errors.empty() ? "" : report.errors[0].message());
+  EXPECT_TRUE(same_trees(scratch / "src", scratch / "dst", labelled("source", "copy_tree")));
+  compare_options o = labelled("cp -a", "copy_tree");
+  o.ignore = {full_tree::long_path_dir};
+  EXPECT_TRUE(same_trees(scratch / "cp", scratch / "dst", o));
+}
+
+INSTANTIATE_TEST_SUITE_P(jobs, library_fidelity_test, testing::Values(1u, 2u, 8u),
+                         [](const testing::TestParamInfo<unsigned>& info) {
+                           return "jobs_" + std::to_string(info.param);
+                         });
+
+TEST(library, two_copies_run_concurrently_in_one_process) {
+  scratch_dir scratch("library_concurrent");
+  for (std::uint64_t seed : {101u, 102u}) {
+    random_tree_options o;
+    o.seed = seed;
+    o.files = 600;
+    build_random_tree(scratch / ("src" + std::to_string(seed)), o);
+  }
+  treecopy::copy_report reports[2];
+  std::thread threads[2];
+  for (int i = 0; i < 2; ++i) {
+    threads[i] = std::thread([&, i] {
+      treecopy::copy_options options;
+      options.jobs = 3;
+      const std::string seed = std::to_string(101 + i);
+      reports[i] = treecopy::copy_tree(scratch / ("src" + seed), scratch / ("dst" + seed), options);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int i = 0; i < 2; ++i) {
+    const std::string seed = std::to_string(101 + i);
+    EXPECT_TRUE(reports[i].ok()) << "copy " << i;
+    EXPECT_TRUE(same_trees(scratch / ("src" + seed), scratch / ("dst" + seed), labelled("source", "copy_tree")));
+  }
+}
+
+TEST(library, report_counts_entries_by_kind_and_bytes) {
+  scratch_dir scratch("library_report");
+  tree_maker m(scratch / "src", 1);
+  m.dir("d1");
+  m.dir("d1/d2");
+  m.file("f1", std::string(1000, 'a'));
+  m.file("d1/f2", std::string(2345, 'b'));
+  m.file("d1/d2/f3", "");
+  m.hardlink("f1", "d1/d2/f1_again");
+  m.symlink("s", "f1");
+  m.special("p", S_IFIFO, 0644);
+  m.finish();
+  const treecopy::copy_report r = treecopy::copy_tree(scratch / "src", scratch / "dst");
+  using k = treecopy::entry_kind;
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(r.copied[k::file], 3u);
+  EXPECT_GE(r.copied[k::directory], 2u);  // the root may or may not count
+  EXPECT_LE(r.copied[k::directory], 3u);
+  EXPECT_EQ(r.copied[k::hardlink], 1u);
+  EXPECT_EQ(r.copied[k::symlink], 1u);
+  EXPECT_EQ(r.copied[k::fifo], 1u);
+  EXPECT_EQ(r.bytes_copied, 3345u);
+  EXPECT_TRUE(r.errors.empty());
+}
+
+TEST(library, observer_and_report_list_failed_entries) {
+  scratch_dir scratch("library_errors");
+  tree_maker m(scratch / "src", 2);
+  m.file("x", "a file where the destination has a non-empty directory");
+  m.file("y", "fine");
+  m.finish();
+  ASSERT_EQ(::mkdir((scratch / "dst").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((scratch / "dst/x").c_str(), 0755), 0);
+  ASSERT_EQ(::close(::creat((scratch / "dst/x/keep").c_str(), 0644)), 0);
+
+  recording_observer observer;
+  treecopy::copy_options options;
+  options.merge = true;
+  const treecopy::copy_report r = treecopy::copy_tree(scratch / "src", scratch / "dst", options, &observer);
+  EXPECT_FALSE(r.ok());
+  ASSERT_EQ(r.error_count, 1u);
+  ASSERT_EQ(r.errors.size(), 1u);
+  const treecopy::entry_error& e = r.errors[0];
+  EXPECT_NE(e.path.find("/x"), std::string::npos) << e.message();
+  EXPECT_TRUE(e.code) << "the error carries the errno";
+  EXPECT_NE(e.op, treecopy::operation::cancelled);
+  EXPECT_NE(e.message().find(e.path), std::string::npos) << e.message();
+  ASSERT_EQ(observer.errors_.size(), 1u);
+  EXPECT_EQ(observer.errors_[0].path, e.path);
+  EXPECT_EQ(observer.errors_[0].op, e.op);
+  EXPECT_EQ(observer.errors_[0].code, e.code);
+  ASSERT_FALSE(observer.snapshots_.empty()) << "the final progress snapshot is always sent";
+  EXPECT_TRUE(observer.snapshots_.back().scan_complete);
+  EXPECT_EQ(observer.snapshots_.back().errors, 1u);
+  struct stat st {};
+  EXPECT_EQ(::stat((scratch / "dst/y").c_str(), &st), 0) << "the rest is copied";
+  EXPECT_EQ(::stat((scratch / "dst/x/keep").c_str(), &st), 0) << "the directory is left alone";
+}
+
+TEST(library, stop_requested_before_start_cancels) {
+  scratch_dir scratch("library_cancel");
+  random_tree_options o;
+  o.files = 50;
+  build_random_tree(scratch / "src", o);
+  std::stop_source stop;
+  stop.request_stop();
+  const treecopy::copy_report r =
+      treecopy::copy_tree(scratch / "src", scratch / "dst", {}, nullptr, stop.get_token());
+  EXPECT_TRUE(r.cancelled);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.copied[treecopy::entry_kind::file], 0u) << "no new entry starts after a stop";
+}
+
+TEST(library, setup_errors_are_thrown_before_anything_is_created) {
+  scratch_dir scratch("library_setup");
+  ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0755), 0);
+  const auto before = snapshot_tree(scratch.path());
+  try {
+    treecopy::copy_tree(scratch / "missing", scratch / "dst");
+    ADD_FAILURE() << "a missing source must throw setup_error";
+  } catch (const treecopy::setup_error& e) {
+    EXPECT_NE(e.path().find("missing"), std::string::npos) << e.what();
+    EXPECT_TRUE(e.code());
+  }
+  EXPECT_THROW(treecopy::copy_tree(scratch / "src", scratch / "src/inside"), treecopy::setup_error);
+  EXPECT_THROW(treecopy::copy_tree(scratch / "src", scratch / "src"), treecopy::setup_error);
+  EXPECT_THROW(treecopy::copy_tree(scratch / "src", scratch / "no/parent"), treecopy::setup_error);
+  EXPECT_EQ(snapshot_tree(scratch.path()), before);
+}
+
+}  // namespace
+}  // namespace treecopy_test

@@ -35,13 +35,12 @@ inline std::string bar_line(const treecopy::progress_snapshot& s, const progress
     std::string text;
   };
   std::vector<part> parts = {
-      {0, entries_text(s)},
-      {1, bytes_text(s)},
-      {4, format_rate(e.rate)},
-      {3, format_clock(seconds_of(s.elapsed))},
+      {0, entries_text(s)},     {1, bytes_text(s)},
+      {4, format_rate(e.rate)}, {3, format_clock(seconds_of(s.elapsed))},
       {2, eta_text(s, e)},
   };
-  if (s.errors) parts.push_back({2, std::to_string(s.errors) + (s.errors == 1 ? " error" : " errors")});
+  if (s.errors)
+    parts.push_back({2, std::to_string(s.errors) + (s.errors == 1 ? " error" : " errors")});
   // Writing into the last column makes some terminals wrap: stay one short.
   std::size_t room = width > 1 ? width - 1 : 1;
   auto joined = [&] {

@@ -1,5 +1,5 @@
-// Human-readable numbers for the CLI (sizes, rates, durations) and whole-line writes to a descriptor.
-// Header-only: the CLI is built as a single translation unit.
+// Human-readable numbers for the CLI (sizes, rates, durations) and whole-line writes to a
+// descriptor. Header-only: the CLI is built as a single translation unit.
 #pragma once
 
 #include <errno.h>
@@ -43,7 +43,8 @@ inline std::string format_clock(double seconds) {
   char buf[48];
   if (s >= 3600)
     std::snprintf(buf, sizeof buf, "%llu:%02llu:%02llu", static_cast<unsigned long long>(s / 3600),
-                  static_cast<unsigned long long>(s / 60 % 60), static_cast<unsigned long long>(s % 60));
+                  static_cast<unsigned long long>(s / 60 % 60),
+                  static_cast<unsigned long long>(s % 60));
   else
     std::snprintf(buf, sizeof buf, "%llu:%02llu", static_cast<unsigned long long>(s / 60),
                   static_cast<unsigned long long>(s % 60));
@@ -51,7 +52,9 @@ inline std::string format_clock(double seconds) {
 }
 
 /// Seconds as a double.
-inline double seconds_of(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+inline double seconds_of(std::chrono::nanoseconds d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 /// Writes all of text to fd in as few write() calls as the kernel allows, so that a line is not
 /// interleaved with other writers. Errors (a closed pipe, a full disk) are ignored: progress output

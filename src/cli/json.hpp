@@ -12,12 +12,16 @@
 namespace treecopy_cli {
 
 /// Length of the well-formed UTF-8 sequence starting at s[i] (1 to 4), or 0 if the byte there
-/// does not start one (stray continuation byte, overlong form, surrogate, beyond U+10FFFF, cut short).
+/// does not start one (stray continuation byte, overlong form, surrogate, beyond U+10FFFF, cut
+/// short).
 inline std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
   unsigned char b = at(i);
   if (b < 0x80) return 1;
-  std::size_t n = b >= 0xC2 && b <= 0xDF ? 2 : b >= 0xE0 && b <= 0xEF ? 3 : b >= 0xF0 && b <= 0xF4 ? 4 : 0;
+  std::size_t n = b >= 0xC2 && b <= 0xDF   ? 2
+                  : b >= 0xE0 && b <= 0xEF ? 3
+                  : b >= 0xF0 && b <= 0xF4 ? 4
+                                           : 0;
   if (n == 0 || i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k)
     if ((at(i + k) & 0xC0) != 0x80) return 0;
@@ -41,9 +45,10 @@ inline bool is_valid_utf8(std::string_view s) {
 
 /// Appends s as a quoted JSON string. Well-formed UTF-8 is copied as is, except that control
 /// characters (C0, DEL, C1), U+2028 and U+2029 are escaped (line splitters such as Python's
-/// str.splitlines() and JavaScript treat some of them as line ends), as are '"' and '\\'; each byte that is not part of well-formed UTF-8 becomes \u00XX with the
-/// byte's value (so it reads as the Latin-1 character of that byte). That last step is lossy, which
-/// is why json_object::path() adds the exact bytes in base64 beside such a string.
+/// str.splitlines() and JavaScript treat some of them as line ends), as are '"' and '\\'; each byte
+/// that is not part of well-formed UTF-8 becomes \u00XX with the byte's value (so it reads as the
+/// Latin-1 character of that byte). That last step is lossy, which is why json_object::path() adds
+/// the exact bytes in base64 beside such a string.
 inline void append_json_string(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   auto escape_byte = [&](unsigned char b) {

@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -12,8 +13,6 @@
 #include <optional>
 #include <stop_token>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "bar.hpp"
 #include "progress.hpp"
@@ -69,10 +68,13 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
       ->check(CLI::IsMember({"auto", "always", "never"}))
       ->capture_default_str();
   app.add_flag("--fail-fast", a.options.fail_fast, "Stop at the first entry that fails");
-  app.add_flag("--dry-run", a.options.dry_run,
-               "Walk SRC and report what would be copied and the problems foreseen; change nothing");
-  app.add_flag("-q,--quiet", a.quiet, "Print errors only (and no progress unless --progress is given)");
-  app.add_flag("-v,--verbose", a.verbose, "Print each entry created (with --dry-run: that would be)");
+  app.add_flag(
+      "--dry-run", a.options.dry_run,
+      "Walk SRC and report what would be copied and the problems foreseen; change nothing");
+  app.add_flag("-q,--quiet", a.quiet,
+               "Print errors only (and no progress unless --progress is given)");
+  app.add_flag("-v,--verbose", a.verbose,
+               "Print each entry created (with --dry-run: that would be)");
   app.add_option("--progress", a.progress, "Progress view: auto, bar, lines, json or none")
       ->check(CLI::IsMember({"auto", "bar", "lines", "json", "none"}))
       ->capture_default_str();
@@ -105,7 +107,7 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
   }
   if (a.quiet) a.verbose = false;
   a.options.jobs = a.jobs;
-  a.options.reflink = a.reflink == "always" ? treecopy::reflink_mode::always
+  a.options.reflink = a.reflink == "always"  ? treecopy::reflink_mode::always
                       : a.reflink == "never" ? treecopy::reflink_mode::never
                                              : treecopy::reflink_mode::automatic;
   return std::nullopt;
@@ -158,8 +160,8 @@ std::optional<int> prepare(cli_args& a, run_setup& s) {
   if (!a.progress_file.empty()) {
     s.json_fd = ::open(a.progress_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (s.json_fd < 0) {
-      std::fprintf(stderr, "treecopy: '%s': cannot open progress file: %s\n", a.progress_file.c_str(),
-                   std::strerror(errno));
+      std::fprintf(stderr, "treecopy: '%s': cannot open progress file: %s\n",
+                   a.progress_file.c_str(), std::strerror(errno));
       return exit_usage;
     }
   }
@@ -172,7 +174,8 @@ std::optional<int> prepare(cli_args& a, run_setup& s) {
   s.policy.entries_to_view = a.verbose && s.mode == progress_mode::json;
   // With --json, stdout holds the summary object only: entry lines move to stderr, unless the
   // JSON events are there (they carry the entries themselves).
-  if (a.verbose) s.policy.entries_fd = !a.json ? STDOUT_FILENO : s.json_on_stderr ? -1 : STDERR_FILENO;
+  if (a.verbose)
+    s.policy.entries_fd = !a.json ? STDOUT_FILENO : s.json_on_stderr ? -1 : STDERR_FILENO;
   s.policy.entries_on_terminal = s.policy.entries_fd >= 0 && ::isatty(s.policy.entries_fd);
 
   s.info.source = a.src;
@@ -197,7 +200,8 @@ std::unique_ptr<progress_view> make_view(const run_setup& s) {
   return std::make_unique<progress_view>();
 }
 
-// Runs the copy with signals wired to a stop request; prints the end of the run; returns the exit code.
+// Runs the copy with signals wired to a stop request; prints the end of the run; returns the exit
+// code.
 int run(cli_args& a) {
   run_setup s;
   if (std::optional<int> code = prepare(a, s)) return *code;

@@ -62,9 +62,11 @@ class progress_meter {
     double t = seconds_of(s.elapsed);
     // The first second says little: large files report their first blocks only when written.
     if (t < min_history_seconds) return std::nullopt;
-    double bytes_left = s.bytes_found > s.bytes_done ? static_cast<double>(s.bytes_found - s.bytes_done) : 0;
-    double entries_left =
-        s.entries_found > s.entries_done ? static_cast<double>(s.entries_found - s.entries_done) : 0;
+    double bytes_left =
+        s.bytes_found > s.bytes_done ? static_cast<double>(s.bytes_found - s.bytes_done) : 0;
+    double entries_left = s.entries_found > s.entries_done
+                              ? static_cast<double>(s.entries_found - s.entries_done)
+                              : 0;
     double by_bytes = 0, by_entries = 0;
     if (bytes_left > 0) {
       if (!(rate > 0)) return std::nullopt;
@@ -97,8 +99,8 @@ class progress_view {
 /// "1234/5678 entries", "1.2 GiB/3.4 GiB", ... shared by the bar and the lines.
 inline std::string entries_text(const treecopy::progress_snapshot& s) {
   // Shown as found >= done even if the counters disagree by the top directory at the very end.
-  return std::to_string(s.entries_done) + "/" + std::to_string(std::max(s.entries_found, s.entries_done)) +
-         " entries";
+  return std::to_string(s.entries_done) + "/" +
+         std::to_string(std::max(s.entries_found, s.entries_done)) + " entries";
 }
 inline std::string bytes_text(const treecopy::progress_snapshot& s) {
   return format_bytes(static_cast<double>(s.bytes_done)) + "/" +
@@ -203,10 +205,10 @@ class json_view final : public progress_view {
 
 /// Where the human messages go, decided once from the command line.
 struct message_policy {
-  bool verbose = false;          ///< on_entry() is wanted
-  bool errors_to_stderr = true;  ///< print "treecopy: cannot ..." lines on stderr
-  bool entries_to_view = false;  ///< the view shows entries itself (json "entry" events)
-  int entries_fd = -1;           ///< where plain entry lines go (-1: nowhere)
+  bool verbose = false;              ///< on_entry() is wanted
+  bool errors_to_stderr = true;      ///< print "treecopy: cannot ..." lines on stderr
+  bool entries_to_view = false;      ///< the view shows entries itself (json "entry" events)
+  int entries_fd = -1;               ///< where plain entry lines go (-1: nowhere)
   bool entries_on_terminal = false;  ///< entries_fd is a terminal: write each line at once
 };
 

@@ -41,7 +41,8 @@ class signal_stopper {
  public:
   signal_stopper(std::stop_source stop, std::function<void(int)> on_signal)
       : stop_(std::move(stop)), on_signal_(std::move(on_signal)) {
-    if (::pipe2(pipe_, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "pipe");
+    if (::pipe2(pipe_, O_CLOEXEC) != 0)
+      throw std::system_error(errno, std::generic_category(), "pipe");
     // The handler must never block: a full pipe just loses a byte it does not need.
     ::fcntl(pipe_[1], F_SETFL, O_NONBLOCK);
     detail::signal_pipe_write = pipe_[1];

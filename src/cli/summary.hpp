@@ -1,6 +1,6 @@
 // The end of a run: the outcome (report, exit code, signal), the exit code table, and the summary
-// printed as text on stderr or as one JSON object (--json on stdout, and the NDJSON "finish" event).
-// Header-only: the CLI is built as a single translation unit.
+// printed as text on stderr or as one JSON object (--json on stdout, and the NDJSON "finish"
+// event). Header-only: the CLI is built as a single translation unit.
 #pragma once
 
 #include <signal.h>
@@ -24,21 +24,21 @@ struct run_info {
   std::string source;
   std::string destination;
   bool dry_run = false;
-  unsigned jobs = 0;            ///< workers actually used
-  double progress_interval = 0; ///< seconds between progress events (json, lines)
+  unsigned jobs = 0;             ///< workers actually used
+  double progress_interval = 0;  ///< seconds between progress events (json, lines)
 };
 
 /// How the run ended.
 struct run_outcome {
   treecopy::copy_report report;
-  int signal = 0;              ///< SIGINT or SIGTERM when one stopped the run, else 0
-  std::string failure;         ///< why the copy could not start (or broke off), else empty
+  int signal = 0;                 ///< SIGINT or SIGTERM when one stopped the run, else 0
+  std::string failure;            ///< why the copy could not start (or broke off), else empty
   int failure_exit = exit_usage;  ///< the exit code for that failure
   int exit_code = exit_ok;
 };
 
-/// The exit code table: a signal wins (128 + signal number), then a failure of the whole copy (2 for
-/// bad usage or input), then entry errors or a stop for another reason (1).
+/// The exit code table: a signal wins (128 + signal number), then a failure of the whole copy (2
+/// for bad usage or input), then entry errors or a stop for another reason (1).
 inline int exit_code_for(const run_outcome& o) {
   if (o.signal) return 128 + o.signal;
   if (!o.failure.empty()) return o.failure_exit;
@@ -56,9 +56,14 @@ inline const char* status_of(const run_outcome& o) {
 /// "1 file", "3 directories", ... for the text summary.
 inline std::string count_of(std::uint64_t n, treecopy::entry_kind kind) {
   static constexpr const char* names[treecopy::entry_kind_count][2] = {
-      {"file", "files"},   {"directory", "directories"},        {"symlink", "symlinks"},
-      {"hard link", "hard links"}, {"FIFO", "FIFOs"},           {"socket", "sockets"},
-      {"character device", "character devices"},               {"block device", "block devices"}};
+      {"file", "files"},
+      {"directory", "directories"},
+      {"symlink", "symlinks"},
+      {"hard link", "hard links"},
+      {"FIFO", "FIFOs"},
+      {"socket", "sockets"},
+      {"character device", "character devices"},
+      {"block device", "block devices"}};
   return std::to_string(n) + " " + names[static_cast<std::size_t>(kind)][n == 1 ? 0 : 1];
 }
 
@@ -79,10 +84,53 @@ inline const char* errno_name(int value) {
   return name ? name : "";
 }
 
+/// A stable identifier for an operation in JSON output ("open_source", "set_times", ...): the
+/// library's to_string() gives verbs for messages ("set times of"), which may change wording.
+inline const char* operation_id(treecopy::operation op) {
+  using treecopy::operation;
+  switch (op) {
+    case operation::open_source:
+      return "open_source";
+    case operation::stat:
+      return "stat";
+    case operation::read_dir:
+      return "read_dir";
+    case operation::read_link:
+      return "read_link";
+    case operation::read_xattr:
+      return "read_xattr";
+    case operation::read:
+      return "read";
+    case operation::create:
+      return "create";
+    case operation::remove:
+      return "remove";
+    case operation::write:
+      return "write";
+    case operation::clone:
+      return "clone";
+    case operation::link:
+      return "link";
+    case operation::set_owner:
+      return "set_owner";
+    case operation::set_mode:
+      return "set_mode";
+    case operation::set_times:
+      return "set_times";
+    case operation::set_xattr:
+      return "set_xattr";
+    case operation::close:
+      return "close";
+    case operation::cancelled:
+      return "cancelled";
+  }
+  return "other";
+}
+
 /// One entry error as a JSON object (shared by the "error" event and the summary's error list).
 inline json_object& add_error_fields(json_object& j, const treecopy::entry_error& e) {
   return j.path("path", e.path)
-      .str("operation", treecopy::to_string(e.op))
+      .str("operation", operation_id(e.op))
       .num("errno", e.code.value())
       .str("errno_name", errno_name(e.code.value()))
       .str("message", e.code.message());
@@ -92,7 +140,9 @@ inline json_object& add_error_fields(json_object& j, const treecopy::entry_error
 inline json_object& add_summary_fields(json_object& j, const run_info& info, const run_outcome& o) {
   const treecopy::copy_report& r = o.report;
   j.str("status", status_of(o)).num("exit_code", o.exit_code);
-  j.path("source", info.source).path("destination", info.destination).boolean("dry_run", info.dry_run);
+  j.path("source", info.source)
+      .path("destination", info.destination)
+      .boolean("dry_run", info.dry_run);
   if (!o.failure.empty()) j.str("message", o.failure);
   j.boolean("cancelled", r.cancelled);
   if (o.signal)
@@ -127,7 +177,8 @@ inline std::string summary_json(const run_info& info, const run_outcome& o) {
 
 /// The human summary, for stderr: counts by kind, bytes, time, throughput, skipped, the first
 /// errors and their total, and how a stop happened.
-inline std::string summary_text(const run_info& info, const run_outcome& o, std::size_t errors_shown) {
+inline std::string summary_text(const run_info& info, const run_outcome& o,
+                                std::size_t errors_shown) {
   const treecopy::copy_report& r = o.report;
   std::string kinds;
   for (std::size_t k = 0; k < treecopy::entry_kind_count; ++k) {
@@ -141,7 +192,8 @@ inline std::string summary_text(const run_info& info, const run_outcome& o, std:
   std::string out = info.dry_run ? "treecopy: dry run: would copy " : "treecopy: copied ";
   out += std::to_string(r.copied.total()) + " entries (" + (kinds.empty() ? "none" : kinds) + "), ";
   out += format_bytes(static_cast<double>(r.bytes_copied)) + " in " + time_buf;
-  if (!info.dry_run && secs > 0) out += " (" + format_rate(static_cast<double>(r.bytes_copied) / secs) + ")";
+  if (!info.dry_run && secs > 0)
+    out += " (" + format_rate(static_cast<double>(r.bytes_copied) / secs) + ")";
   if (r.skipped) out += "; " + std::to_string(r.skipped) + " skipped";
   if (r.removed) out += "; " + std::to_string(r.removed) + " removed";
   out += "; " + std::to_string(r.error_count) + (r.error_count == 1 ? " error\n" : " errors\n");

@@ -61,7 +61,7 @@ def make_small_files(root, dirs=20, per_dir=100):
 
 
 def listing(root):
-    """Every entry under root (root included) with type, mode, size, mtime and ctime, by bytes path."""
+    """Every entry under root (root included): type, mode, size, mtime, ctime; by bytes path."""
     out = {}
     root = os.fsencode(root)
     for dirpath, dirnames, filenames in os.walk(root):
@@ -220,7 +220,8 @@ class LinesTest(ScratchTest):
         self.assertNotIn("\x1b", err)
         progress = [l for l in err.splitlines() if LINE_RE.match(l)]
         self.assertGreaterEqual(len(progress), 2, err)
-        self.assertRegex(err.splitlines()[-1], r"^treecopy: copied \d+ entries \(.*\), .* 0 errors$")
+        self.assertRegex(err.splitlines()[-1],
+                         r"^treecopy: copied \d+ entries \(.*\), .* 0 errors$")
 
     def test_lines_have_no_carriage_return_nor_escape(self):
         src = self.make_source()
@@ -252,7 +253,8 @@ class JsonTest(ScratchTest):
     def test_every_line_parses_and_finish_equals_summary(self):
         src = self.make_source(unreadable=True)
         dst = os.path.join(self.out_dir(), "dst")
-        argv = unprivileged([CLI, "--progress=json", "--progress-interval", "0.1", "--json", src, dst])
+        argv = unprivileged([CLI, "--progress=json", "--progress-interval", "0.1", "--json",
+                             src, dst])
         r = subprocess.run(argv, capture_output=True, text=True)
         self.assertEqual(r.returncode, 1, r.stderr)
         events = parse_ndjson(self, r.stderr)
@@ -284,7 +286,7 @@ class JsonTest(ScratchTest):
         self.assertEqual(e["path"], os.path.join(src, "secret"))
         self.assertEqual((e["errno"], e["errno_name"]), (13, "EACCES"))
         self.assertEqual(e["message"], "Permission denied")
-        self.assertIn(e["operation"], ("open", "read"))
+        self.assertIn(e["operation"], ("open_source", "read"))
         del e["event"]
         self.assertEqual(summary["errors"], [e])
 

@@ -386,7 +386,9 @@ PYBIND11_MODULE(_treecopy, m) {
   m.def(
       "copy_tree",
       [](const py::bytes& src, const py::bytes& dst, const py::dict& kwargs) {
-        return py_copy_tree(src, dst, options_from(kwargs), kwargs.contains("progress") ? kwargs["progress"] : py::none());
+        py::object progress = py::none();
+        if (kwargs.contains("progress")) progress = kwargs["progress"];
+        return py_copy_tree(src, dst, options_from(kwargs), progress);
       },
       py::arg("src"), py::arg("dst"), py::arg("options"),
       "copy_tree(src: bytes, dst: bytes, ...) -> Report. Use treecopy.copy_tree() instead.");

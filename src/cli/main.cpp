@@ -92,7 +92,7 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "treecopy: %s\nRun 'treecopy --help' for usage.\n", e.what());
+    std::fprintf(stderr, "treecopy: %s (see 'treecopy --help')\n", e.what());
     return exit_usage;
   }
   bool progress_given = app.count("--progress") > 0;

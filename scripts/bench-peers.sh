@@ -127,6 +127,7 @@ cleanup() {
   rm -f "$src_img" "$dst_img"
 }
 trap cleanup EXIT
+trap "exit 130" INT TERM
 
 # --- corpora -------------------------------------------------------------------------------------
 mkdir -p "$tmpfs_mnt" "$src_mnt" "$dst_mnt"

@@ -1,7 +1,9 @@
 // --merge: copying into an existing destination must give what `cp -aT SRC DST` gives on the same
 // destination: files replaced, extra destination entries kept, and a directory over a file (or a
 // file over a directory) reported as a failure, exit code 1.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
@@ -34,7 +36,6 @@ class merge_test : public testing::Test {
     m.dir("same_dir", 0750);
     m.file("same_dir/f", "new f");
     m.symlink("link", "a");
-    m.file("was_link", "a file where the destination has a symlink");
     if (conflicts) {
       m.file("x", "a file where the destination has a directory");
       m.dir("y");
@@ -52,7 +53,6 @@ class merge_test : public testing::Test {
     m.dir("same_dir");
     m.file("same_dir/keep", "kept");
     m.file("link", "a file where the source has a symlink");
-    m.symlink("was_link", "a");
     m.file("extra_file", "kept");
     if (conflicts) {
       m.dir("x");
@@ -106,6 +106,22 @@ TEST_F(merge_test, directory_over_file_and_file_over_directory_fail_like_cp) {
   EXPECT_TRUE(x_reported) << r.describe();
   EXPECT_TRUE(y_reported) << r.describe();
   EXPECT_TRUE(same_trees(dst_cp_, dst_tc_, against_cp()));
+}
+
+// cp -aT writes a regular file through a destination symlink of the same name (it opens the
+// existing name for writing), changing the symlink's target instead of the entry. treecopy replaces
+// the entry: a copy never writes outside the destination tree. Not compared with cp, on purpose.
+TEST_F(merge_test, destination_symlinks_are_replaced_not_followed) {
+  build_source(false);
+  ASSERT_EQ(::mkdir(dst_tc_.c_str(), 0755), 0);
+  ASSERT_EQ(::close(::creat((scratch_ / "outside").c_str(), 0644)), 0);
+  ASSERT_EQ(::symlink((scratch_ / "outside").c_str(), (dst_tc_ + "/a").c_str()), 0);
+  EXPECT_TRUE(exited_with(run_treecopy({"--merge", src_, dst_tc_}), 0));
+  struct stat st {};
+  ASSERT_EQ(::lstat((dst_tc_ + "/a").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode)) << "the symlink must be replaced by the file";
+  EXPECT_EQ(read_file(dst_tc_ + "/a"), "new a");
+  EXPECT_EQ(read_file(scratch_ / "outside"), "") << "nothing may be written through the symlink";
 }
 
 TEST_F(merge_test, merging_twice_changes_nothing_more) {

@@ -39,6 +39,7 @@ void build_unprivileged_tree(const std::string& root) {
   m.file("owned/setgid_foreign", "setgid 5678", 02755, foreign);
   m.file("owned/setuid_nobody", "setuid, own", 04755, nobody);
   m.dir("owned/sticky_foreign", 01777, foreign);
+  m.file("owned/sticky_file_foreign", "sticky file, 1234's", 01644, foreign);
   m.symlink("owned/foreign_link", "foreign", foreign);
   m.special("owned/root_fifo", S_IFIFO, 0644);
   m.finish();

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +14,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <vector>
 
 #include "bar.hpp"
 #include "progress.hpp"
@@ -27,6 +29,8 @@ const char* const help_footer = R"(Examples:
   treecopy src/ dst/              copy the tree src to dst (dst must not exist)
   treecopy -j 16 /mnt/nfs/src dst more workers for slow or remote storage
   treecopy --merge src dst        copy into an existing dst, replacing files
+  treecopy --update --delete --exclude .git/ --exclude '*.o' src dst
+                                  make dst a mirror of src again, copying only what changed
   treecopy --dry-run -v src dst   list what would be copied, change nothing
   treecopy --progress=json --progress-file events.ndjson --json src dst > summary.json
 
@@ -49,8 +53,75 @@ struct cli_args {
   double progress_interval = 0;  // 0: the mode's default
   bool quiet = false, verbose = false, json = false;
   unsigned jobs = 0;
+  bool dereference = false, follow_src = false;
+  std::vector<std::string> excludes, includes, exclude_files;
   treecopy::copy_options options;
 };
+
+// Reads --exclude-from FILE: one pattern a line; blank lines and lines starting with '#' skipped.
+bool read_pattern_file(const std::string& path, std::vector<treecopy::filter_rule>& rules) {
+  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "re");
+  if (!f) {
+    std::fprintf(stderr, "treecopy: --exclude-from '%s': %s\n", path.c_str(), std::strerror(errno));
+    return false;
+  }
+  char* line = nullptr;
+  std::size_t cap = 0;
+  ssize_t n;
+  while ((n = ::getline(&line, &cap, f)) >= 0) {
+    std::string p(line, static_cast<std::size_t>(n));
+    while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
+    if (p.empty() || p[0] == '#') continue;
+    rules.push_back({false, std::move(p)});
+  }
+  std::free(line);
+  if (f != stdin) std::fclose(f);
+  return true;
+}
+
+// Filter rules in command-line order: --include and --exclude interleave, and the first rule that
+// matches decides, so their relative order matters.
+bool collect_filters(const CLI::App& app, cli_args& a) {
+  std::size_t ex = 0, in = 0, from = 0;
+  for (const CLI::Option* o : app.parse_order()) {
+    const std::string name = o->get_name();
+    if (name == "--exclude" && ex < a.excludes.size()) {
+      a.options.filters.push_back({false, a.excludes[ex++]});
+    } else if (name == "--include" && in < a.includes.size()) {
+      a.options.filters.push_back({true, a.includes[in++]});
+    } else if (name == "--exclude-from" && from < a.exclude_files.size()) {
+      if (!read_pattern_file(a.exclude_files[from++], a.options.filters)) return false;
+    }
+  }
+  return true;
+}
+
+void add_sync_options(CLI::App& app, cli_args& a) {
+  app.add_flag("--update", a.options.update,
+               "DST may exist: skip entries whose copy has the same type, size and mtime; copy the "
+               "rest again (implies --merge)");
+  app.add_flag("--checksum", a.options.checksum,
+               "With --update: compare file contents instead of size and mtime");
+  app.add_flag("--delete", a.options.delete_extraneous,
+               "With --update or --merge: remove entries of DST that SRC does not have");
+  app.add_option("--exclude", a.excludes, "Do not copy entries matching this glob (repeatable)")
+      ->type_name("PATTERN")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  app.add_option("--include", a.includes,
+                 "Copy entries matching this glob even if a later --exclude matches (repeatable)")
+      ->type_name("PATTERN")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  app.add_option("--exclude-from", a.exclude_files, "Read exclude patterns from FILE, one a line")
+      ->type_name("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  app.add_flag("-L,--dereference", a.dereference, "Copy what symlinks point to, not the links");
+  app.add_flag("-H", a.follow_src, "Follow SRC if it is a symlink, no other links");
+  app.add_flag("-x,--one-file-system", a.options.one_file_system,
+               "Do not descend into directories on other file systems");
+}
 
 // Parses argv; returns an exit code when the program should end here (help, version, bad usage).
 std::optional<int> parse(int argc, char** argv, cli_args& a) {
@@ -85,6 +156,7 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
                  "Write the JSON progress events to this file instead of stderr (implies "
                  "--progress=json)");
   app.add_flag("--json", a.json, "Print the summary as one JSON object on stdout");
+  add_sync_options(app, a);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -106,6 +178,10 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
     a.progress = "none";
   }
   if (a.quiet) a.verbose = false;
+  if (!collect_filters(app, a)) return exit_usage;
+  a.options.dereference = a.dereference  ? treecopy::symlink_mode::always
+                          : a.follow_src ? treecopy::symlink_mode::command_line
+                                         : treecopy::symlink_mode::never;
   a.options.jobs = a.jobs;
   a.options.reflink = a.reflink == "always"  ? treecopy::reflink_mode::always
                       : a.reflink == "never" ? treecopy::reflink_mode::never

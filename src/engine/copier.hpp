@@ -91,8 +91,8 @@ class copier {
   void discard_file(dir_node* node, const char* name);
   int apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct stat& st,
                     const fs::xattr_list* xattrs, operation& op);
-  int apply_at_meta(const dir_node* parent, const char* dname, const struct stat& st,
-                    operation& op);
+  int apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname, const char* dname,
+                    const struct stat& st, operation& op);
   void start_big_file(dir_node* node, const char* name, fs::unique_fd sfd, fs::unique_fd dfd,
                       const struct stat& st, bool first);
   mode_t created_mode(const struct stat& st) const noexcept;

@@ -289,9 +289,10 @@ int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct
     int err = errno;
     if (is_root_ || (err != EPERM && err != EINVAL)) return op = operation::set_owner, err;
     // Not permitted, as for any non-root cp -a: keep at least the group if we may, and never leave
-    // set-id bits on a file that does not have the source's owner.
+    // set-id bits on an entry that does not have the source's owner (cp also drops the sticky bit
+    // of such files, but not of directories).
     if (st.st_gid != egid_) (void)::fchown(dfd, static_cast<uid_t>(-1), st.st_gid);
-    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID | S_ISVTX);
+    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID | (S_ISREG(st.st_mode) ? S_ISVTX : 0));
   }
   if (opt_.preserve_xattrs) {
     if (xattrs) {
@@ -311,8 +312,8 @@ int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct
 }
 
 // Metadata by name, for entries that cannot be opened (symlinks, devices, FIFOs, sockets).
-int copier::apply_at_meta(const dir_node* parent, const char* dname, const struct stat& st,
-                          operation& op) {
+int copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname,
+                          const char* dname, const struct stat& st, operation& op) {
   const int dfd = parent->dst_fd;
   mode_t mode = st.st_mode & 07777;
   if (needs_chown(st, parent) &&
@@ -321,7 +322,12 @@ int copier::apply_at_meta(const dir_node* parent, const char* dname, const struc
     if (is_root_ || (err != EPERM && err != EINVAL)) return op = operation::set_owner, err;
     if (st.st_gid != egid_)
       (void)::fchownat(dfd, dname, static_cast<uid_t>(-1), st.st_gid, AT_SYMLINK_NOFOLLOW);
-    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID | S_ISVTX);
+    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID);
+  }
+  if (opt_.preserve_xattrs && src_dirfd >= 0) {
+    bool read_side = false;
+    if (int err = fs::copy_xattrs_at(src_dirfd, sname, dfd, dname, read_side))
+      return op = read_side ? operation::read_xattr : operation::set_xattr, err;
   }
   if (!S_ISLNK(st.st_mode) && (parent->always_chmod || mode != created_mode(st))) {
     if (::fchmodat(dfd, dname, mode, 0) != 0) return op = operation::set_mode, errno;
@@ -354,7 +360,7 @@ void copier::copy_symlink(dir_node* node, const char* name, const struct stat& s
     return;
   }
   operation op{};
-  if (int err = apply_at_meta(node, dname, st, op)) report(node, name, true, op, err);
+  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op)) report(node, name, true, op, err);
   else entry_done(node, name, entry_kind::symlink);
   if (first) link_waiters(node, name, st, true);
 }
@@ -375,7 +381,7 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
     return;
   }
   operation op{};
-  if (int err = apply_at_meta(node, dname, st, op)) report(node, name, true, op, err);
+  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op)) report(node, name, true, op, err);
   else entry_done(node, name, kind_of(st.st_mode));
   if (first) link_waiters(node, name, st, true);
 }

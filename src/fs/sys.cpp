@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 
@@ -339,6 +340,44 @@ int copy_xattrs(int src, int dst, bool& read_side) noexcept {
   }
   read_side = false;
   return write_xattrs(dst, list);
+}
+
+int copy_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
+                   bool& read_side) noexcept {
+  char src[64 + NAME_MAX], dst[64 + NAME_MAX];
+  std::snprintf(src, sizeof src, "/proc/self/fd/%d/%s", src_dir, src_name);
+  std::snprintf(dst, sizeof dst, "/proc/self/fd/%d/%s", dst_dir, dst_name);
+  char probe[1];
+  ssize_t n = ::llistxattr(src, probe, 0);
+  if (n == 0) return 0;
+  read_side = true;
+  if (n < 0) return (errno == ENOTSUP || errno == ENOENT) ? 0 : errno;
+  try {
+    std::string names(static_cast<std::size_t>(n), '\0');
+    n = ::llistxattr(src, names.data(), names.size());
+    if (n < 0) return errno == ERANGE ? 0 : errno;
+    names.resize(static_cast<std::size_t>(n));
+    std::string value;
+    for (std::size_t pos = 0; pos < names.size();) {
+      const char* name = names.c_str() + pos;
+      pos += std::strlen(name) + 1;
+      ssize_t len = ::lgetxattr(src, name, nullptr, 0);
+      if (len < 0) continue;  // removed meanwhile
+      value.resize(static_cast<std::size_t>(len));
+      len = ::lgetxattr(src, name, value.data(), value.size());
+      if (len < 0) continue;
+      if (::lsetxattr(dst, name, value.data(), static_cast<std::size_t>(len), 0) == 0) continue;
+      int err = errno;
+      if (err == ENOTSUP) continue;
+      bool privileged_ns = std::strncmp(name, "user.", 5) != 0;
+      if (privileged_ns && (err == EPERM || err == EACCES)) continue;
+      read_side = false;
+      return err;
+    }
+  } catch (...) {
+    return ENOMEM;
+  }
+  return 0;
 }
 
 }  // namespace treecopy::fs

@@ -115,4 +115,10 @@ int write_xattrs(int fd, const xattr_list& attrs) noexcept;
 /// which side failed.
 int copy_xattrs(int src, int dst, bool& read_side) noexcept;
 
+/// copy_xattrs() for entries that cannot be opened (symlinks, FIFOs, devices): src_dir/src_name to
+/// dst_dir/dst_name, not following a final symlink. Linux has no descriptor-relative xattr calls
+/// before 6.13, so this goes through /proc/self/fd/N/NAME; without /proc it does nothing.
+int copy_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
+                   bool& read_side) noexcept;
+
 }  // namespace treecopy::fs

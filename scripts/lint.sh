@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Static analysis of the library and the CLI: clang-tidy (checks in .clang-tidy) and cppcheck
+# (scripts/cppcheck.sh) over src/ and include/, driven by a compile_commands.json.
+#
+#   scripts/lint.sh [BUILD_DIR]     default BUILD_DIR: build-lint (configured here if missing)
+#
+# Prints every finding and a count per check; exits 1 when there are findings, 0 when clean.
+# Needs clang-tidy and cppcheck (Debian: apt-get install clang-tidy cppcheck).
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$root/build-lint}
+jobs=${LINT_JOBS:-2}
+
+for tool in clang-tidy cppcheck cmake; do
+  command -v "$tool" >/dev/null || { echo "lint: $tool is not installed (apt-get install $tool)" >&2; exit 2; }
+done
+
+if [[ ! -f $build/compile_commands.json ]]; then
+  cmake -S "$root" -B "$build" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON -DTREECOPY_BUILD_BENCH=OFF \
+        -DTREECOPY_BUILD_PYTHON=OFF -DTREECOPY_BUILD_TESTS=OFF >/dev/null
+fi
+
+report=$build/lint
+mkdir -p "$report"
+status=0
+
+# ---- clang-tidy: every translation unit of src/ (headers of src/ and include/ through them).
+mapfile -t units < <(cd "$root" && find src -name '*.cpp' | sort)
+echo "clang-tidy: ${#units[@]} files"
+printf '%s\n' "${units[@]}" |
+  (cd "$root" && xargs -P "$jobs" -n 1 clang-tidy -p "$build" --quiet) \
+    >"$report/clang-tidy.txt" 2>"$report/clang-tidy.stderr" || true
+# The same header is seen through several units: keep each finding once.
+grep -E '^/.*: (warning|error):' "$report/clang-tidy.txt" | sort -u >"$report/clang-tidy-findings.txt" || true
+tidy_count=$(wc -l <"$report/clang-tidy-findings.txt")
+if [[ $tidy_count -gt 0 ]]; then
+  status=1
+  cat "$report/clang-tidy-findings.txt"
+  echo "clang-tidy findings per check:"
+  sed -E 's/.*\[([^]]+)\]$/\1/' "$report/clang-tidy-findings.txt" | sort | uniq -c | sort -rn
+fi
+echo "clang-tidy: $tidy_count findings (full output: $report/clang-tidy.txt)"
+
+# ---- cppcheck.
+if ! "$root/scripts/cppcheck.sh" "$build" >"$report/cppcheck.txt" 2>&1; then
+  status=1
+fi
+cat "$report/cppcheck.txt"
+
+exit $status

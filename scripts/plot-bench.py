@@ -37,11 +37,12 @@ def main():
     g = [f"set terminal pngcairo size {640 * cols},{440 * nrows + 40} font 'sans,10'",
          f"set output '{png}'",
          f"set multiplot layout {nrows},{cols} title \"treecopy throughput vs workers — "
-         f"{meta['cpu']}, {meta['cores']} cores, {meta['date'][:10]}\"",
+         f"{meta['cpu']}, {meta['cores']} cores, {meta['date'][:10]}, "
+         f"load average at start {meta.get('loadavg_at_start', '?').split()[0]}\"",
          "set logscale x 2", f"set xrange [{jobs[0] / 1.3}:{jobs[-1] * 1.3}]",
          "set xtics (" + ", ".join(f"'{j}' {j}" for j in jobs) + ")",
          "set xlabel 'treecopy -j'", "set grid", "set key bottom right font ',8'",
-         "set yrange [0:*]", "set format y '%.0s%c'"]
+         "set yrange [0:*]", "set format y '%.0f'"]
     for corpus in corpora:
         mine = [r for r in rows if r["corpus"] == corpus]
         unit = mine[0]["unit"]

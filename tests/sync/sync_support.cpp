@@ -2,7 +2,6 @@
 #include "sync_support.hpp"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -15,20 +14,6 @@
 #include "tree_walk.hpp"
 
 namespace treecopy_test {
-
-namespace {
-
-// compare_trees() allocates two 1 MiB buffers per regular file. Above glibc's mmap threshold each
-// allocation is a fresh mapping, faulted in page by page and unmapped again, which made comparing
-// trees of thousands of files take tens of seconds on a loaded machine. Serving them from the
-// heap, which keeps and reuses the memory, makes the same comparison take a fraction of a second.
-[[maybe_unused]] const bool allocator_tuned = [] {
-  ::mallopt(M_MMAP_THRESHOLD, 16 << 20);
-  ::mallopt(M_TRIM_THRESHOLD, 64 << 20);
-  return true;
-}();
-
-}  // namespace
 
 census count_entries(const std::string& root) {
   census c;

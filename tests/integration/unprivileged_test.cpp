@@ -8,7 +8,9 @@
 #include "copiers.hpp"
 #include "scratch.hpp"
 #include "tree_assert.hpp"
+#include "tree_builder.hpp"
 #include "tree_maker.hpp"
+#include "tree_walk.hpp"
 
 namespace treecopy_test {
 namespace {
@@ -86,6 +88,29 @@ TEST_F(unprivileged_test, ownership_is_dropped_silently_like_cp) {
     o.right_label = "treecopy as 65534";
     EXPECT_TRUE(same_trees(scratch_ / "cp", dst, o)) << "jobs " << jobs;
   }
+}
+
+// The full-case tree (without the root-only cases), owned by 65534 and copied by 65534: every
+// attribute an unprivileged user can keep must be kept, xattrs of read-only files included.
+TEST_F(unprivileged_test, full_tree_equals_cp_as_unprivileged_user) {
+  full_tree_options options;
+  options.privileged = false;
+  options.unreadable_entries = false;
+  build_full_tree(scratch_ / "full", options);
+  give_tree_to(scratch_ / "full", unprivileged_id, unprivileged_id);
+  const process_result cp = run_cp(scratch_ / "full", scratch_ / "full_cp", as_nobody_);
+  ASSERT_TRUE(cp_ok_except_long_paths(cp)) << cp.describe();
+  const process_result r = run_treecopy({"-j", "4", scratch_ / "full", scratch_ / "full_tc"}, as_nobody_);
+  EXPECT_TRUE(exited_with(r, 0));
+  compare_options o;
+  o.directory_atime = true;
+  o.left_label = "cp -a as 65534";
+  o.right_label = "treecopy as 65534";
+  o.ignore = {full_tree::long_path_dir};
+  EXPECT_TRUE(same_trees(scratch_ / "full_cp", scratch_ / "full_tc", o));
+  o.ignore.clear();
+  o.left_label = "source";
+  EXPECT_TRUE(same_trees(scratch_ / "full", scratch_ / "full_tc", o));
 }
 
 }  // namespace

@@ -29,12 +29,12 @@ void add_files(tree_maker& m) {
   m.file("files/text", "line one\nline two\n");
 }
 
-void add_modes(tree_maker& m) {
+void add_modes(tree_maker& m, build_report& report, bool unreadable) {
   m.dir("modes");
   const std::pair<const char*, mode_t> files[] = {
-      {"m0000", 00000}, {"m0444", 00444}, {"m0700", 00700}, {"m0600", 00600}, {"m0640", 00640},
-      {"m0777", 00777}, {"m0111", 00111}, {"setuid", 04755}, {"setgid", 02755}, {"sticky", 01644},
-      {"all_bits", 07777}, {"setuid_noexec", 04644}};
+      {"m0444", 00444}, {"m0700", 00700}, {"m0600", 00600}, {"m0640", 00640}, {"m0777", 00777},
+      {"setuid", 04755}, {"setgid", 02755}, {"sticky", 01644}, {"all_bits", 07777},
+      {"setuid_noexec", 04644}};
   for (const auto& [name, mode] : files) m.file(std::string("modes/") + name, name, mode);
   // Read-only directories with children: the copier must write into them before their mode.
   m.dir("modes/ro_dir", 0555);
@@ -43,15 +43,23 @@ void add_modes(tree_maker& m) {
   m.file("modes/ro_dir/ro_sub/grandchild", "deeper");
   m.dir("modes/rx_only", 0500);
   m.file("modes/rx_only/child", "in a 0500 directory", 0400);
-  m.dir("modes/no_access", 0000);
-  m.file("modes/no_access/child", "in a 0000 directory");
-  m.dir("modes/write_exec_only", 0300);
-  m.file("modes/write_exec_only/child", "in a 0300 directory");
   m.dir("modes/sticky_dir", 01777);
   m.file("modes/sticky_dir/child", "in a sticky directory");
   m.dir("modes/setgid_dir", 02775);
   m.dir("modes/setgid_dir/sub", 02755);
   m.dir("modes/odd_dir", 0751);
+  if (!unreadable || !running_as_root()) {
+    report.missing.push_back("entries their owner cannot read (0000 and 0111 files, 0000 and 0300 "
+                             "directories): only root can copy them");
+    return;
+  }
+  m.file("modes/m0000", "m0000", 00000);
+  m.file("modes/m0111", "m0111", 00111);
+  m.dir("modes/no_access", 0000);
+  m.file("modes/no_access/child", "in a 0000 directory");
+  m.dir("modes/write_exec_only", 0300);
+  m.file("modes/write_exec_only/child", "in a 0300 directory");
+  m.dir("empty_no_access", 0000);
 }
 
 void add_owners(tree_maker& m, build_report& report) {
@@ -139,10 +147,10 @@ void add_hardlinks(tree_maker& m) {
   m.hardlink("hardlinks/fifo_a", "hardlinks/fifo_b");  // a hard-linked FIFO
 }
 
-void add_xattrs(tree_maker& m, build_report& report) {
+void add_xattrs(tree_maker& m, build_report& report, bool privileged) {
   m.dir(full_tree::xattr_dir);
   m.file("xattrs/file", "with attributes");
-  m.file("xattrs/read_only", "attributes on a 0444 file", 0444);
+  m.file("xattrs/read_only", "attributes on a 0444 file", 0644);  // 0444 once it has them
   m.dir("xattrs/dir");
   m.symlink("xattrs/link", "file");
   std::string big(3000, 'v');
@@ -154,16 +162,18 @@ void add_xattrs(tree_maker& m, build_report& report) {
     if (!ec) ec = m.xattr("xattrs/file", name, value);
   }
   if (!ec) ec = m.xattr("xattrs/read_only", "user.on_read_only", "ro");
+  // Setting user.* needs write permission (for non-root), so the file becomes read-only after.
+  if (::fchmodat(m.root_fd(), "xattrs/read_only", 0444, 0) != 0) throw_errno("chmod xattrs/read_only");
   if (!ec) ec = m.xattr("xattrs/dir", "user.on_dir", "dir value");
   report.user_xattrs = !ec;
   if (ec) report.missing.push_back("user.* xattrs: setxattr failed: " + ec.message());
-  if (running_as_root()) {
+  if (running_as_root() && privileged) {
     ec = m.xattr("xattrs/file", "trusted.treecopy", "trusted value");
     if (!ec) ec = m.xattr("xattrs/link", "trusted.on_link", "a symlink's own attribute");
     report.trusted_xattrs = !ec;
     if (ec) report.missing.push_back("trusted.* xattrs: setxattr failed: " + ec.message());
   } else {
-    report.missing.push_back("trusted.* xattrs: not running as root");
+    report.missing.push_back("trusted.* xattrs: not running as root (or not requested)");
   }
   // The xattrs above changed the ctime; times are set again so atime stays ahead of it.
   for (const char* rel : {"xattrs/file", "xattrs/read_only", "xattrs/link"}) m.set_times(rel, m.next_times());
@@ -184,8 +194,15 @@ void add_acls(tree_maker& m, build_report& report) {
                                                    {0x04, acl_undefined_id, 5},
                                                    {0x10, acl_undefined_id, 5},
                                                    {0x20, acl_undefined_id, 0}});
+  // The directory's owner keeps rwx: entries are still created in it below, also by non-root.
+  const std::string dir_access = posix_acl_value({{0x01, acl_undefined_id, 7},
+                                                  {0x02, 1234, 6},
+                                                  {0x04, acl_undefined_id, 5},
+                                                  {0x08, 5678, 4},
+                                                  {0x10, acl_undefined_id, 7},
+                                                  {0x20, acl_undefined_id, 1}});
   std::error_code ec = m.xattr("acl/file", "system.posix_acl_access", access);
-  if (!ec) ec = m.xattr("acl/dir", "system.posix_acl_access", access);
+  if (!ec) ec = m.xattr("acl/dir", "system.posix_acl_access", dir_access);
   if (!ec) ec = m.xattr("acl/dir", "system.posix_acl_default", dir_default);
   report.acls = !ec;
   if (ec) {
@@ -214,7 +231,7 @@ build_report build_full_tree(const std::string& root, const full_tree_options& o
   tree_maker m(root, options.seed);
   build_report report;
   add_files(m);
-  add_modes(m);
+  add_modes(m, report, options.unreadable_entries);
   if (options.privileged) {
     add_owners(m, report);
   } else {
@@ -223,7 +240,7 @@ build_report build_full_tree(const std::string& root, const full_tree_options& o
   add_times(m);
   add_links(m);
   add_hardlinks(m);
-  add_xattrs(m, report);
+  add_xattrs(m, report, options.privileged);
   add_acls(m, report);
   detail::add_full_tree_rest(m, report, options.privileged);
   m.finish();

@@ -66,7 +66,6 @@ void add_empty(tree_maker& m) {
   m.dir("empty/nested");
   m.dir("empty/nested/deeper");
   m.dir("empty_read_only", 0555);
-  m.dir("empty_no_access", 0000);
 }
 
 void add_names(tree_maker& m) {

@@ -27,6 +27,9 @@ struct build_report {
 struct full_tree_options {
   std::uint64_t seed = 1;  ///< random file contents
   bool privileged = true;  ///< make root-only cases (owners, devices) when running as root
+  /// Make entries that their owner cannot read (0000 files, 0000 and 0300 directories), which
+  /// only root can copy. Off for trees that an unprivileged user is to copy.
+  bool unreadable_entries = true;
 };
 
 /// Creates root (which must not exist) holding every fidelity case: files of sizes 0, 1, 4095,

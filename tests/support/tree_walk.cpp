@@ -100,6 +100,20 @@ std::vector<std::string> snapshot_tree(const std::string& root) {
   return lines;
 }
 
+void give_tree_to(const std::string& root, unsigned uid, unsigned gid) {
+  walk_callbacks cb;
+  cb.pre = [&](const walk_entry& e) {
+    if (::fchownat(e.parent_fd, e.name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
+      throw_errno("chown '" + printable(e.rel_path) + "'");
+    }
+    if (!S_ISLNK(e.st.st_mode) && ::fchmodat(e.parent_fd, e.name.c_str(), e.st.st_mode & 07777, 0) != 0) {
+      throw_errno("chmod '" + printable(e.rel_path) + "'");
+    }
+    return true;
+  };
+  walk_tree(root, cb);
+}
+
 void remove_tree(const std::string& root) {
   std::string name;
   unique_fd parent = open_parent(root, name);

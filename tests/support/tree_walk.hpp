@@ -47,6 +47,10 @@ unique_fd open_parent(const std::string& root, std::string& name);
 /// changed. Access times are left out on purpose: listing and reading update them legitimately.
 std::vector<std::string> snapshot_tree(const std::string& root);
 
+/// Gives every entry of the tree to uid:gid (symlinks themselves, not their targets), keeping
+/// modes: chown clears set-id bits, so they are set again. Times are not changed.
+void give_tree_to(const std::string& root, unsigned uid, unsigned gid);
+
 /// Removes root and everything below it, whatever the modes (directories are made writable
 /// first) and the depth. A missing root is not an error.
 void remove_tree(const std::string& root);

@@ -152,5 +152,45 @@ TEST_F(symlink_race_test, merge_into_existing_tree_never_leads_outside) {
   EXPECT_GT(total_swaps, 0);
 }
 
+// Special files get their mode by name (they cannot be opened). An attacker who renames a symlink
+// over each FIFO's name right after it is created must not make that chmod land on the symlink's
+// target outside DST.
+TEST(symlink_race, special_file_mode_never_follows_a_planted_symlink) {
+  SKIP_KNOWN_BUG("apply_at_meta() calls fchmodat(dfd, name, mode, 0), which follows a symlink "
+                 "planted in DST between mknodat() and the chmod: it changes a file outside DST");
+  scratch_dir s("fifo-race");
+  const std::string src = s / "src", outside = s / "outside";
+  constexpr int fifos = 3000;
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int i = 0; i < fifos; ++i) {
+    const std::string p = src + "/p" + std::to_string(i);
+    ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0);
+    ASSERT_EQ(::chmod(p.c_str(), 0666), 0);  // not what the umask gives: the copier must chmod
+  }
+  build_outside(outside);
+  long planted = 0;
+  for (int round = 0; round < 10; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const std::string dst = s / ("dst" + std::to_string(round));
+    std::atomic<bool> stop{false};
+    std::thread attacker([&] {
+      for (long k = 0; !stop.load(); ++k) {
+        const std::string bait = dst + "/.bait" + std::to_string(k);
+        if (::symlink((outside + "/victim").c_str(), bait.c_str()) != 0) continue;
+        const std::string name = dst + "/p" + std::to_string(k % fifos);
+        if (::rename(bait.c_str(), name.c_str()) == 0) ++planted;
+      }
+    });
+    const auto r = run_treecopy_limited({"-q", "-j", "2", src, dst}, 120);
+    stop.store(true);
+    attacker.join();
+    ASSERT_FALSE(hung(r)) << r.describe();
+    struct stat st {};
+    ASSERT_EQ(::stat((outside + "/victim").c_str(), &st), 0);
+    ASSERT_EQ(st.st_mode & 07777, 0600u) << "chmod followed a planted symlink out of DST";
+  }
+  EXPECT_GT(planted, 0);
+}
+
 }  // namespace
 }  // namespace treecopy_test::faults

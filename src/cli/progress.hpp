@@ -90,6 +90,7 @@ class progress_view {
   virtual void progress(const treecopy::progress_snapshot& /*s*/, const progress_estimate& /*e*/) {}
   virtual void error(const treecopy::entry_error& /*e*/) {}
   virtual void entry(treecopy::entry_kind /*kind*/, std::string_view /*path*/) {}
+  virtual void removed(std::string_view /*path*/) {}
   virtual void stop_requested(int /*signal*/) {}
   virtual void finish(const run_info& /*info*/, const run_outcome& /*outcome*/) {}
   /// Someone else is about to write to the terminal: take the live line away until the next draw.
@@ -174,6 +175,11 @@ class json_view final : public progress_view {
     j.str("event", "entry").str("kind", treecopy::to_string(kind)).path("path", path);
     emit(std::move(j));
   }
+  void removed(std::string_view path) override {
+    json_object j;
+    j.str("event", "remove").path("path", path);
+    emit(std::move(j));
+  }
   void stop_requested(int signal) override {
     json_object j;
     j.str("event", "stop_requested").str("signal", signal_name(signal));
@@ -241,6 +247,16 @@ class cli_observer final : public treecopy::copy_observer {
     if (policy_.entries_to_view) view_->entry(kind, path);
     if (policy_.entries_fd < 0) return;
     (entries_.append(path)) += '\n';
+    if (policy_.entries_on_terminal) view_->hide();
+    if (policy_.entries_on_terminal || entries_.size() >= 64 * 1024) flush_entries();
+  }
+
+  /// --delete removed (with --dry-run: would remove) a destination entry: "deleting PATH".
+  void on_remove(std::string_view path) override {
+    std::lock_guard lock(mu_);
+    if (policy_.entries_to_view) view_->removed(path);
+    if (policy_.entries_fd < 0) return;
+    (entries_.append("deleting ").append(path)) += '\n';
     if (policy_.entries_on_terminal) view_->hide();
     if (policy_.entries_on_terminal || entries_.size() >= 64 * 1024) flush_entries();
   }

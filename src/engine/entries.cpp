@@ -54,7 +54,8 @@ struct big_file {
   void copy_chunk(std::uint64_t off) {
     if (error.load(std::memory_order_relaxed) == 0) {
       std::uint64_t len = std::min<std::uint64_t>(chunk_size, static_cast<std::uint64_t>(st.st_size) - off);
-      fs::copy_control ctl{&c->count_.bytes_done, &c->stopping_, true};
+      fs::copy_control ctl{&c->count_.bytes_done, &c->stopping_,
+                           c->opt_.reflink != reflink_mode::never};
       fs::copy_result r = fs::copy_range(sfd.get(), dfd.get(), off, len, sparse, ctl);
       if (r.error) {
         int expected = 0;
@@ -207,7 +208,8 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
 bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st) {
   const bool sparse = looks_sparse(st);
   const std::uint64_t len = node->pseudo_fs ? UINT64_MAX : static_cast<std::uint64_t>(st.st_size);
-  fs::copy_control ctl{&count_.bytes_done, &stopping_, true};
+  // copy_file_range may share blocks by itself (XFS, btrfs): --reflink=never must not use it.
+  fs::copy_control ctl{&count_.bytes_done, &stopping_, opt_.reflink != reflink_mode::never};
   fs::copy_result r = fs::copy_range(sfd, dfd, 0, len, sparse, ctl);
   if (r.error) {
     report(node, name, !r.read_side, r.read_side ? operation::read : operation::write, r.error);
@@ -406,7 +408,13 @@ void copier::dry_entry(dir_node* node, const char* name) {
   struct stat dst {};
   if (node->dst_fd >= 0 && ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0) {
     if (!opt_.merge) return report(node, name, true, operation::create, EEXIST);
-    if (S_ISDIR(dst.st_mode)) return report(node, name, true, operation::create, EISDIR);
+    if (opt_.update && up_to_date(node, name, st, dst)) {
+      count_.skipped.fetch_add(1, std::memory_order_relaxed);
+      count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    // --update replaces a directory by a non-directory; --merge refuses, as cp.
+    if (S_ISDIR(dst.st_mode) && !opt_.update) return report(node, name, true, operation::create, EISDIR);
   }
   if (st.st_nlink > 1 && !node->is_top) {
     link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
@@ -477,7 +485,14 @@ void copier::link_waiters(dir_node* node, const char* name, const struct stat& s
     return;
   }
   for (auto& w : waiters) {
-    if (ok) make_link(w.node, w.name.c_str(), node->dst_fd, dst_name(node, name));
+    struct stat have {};
+    if (ok && dst_ino != 0 &&
+        ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have, AT_SYMLINK_NOFOLLOW) == 0 &&
+        have.st_ino == dst_ino) {
+      // --update: this name is already a link to the first copy.
+      count_.skipped.fetch_add(1, std::memory_order_relaxed);
+      count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+    } else if (ok) make_link(w.node, w.name.c_str(), node->dst_fd, dst_name(node, name));
     else copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);
     release_users(w.node);
     finish_child(w.node);

@@ -110,11 +110,12 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   if (src_is_dir && is_within(real_dst, real_src))
     fail(dst, EINVAL, "destination is inside the source directory '" + src + "'");
 
+  // Mirroring removes whatever DST has that SRC has not: refuse the targets where a mistake would
+  // be a disaster.
+  const char* home = std::getenv("HOME");
+  const std::string real_home =
+      options.delete_extraneous && home && *home ? real_path(home) : std::string();
   if (options.delete_extraneous) {
-    // Mirroring removes whatever DST has that SRC has not: refuse the targets where a mistake
-    // would be a disaster.
-    const char* home = std::getenv("HOME");
-    std::string real_home = home && *home ? real_path(home) : std::string();
     if (real_dst == "/") fail(dst, EINVAL, "refusing --delete on the root directory");
     if (!real_home.empty() && real_dst == real_home)
       fail(dst, EINVAL, "refusing --delete on the home directory");
@@ -134,8 +135,9 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
       if (real == real_src) fail(dst, EINVAL, "source and destination are the same");
       if (is_within(real, real_src))
         fail(dst, EINVAL, "destination is inside the source directory '" + src + "'");
-      if (options.delete_extraneous && (real == "/" || is_within(real_src, real)))
-        fail(dst, EINVAL, "refusing --delete on '" + real + "'");
+      if (options.delete_extraneous && (real == "/" || (!real_home.empty() && real == real_home) || is_within(real_src, real)))
+        fail(dst, EINVAL, "refusing --delete on '" + real + "' (the root, home directory or an "
+                          "ancestor of the source)");
       split_path(real, dst_parent, dst_name);
       pfd = fs::open_at(AT_FDCWD, dst_parent.c_str(), O_RDONLY | O_DIRECTORY);
       if (pfd < 0) fail_errno(dst_parent, -pfd, "cannot open destination's parent directory");

@@ -166,7 +166,11 @@ TEST_F(reflink_xfs_test, never_does_not_share) {
   EXPECT_FALSE(has_shared_extent(image_ / "dst/big1", frag)) << frag;
   EXPECT_FALSE(has_shared_extent(image_ / "src/big1", frag)) << frag;
   EXPECT_GE(grew, data_ * 9 / 10) << "a full copy of " << data_ / mib << " MiB used " << grew / mib << " MiB";
-  EXPECT_TRUE(same_trees(image_ / "src", image_ / "dst"));
+  // A byte copy reads the source, and under relatime that moves the atime of files whose atime is
+  // not after their mtime (as here): the copy keeps the atime the source had before, as cp does.
+  compare_options no_atime;
+  no_atime.atime = false;
+  EXPECT_TRUE(same_trees(image_ / "src", image_ / "dst", no_atime));
 }
 
 // From XFS to tmpfs no clone is possible: always fails each non-empty file and names it.

@@ -296,16 +296,24 @@ int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct
     if (st.st_gid != egid_) (void)::fchown(dfd, static_cast<uid_t>(-1), st.st_gid);
     mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID | (S_ISREG(st.st_mode) ? S_ISVTX : 0));
   }
-  if (opt_.preserve_xattrs) {
-    if (xattrs) {
-      if (int err = fs::write_xattrs(dfd, *xattrs)) return op = operation::set_xattr, err;
-    } else if (sfd >= 0) {
-      bool read_side = false;
-      if (int err = fs::copy_xattrs(sfd, dfd, read_side))
-        return op = read_side ? operation::read_xattr : operation::set_xattr, err;
+  bool force_chmod = false;
+  if (opt_.preserve_xattrs && (xattrs || sfd >= 0)) {
+    auto write_attrs = [&](bool& read_side) {
+      return xattrs ? fs::write_xattrs(dfd, *xattrs) : fs::copy_xattrs(sfd, dfd, read_side);
+    };
+    bool read_side = false;
+    int err = write_attrs(read_side);
+    if (err == EACCES && !read_side && !is_root_ && (created_mode(st) & S_IWUSR) == 0) {
+      // user.* attributes need write permission even through a descriptor, and the file was
+      // created read-only: lend the owner write permission until the final mode is set.
+      if (::fchmod(dfd, created_mode(st) | S_IWUSR) == 0) {
+        force_chmod = true;
+        err = write_attrs(read_side);
+      }
     }
+    if (err) return op = read_side ? operation::read_xattr : operation::set_xattr, err;
   }
-  if (S_ISDIR(st.st_mode) || parent->always_chmod || mode != created_mode(st)) {
+  if (force_chmod || S_ISDIR(st.st_mode) || parent->always_chmod || mode != created_mode(st)) {
     if (::fchmod(dfd, mode) != 0) return op = operation::set_mode, errno;
   }
   const struct timespec times[2] = {st.st_atim, st.st_mtim};

@@ -206,7 +206,8 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
 
 // Copies the bytes, keeping holes. Reports its own failure; false means discard the file.
 bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st) {
-  const bool sparse = looks_sparse(st);
+  // Files of /proc and /sys report sizes and block counts that mean nothing: read them to EOF.
+  const bool sparse = !node->pseudo_fs && looks_sparse(st);
   const std::uint64_t len = node->pseudo_fs ? UINT64_MAX : static_cast<std::uint64_t>(st.st_size);
   // copy_file_range may share blocks by itself (XFS, btrfs): --reflink=never must not use it.
   fs::copy_control ctl{&count_.bytes_done, &stopping_, opt_.reflink != reflink_mode::never};
@@ -340,7 +341,9 @@ int copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sna
       return op = read_side ? operation::read_xattr : operation::set_xattr, err;
   }
   if (!S_ISLNK(st.st_mode) && (parent->always_chmod || mode != created_mode(st))) {
-    if (::fchmodat(dfd, dname, mode, 0) != 0) return op = operation::set_mode, errno;
+    // Never through a symlink: something planted under this name since mknodat() must not get
+    // the mode (fchmodat2, or glibc's O_PATH emulation on older kernels).
+    if (::fchmodat(dfd, dname, mode, AT_SYMLINK_NOFOLLOW) != 0) return op = operation::set_mode, errno;
   }
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
   if (::utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW) != 0) return op = operation::set_times, errno;

@@ -1,4 +1,5 @@
 // The public entry points: copy_tree() and the small helpers declared in the public headers.
+#include <algorithm>
 #include <thread>
 
 #include "engine/copier.hpp"
@@ -56,9 +57,11 @@ std::uint64_t entry_counts::total() const noexcept {
 
 unsigned default_jobs() noexcept {
   // Copies wait on the disk as much as on the CPU: more workers than cores keep requests in flight.
+  // Measured on 2 cores (README, Speed): from a cold cache 8 workers copy small files 1.27x faster
+  // than 2 and 1.12x faster than 4, while in memory 8 cost at most 3% against the best count.
   unsigned cores = std::thread::hardware_concurrency();
   if (cores == 0) cores = 2;
-  return std::min(64u, std::max(4u, 2 * cores));
+  return std::clamp(4 * cores, 8u, 64u);
 }
 
 copy_report copy_tree(const std::filesystem::path& src, const std::filesystem::path& dst,

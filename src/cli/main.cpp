@@ -131,7 +131,7 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
   app.add_option("SRC", a.src, "Source: a directory, file, symlink or special file")->required();
   app.add_option("DST", a.dst, "Destination; its parent must exist")->required();
   app.add_option("-j,--jobs", a.jobs,
-                 "Concurrent workers (default: 2 x cores, at least 4; this machine: " +
+                 "Concurrent workers (default: 4 x cores, 8 to 64; this machine: " +
                      std::to_string(treecopy::default_jobs()) + ")")
       ->check(CLI::Range(1u, 1024u));
   app.add_flag("--merge", a.options.merge, "DST may exist: copy into it, replacing files");

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <stop_token>
@@ -82,7 +83,9 @@ class copier {
   void link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok);
   void make_link(dir_node* node, const char* name, int target_dir, const char* target_name);
   int create_file(dir_node* node, const char* name, mode_t mode);
-  bool replace_existing(dir_node* node, const char* name, bool dir_ok);
+  template <class Create>  // defined and used in entries.cpp only
+  bool create_replacing(dir_node* node, const char* name, operation op, Create&& create);
+  bool replace_existing(dir_node* node, const char* name);
   bool try_clone(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st,
                  bool& done);
   bool copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st);

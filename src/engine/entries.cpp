@@ -38,6 +38,22 @@ bool looks_sparse(const struct stat& st) {
 
 }  // namespace
 
+// Creates an entry with create() (0 or errno); with --merge, once more after removing what was in
+// the way. Reports a failure as op; returns whether the entry now exists.
+template <class Create>
+bool copier::create_replacing(dir_node* node, const char* name, operation op, Create&& create) {
+  for (int attempt = 0;; ++attempt) {
+    int err = create();
+    if (err == 0) return true;
+    if (err == EEXIST && opt_.merge && attempt == 0) {
+      if (!replace_existing(node, name)) return false;  // reported there
+      continue;
+    }
+    report(node, name, true, op, err);
+    return false;
+  }
+}
+
 /// A file copied in chunks by several tasks; the last chunk to finish applies the metadata.
 struct big_file {
   copier* c;
@@ -250,20 +266,17 @@ void copier::discard_file(dir_node* node, const char* name) {
 
 int copier::create_file(dir_node* node, const char* name, mode_t mode) {
   const char* dname = dst_name(node, name);
-  for (int attempt = 0;; ++attempt) {
-    int d = fs::open_at(node->dst_fd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
-    if (d >= 0) return d;
-    if (d == -EEXIST && opt_.merge && attempt == 0) {
-      if (!replace_existing(node, name, false)) return -1;
-      continue;
-    }
-    report(node, name, true, operation::create, -d);
-    return -1;
-  }
+  int fd = -1;
+  create_replacing(node, name, operation::create, [&] {
+    fd = fs::open_at(node->dst_fd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+    return fd < 0 ? -fd : 0;
+  });
+  return fd;
 }
 
+
 // --merge: removes the destination entry that a non-directory is about to replace.
-bool copier::replace_existing(dir_node* node, const char* name, bool /*dir_ok*/) {
+bool copier::replace_existing(dir_node* node, const char* name) {
   const char* dname = dst_name(node, name);
   struct stat st {};
   if (::fstatat(node->dst_fd, dname, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
@@ -367,11 +380,9 @@ void copier::copy_symlink(dir_node* node, const char* name, const struct stat& s
   bool first = false;
   if (st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
   const char* dname = dst_name(node, name);
-  for (int attempt = 0;; ++attempt) {
-    if (::symlinkat(target.c_str(), node->dst_fd, dname) == 0) break;
-    int err = errno;
-    if (err == EEXIST && opt_.merge && attempt == 0 && replace_existing(node, name, false)) continue;
-    if (err != EEXIST || !opt_.merge) report(node, name, true, operation::create, err);
+  if (!create_replacing(node, name, operation::create, [&] {
+        return ::symlinkat(target.c_str(), node->dst_fd, dname) == 0 ? 0 : errno;
+      })) {
     if (first) link_waiters(node, name, st, false);
     return;
   }
@@ -388,11 +399,9 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
   const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
   const mode_t mode = (st.st_mode & S_IFMT) | (st.st_mode & 0777);
   // FIFOs and sockets are recreated, never opened: opening a FIFO for reading would block.
-  for (int attempt = 0;; ++attempt) {
-    if (::mknodat(node->dst_fd, dname, mode, device ? st.st_rdev : 0) == 0) break;
-    int err = errno;
-    if (err == EEXIST && opt_.merge && attempt == 0 && replace_existing(node, name, false)) continue;
-    if (err != EEXIST || !opt_.merge) report(node, name, true, operation::create, err);
+  if (!create_replacing(node, name, operation::create, [&] {
+        return ::mknodat(node->dst_fd, dname, mode, device ? st.st_rdev : 0) == 0 ? 0 : errno;
+      })) {
     if (first) link_waiters(node, name, st, false);
     return;
   }
@@ -475,13 +484,10 @@ bool copier::handle_links(dir_node* node, const char* name, const struct stat& s
 
 void copier::make_link(dir_node* node, const char* name, int target_dir, const char* target_name) {
   const char* dname = dst_name(node, name);
-  for (int attempt = 0;; ++attempt) {
-    if (::linkat(target_dir, target_name, node->dst_fd, dname, 0) == 0) break;
-    int err = errno;
-    if (err == EEXIST && opt_.merge && attempt == 0 && replace_existing(node, name, false)) continue;
-    if (err != EEXIST || !opt_.merge) report(node, name, true, operation::link, err);
+  if (!create_replacing(node, name, operation::link, [&] {
+        return ::linkat(target_dir, target_name, node->dst_fd, dname, 0) == 0 ? 0 : errno;
+      }))
     return;
-  }
   entry_done(node, name, entry_kind::hardlink);
 }
 

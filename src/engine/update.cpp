@@ -222,8 +222,12 @@ bool copier::excluded(dir_node* node, const std::string& rel_dir, const char* na
 
 void copier::notify_removed(const std::string& path) {
   if (!want_entries_) return;
-  std::lock_guard lock(report_mu_);
-  observer_->on_remove(path);
+  try {
+    std::lock_guard lock(report_mu_);
+    observer_->on_remove(path);
+  } catch (...) {
+    // An observer's failure must not escape into the task scheduler.
+  }
 }
 
 }  // namespace treecopy::engine

@@ -2,6 +2,7 @@
 // subdirectories and batches of its other entries, descriptor budgeting, and post-order
 // finalization of directory metadata (the last child to finish finalizes its parent).
 #include "engine/copier.hpp"
+#include "engine/tsan.hpp"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -131,8 +132,10 @@ copy_report copier::run() {
   std::jthread sampler;
   if (observer_) sampler = std::jthread([this](std::stop_token done) { sample_progress(done); });
 
+  handoff_send(this);
   arena.execute([&] {
     tasks_->run([this] {
+      handoff_receive(this);
       if (setup_.src_dir) {
         root_ = new dir_node;
         root_->parent = &top_;
@@ -177,7 +180,11 @@ copy_report copier::run() {
 
 void copier::spawn_dir(dir_node* node, bool via_parent) {
   count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
-  tasks_->run([this, node, via_parent] { process_dir(node, via_parent); });
+  handoff_send(node);
+  tasks_->run([this, node, via_parent] {
+    handoff_receive(node);
+    process_dir(node, via_parent);
+  });
 }
 
 // Opens the source directory and creates and opens the destination one. via_parent: the parent's
@@ -349,7 +356,11 @@ void copier::schedule_children(dir_node* node) {
     std::uint32_t e = std::min(nfiles, b + per);
     add_work(node, 1);
     node->users.fetch_add(1, std::memory_order_relaxed);
-    tasks_->run([this, node, b, e] { run_batch(node, b, e); });
+    handoff_send(node);
+    tasks_->run([this, node, b, e] {
+      handoff_receive(node);
+      run_batch(node, b, e);
+    });
   }
 }
 

@@ -11,6 +11,7 @@
 #include <oneapi/tbb/task_group.h>
 
 #include "engine/copier.hpp"
+#include "engine/tsan.hpp"
 
 namespace treecopy::engine {
 namespace {
@@ -118,8 +119,12 @@ void copier::start_big_file(dir_node* node, const char* name, fs::unique_fd sfd,
   // The file keeps its directory open and unfinished until its last chunk is written.
   add_work(node, 1);
   node->users.fetch_add(1, std::memory_order_relaxed);
+  handoff_send(job.get());
   for (std::uint64_t i = 1; i < chunks; ++i)
-    tasks_->run([job, off = i * chunk_size] { job->copy_chunk(off); });
+    tasks_->run([job, off = i * chunk_size] {
+      handoff_receive(job.get());
+      job->copy_chunk(off);
+    });
   job->copy_chunk(0);
 }
 

@@ -178,6 +178,17 @@ copy_report copier::run() {
 
 // ---- directories -------------------------------------------------------------------------------
 
+// A task for subdirectory name of node. via_parent: it opens itself through node's descriptors,
+// which stay open for it; otherwise it reopens its parent by path.
+void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
+  auto* child = new dir_node;
+  child->parent = node;
+  child->name = name;
+  add_work(node, 1);
+  if (via_parent) node->users.fetch_add(1, std::memory_order_relaxed);
+  spawn_dir(child, via_parent);
+}
+
 void copier::spawn_dir(dir_node* node, bool via_parent) {
   count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
   handoff_send(node);
@@ -329,15 +340,8 @@ void copier::schedule_children(dir_node* node) {
     count_.entries_done.fetch_add(ents.size(), std::memory_order_relaxed);
     return;
   }
-  for (auto it = first_dir; it != ents.end(); ++it) {
-    auto* child = new dir_node;
-    child->parent = node;
-    child->name = node->names.c_str() + it->name_offset;
-    add_work(node, 1);
-    const bool via = !over_budget();
-    if (via) node->users.fetch_add(1, std::memory_order_relaxed);
-    spawn_dir(child, via);
-  }
+  for (auto it = first_dir; it != ents.end(); ++it)
+    spawn_child(node, node->names.c_str() + it->name_offset, !over_budget());
   if (nfiles == 0) return;
   const std::uint32_t per = std::clamp<std::uint32_t>(nfiles / (jobs_ * 4), 8, 128);
   // A few entries are done right here; so are all of them when too many directories are open

@@ -47,6 +47,7 @@ class copier {
   friend struct big_file;
 
   // Scheduling (copier.cpp).
+  void spawn_child(dir_node* node, const char* name, bool via_parent);
   void spawn_dir(dir_node* node, bool via_parent);
   void process_dir(dir_node* node, bool via_parent);
   bool open_dir_pair(dir_node* node, bool via_parent);

@@ -147,12 +147,7 @@ void copier::copy_by_stat(dir_node* node, const char* name, const struct stat& s
     case S_IFLNK: return copy_symlink(node, name, st);
     case S_IFDIR: {
       // Listed without a type (DT_UNKNOWN): a directory after all.
-      auto* child = new dir_node;
-      child->parent = node;
-      child->name = name;
-      add_work(node, 1);
-      node->users.fetch_add(1, std::memory_order_relaxed);
-      return spawn_dir(child, true);
+      return spawn_child(node, name, true);
     }
     default: return copy_special(node, name, st);
   }
@@ -422,12 +417,7 @@ void copier::dry_entry(dir_node* node, const char* name) {
   if (::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
     return report(node, name, false, operation::stat, errno);
   if (S_ISDIR(st.st_mode)) {
-    auto* child = new dir_node;
-    child->parent = node;
-    child->name = name;
-    add_work(node, 1);
-    node->users.fetch_add(1, std::memory_order_relaxed);
-    return spawn_dir(child, true);
+    return spawn_child(node, name, true);
   }
   if (S_ISREG(st.st_mode) && ::faccessat(node->src_fd, name, R_OK, AT_EACCESS) != 0)
     return report(node, name, false, operation::open_source, errno);

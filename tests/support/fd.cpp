@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 
 namespace treecopy_test {
 
@@ -154,6 +156,37 @@ void raise_nofile_limit() noexcept {
     lim.rlim_cur = lim.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &lim);
   }
+}
+
+void run_on_deep_stack(const std::function<void()>& body) {
+  struct job {
+    const std::function<void()>* body;
+    std::exception_ptr error;
+  } work{&body, nullptr};
+  pthread_attr_t attr;
+  if (int err = ::pthread_attr_init(&attr); err != 0)
+    throw std::system_error(err, std::generic_category(), "pthread_attr_init");
+  constexpr std::size_t stack_size = std::size_t{1} << 30;
+  int err = ::pthread_attr_setstacksize(&attr, stack_size);
+  pthread_t thread{};
+  if (err == 0) {
+    err = ::pthread_create(
+        &thread, &attr,
+        [](void* arg) -> void* {
+          auto* w = static_cast<job*>(arg);
+          try {
+            (*w->body)();
+          } catch (...) {
+            w->error = std::current_exception();
+          }
+          return nullptr;
+        },
+        &work);
+  }
+  ::pthread_attr_destroy(&attr);
+  if (err != 0) throw std::system_error(err, std::generic_category(), "start a deep-stack thread");
+  ::pthread_join(thread, nullptr);
+  if (work.error) std::rethrow_exception(work.error);
 }
 
 }  // namespace treecopy_test

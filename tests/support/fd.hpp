@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -39,7 +40,8 @@ class unique_fd {
 /// permitted so that inspecting a tree does not change its access times; throws on failure.
 unique_fd open_dir_at(int dirfd, const std::string& name);
 
-/// Opens a directory by path (following symlinks only in the leading components); throws on failure.
+/// Opens a directory by path (following symlinks only in the leading components); throws on
+/// failure.
 unique_fd open_dir(const std::string& path);
 
 /// openat with O_PATH | O_NOFOLLOW: a handle on any entry, symlinks and devices included, that
@@ -75,5 +77,11 @@ std::string format_time(const struct timespec& t);
 /// Raises the soft RLIMIT_NOFILE of this process to its hard limit (deep-tree tests keep many
 /// directories open through the copier's children; the support code itself stays bounded).
 void raise_nofile_limit() noexcept;
+
+/// Runs body on a thread with a 1 GiB stack (reserved, touched only as deep as it goes) and waits
+/// for it; an exception from body is rethrown here. The tree walks recurse once per directory
+/// level, and a 2,000-level tree under AddressSanitizer's larger frames needs more than the main
+/// thread's 8 MiB.
+void run_on_deep_stack(const std::function<void()>& body);
 
 }  // namespace treecopy_test

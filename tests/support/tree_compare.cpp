@@ -304,7 +304,7 @@ void comparer::compare_link_groups() {
 std::vector<difference> compare_trees(const std::string& left, const std::string& right,
                                       const compare_options& options) {
   comparer c(options);
-  c.compare_roots(left, right);
+  run_on_deep_stack([&] { c.compare_roots(left, right); });
   return c.take();
 }
 

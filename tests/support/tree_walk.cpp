@@ -14,8 +14,7 @@ std::string join(const std::string& rel, const std::string& name) {
   return rel.empty() ? name : rel + "/" + name;
 }
 
-void walk_children(unique_fd& dir_fd, const std::string& rel, int depth,
-                   const walk_callbacks& cb) {
+void walk_children(unique_fd& dir_fd, const std::string& rel, int depth, const walk_callbacks& cb) {
   for (const std::string& name : list_dir(dir_fd.get())) {
     const struct stat st = lstat_at(dir_fd.get(), name);
     const std::string child_rel = join(rel, name);
@@ -23,7 +22,8 @@ void walk_children(unique_fd& dir_fd, const std::string& rel, int depth,
     const bool go_on = cb.pre ? cb.pre(entry) : true;
     if (!S_ISDIR(st.st_mode)) continue;
     if (go_on) {
-      descend(dir_fd, name, [&](unique_fd& child) { walk_children(child, child_rel, depth + 1, cb); });
+      descend(dir_fd, name,
+              [&](unique_fd& child) { walk_children(child, child_rel, depth + 1, cb); });
     }
     if (cb.post) cb.post(walk_entry{child_rel, dir_fd.get(), name, st, depth + 1});
   }
@@ -62,7 +62,9 @@ void descend(unique_fd& dir_fd, const std::string& name,
   }
 }
 
-void walk_tree(const std::string& root, const walk_callbacks& cb) {
+namespace {
+
+void walk_tree_here(const std::string& root, const walk_callbacks& cb) {
   std::string name;
   unique_fd parent = open_parent(root, name);
   const struct stat st = lstat_at(parent.get(), name);
@@ -75,17 +77,23 @@ void walk_tree(const std::string& root, const walk_callbacks& cb) {
   if (cb.post) cb.post(walk_entry{rel, parent.get(), name, st, 0});
 }
 
+}  // namespace
+
+void walk_tree(const std::string& root, const walk_callbacks& cb) {
+  run_on_deep_stack([&] { walk_tree_here(root, cb); });
+}
+
 std::vector<std::string> snapshot_tree(const std::string& root) {
   std::vector<std::string> lines;
   walk_callbacks cb;
   cb.pre = [&](const walk_entry& e) {
     const struct stat& st = e.st;
-    std::string line = "'" + printable(e.rel_path, 100000) + "' type=" +
-                       std::to_string(st.st_mode & S_IFMT) + " mode=" +
-                       std::to_string(st.st_mode & 07777) + " uid=" + std::to_string(st.st_uid) +
-                       " gid=" + std::to_string(st.st_gid) + " ino=" + std::to_string(st.st_ino) +
-                       " nlink=" + std::to_string(st.st_nlink) + " mtime=" +
-                       format_time(st.st_mtim) + " ctime=" + format_time(st.st_ctim);
+    std::string line =
+        "'" + printable(e.rel_path, 100000) + "' type=" + std::to_string(st.st_mode & S_IFMT) +
+        " mode=" + std::to_string(st.st_mode & 07777) + " uid=" + std::to_string(st.st_uid) +
+        " gid=" + std::to_string(st.st_gid) + " ino=" + std::to_string(st.st_ino) +
+        " nlink=" + std::to_string(st.st_nlink) + " mtime=" + format_time(st.st_mtim) +
+        " ctime=" + format_time(st.st_ctim);
     if (!S_ISDIR(st.st_mode)) line += " size=" + std::to_string(st.st_size);
     if (S_ISLNK(st.st_mode)) {
       std::string target(static_cast<std::size_t>(st.st_size) + 1, '\0');
@@ -106,7 +114,8 @@ void give_tree_to(const std::string& root, unsigned uid, unsigned gid) {
     if (::fchownat(e.parent_fd, e.name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
       throw_errno("chown '" + printable(e.rel_path) + "'");
     }
-    if (!S_ISLNK(e.st.st_mode) && ::fchmodat(e.parent_fd, e.name.c_str(), e.st.st_mode & 07777, 0) != 0) {
+    if (!S_ISLNK(e.st.st_mode) &&
+        ::fchmodat(e.parent_fd, e.name.c_str(), e.st.st_mode & 07777, 0) != 0) {
       throw_errno("chmod '" + printable(e.rel_path) + "'");
     }
     return true;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -108,6 +109,18 @@ int wait_for(pid_t pid) {
   return status;
 }
 
+// Waits until the copy started by start_copy() has created dst (its work begins there: process
+// start-up, slow under sanitizers, is not part of it) and returns that moment; nullopt when the
+// process ended first (its status is then in *status).
+std::optional<clock_type::time_point> wait_until_writing(pid_t pid, const std::string& dst, int* status) {
+  for (;;) {
+    if (entry_exists(dst)) return clock_type::now();
+    const pid_t r = ::waitpid(pid, status, WNOHANG);
+    if (r == pid) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
 std::vector<std::string> copy_args(const std::string& src, const std::string& dst, bool update) {
   std::vector<std::string> a{"--progress=none", "-q"};
   if (update) a.push_back("--update");
@@ -129,13 +142,16 @@ TEST(resume_test, kill_at_random_moments_then_update) {
               static_cast<unsigned long long>(c.directories), static_cast<unsigned long long>(c.others),
               static_cast<double>(c.file_bytes) / mib, seconds(clock_type::now() - build_start));
 
-  // The full copy time, measured, spans the kill moments.
-  const auto t0 = clock_type::now();
-  const int full_status = wait_for(start_copy(copy_args(src, dst, false)));
-  const auto full = clock_type::now() - t0;
+  // The full copy time, measured from the moment DST appears, spans the kill moments.
+  const pid_t first = start_copy(copy_args(src, dst, false));
+  int full_status = 0;
+  const auto t0 = wait_until_writing(first, dst, &full_status);
+  ASSERT_TRUE(t0.has_value()) << "the copy ended without creating DST, status " << full_status;
+  full_status = wait_for(first);
+  const auto full = clock_type::now() - *t0;
   ASSERT_TRUE(WIFEXITED(full_status) && WEXITSTATUS(full_status) == 0) << "status " << full_status;
   ASSERT_TRUE(same_trees(src, dst));
-  std::printf("full copy: %.3f s\n", seconds(full));
+  std::printf("full copy: %.3f s after DST appeared\n", seconds(full));
 
   std::mt19937_64 rng(corpus_seed);
   int killed = 0, unfinished = 0;
@@ -144,11 +160,13 @@ TEST(resume_test, kill_at_random_moments_then_update) {
     // Stratified: one moment drawn inside each of kill_count equal slices of [0, full].
     const double fraction = (i + static_cast<double>(rng() % 1000) / 1000.0) / kill_count;
     const auto moment = std::chrono::duration_cast<clock_type::duration>(full * fraction);
-    const auto start = clock_type::now();
     const pid_t pid = start_copy(copy_args(src, dst, false));
-    std::this_thread::sleep_until(start + moment);
-    ::kill(pid, SIGKILL);
-    const int status = wait_for(pid);
+    int status = 0;
+    if (const auto start = wait_until_writing(pid, dst, &status)) {
+      std::this_thread::sleep_until(*start + moment);
+      ::kill(pid, SIGKILL);
+      status = wait_for(pid);
+    }
     const bool was_killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
     killed += was_killed;
     std::size_t differences = 0;

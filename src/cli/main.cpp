@@ -316,12 +316,15 @@ int run(cli_args& a) {
 }  // namespace treecopy_cli
 
 int main(int argc, char** argv) {
-  treecopy_cli::cli_args args;
-  if (std::optional<int> code = treecopy_cli::parse(argc, argv, args)) return *code;
   try {
+    treecopy_cli::cli_args args;
+    if (std::optional<int> code = treecopy_cli::parse(argc, argv, args)) return *code;
     return treecopy_cli::run(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "treecopy: %s\n", e.what());
+    return treecopy_cli::exit_usage;
+  } catch (...) {
+    std::fprintf(stderr, "treecopy: unexpected error\n");
     return treecopy_cli::exit_usage;
   }
 }

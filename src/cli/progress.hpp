@@ -248,7 +248,7 @@ class cli_observer final : public treecopy::copy_observer {
     if (policy_.entries_fd < 0) return;
     (entries_.append(path)) += '\n';
     if (policy_.entries_on_terminal) view_->hide();
-    if (policy_.entries_on_terminal || entries_.size() >= 64 * 1024) flush_entries();
+    if (policy_.entries_on_terminal || entries_.size() >= flush_threshold) flush_entries();
   }
 
   /// --delete removed (with --dry-run: would remove) a destination entry: "deleting PATH".
@@ -258,7 +258,7 @@ class cli_observer final : public treecopy::copy_observer {
     if (policy_.entries_fd < 0) return;
     (entries_.append("deleting ").append(path)) += '\n';
     if (policy_.entries_on_terminal) view_->hide();
-    if (policy_.entries_on_terminal || entries_.size() >= 64 * 1024) flush_entries();
+    if (policy_.entries_on_terminal || entries_.size() >= flush_threshold) flush_entries();
   }
 
   void start(const run_info& info) {
@@ -291,6 +291,7 @@ class cli_observer final : public treecopy::copy_observer {
     entries_.clear();
   }
 
+  static constexpr std::size_t flush_threshold = std::size_t{64} << 10;  ///< bytes of queued entry lines
   std::mutex mu_;
   std::unique_ptr<progress_view> view_;
   message_policy policy_;

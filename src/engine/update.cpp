@@ -125,7 +125,7 @@ bool copier::same_content(dir_node* node, const char* name) {
   int d = fs::open_at(node->dst_fd, dst_name(node, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (d < 0) return false;
   fs::unique_fd dfd(d);
-  constexpr std::size_t chunk = 256 * 1024;
+  constexpr std::size_t chunk = std::size_t{256} << 10;
   thread_local std::unique_ptr<char[]> a, b;
   if (!a) {
     a.reset(new (std::nothrow) char[chunk]);

@@ -121,7 +121,7 @@ constexpr std::size_t dirent_name_offset = 19;
 
 int list_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexcept {
   // One buffer per thread: a directory read never allocates for the kernel's records.
-  constexpr std::size_t buf_size = 64 * 1024;
+  constexpr std::size_t buf_size = std::size_t{64} << 10;
   thread_local std::unique_ptr<char[]> buf;
   try {
     if (!buf) buf = std::make_unique<char[]>(buf_size);
@@ -286,8 +286,10 @@ int read_xattrs(int fd, xattr_list& out) noexcept {
     }
     if (n < 0) return (errno == ENOTSUP) ? 0 : errno;
     for (std::size_t pos = 0; pos < names.size();) {
-      std::string name(names.c_str() + pos);
-      pos += name.size() + 1;
+      std::size_t end = names.find('\0', pos);
+      if (end == std::string::npos) end = names.size();
+      std::string name = names.substr(pos, end - pos);
+      pos = end + 1;
       if (name.empty()) continue;
       std::string value;
       for (;;) {

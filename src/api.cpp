@@ -1,5 +1,7 @@
 // The public entry points: copy_tree() and the small helpers declared in the public headers.
 #include <algorithm>
+#include <iterator>
+#include <numeric>
 #include <thread>
 
 #include "engine/copier.hpp"
@@ -31,6 +33,26 @@ const char* to_string(operation op) noexcept {
   return "?";
 }
 
+namespace {
+
+class treecopy_category final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "treecopy"; }
+  std::string message(int value) const override {
+    switch (static_cast<errc>(value)) {
+      case errc::source_changed: return "file changed while it was copied";
+    }
+    return "unknown treecopy error " + std::to_string(value);
+  }
+};
+
+}  // namespace
+
+const std::error_category& error_category() noexcept {
+  static const treecopy_category category;
+  return category;
+}
+
 std::string entry_error::message() const {
   return std::string(to_string(op)) + " '" + path + "': " + code.message();
 }
@@ -50,9 +72,7 @@ const char* to_string(entry_kind kind) noexcept {
 }
 
 std::uint64_t entry_counts::total() const noexcept {
-  std::uint64_t sum = 0;
-  for (auto n : by_kind) sum += n;
-  return sum;
+  return std::accumulate(std::begin(by_kind), std::end(by_kind), std::uint64_t{0});
 }
 
 unsigned default_jobs() noexcept {

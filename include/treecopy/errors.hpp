@@ -32,11 +32,26 @@ enum class operation : std::uint8_t {
 /// A short verb for an operation ("open", "create", ...), for messages.
 const char* to_string(operation op) noexcept;
 
+/// treecopy's own reasons for an entry error, beside the errno values of std::generic_category().
+enum class errc : int {
+  /// The source file's size or modification time changed while it was being copied: the copy
+  /// holds a mix of old and new contents (or is short). It keeps the times read before the copy,
+  /// so a later --update copies the file again.
+  source_changed = 1,
+};
+
+/// The category of errc values (name "treecopy").
+const std::error_category& error_category() noexcept;
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
 /// One entry that could not be copied (or not completely). Reported, never thrown.
 struct entry_error {
   std::string path;      ///< the path that failed: a source path for reads, a destination path for writes
   operation op{};        ///< what failed
-  std::error_code code;  ///< why (std::generic_category() errno values)
+  std::error_code code;  ///< why: an errno value (std::generic_category()) or a treecopy::errc
 
   /// "create '/dst/a/b': Permission denied".
   std::string message() const;
@@ -60,3 +75,6 @@ class setup_error : public std::system_error {
 };
 
 }  // namespace treecopy
+
+template <>
+struct std::is_error_code_enum<treecopy::errc> : std::true_type {};

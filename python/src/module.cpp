@@ -40,6 +40,11 @@ py::object make_os_error(int err, const std::string& message, const std::string&
   return py::reinterpret_borrow<py::object>(PyExc_OSError)(err, message, fs_decode(filename));
 }
 
+// The errno of an entry error, 0 when the reason is treecopy's own (treecopy::errc).
+int errno_of(const treecopy::entry_error& e) {
+  return e.code.category() == std::generic_category() ? e.code.value() : 0;
+}
+
 treecopy::reflink_mode parse_reflink(const std::string& s) {
   if (s == "auto") return treecopy::reflink_mode::automatic;
   if (s == "always") return treecopy::reflink_mode::always;
@@ -266,13 +271,14 @@ void bind_types(py::module_& m) {
           "operation", [](const treecopy::entry_error& e) { return treecopy::to_string(e.op); },
           "What failed: 'open', 'create', 'set_times', ...")
       .def_property_readonly(
-          "errno", [](const treecopy::entry_error& e) { return e.code.value(); }, "The errno value.")
+          "errno", [](const treecopy::entry_error& e) { return errno_of(e); },
+          "The errno value; 0 for treecopy's own reasons (source_changed).")
       .def_property_readonly(
           "strerror", [](const treecopy::entry_error& e) { return e.code.message(); },
           "The system's message for errno.")
       .def("message", &treecopy::entry_error::message, "\"create '/dst/a': Permission denied\".")
       .def("to_os_error", [](const treecopy::entry_error& e) {
-        return make_os_error(e.code.value(), e.code.message(), e.path);
+        return make_os_error(errno_of(e), e.code.message(), e.path);
       }, "The failure as the OSError subclass Python would raise for it.")
       .def("__repr__", [](const treecopy::entry_error& e) { return "EntryError(" + e.message() + ")"; });
 
@@ -316,7 +322,7 @@ void bind_types(py::module_& m) {
               py::dict item;
               item["path"] = fs_decode(e.path);
               item["operation"] = treecopy::to_string(e.op);
-              item["errno"] = e.code.value();
+              item["errno"] = errno_of(e);
               item["message"] = e.message();
               errors.append(item);
             }
@@ -352,8 +358,9 @@ void bind_pool(py::module_& m) {
       .def("take_failures", [](file_pool& p) {
         py::list out;
         for (const file_failure& f : p.take_failures())
-          out.append(py::make_tuple(f.seq, f.code.value(), f.on_destination, f.setup,
-                                    treecopy::to_string(f.op), fs_decode(f.path)));
+          out.append(py::make_tuple(
+              f.seq, f.code.category() == std::generic_category() ? f.code.value() : 0,
+              f.on_destination, f.setup, treecopy::to_string(f.op), fs_decode(f.path), f.code.message()));
         return out;
       });
 }

@@ -161,9 +161,9 @@ class _Copier:
             self.pool.wait()
 
     def collect_pool_failures(self):
-        for seq, err, on_destination, _setup, _operation, _path in self.pool.take_failures():
+        for seq, err, on_destination, _setup, _operation, _path, message in self.pool.take_failures():
             srcname, dstname = self.queued.pop(seq)
-            why = OSError(err, os.strerror(err), dstname if on_destination else srcname)
+            why = OSError(err, message, dstname if on_destination else srcname)
             self.errors.append((seq, (srcname, dstname, str(why))))
 
     def copystat_dir(self, seq, src, dst):

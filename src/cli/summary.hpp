@@ -129,11 +129,13 @@ inline const char* operation_id(treecopy::operation op) {
 
 /// One entry error as a JSON object (shared by the "error" event and the summary's error list).
 inline json_object& add_error_fields(json_object& j, const treecopy::entry_error& e) {
-  return j.path("path", e.path)
+  const bool is_errno = e.code.category() == std::generic_category();
+  j.path("path", e.path)
       .str("operation", operation_id(e.op))
-      .num("errno", e.code.value())
-      .str("errno_name", errno_name(e.code.value()))
-      .str("message", e.code.message());
+      .num("errno", is_errno ? e.code.value() : 0)
+      .str("errno_name", is_errno ? errno_name(e.code.value()) : "");
+  if (e.code == treecopy::errc::source_changed) j.str("treecopy_error", "source_changed");
+  return j.str("message", e.code.message());
 }
 
 /// The summary as the members of a JSON object (the caller adds "event" for the NDJSON stream).

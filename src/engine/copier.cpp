@@ -2,7 +2,6 @@
 // subdirectories and batches of its other entries, descriptor budgeting, and post-order
 // finalization of directory metadata (the last child to finish finalizes its parent).
 #include "engine/copier.hpp"
-#include "engine/tsan.hpp"
 
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -130,12 +129,10 @@ copy_report copier::run() {
   tbb::task_arena arena(static_cast<int>(jobs_), 1);
 
   std::jthread sampler;
-  if (observer_) sampler = std::jthread([this](std::stop_token done) { sample_progress(done); });
+  if (observer_) sampler = std::jthread([this](const std::stop_token& done) { sample_progress(done); });
 
-  handoff_send(this);
   arena.execute([&] {
     tasks_->run([this] {
-      handoff_receive(this);
       if (setup_.src_dir) {
         root_ = new dir_node;
         root_->parent = &top_;
@@ -191,9 +188,7 @@ void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
 
 void copier::spawn_dir(dir_node* node, bool via_parent) {
   count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
-  handoff_send(node);
   tasks_->run([this, node, via_parent] {
-    handoff_receive(node);
     process_dir(node, via_parent);
   });
 }
@@ -204,8 +199,13 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   dir_node* parent = node->parent;
   const char* dname = dst_name(parent, node->name.c_str());
   fs::unique_fd reopened_src, reopened_dst;
-  int psrc = parent->src_fd, pdst = parent->dst_fd;
-  if (!via_parent) {
+  // Without via_parent the parent's descriptors may be closed by another thread at any moment:
+  // not even read them then.
+  int psrc = -1, pdst = -1;
+  if (via_parent) {
+    psrc = parent->src_fd;
+    pdst = parent->dst_fd;
+  } else {
     std::string rel = rel_path(parent);
     int s = fs::open_dir_beneath(src_root_fd_, rel, opt_.dereference == symlink_mode::always);
     if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
@@ -360,9 +360,7 @@ void copier::schedule_children(dir_node* node) {
     std::uint32_t e = std::min(nfiles, b + per);
     add_work(node, 1);
     node->users.fetch_add(1, std::memory_order_relaxed);
-    handoff_send(node);
     tasks_->run([this, node, b, e] {
-      handoff_receive(node);
       run_batch(node, b, e);
     });
   }
@@ -468,10 +466,15 @@ std::string copier::display_path(const dir_node* node, std::string_view name, bo
 
 void copier::report(dir_node* node, std::string_view name, bool dst_side, operation op, int err) {
   if (err == ECANCELED && stopping()) return;  // an entry cut short by a stop is not a failure
+  report(node, name, dst_side, op, std::error_code(err, std::generic_category()));
+}
+
+void copier::report(dir_node* node, std::string_view name, bool dst_side, operation op,
+                    std::error_code code) {
   count_.errors.fetch_add(1, std::memory_order_relaxed);
   count_.entries_done.fetch_add(1, std::memory_order_relaxed);
   try {
-    entry_error e{display_path(node, name, dst_side), op, std::error_code(err, std::generic_category())};
+    entry_error e{display_path(node, name, dst_side), op, code};
     std::lock_guard lock(report_mu_);
     if (observer_) observer_->on_error(e);
     if (errors_.size() < opt_.max_errors_kept) errors_.push_back(std::move(e));
@@ -506,12 +509,10 @@ progress_snapshot copier::snapshot() const {
   return s;
 }
 
-void copier::sample_progress(std::stop_token done) {
-  std::mutex mu;
-  std::condition_variable_any cv;
-  std::unique_lock lock(mu);
+void copier::sample_progress(const std::stop_token& done) {
+  std::unique_lock lock(sampler_mu_);
   while (!done.stop_requested()) {
-    cv.wait_for(lock, done, opt_.progress_interval, [] { return false; });
+    sampler_cv_.wait_for(lock, done, opt_.progress_interval, [] { return false; });
     if (done.stop_requested()) break;
     try {
       if (!observer_->on_progress(snapshot())) cancel();

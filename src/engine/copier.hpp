@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <condition_variable>
 #include <mutex>
 #include <stop_token>
 #include <string>
@@ -89,9 +90,11 @@ class copier {
   bool replace_existing(dir_node* node, const char* name);
   bool try_clone(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st,
                  bool& done);
-  bool copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st);
+  bool copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st,
+                  bool& changed);
+  bool source_changed(int sfd, const struct stat& before, bool short_read) const noexcept;
   void finish_file(dir_node* node, const char* name, int sfd, fs::unique_fd& dfd,
-                   const struct stat& st, bool first_link);
+                   const struct stat& st, bool first_link, bool changed = false);
   void discard_file(dir_node* node, const char* name);
   int apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct stat& st,
                     const fs::xattr_list* xattrs, operation& op);
@@ -104,6 +107,7 @@ class copier {
 
   // Reporting.
   void report(dir_node* node, std::string_view name, bool dst_side, operation op, int err);
+  void report(dir_node* node, std::string_view name, bool dst_side, operation op, std::error_code code);
   void entry_done(dir_node* node, std::string_view name, entry_kind kind);
   std::string rel_path(const dir_node* node) const;
   std::string display_path(const dir_node* node, std::string_view name, bool dst_side) const;
@@ -117,7 +121,7 @@ class copier {
     request_stop();
   }
   progress_snapshot snapshot() const;
-  void sample_progress(std::stop_token done);
+  void sample_progress(const std::stop_token& done);
 
   setup_result& setup_;
   copy_options opt_;  ///< the caller's options, normalized (update implies merge, ...)
@@ -146,6 +150,8 @@ class copier {
   counters count_;
   link_table links_;
   std::mutex report_mu_;
+  std::mutex sampler_mu_;                ///< only for sampler_cv_'s timed waits
+  std::condition_variable_any sampler_cv_;
   std::vector<entry_error> errors_;
   std::unique_ptr<tbb::task_group> tasks_;
   std::chrono::steady_clock::time_point start_;

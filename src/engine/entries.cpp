@@ -11,7 +11,6 @@
 #include <oneapi/tbb/task_group.h>
 
 #include "engine/copier.hpp"
-#include "engine/tsan.hpp"
 
 namespace treecopy::engine {
 namespace {
@@ -19,6 +18,9 @@ namespace {
 // Files at least this large are split into chunks that several workers copy at once.
 constexpr std::uint64_t big_file_threshold = 128ull << 20;
 constexpr std::uint64_t chunk_size = 32ull << 20;
+// Files at least this large are stat'ed again after the copy to see whether they changed meanwhile.
+// Smaller ones are copied within microseconds of their first fstat; a shrink shows for any size.
+constexpr off_t recheck_threshold = 1 << 20;
 
 entry_kind kind_of(mode_t mode) {
   switch (mode & S_IFMT) {
@@ -55,7 +57,11 @@ bool copier::create_replacing(dir_node* node, const char* name, operation op, Cr
   }
 }
 
-/// A file copied in chunks by several tasks; the last chunk to finish applies the metadata.
+/// A file copied in chunks by several tasks. The worker that meets the file copies the first chunk
+/// and goes back to its directory; helper tasks claim the next chunk in file order until none is
+/// left. So the file is read front to back by streams close together (never backwards, which
+/// defeats readahead on a cold cache), a lone big file keeps every worker busy, and among many big
+/// files each worker tends to stream its own. The last chunk to finish applies the metadata.
 struct big_file {
   copier* c;
   dir_node* node;
@@ -64,19 +70,38 @@ struct big_file {
   struct stat st;
   bool first_link;
   bool sparse;
+  std::uint64_t chunks;
+  std::atomic<std::uint64_t> next{0};
   std::atomic<std::uint64_t> remaining;
   std::atomic<int> error{0};
   std::atomic<bool> read_side{false};
+  std::atomic<bool> short_read{false};
+
+  // Copies the next unclaimed chunk; false when none was left.
+  bool work_one() {
+    const std::uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
+    if (i >= chunks) return false;
+    copy_chunk(i * chunk_size);
+    return true;
+  }
+
+  void work() {
+    while (work_one()) {
+    }
+  }
 
   void copy_chunk(std::uint64_t off) {
     if (error.load(std::memory_order_relaxed) == 0) {
-      std::uint64_t len = std::min<std::uint64_t>(chunk_size, static_cast<std::uint64_t>(st.st_size) - off);
+      const auto size = static_cast<std::uint64_t>(st.st_size);
+      const std::uint64_t len = std::min(chunk_size, size - off);
       fs::copy_control ctl{&c->count_.bytes_done, &c->stopping_,
                            c->opt_.reflink != reflink_mode::never};
       fs::copy_result r = fs::copy_range(sfd.get(), dfd.get(), off, len, sparse, ctl);
       if (r.error) {
         int expected = 0;
         if (error.compare_exchange_strong(expected, r.error)) read_side.store(r.read_side);
+      } else if (!sparse && r.bytes < len) {
+        short_read.store(true, std::memory_order_relaxed);
       }
     }
     if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) finish();
@@ -92,7 +117,8 @@ struct big_file {
       c->discard_file(node, name);
       if (first_link) c->link_waiters(node, name, st, false);
     } else {
-      c->finish_file(node, name, sfd.get(), dfd, st, first_link);
+      const bool changed = c->source_changed(sfd.get(), st, short_read.load());
+      c->finish_file(node, name, sfd.get(), dfd, st, first_link, changed);
     }
     sfd.reset();
     dfd.reset();
@@ -113,19 +139,15 @@ void copier::start_big_file(dir_node* node, const char* name, fs::unique_fd sfd,
   job->first_link = first;
   job->sparse = looks_sparse(st);
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  const std::uint64_t chunks = (size + chunk_size - 1) / chunk_size;
+  job->chunks = (size + chunk_size - 1) / chunk_size;
+  job->remaining.store(job->chunks);
   (void)::posix_fadvise(job->sfd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  job->remaining.store(chunks);
   // The file keeps its directory open and unfinished until its last chunk is written.
   add_work(node, 1);
   node->users.fetch_add(1, std::memory_order_relaxed);
-  handoff_send(job.get());
-  for (std::uint64_t i = 1; i < chunks; ++i)
-    tasks_->run([job, off = i * chunk_size] {
-      handoff_receive(job.get());
-      job->copy_chunk(off);
-    });
-  job->copy_chunk(0);
+  const std::uint64_t helpers = std::min<std::uint64_t>(job->chunks - 1, jobs_);
+  for (std::uint64_t i = 0; i < helpers; ++i) tasks_->run([job] { job->work(); });
+  job->work_one();
 }
 
 void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
@@ -186,14 +208,15 @@ void copier::copy_regular(dir_node* node, const char* name, bool claimed_first) 
       !node->pseudo_fs) {
     return start_big_file(node, name, std::move(sfd), std::move(dfd), st, first);
   }
-  if (ok && !done) ok = copy_bytes(node, name, sfd.get(), dfd.get(), st);
+  bool changed = false;
+  if (ok && !done) ok = copy_bytes(node, name, sfd.get(), dfd.get(), st, changed);
   if (!ok) {
     dfd.reset();
     discard_file(node, name);
     if (first) link_waiters(node, name, st, false);
     return;
   }
-  finish_file(node, name, sfd.get(), dfd, st, first);
+  finish_file(node, name, sfd.get(), dfd, st, first, changed);
 }
 
 // Shares the data with FICLONE where allowed and possible. done: the data is in place. Returns
@@ -221,8 +244,10 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
   return true;
 }
 
-// Copies the bytes, keeping holes. Reports its own failure; false means discard the file.
-bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st) {
+// Copies the bytes, keeping holes. Reports its own failure; false means discard the file. changed:
+// the source changed while it was copied (see source_changed()).
+bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st,
+                        bool& changed) {
   // Files of /proc and /sys report sizes and block counts that mean nothing: read them to EOF.
   const bool sparse = !node->pseudo_fs && looks_sparse(st);
   const std::uint64_t len = node->pseudo_fs ? UINT64_MAX : static_cast<std::uint64_t>(st.st_size);
@@ -239,11 +264,26 @@ bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, cons
     report(node, name, true, operation::write, errno);
     return false;
   }
+  if (!node->pseudo_fs) changed = source_changed(sfd, st, !sparse && r.bytes < len);
   return true;
 }
 
+// Whether the source file changed while it was copied: it ended before its size (short_read), or,
+// for files large enough that copying takes a while, its size or modification time is not what
+// the copy started from. A change inside one clock tick of the mtime goes unseen.
+bool copier::source_changed(int sfd, const struct stat& before, bool short_read) const noexcept {
+  if (short_read) return true;
+  if (before.st_size < recheck_threshold) return false;
+  struct stat now {};
+  if (::fstat(sfd, &now) != 0) return false;
+  return now.st_size != before.st_size || now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
+         now.st_mtim.tv_nsec != before.st_mtim.tv_nsec;
+}
+
+// Applies the metadata and closes the file. A file whose source changed meanwhile keeps what was
+// copied and the times read before the copy (so --update recopies it) and is reported, not counted.
 void copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_fd& dfd,
-                         const struct stat& st, bool first_link) {
+                         const struct stat& st, bool first_link, bool changed) {
   operation op{};
   int err = apply_fd_meta(node, sfd, dfd.get(), st, nullptr, op);
   int cerr = dfd.close_checked();
@@ -254,6 +294,8 @@ void copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_f
   if (err) {
     report(node, name, true, op, err);
     if (op == operation::close) discard_file(node, name);  // the data may not have reached the disk
+  } else if (changed) {
+    report(node, name, false, operation::read, make_error_code(errc::source_changed));
   } else {
     entry_done(node, name, entry_kind::file);
   }

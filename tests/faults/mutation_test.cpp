@@ -1,7 +1,8 @@
 // A source that changes while it is copied: a mutator thread grows, shrinks, deletes and replaces
 // files (by files, directories, symlinks, FIFOs) and removes and recreates whole directories. The
 // copy must not crash or hang, must exit 0 or 1, must name a path in every error, and must still
-// copy the part of the tree nobody touched exactly.
+// copy the part of the tree nobody touched exactly. A file that grows while it is copied is reported
+// as changed, keeps a consistent prefix, and a later --update makes the copy exact.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -210,6 +212,140 @@ TEST_F(mutation_test, library_report_names_every_failure) {
     }
     expect_stable_part_copied(dst);
   }
+}
+
+// Appends one byte at a time to a file until stopped, so its size changes every microsecond or so:
+// any copy that takes longer than that sees a different size after than before.
+class appender {
+ public:
+  explicit appender(const std::string& path) : fd_(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC)) {}
+  ~appender() { stop(); }
+  bool ok() const { return fd_ >= 0; }
+  void start() {
+    thread_ = std::thread([this] {
+      while (!stop_.load(std::memory_order_relaxed)) {
+        if (::write(fd_, "+", 1) != 1) return;
+      }
+    });
+  }
+  void stop() {
+    stop_.store(true);
+    if (thread_.joinable()) thread_.join();
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+struct growing_case {
+  std::size_t size;
+  unsigned jobs;  ///< 1: one copy_file_range loop; 4 and 160 MiB: chunks copied by several workers
+};
+
+class growing_file_test : public testing::TestWithParam<growing_case> {};
+
+struct stat lstat_path(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) ADD_FAILURE() << "lstat " << path << ": " << std::strerror(errno);
+  return st;
+}
+
+TEST_P(growing_file_test, is_reported_keeps_a_prefix_and_update_repairs_it) {
+  scratch_dir scratch("grow");
+  const std::string src = scratch / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  write_pattern_file(src + "/growing", GetParam().size, 7);
+  write_pattern_file(src + "/still", 5000, 8);
+
+  treecopy::copy_options options;
+  options.jobs = GetParam().jobs;
+  // On a busy machine the appender may not get a core during a short copy: try a few times. Every
+  // attempt must be consistent; at least one must see the change.
+  bool seen = false;
+  for (int attempt = 0; attempt < 20 && !seen; ++attempt) {
+    SCOPED_TRACE("attempt " + std::to_string(attempt));
+    const std::string dst = scratch / ("dst" + std::to_string(attempt));
+    const auto size_before = static_cast<std::size_t>(lstat_path(src + "/growing").st_size);
+    appender a(src + "/growing");
+    ASSERT_TRUE(a.ok());
+    a.start();
+    // Start copying only once the file is growing.
+    while (static_cast<std::size_t>(lstat_path(src + "/growing").st_size) == size_before) std::this_thread::yield();
+    treecopy::copy_report rep;
+    ASSERT_NO_THROW(rep = treecopy::copy_tree(src, dst, options));
+    a.stop();
+
+    ASSERT_LE(rep.errors.size(), 1u);
+    EXPECT_EQ(rep.error_count, rep.errors.size());
+    if (!rep.errors.empty()) {
+      seen = true;
+      const treecopy::entry_error& e = rep.errors.front();
+      EXPECT_EQ(e.path, src + "/growing");
+      EXPECT_EQ(e.op, treecopy::operation::read);
+      EXPECT_EQ(e.code, treecopy::errc::source_changed) << e.message();
+      EXPECT_EQ(e.message(), "read '" + src + "/growing': file changed while it was copied");
+    }
+    // Changed or not, what was copied is the file as it was when its copy started: the pattern
+    // and the bytes appended before that moment, nothing torn.
+    const auto copied = read_file(dst + "/growing");
+    const auto now = read_file(src + "/growing");
+    ASSERT_TRUE(copied && now);
+    ASSERT_GT(copied->size(), size_before);
+    // Unreported, the appender was idle for the whole copy: the copy is then the whole file.
+    if (seen) {
+      ASSERT_LT(copied->size(), now->size());
+    } else {
+      ASSERT_LE(copied->size(), now->size());
+    }
+    EXPECT_TRUE(std::memcmp(copied->data(), now->data(), copied->size()) == 0)
+        << "the copy is not a prefix of the grown source";
+
+    if (seen) {
+      // The copy kept the times read before the copy, so --update sees the difference and
+      // repairs it.
+      treecopy::copy_options again = options;
+      again.update = true;
+      ASSERT_NO_THROW(rep = treecopy::copy_tree(src, dst, again));
+      EXPECT_EQ(rep.error_count, 0u);
+      // Access times aside: reading 'still' for the first copy moved its source atime (relatime),
+      // after the copy took it, and --update rightly leaves an unchanged file alone.
+      compare_options o;
+      o.atime = false;
+      EXPECT_TRUE(same_trees(src, dst, o));
+    }
+  }
+  EXPECT_TRUE(seen) << "20 copies of a file growing all the time never reported a change";
+}
+
+INSTANTIATE_TEST_SUITE_P(sizes, growing_file_test,
+                         testing::Values(growing_case{2u << 20, 1}, growing_case{160u << 20, 4}),
+                         [](const auto& info) {
+                           return std::to_string(info.param.size >> 20) + "MiB_j" +
+                                  std::to_string(info.param.jobs);
+                         });
+
+// The CLI names the file and the reason, and exits 1.
+TEST(growing_file_cli_test, reports_the_change_and_exits_1) {
+  scratch_dir scratch("grow-cli");
+  const std::string src = scratch / "src";
+  const std::string dst = scratch / "dst";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  write_pattern_file(src + "/growing", 64u << 20, 9);
+  appender a(src + "/growing");
+  ASSERT_TRUE(a.ok());
+  a.start();
+  while (lstat_path(src + "/growing").st_size == 64 << 20) std::this_thread::yield();
+  const auto r = run_treecopy_limited({"-q", "-j", "2", src, dst}, 120);
+  a.stop();
+  EXPECT_TRUE(exited_with(r, 1));
+  const auto errors = parse_error_lines(r.err);
+  ASSERT_EQ(errors.size(), 1u) << r.describe();
+  EXPECT_EQ(errors[0].path, src + "/growing");
+  EXPECT_EQ(errors[0].reason, "file changed while it was copied") << r.describe();
 }
 
 }  // namespace

@@ -6,7 +6,8 @@ set -euo pipefail
 profile=${1:-test}
 build_pkgs=(cmake make g++ pkg-config libtbb-dev libcli11-dev libboost-filesystem-dev)
 test_pkgs=(libgtest-dev libgmock-dev python3 python3-dev pybind11-dev python3-venv python3-setuptools
-           python3-wheel acl attr util-linux coreutils tar rsync e2fsprogs xfsprogs btrfs-progs)
+           python3-wheel acl attr util-linux coreutils tar rsync e2fsprogs xfsprogs btrfs-progs
+           clang libclang-rt-14-dev dpkg-dev)
 bench_pkgs=(libbenchmark-dev hyperfine rsync gnuplot-nox strace e2fsprogs)
 
 case "$profile" in

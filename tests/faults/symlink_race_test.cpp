@@ -91,6 +91,23 @@ class symlink_race_test : public testing::Test {
     }
   }
 
+  // Runs the CLI with args while attack() works on dst, checks that it ended normally and that
+  // nothing outside DST changed; returns the swaps the attacker made.
+  long copy_under_attack(const std::string& dst, unsigned seed, const std::vector<std::string>& args,
+                         const process_options& options = {}) {
+    std::atomic<bool> stop{false};
+    std::atomic<long> swaps{0};
+    std::thread attacker([&] { attack(dst, stop, swaps, seed); });
+    const auto r = run_treecopy_limited(args, 120, options);
+    stop.store(true);
+    attacker.join();
+    EXPECT_FALSE(hung(r)) << r.describe();
+    EXPECT_EQ(r.signal, 0) << r.describe();
+    EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.describe();
+    expect_outside_untouched();
+    return swaps.load();
+  }
+
   void expect_outside_untouched() {
     EXPECT_EQ(snapshot_tree(outside_), outside_before_) << "something was written outside DST";
     struct stat st {};
@@ -109,17 +126,8 @@ TEST_F(symlink_race_test, swapped_directories_never_lead_outside) {
   for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
     const std::string dst = scratch_ / ("dst" + std::to_string(round));
-    std::atomic<bool> stop{false};
-    std::atomic<long> swaps{0};
-    std::thread attacker([&] { attack(dst, stop, swaps, static_cast<unsigned>(round)); });
-    const auto r = run_treecopy_limited({"-q", "-j", round % 2 ? "2" : "8", src_, dst}, 120);
-    stop.store(true);
-    attacker.join();
-    total_swaps += swaps.load();
-    ASSERT_FALSE(hung(r)) << r.describe();
-    ASSERT_EQ(r.signal, 0) << r.describe();
-    EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.describe();
-    expect_outside_untouched();
+    total_swaps += copy_under_attack(dst, static_cast<unsigned>(round),
+                                     {"-q", "-j", round % 2 ? "2" : "8", src_, dst});
     if (HasFailure()) break;
     remove_tree(dst);
   }
@@ -136,17 +144,8 @@ TEST_F(symlink_race_test, merge_into_existing_tree_never_leads_outside) {
   long total_swaps = 0;
   for (int round = 0; round < rounds / 2; ++round) {
     SCOPED_TRACE("round " + std::to_string(round));
-    std::atomic<bool> stop{false};
-    std::atomic<long> swaps{0};
-    std::thread attacker([&] { attack(dst, stop, swaps, 1000u + static_cast<unsigned>(round)); });
-    const auto r = run_treecopy_limited({"-q", "--merge", "-j", "4", src_, dst}, 120, nofile(64));
-    stop.store(true);
-    attacker.join();
-    total_swaps += swaps.load();
-    ASSERT_FALSE(hung(r)) << r.describe();
-    ASSERT_EQ(r.signal, 0) << r.describe();
-    EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.describe();
-    expect_outside_untouched();
+    total_swaps += copy_under_attack(dst, 1000u + static_cast<unsigned>(round),
+                                     {"-q", "--merge", "-j", "4", src_, dst}, nofile(64));
     if (HasFailure()) break;
   }
   EXPECT_GT(total_swaps, 0);

@@ -182,12 +182,17 @@ TEST(delete_refusal_test, ancestor_of_source_is_refused) {
   }
 }
 
-TEST(delete_refusal_test, home_directory_is_refused) {
-  scratch_dir s("del-home");
+// s/src, and s/home: a copy of it with a .profile of its own, also reached through s/home_link.
+void make_home(const scratch_dir& s) {
   build_source(s / "src");
   ASSERT_TRUE(treecopy::copy_tree(s / "src", s / "home").ok());
   write_file(s / "home/.profile", "precious", past_time(1));
   if (::symlink((s / "home").c_str(), (s / "home_link").c_str()) != 0) throw_errno("symlink");
+}
+
+TEST(delete_refusal_test, home_directory_is_refused) {
+  scratch_dir s("del-home");
+  ASSERT_NO_FATAL_FAILURE(make_home(s));
   const auto before = snapshot_tree(s / "home");
   home_override home(s / "home");
   for (const std::string& dst : {s / "home", s / "home/", s / "home/."}) {
@@ -208,10 +213,7 @@ TEST(delete_refusal_test, home_directory_is_refused) {
 // link names (see setup), so the refusal must look at that directory.
 TEST(delete_refusal_test, symlink_to_home_directory_is_refused) {
   scratch_dir s("del-homelink");
-  build_source(s / "src");
-  ASSERT_TRUE(treecopy::copy_tree(s / "src", s / "home").ok());
-  write_file(s / "home/.profile", "precious", past_time(1));
-  if (::symlink((s / "home").c_str(), (s / "home_link").c_str()) != 0) throw_errno("symlink");
+  ASSERT_NO_FATAL_FAILURE(make_home(s));
   const auto before = snapshot_tree(s / "home");
   home_override home(s / "home");
   treecopy::copy_options o = mirror_options();

@@ -75,17 +75,20 @@ copier::copier(setup_result& setup, const copy_options& options, copy_observer* 
   if (opt_.checksum) opt_.update = true;
   if (opt_.update) opt_.merge = true;
   jobs_ = opt_.jobs ? opt_.jobs : default_jobs();
+  stream_cap_ = std::clamp(static_cast<unsigned>(tbb::info::default_concurrency()), 1u, jobs_);
   euid_ = ::geteuid();
   egid_ = ::getegid();
   is_root_ = euid_ == 0;
   umask_ = read_umask();
   want_entries_ = observer_ && observer_->wants_entries();
-  // Descriptors: each worker may hold a file pair and reopen a directory pair; the rest of the
-  // soft limit is shared by directories kept open between their listing and their finalization.
+  // Descriptors: each worker may hold a file pair and reopen a directory pair, each large file
+  // waiting for a stream holds a pair; the rest of the soft limit is shared by directories kept
+  // open between their listing and their finalization.
   struct rlimit rl {};
   long limit = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
                    ? static_cast<long>(rl.rlim_cur) : 1024;
-  long spare = limit - 24 - 6 * static_cast<long>(jobs_);
+  long spare = limit - 24 - 6 * static_cast<long>(jobs_) -
+               2 * static_cast<long>(max_queued_big_files());
   dir_fd_budget_ = static_cast<int>(std::clamp(spare, 8L, 4096L));
   top_.is_top = true;
   top_.pinned = true;

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <condition_variable>
@@ -100,8 +101,10 @@ class copier {
                     const fs::xattr_list* xattrs, operation& op);
   int apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname, const char* dname,
                     const struct stat& st, operation& op);
-  void start_big_file(dir_node* node, const char* name, fs::unique_fd sfd, fs::unique_fd dfd,
+  bool start_big_file(dir_node* node, const char* name, fs::unique_fd& sfd, fs::unique_fd& dfd,
                       const struct stat& st, bool first);
+  void run_stream();
+  std::size_t max_queued_big_files() const noexcept { return 4 * std::size_t{stream_cap_}; }
   mode_t created_mode(const struct stat& st) const noexcept;
   bool needs_chown(const struct stat& st, const dir_node* parent) const noexcept;
 
@@ -132,6 +135,7 @@ class copier {
   std::atomic<bool> cancel_requested_{false};  ///< the caller or the observer asked to stop
 
   unsigned jobs_ = 1;
+  unsigned stream_cap_ = 1;  ///< large-file chunks copied at once: one per core, at most jobs_
   uid_t euid_ = 0;
   gid_t egid_ = 0;
   bool is_root_ = false;
@@ -154,6 +158,9 @@ class copier {
   std::condition_variable_any sampler_cv_;
   std::vector<entry_error> errors_;
   std::unique_ptr<tbb::task_group> tasks_;
+  std::mutex big_mu_;  ///< guards big_queue_, streams_ and each queued big_file's next chunk
+  std::deque<std::shared_ptr<big_file>> big_queue_;  ///< large files with unclaimed chunks
+  unsigned streams_ = 0;                             ///< stream tasks running
   std::chrono::steady_clock::time_point start_;
 };
 

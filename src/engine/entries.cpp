@@ -57,11 +57,10 @@ bool copier::create_replacing(dir_node* node, const char* name, operation op, Cr
   }
 }
 
-/// A file copied in chunks by several tasks. The worker that meets the file copies the first chunk
-/// and goes back to its directory; helper tasks claim the next chunk in file order until none is
-/// left. So the file is read front to back by streams close together (never backwards, which
-/// defeats readahead on a cold cache), a lone big file keeps every worker busy, and among many big
-/// files each worker tends to stream its own. The last chunk to finish applies the metadata.
+/// A large file copied in chunks. It waits in the copier's stream queue (see start_big_file()) with
+/// its descriptors open; stream tasks claim its chunks in file order, so the file is read front to
+/// back by streams close together (never backwards, which defeats readahead on a cold cache). The
+/// last chunk to finish applies the metadata.
 struct big_file {
   copier* c;
   dir_node* node;
@@ -70,29 +69,19 @@ struct big_file {
   struct stat st;
   bool first_link;
   bool sparse;
+  bool cached;  // its data was in the page cache when it was queued
   std::uint64_t chunks;
-  std::atomic<std::uint64_t> next{0};
+  std::uint64_t next = 0;  // the next unclaimed chunk; guarded by the copier's big_mu_
+  unsigned streams = 0;    // streams copying a chunk of it; guarded by big_mu_
   std::atomic<std::uint64_t> remaining;
   std::atomic<int> error{0};
   std::atomic<bool> read_side{false};
   std::atomic<bool> short_read{false};
 
-  // Copies the next unclaimed chunk; false when none was left.
-  bool work_one() {
-    const std::uint64_t i = next.fetch_add(1, std::memory_order_relaxed);
-    if (i >= chunks) return false;
-    copy_chunk(i * chunk_size);
-    return true;
-  }
-
-  void work() {
-    while (work_one()) {
-    }
-  }
-
-  void copy_chunk(std::uint64_t off) {
+  void copy_chunk(std::uint64_t index) {
     if (error.load(std::memory_order_relaxed) == 0) {
       const auto size = static_cast<std::uint64_t>(st.st_size);
+      const std::uint64_t off = index * chunk_size;
       const std::uint64_t len = std::min(chunk_size, size - off);
       fs::copy_control ctl{&c->count_.bytes_done, &c->stopping_,
                            c->opt_.reflink != reflink_mode::never};
@@ -127,27 +116,80 @@ struct big_file {
   }
 };
 
-void copier::start_big_file(dir_node* node, const char* name, fs::unique_fd sfd, fs::unique_fd dfd,
+// Large files are queued rather than each given a stream of its own: stream tasks (run_stream())
+// copy at most stream_cap_ chunks at once, one per core and at most -j. More streams than cores
+// only slow the copy down: writes to one file take turns on its inode lock, and far-apart reads
+// cost seeks and readahead. Meanwhile the other workers go on with the small files. Returns false
+// when the queue is full: the caller then copies the file itself, so that a directory of many
+// large files does not hold two descriptors for each of them.
+bool copier::start_big_file(dir_node* node, const char* name, fs::unique_fd& sfd, fs::unique_fd& dfd,
                             const struct stat& st, bool first) {
-  auto job = std::make_shared<big_file>();
-  job->c = this;
-  job->node = node;
-  job->name = name;
-  job->sfd = std::move(sfd);
-  job->dfd = std::move(dfd);
-  job->st = st;
-  job->first_link = first;
-  job->sparse = looks_sparse(st);
   const auto size = static_cast<std::uint64_t>(st.st_size);
-  job->chunks = (size + chunk_size - 1) / chunk_size;
-  job->remaining.store(job->chunks);
-  (void)::posix_fadvise(job->sfd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  // The file keeps its directory open and unfinished until its last chunk is written.
-  add_work(node, 1);
-  node->users.fetch_add(1, std::memory_order_relaxed);
-  const std::uint64_t helpers = std::min<std::uint64_t>(job->chunks - 1, jobs_);
-  for (std::uint64_t i = 0; i < helpers; ++i) tasks_->run([job] { job->work(); });
-  job->work_one();
+  const std::uint64_t chunks = (size + chunk_size - 1) / chunk_size;
+  (void)::posix_fadvise(sfd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  const bool sparse = looks_sparse(st);
+  // A sparse file's holes are never cached: it counts as read from the disk.
+  const bool cached = !sparse && fs::mostly_cached(sfd.get(), size);
+  std::uint64_t spawn = 0;
+  {
+    std::lock_guard lock(big_mu_);
+    if (big_queue_.size() >= max_queued_big_files()) return false;
+    auto job = std::make_shared<big_file>();
+    job->c = this;
+    job->node = node;
+    job->name = name;
+    job->sfd = std::move(sfd);
+    job->dfd = std::move(dfd);
+    job->st = st;
+    job->first_link = first;
+    job->sparse = sparse;
+    job->cached = cached;
+    job->chunks = chunks;
+    job->remaining.store(chunks);
+    // The file keeps its directory open and unfinished until its last chunk is written.
+    add_work(node, 1);
+    node->users.fetch_add(1, std::memory_order_relaxed);
+    big_queue_.push_back(std::move(job));
+    spawn = std::min<std::uint64_t>(stream_cap_ - streams_, chunks);
+    streams_ += static_cast<unsigned>(spawn);
+  }
+  for (std::uint64_t i = 0; i < spawn; ++i) tasks_->run([this] { run_stream(); });
+  return true;
+}
+
+// A stream task: copies chunks until none is left unclaimed. A file whose data is cached is memory
+// work, and writes to one file take turns on its inode lock: streams spread over such files, each
+// chunk going to the one with the fewest streams on it. A file read from the disk is read by all
+// streams on it, next to each other, one file at a time: distant streams cost the disk seeks and
+// each other's readahead. Ties go to the oldest file, so a stream stays with its file.
+void copier::run_stream() {
+  std::shared_ptr<big_file> job;
+  for (;;) {
+    std::shared_ptr<big_file> done = std::move(job);  // released outside the lock
+    std::uint64_t index = 0;
+    {
+      std::lock_guard lock(big_mu_);
+      if (done) --done->streams;
+      auto pick = big_queue_.end();
+      bool uncached_seen = false;
+      for (auto it = big_queue_.begin(); it != big_queue_.end(); ++it) {
+        if (!(*it)->cached) {
+          if (uncached_seen) continue;
+          uncached_seen = true;
+        }
+        if (pick == big_queue_.end() || (*it)->streams < (*pick)->streams) pick = it;
+      }
+      if (pick == big_queue_.end()) {
+        --streams_;
+        return;
+      }
+      job = *pick;
+      index = job->next++;
+      ++job->streams;
+      if (job->next == job->chunks) big_queue_.erase(pick);
+    }
+    job->copy_chunk(index);
+  }
 }
 
 void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
@@ -204,9 +246,9 @@ void copier::copy_regular(dir_node* node, const char* name, bool claimed_first) 
   fs::unique_fd dfd(d);
   bool done = false;
   bool ok = try_clone(node, name, sfd.get(), dfd.get(), st, done);
-  if (ok && !done && static_cast<std::uint64_t>(st.st_size) >= big_file_threshold && jobs_ > 1 &&
-      !node->pseudo_fs) {
-    return start_big_file(node, name, std::move(sfd), std::move(dfd), st, first);
+  if (ok && !done && static_cast<std::uint64_t>(st.st_size) >= big_file_threshold &&
+      !node->pseudo_fs && start_big_file(node, name, sfd, dfd, st, first)) {
+    return;
   }
   bool changed = false;
   if (ok && !done) ok = copy_bytes(node, name, sfd.get(), dfd.get(), st, changed);

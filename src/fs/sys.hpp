@@ -90,6 +90,11 @@ struct copy_control {
 copy_result copy_range(int src, int dst, std::uint64_t offset, std::uint64_t length, bool sparse,
                        const copy_control& ctl) noexcept;
 
+/// Whether most of the first size bytes of fd are in the page cache, so that reading them costs
+/// memory bandwidth, not disk time. cachestat(2) where the kernel has it (6.5), else a look at three
+/// pages with preadv2(RWF_NOWAIT); false when neither can tell.
+bool mostly_cached(int fd, std::uint64_t size) noexcept;
+
 /// Tries to clone all of src into dst (FICLONE). Returns 0 or errno.
 int clone_file(int src, int dst) noexcept;
 

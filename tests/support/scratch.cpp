@@ -24,8 +24,19 @@ std::string scratch_root() {
   return boost::filesystem::temp_directory_path().string();
 }
 
-scratch_dir::scratch_dir(const std::string& label) {
-  const boost::filesystem::path root = scratch_root();
+std::string disk_scratch_root() {
+  if (const char* env = std::getenv("TREECOPY_TEST_DISK_SCRATCH"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  boost::system::error_code ec;
+  if (boost::filesystem::is_directory("/var/tmp", ec) && ::access("/var/tmp", W_OK | X_OK) == 0) {
+    return "/var/tmp";
+  }
+  return boost::filesystem::temp_directory_path().string();
+}
+
+scratch_dir::scratch_dir(const std::string& label, const std::string& root_dir) {
+  const boost::filesystem::path root = root_dir;
   // unique_path draws random hex digits; create_directory fails (returns false) on a collision,
   // in which case another name is tried.
   for (int attempt = 0; attempt < 100; ++attempt) {

@@ -6,13 +6,20 @@
 
 namespace treecopy_test {
 
+/// The directory scratch_dir creates its directories in.
+std::string scratch_root();
+
+/// A directory on a disk file system, for tests that need a page cache they can drop:
+/// $TREECOPY_TEST_DISK_SCRATCH when set, else /var/tmp, else the system temporary directory.
+std::string disk_scratch_root();
+
 /// A fresh directory under the scratch root, removed with everything in it on destruction.
 /// The scratch root is $TREECOPY_TEST_SCRATCH when set, else /dev/shm (a tmpfs: fast, and it has
 /// xattrs, sparse files and nanosecond times), else the system temporary directory.
 class scratch_dir {
  public:
-  /// Creates "<root>/treecopy-<label>-XXXX-XXXX", mode 0755.
-  explicit scratch_dir(const std::string& label);
+  /// Creates "<root>/treecopy-<label>-XXXX-XXXX", mode 0755; root defaults to scratch_root().
+  explicit scratch_dir(const std::string& label, const std::string& root = scratch_root());
   ~scratch_dir();
   scratch_dir(const scratch_dir&) = delete;
   scratch_dir& operator=(const scratch_dir&) = delete;
@@ -30,8 +37,6 @@ class scratch_dir {
   std::string path_;
 };
 
-/// The directory scratch_dir creates its directories in.
-std::string scratch_root();
 
 /// True when the tests run as root (uid 0).
 bool running_as_root();

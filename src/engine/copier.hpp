@@ -161,6 +161,7 @@ class copier {
   std::mutex big_mu_;  ///< guards big_queue_, streams_ and each queued big_file's next chunk
   std::deque<std::shared_ptr<big_file>> big_queue_;  ///< large files with unclaimed chunks
   unsigned streams_ = 0;                             ///< stream tasks running
+  bool disk_stream_ = false;  ///< a stream is copying a chunk of an uncached file
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -159,9 +159,10 @@ bool copier::start_big_file(dir_node* node, const char* name, fs::unique_fd& sfd
 
 // A stream task: copies chunks until none is left unclaimed. A file whose data is cached is memory
 // work, and writes to one file take turns on its inode lock: streams spread over such files, each
-// chunk going to the one with the fewest streams on it. A file read from the disk is read by all
-// streams on it, next to each other, one file at a time: distant streams cost the disk seeks and
-// each other's readahead. Ties go to the oldest file, so a stream stays with its file.
+// chunk going to the one with the fewest streams on it. Files read from the disk are read by one
+// stream at a time, front to back, one file after the other, as cp does: concurrent streams cost
+// the disk seeks and each other's readahead. Ties go to the oldest file, so a stream stays with
+// its file.
 void copier::run_stream() {
   std::shared_ptr<big_file> job;
   for (;;) {
@@ -169,13 +170,16 @@ void copier::run_stream() {
     std::uint64_t index = 0;
     {
       std::lock_guard lock(big_mu_);
-      if (done) --done->streams;
+      if (done) {
+        --done->streams;
+        if (!done->cached) disk_stream_ = false;
+      }
       auto pick = big_queue_.end();
-      bool uncached_seen = false;
+      bool disk_file_seen = disk_stream_;
       for (auto it = big_queue_.begin(); it != big_queue_.end(); ++it) {
         if (!(*it)->cached) {
-          if (uncached_seen) continue;
-          uncached_seen = true;
+          if (disk_file_seen) continue;
+          disk_file_seen = true;
         }
         if (pick == big_queue_.end() || (*it)->streams < (*pick)->streams) pick = it;
       }
@@ -186,6 +190,7 @@ void copier::run_stream() {
       job = *pick;
       index = job->next++;
       ++job->streams;
+      if (!job->cached) disk_stream_ = true;
       if (job->next == job->chunks) big_queue_.erase(pick);
     }
     job->copy_chunk(index);

@@ -132,6 +132,35 @@ std::vector<std::string> copy_args(const std::string& src, const std::string& ds
 
 double seconds(clock_type::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// Copies src to dst and sets `full` to the time from DST's appearance to the moment DST's root gets
+// SRC's mtime (directories are finalized last, so the copy is complete then); the process may take
+// longer to exit (a sanitizer's exit-time work), which is not part of it.
+void time_full_copy(const std::string& src, const std::string& dst, clock_type::duration& full) {
+  const pid_t pid = start_copy(copy_args(src, dst, false));
+  int status = 0;
+  const auto t0 = wait_until_writing(pid, dst, &status);
+  ASSERT_TRUE(t0.has_value()) << "the copy ended without creating DST, status " << status;
+  struct stat src_st {};
+  ASSERT_EQ(::stat(src.c_str(), &src_st), 0);
+  auto done = clock_type::now();
+  bool reaped = false;
+  for (;;) {
+    struct stat dst_st {};
+    done = clock_type::now();
+    if (::stat(dst.c_str(), &dst_st) == 0 && dst_st.st_mtim.tv_sec == src_st.st_mtim.tv_sec &&
+        dst_st.st_mtim.tv_nsec == src_st.st_mtim.tv_nsec)
+      break;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      reaped = true;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  if (!reaped) status = wait_for(pid);
+  full = done - *t0;
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status;
+}
+
 TEST(resume_test, kill_at_random_moments_then_update) {
   if (cli_path().empty()) GTEST_SKIP() << "the treecopy CLI is not built";
   scratch_dir s("resume");
@@ -143,32 +172,15 @@ TEST(resume_test, kill_at_random_moments_then_update) {
               static_cast<unsigned long long>(c.directories), static_cast<unsigned long long>(c.others),
               static_cast<double>(c.file_bytes) / mib, seconds(clock_type::now() - build_start));
 
-  // The full copy time, measured from the moment DST appears, spans the kill moments.
-  const pid_t first = start_copy(copy_args(src, dst, false));
-  int full_status = 0;
-  const auto t0 = wait_until_writing(first, dst, &full_status);
-  ASSERT_TRUE(t0.has_value()) << "the copy ended without creating DST, status " << full_status;
-  // The copy is complete when DST's root gets SRC's mtime (directories are finalized last); the
-  // process may take longer to exit (a sanitizer's exit-time work), which is not part of it.
-  struct stat src_st {};
-  ASSERT_EQ(::stat(src.c_str(), &src_st), 0);
-  auto done = clock_type::now();
-  bool reaped = false;
-  for (;;) {
-    struct stat dst_st {};
-    done = clock_type::now();
-    if (::stat(dst.c_str(), &dst_st) == 0 && dst_st.st_mtim.tv_sec == src_st.st_mtim.tv_sec &&
-        dst_st.st_mtim.tv_nsec == src_st.st_mtim.tv_nsec)
-      break;
-    if (::waitpid(first, &full_status, WNOHANG) == first) {
-      reaped = true;
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  // The full copy time, measured from the moment DST appears, spans the kill moments: the
+  // shortest of three copies, since a copy slowed by other loads would put most kills after the end.
+  clock_type::duration full = clock_type::duration::max();
+  for (int round = 0; round < 3; ++round) {
+    if (round > 0) remove_tree(dst);
+    clock_type::duration t{};
+    ASSERT_NO_FATAL_FAILURE(time_full_copy(src, dst, t));
+    full = std::min(full, t);
   }
-  if (!reaped) full_status = wait_for(first);
-  const auto full = done - *t0;
-  ASSERT_TRUE(WIFEXITED(full_status) && WEXITSTATUS(full_status) == 0) << "status " << full_status;
   ASSERT_TRUE(same_trees(src, dst));
   std::printf("full copy: %.3f s after DST appeared\n", seconds(full));
 

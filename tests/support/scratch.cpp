@@ -13,27 +13,24 @@
 
 namespace treecopy_test {
 
-std::string scratch_root() {
-  if (const char* env = std::getenv("TREECOPY_TEST_SCRATCH"); env != nullptr && *env != '\0') {
-    return env;
-  }
+namespace {
+
+// $env when set, else `preferred` when it is a directory we may write in, else the system
+// temporary directory.
+std::string root_from(const char* env, const char* preferred) {
+  if (const char* value = std::getenv(env); value != nullptr && *value != '\0') return value;
   boost::system::error_code ec;
-  if (boost::filesystem::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK | X_OK) == 0) {
-    return "/dev/shm";
+  if (boost::filesystem::is_directory(preferred, ec) && ::access(preferred, W_OK | X_OK) == 0) {
+    return preferred;
   }
   return boost::filesystem::temp_directory_path().string();
 }
 
-std::string disk_scratch_root() {
-  if (const char* env = std::getenv("TREECOPY_TEST_DISK_SCRATCH"); env != nullptr && *env != '\0') {
-    return env;
-  }
-  boost::system::error_code ec;
-  if (boost::filesystem::is_directory("/var/tmp", ec) && ::access("/var/tmp", W_OK | X_OK) == 0) {
-    return "/var/tmp";
-  }
-  return boost::filesystem::temp_directory_path().string();
-}
+}  // namespace
+
+std::string scratch_root() { return root_from("TREECOPY_TEST_SCRATCH", "/dev/shm"); }
+
+std::string disk_scratch_root() { return root_from("TREECOPY_TEST_DISK_SCRATCH", "/var/tmp"); }
 
 scratch_dir::scratch_dir(const std::string& label, const std::string& root_dir) {
   const boost::filesystem::path root = root_dir;

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <ostream>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -98,6 +99,8 @@ void read_all(const std::string& path) {
 }
 
 enum class source_cache { warm, cold };
+
+void PrintTo(source_cache c, std::ostream* os) { *os << (c == source_cache::warm ? "warm" : "cold"); }
 
 class large_file_test : public testing::TestWithParam<std::tuple<unsigned, source_cache>> {
  protected:

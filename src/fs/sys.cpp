@@ -162,7 +162,7 @@ bool mostly_cached(int fd, std::uint64_t size) noexcept {
   } cs{};
   if (::syscall(451, fd, &r, &cs, 0) == 0) return cs.nr_cache * 2 * 4096 >= size;
   for (std::uint64_t off : {std::uint64_t{0}, size / 2, size - 1}) {
-    char byte;
+    char byte = 0;
     struct iovec iov { &byte, 1 };
     if (::preadv2(fd, &iov, 1, static_cast<off_t>(off), RWF_NOWAIT) != 1) return false;
   }

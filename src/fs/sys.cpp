@@ -4,8 +4,10 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/xattr.h>
@@ -164,7 +166,11 @@ bool mostly_cached(int fd, std::uint64_t size) noexcept {
   for (std::uint64_t off : {std::uint64_t{0}, size / 2, size - 1}) {
     char byte = 0;
     struct iovec iov { &byte, 1 };
-    if (::preadv2(fd, &iov, 1, static_cast<off_t>(off), RWF_NOWAIT) != 1) return false;
+    if (::preadv2(fd, &iov, 1, static_cast<off_t>(off), RWF_NOWAIT) == 1) continue;
+    // tmpfs refuses RWF_NOWAIT (EOPNOTSUPP), and its files live in memory.
+    struct statfs fs {};
+    return errno == EOPNOTSUPP && ::fstatfs(fd, &fs) == 0 &&
+           (fs.f_type == TMPFS_MAGIC || fs.f_type == RAMFS_MAGIC);
   }
   return true;
 }

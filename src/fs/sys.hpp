@@ -92,7 +92,8 @@ copy_result copy_range(int src, int dst, std::uint64_t offset, std::uint64_t len
 
 /// Whether most of the first size bytes of fd are in the page cache, so that reading them costs
 /// memory bandwidth, not disk time. cachestat(2) where the kernel has it (6.5), else a look at three
-/// pages with preadv2(RWF_NOWAIT); false when neither can tell.
+/// pages with preadv2(RWF_NOWAIT) (a miss starts their readahead), tmpfs and ramfs counting as
+/// cached; false when neither can tell.
 bool mostly_cached(int fd, std::uint64_t size) noexcept;
 
 /// Tries to clone all of src into dst (FICLONE). Returns 0 or errno.

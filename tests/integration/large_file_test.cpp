@@ -31,14 +31,6 @@ constexpr int sparse_files = 10;  // more than the queue holds at -j 1 and -j 2
 // Data files: a short last chunk, a hard link, an xattr, modes other than the default.
 const std::vector<std::string> data_files = {"data/a", "data/b"};
 
-void write_at(int fd, const std::string& bytes, off_t at) {
-  for (std::size_t done = 0; done < bytes.size();) {
-    const ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done, at + static_cast<off_t>(done));
-    if (n < 0) throw_errno("pwrite");
-    done += static_cast<std::size_t>(n);
-  }
-}
-
 void build_large_tree(const std::string& root) {
   tree_maker m(root, 4242);
   m.dir("data");
@@ -49,14 +41,7 @@ void build_large_tree(const std::string& root) {
   // Sparse files just over the threshold: a little data at the start, in the middle, at the end.
   m.dir("sparse");
   for (int i = 0; i < sparse_files; ++i) {
-    const std::string rel = "sparse/s" + std::to_string(i);
-    m.file(rel, "", 0644);
-    unique_fd fd(::openat(m.root_fd(), rel.c_str(), O_WRONLY | O_CLOEXEC));
-    if (!fd.valid()) throw_errno("open '" + rel + "'");
-    for (off_t at : {off_t{0}, 64 * mib + i * 4096, 128 * mib}) write_at(fd.get(), m.random_bytes(4096), at);
-    const entry_times t = m.next_times();
-    const timespec ts[2] = {t.atime, t.mtime};
-    if (::futimens(fd.get(), ts) != 0) throw_errno("set times '" + rel + "'");
+    m.sparse_file("sparse/s" + std::to_string(i), 128 * mib + 4096, {0, 64 * mib + i * 4096, 128 * mib});
   }
   m.dir("small");
   for (int i = 0; i < 40; ++i) m.file("small/f" + std::to_string(i), m.random_bytes(100 * i));

@@ -15,31 +15,12 @@
 namespace treecopy_test {
 namespace {
 
-void write_at(int fd, const std::string& bytes, off_t offset) {
-  if (::pwrite(fd, bytes.data(), bytes.size(), offset) != static_cast<ssize_t>(bytes.size())) {
-    throw_errno("pwrite");
-  }
-}
-
-// A sparse file: a leading hole, data blocks separated by holes, and a trailing hole.
-void make_sparse(tree_maker& m, const std::string& rel, off_t size,
-                 const std::vector<off_t>& data_offsets) {
-  m.file(rel, "", 0644);
-  unique_fd fd(::openat(m.root_fd(), rel.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!fd.valid()) throw_errno("open '" + rel + "'");
-  for (off_t at : data_offsets) write_at(fd.get(), m.random_bytes(4096), at);
-  if (::ftruncate(fd.get(), size) != 0) throw_errno("truncate '" + rel + "'");
-  const entry_times t = m.next_times();
-  const timespec ts[2] = {t.atime, t.mtime};
-  if (::futimens(fd.get(), ts) != 0) throw_errno("set times '" + rel + "'");
-}
-
 void add_sparse(tree_maker& m) {
   m.dir("sparse");
   constexpr off_t mib = 1 << 20;
-  make_sparse(m, full_tree::sparse_file, 64 * mib, {16 * mib, 16 * mib + 65536, 40 * mib});
-  make_sparse(m, "sparse/all_hole", 8 * mib, {});
-  make_sparse(m, "sparse/data_then_hole", 32 * mib, {0});
+  m.sparse_file(full_tree::sparse_file, 64 * mib, {16 * mib, 16 * mib + 65536, 40 * mib});
+  m.sparse_file("sparse/all_hole", 8 * mib, {});
+  m.sparse_file("sparse/data_then_hole", 32 * mib, {0});
 }
 
 void add_special(tree_maker& m, build_report& report, bool privileged) {

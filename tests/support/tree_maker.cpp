@@ -68,6 +68,22 @@ std::string tree_maker::random_bytes(std::size_t size) {
   return bytes;
 }
 
+void tree_maker::sparse_file(const std::string& rel, off_t size, const std::vector<off_t>& data_offsets) {
+  file(rel, "", 0644);
+  unique_fd fd(::openat(root_.get(), rel.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) throw_errno("open '" + printable(rel) + "'");
+  for (off_t at : data_offsets) {
+    const std::string block = random_bytes(4096);
+    if (::pwrite(fd.get(), block.data(), block.size(), at) != static_cast<ssize_t>(block.size())) {
+      throw_errno("pwrite '" + printable(rel) + "'");
+    }
+  }
+  if (::ftruncate(fd.get(), size) != 0) throw_errno("truncate '" + printable(rel) + "'");
+  const entry_times t = next_times();
+  const timespec ts[2] = {t.atime, t.mtime};
+  if (::futimens(fd.get(), ts) != 0) throw_errno("set times '" + printable(rel) + "'");
+}
+
 void tree_maker::symlink(const std::string& rel, const std::string& target,
                          std::optional<owner> who, int at) {
   if (::symlinkat(target.c_str(), at_or_root(at), rel.c_str()) != 0) {

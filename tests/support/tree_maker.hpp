@@ -53,6 +53,9 @@ class tree_maker {
             std::optional<owner> who = {}, std::optional<entry_times> times = {}, int at = -1);
   /// Random bytes of the given size, from the maker's generator.
   std::string random_bytes(std::size_t size);
+  /// A sparse file of the given size, mode 0644: 4 KiB of random data at each offset, holes
+  /// elsewhere (a leading and a trailing one unless an offset is 0 or at the end).
+  void sparse_file(const std::string& rel, off_t size, const std::vector<off_t>& data_offsets);
   /// A symlink with its own times and (optionally) owner.
   void symlink(const std::string& rel, const std::string& target, std::optional<owner> who = {},
                int at = -1);

@@ -106,6 +106,7 @@ class copier {
   void run_stream();
   std::size_t max_queued_big_files() const noexcept { return 4 * std::size_t{stream_cap_}; }
   mode_t created_mode(const struct stat& st) const noexcept;
+  fs::copy_control data_control(const struct stat& st) noexcept;
   bool needs_chown(const struct stat& st, const dir_node* parent) const noexcept;
 
   // Reporting.
@@ -144,6 +145,9 @@ class copier {
   std::atomic<int> open_dir_fds_{0};
   /// 0 unknown, 1 cloning works, 2 cannot clone between the root file systems.
   std::atomic<int> clone_state_{0};
+  /// copy_file_range said EXDEV for a file of SRC's file system: DST is on another one, and later
+  /// files of SRC's file system go straight to splice or read/write.
+  std::atomic<bool> cfr_refused_{false};
 
   dir_node top_;              ///< the virtual parent of SRC
   dir_node* root_ = nullptr;  ///< SRC itself when it is a directory

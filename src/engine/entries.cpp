@@ -83,9 +83,7 @@ struct big_file {
       const auto size = static_cast<std::uint64_t>(st.st_size);
       const std::uint64_t off = index * chunk_size;
       const std::uint64_t len = std::min(chunk_size, size - off);
-      fs::copy_control ctl{&c->count_.bytes_done, &c->stopping_,
-                           c->opt_.reflink != reflink_mode::never};
-      fs::copy_result r = fs::copy_range(sfd.get(), dfd.get(), off, len, sparse, ctl);
+      fs::copy_result r = fs::copy_range(sfd.get(), dfd.get(), off, len, sparse, c->data_control(st));
       if (r.error) {
         int expected = 0;
         if (error.compare_exchange_strong(expected, r.error)) read_side.store(r.read_side);
@@ -291,6 +289,16 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
   return true;
 }
 
+// How a file's data is copied. copy_file_range may share blocks by itself (XFS, btrfs):
+// --reflink=never must not use it. Once it said EXDEV for a file of SRC's file system, the pair of
+// root file systems cannot use it, and later such files skip the failing call.
+fs::copy_control copier::data_control(const struct stat& st) noexcept {
+  const bool root_fs = st.st_dev == top_.src_dev;
+  const bool use_cfr = opt_.reflink != reflink_mode::never &&
+                       !(root_fs && cfr_refused_.load(std::memory_order_relaxed));
+  return {&count_.bytes_done, &stopping_, use_cfr, root_fs ? &cfr_refused_ : nullptr};
+}
+
 // Copies the bytes, keeping holes. Reports its own failure; false means discard the file. changed:
 // the source changed while it was copied (see source_changed()).
 bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st,
@@ -300,8 +308,8 @@ bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, cons
   const std::uint64_t len = node->pseudo_fs ? UINT64_MAX : static_cast<std::uint64_t>(st.st_size);
   // Large files are read front to back: a wider readahead window matters on a cold cache.
   if (st.st_size >= (1 << 20)) (void)::posix_fadvise(sfd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  // copy_file_range may share blocks by itself (XFS, btrfs): --reflink=never must not use it.
-  fs::copy_control ctl{&count_.bytes_done, &stopping_, opt_.reflink != reflink_mode::never};
+  fs::copy_control ctl = data_control(st);
+  ctl.dst_position_ours = true;  // a fresh descriptor, written by this thread alone
   fs::copy_result r = fs::copy_range(sfd, dfd, 0, len, sparse, ctl);
   if (r.error) {
     report(node, name, !r.read_side, r.read_side ? operation::read : operation::write, r.error);

@@ -7,6 +7,7 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/ioctl.h>
+#include <sys/sendfile.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -189,6 +190,18 @@ char* io_buffer() noexcept {
   return buf.get();
 }
 
+bool cancelled(const copy_control& ctl) noexcept {
+  return ctl.cancel && ctl.cancel->load(std::memory_order_relaxed);
+}
+
+// Counts n more bytes copied, at off: in the result, the position and the caller's progress.
+void advance(const copy_control& ctl, copy_result& r, std::uint64_t& off, ssize_t n) noexcept {
+  const auto bytes = static_cast<std::uint64_t>(n);
+  off += bytes;
+  r.bytes += bytes;
+  if (ctl.progress) ctl.progress->fetch_add(bytes, std::memory_order_relaxed);
+}
+
 // Errors after which copy_file_range cannot work for this pair of files and read/write must.
 bool cfr_unusable(int err) noexcept {
   return err == EXDEV || err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == EBADF ||
@@ -202,7 +215,7 @@ copy_result rw_copy(int src, int dst, std::uint64_t off, std::uint64_t end,
   char* buf = io_buffer();
   if (!buf) return {ENOMEM, false, false, 0};
   while (off < end) {
-    if (ctl.cancel && ctl.cancel->load(std::memory_order_relaxed)) return {ECANCELED, false, false, r.bytes};
+    if (cancelled(ctl)) return {ECANCELED, false, false, r.bytes};
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(end - off, io_buffer_size));
     ssize_t n = ::pread(src, buf, want, static_cast<off_t>(off));
     if (n < 0) {
@@ -219,35 +232,140 @@ copy_result rw_copy(int src, int dst, std::uint64_t off, std::uint64_t end,
       }
       done += w;
     }
-    off += static_cast<std::uint64_t>(n);
-    r.bytes += static_cast<std::uint64_t>(n);
-    if (ctl.progress) ctl.progress->fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    advance(ctl, r, off, n);
   }
   return r;
 }
 
-// Copies one data extent [off, end): copy_file_range in large steps, read/write when refused.
+// Errors of sendfile and splice that mean "this source cannot be spliced": read/write instead.
+bool splice_unsupported(int err) noexcept {
+  return err == EINVAL || err == ENOSYS || err == EOPNOTSUPP;
+}
+
+// Whether a failed data call's errno is the destination's doing (the call does not say which side
+// failed): the usual write-side errors.
+bool write_side_error(int err) noexcept {
+  return err == ENOSPC || err == EDQUOT || err == EFBIG || err == EROFS;
+}
+
+// Extents from this size on go through a pipe with splice when copy_file_range is refused: below
+// it, making and closing the pipe (four calls) costs more than the copy through user memory saves.
+constexpr std::uint64_t splice_threshold = 256 << 10;
+
+// Copies [off, end) through a pipe with splice(2), for file pairs that copy_file_range refuses
+// (two file systems: EXDEV). Splicing the source into the pipe moves page references, and only
+// the splice into the destination copies, once; pread/pwrite copy every byte twice, through user
+// memory. That is the CPU a copy from the disk spends besides the disk's own work. Sets *fallback
+// and copies nothing when no pipe can be had (out of descriptors) or the source cannot be spliced,
+// so that the caller uses read/write from off.
+copy_result splice_copy(int src, int dst, std::uint64_t off, std::uint64_t end,
+                        const copy_control& ctl, bool& fallback) noexcept {
+  copy_result r;
+  fallback = false;
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) {
+    fallback = true;
+    return r;
+  }
+  unique_fd rd(p[0]), wr(p[1]);
+  // A 1 MiB pipe (the unprivileged maximum by default) halves the calls of the default 64 KiB;
+  // refused (a user over the pipe-buffer quota), the pipe keeps its size and works all the same.
+  int cap = ::fcntl(wr.get(), F_SETPIPE_SZ, 1 << 20);
+  if (cap <= 0) cap = ::fcntl(wr.get(), F_GETPIPE_SZ);
+  if (cap <= 0) cap = 64 << 10;
+  while (off < end) {
+    if (cancelled(ctl)) return {ECANCELED, false, false, r.bytes};
+    const auto want = static_cast<std::size_t>(std::min(end - off, static_cast<std::uint64_t>(cap)));
+    loff_t in = static_cast<loff_t>(off);
+    ssize_t n = ::splice(src, &in, wr.get(), nullptr, want, SPLICE_F_MOVE);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // A source file system without splice support: read/write, unless bytes were moved already.
+      fallback = r.bytes == 0 && splice_unsupported(errno);
+      return {fallback ? 0 : errno, !fallback, false, r.bytes};
+    }
+    if (n == 0) break;  // EOF before the expected end
+    for (ssize_t moved = 0; moved < n;) {
+      loff_t out = static_cast<loff_t>(off) + moved;
+      const auto left = static_cast<std::size_t>(n - moved);
+      ssize_t w = ::splice(rd.get(), nullptr, dst, &out, left, SPLICE_F_MOVE);
+      if (w < 0 && errno == EINTR) continue;
+      const std::uint64_t written = r.bytes + static_cast<std::uint64_t>(moved);
+      if (w <= 0) return {w < 0 ? errno : EIO, false, false, written};
+      moved += w;
+    }
+    advance(ctl, r, off, n);
+  }
+  return r;
+}
+
+// Copies [off, end) with sendfile(2), which writes at dst's file position: only for a destination
+// descriptor that no other thread writes (ctl.dst_position_ours). Like splice_copy() the kernel
+// copies each byte once, and it needs no pipe of ours: one call for a small file, where
+// pread/pwrite need two. Sets *fallback and copies nothing when the source cannot be spliced.
+copy_result sendfile_copy(int src, int dst, std::uint64_t off, std::uint64_t end,
+                          const copy_control& ctl, bool& fallback) noexcept {
+  copy_result r;
+  fallback = false;
+  // The position is 0 for the fresh descriptor of a file copied from its start; a later extent of
+  // a sparse file moves it past the hole.
+  if (off != 0 && ::lseek(dst, static_cast<off_t>(off), SEEK_SET) < 0) {
+    fallback = true;
+    return r;
+  }
+  constexpr std::uint64_t step = 64ull << 20;  // progress and cancellation inside large files
+  while (off < end) {
+    if (cancelled(ctl)) return {ECANCELED, false, false, r.bytes};
+    off_t in = static_cast<off_t>(off);
+    ssize_t n = ::sendfile(dst, src, &in, static_cast<std::size_t>(std::min(end - off, step)));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (r.bytes == 0 && splice_unsupported(errno)) {
+        fallback = true;
+        return r;
+      }
+      return {errno, !write_side_error(errno), false, r.bytes};
+    }
+    if (n == 0) break;  // EOF before the expected end
+    advance(ctl, r, off, n);
+  }
+  return r;
+}
+
+// Copies one data extent [off, end): copy_file_range in large steps. Where it is refused (two file
+// systems): sendfile when dst's file position is ours, else splice through a pipe for large
+// extents; read/write for what neither can do.
 copy_result copy_extent(int src, int dst, std::uint64_t off, std::uint64_t end,
                         const copy_control& ctl) noexcept {
   copy_result r;
   // Large steps keep the call count low; bounded so progress moves inside big files.
   constexpr std::uint64_t step = 64ull << 20;
   while (ctl.use_cfr && off < end) {
-    if (ctl.cancel && ctl.cancel->load(std::memory_order_relaxed)) return {ECANCELED, false, false, r.bytes};
+    if (cancelled(ctl)) return {ECANCELED, false, false, r.bytes};
     loff_t in = static_cast<loff_t>(off), out = static_cast<loff_t>(off);
     std::size_t want = static_cast<std::size_t>(std::min(end - off, step));
     ssize_t n = ::copy_file_range(src, &in, dst, &out, want, 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      if (cfr_unusable(errno)) break;  // finish this extent with read/write
-      // Which side failed is not reported; treat the usual write-side errors as such.
-      bool write_side = errno == ENOSPC || errno == EDQUOT || errno == EFBIG || errno == EROFS;
-      return {errno, !write_side, false, r.bytes};
+      if (cfr_unusable(errno)) {  // finish this extent without it
+        if (errno == EXDEV && ctl.cfr_refused) ctl.cfr_refused->store(true);
+        break;
+      }
+      return {errno, !write_side_error(errno), false, r.bytes};
     }
     if (n == 0) break;  // EOF before the expected end: the size lied; read until real EOF
-    off += static_cast<std::uint64_t>(n);
-    r.bytes += static_cast<std::uint64_t>(n);
-    if (ctl.progress) ctl.progress->fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+    advance(ctl, r, off, n);
+  }
+  if (off < end && (ctl.dst_position_ours || end - off >= splice_threshold)) {
+    bool fallback = false;
+    copy_result rest = ctl.dst_position_ours ? sendfile_copy(src, dst, off, end, ctl, fallback)
+                                             : splice_copy(src, dst, off, end, ctl, fallback);
+    r.bytes += rest.bytes;
+    off += rest.bytes;
+    if (!fallback) {
+      rest.bytes = r.bytes;
+      return rest;
+    }
   }
   if (off < end) {
     copy_result rest = rw_copy(src, dst, off, end, ctl);

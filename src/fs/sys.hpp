@@ -78,13 +78,19 @@ struct copy_result {
 /// SEEK_HOLE) are copied, so holes stay holes. Each increment is added to *progress as it is made,
 /// so a large file shows progress while the kernel copies it. length == UINT64_MAX means "until end
 /// of file" (for files whose size is unknown or wrong, as in /proc and /sys). copy_file_range falls
-/// back to read/write by itself where the kernel refuses it, or where it stops short of the expected
-/// length (files that lie about their size).
+/// back by itself where the kernel refuses it (EXDEV between two file systems) to sendfile (see
+/// dst_position_ours) or else to splice through a pipe for extents of 256 KiB and more, and to
+/// read/write for the rest and where it stops short of the expected length (files that lie about
+/// their size).
 /// Stops between steps (returning ECANCELED) once *cancel becomes true, when cancel is not null.
 struct copy_control {
   std::atomic<std::uint64_t>* progress = nullptr;  ///< bumped by every increment written
   const std::atomic<bool>* cancel = nullptr;       ///< checked between steps
   bool use_cfr = true;                             ///< try copy_file_range before read/write
+  std::atomic<bool>* cfr_refused = nullptr;        ///< set when copy_file_range says EXDEV
+  /// No other thread writes through dst and its file position is 0 (a descriptor opened for this
+  /// copy, copied from offset 0): sendfile may replace copy_file_range where that is refused.
+  bool dst_position_ours = false;
 };
 
 copy_result copy_range(int src, int dst, std::uint64_t offset, std::uint64_t length, bool sparse,

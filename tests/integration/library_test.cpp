@@ -8,6 +8,7 @@
 
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "copiers.hpp"
 #include "scratch.hpp"
@@ -69,6 +70,42 @@ TEST_P(library_fidelity_test, full_tree_equals_source_and_cp) {
 INSTANTIATE_TEST_SUITE_P(jobs, library_fidelity_test, testing::Values(1u, 2u, 8u),
                          [](const testing::TestParamInfo<unsigned>& info) {
                            return "jobs_" + std::to_string(info.param);
+                         });
+
+// Across two file systems copy_file_range is refused (EXDEV) and the data goes through sendfile,
+// splice or read/write instead: the same full tree, from the disk scratch to the tmpfs scratch and
+// back, must come out equal to the source and to what cp -a makes in the same direction.
+class cross_fs_fidelity_test : public testing::TestWithParam<std::tuple<bool, unsigned>> {};
+
+TEST_P(cross_fs_fidelity_test, full_tree_equals_source_and_cp) {
+  const auto [from_disk, jobs] = GetParam();
+  scratch_dir tmp("cross-fs");
+  scratch_dir disk("cross-fs-disk", disk_scratch_root());
+  struct stat a {}, b {};
+  ASSERT_EQ(::stat(tmp.path().c_str(), &a), 0);
+  ASSERT_EQ(::stat(disk.path().c_str(), &b), 0);
+  if (a.st_dev == b.st_dev) GTEST_SKIP() << "the disk scratch and the scratch are one file system";
+  const scratch_dir& from = from_disk ? disk : tmp;
+  const scratch_dir& to = from_disk ? tmp : disk;
+  build_full_tree(from / "src");
+  const process_result cp = run_cp(from / "src", to / "cp");
+  ASSERT_TRUE(cp_ok_except_long_paths(cp)) << cp.describe();
+  treecopy::copy_options options;
+  options.jobs = jobs;
+  const treecopy::copy_report report = treecopy::copy_tree(from / "src", to / "dst", options);
+  EXPECT_TRUE(report.ok()) << report.error_count << " errors, first: "
+                           << (report.errors.empty() ? "" : report.errors[0].message());
+  EXPECT_TRUE(same_trees(from / "src", to / "dst", labelled("source", "copy_tree")));
+  compare_options o = labelled("cp -a", "copy_tree");
+  o.ignore = {full_tree::long_path_dir};
+  EXPECT_TRUE(same_trees(to / "cp", to / "dst", o));
+}
+
+INSTANTIATE_TEST_SUITE_P(directions, cross_fs_fidelity_test,
+                         testing::Combine(testing::Bool(), testing::Values(1u, 8u)),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "disk_to_tmpfs" : "tmpfs_to_disk") +
+                                  "_jobs_" + std::to_string(std::get<1>(info.param));
                          });
 
 TEST(library, two_copies_run_concurrently_in_one_process) {

@@ -146,7 +146,7 @@ class copier {
   /// 0 unknown, 1 cloning works, 2 cannot clone between the root file systems.
   std::atomic<int> clone_state_{0};
   /// copy_file_range said EXDEV for a file of SRC's file system: DST is on another one, and later
-  /// files of SRC's file system go straight to splice or read/write.
+  /// files of SRC's file system go straight to sendfile, splice or read/write.
   std::atomic<bool> cfr_refused_{false};
 
   dir_node top_;              ///< the virtual parent of SRC

@@ -49,22 +49,29 @@ class recording_observer : public treecopy::copy_observer {
   std::mutex mutex_;
 };
 
+// Copies the full tree at src with cp -a to cp_dst and with copy_tree at `jobs` workers to dst,
+// and checks the copy against the source and against cp's.
+void expect_full_tree_copy_matches(const std::string& src, const std::string& cp_dst,
+                                   const std::string& dst, unsigned jobs) {
+  const process_result cp = run_cp(src, cp_dst);
+  ASSERT_TRUE(cp_ok_except_long_paths(cp)) << cp.describe();
+  treecopy::copy_options options;
+  options.jobs = jobs;
+  const treecopy::copy_report report = treecopy::copy_tree(src, dst, options);
+  EXPECT_TRUE(report.ok()) << report.error_count << " errors, first: "
+                           << (report.errors.empty() ? "" : report.errors[0].message());
+  EXPECT_TRUE(same_trees(src, dst, labelled("source", "copy_tree")));
+  compare_options o = labelled("cp -a", "copy_tree");
+  o.ignore = {full_tree::long_path_dir};
+  EXPECT_TRUE(same_trees(cp_dst, dst, o));
+}
+
 class library_fidelity_test : public testing::TestWithParam<unsigned> {};
 
 TEST_P(library_fidelity_test, full_tree_equals_source_and_cp) {
   scratch_dir scratch("library");
   build_full_tree(scratch / "src");
-  const process_result cp = run_cp(scratch / "src", scratch / "cp");
-  ASSERT_TRUE(cp_ok_except_long_paths(cp)) << cp.describe();
-  treecopy::copy_options options;
-  options.jobs = GetParam();
-  const treecopy::copy_report report = treecopy::copy_tree(scratch / "src", scratch / "dst", options);
-  EXPECT_TRUE(report.ok()) << report.error_count << " errors, first: "
-                           << (report.errors.empty() ? "" : report.errors[0].message());
-  EXPECT_TRUE(same_trees(scratch / "src", scratch / "dst", labelled("source", "copy_tree")));
-  compare_options o = labelled("cp -a", "copy_tree");
-  o.ignore = {full_tree::long_path_dir};
-  EXPECT_TRUE(same_trees(scratch / "cp", scratch / "dst", o));
+  expect_full_tree_copy_matches(scratch / "src", scratch / "cp", scratch / "dst", GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(jobs, library_fidelity_test, testing::Values(1u, 2u, 8u),
@@ -88,17 +95,7 @@ TEST_P(cross_fs_fidelity_test, full_tree_equals_source_and_cp) {
   const scratch_dir& from = from_disk ? disk : tmp;
   const scratch_dir& to = from_disk ? tmp : disk;
   build_full_tree(from / "src");
-  const process_result cp = run_cp(from / "src", to / "cp");
-  ASSERT_TRUE(cp_ok_except_long_paths(cp)) << cp.describe();
-  treecopy::copy_options options;
-  options.jobs = jobs;
-  const treecopy::copy_report report = treecopy::copy_tree(from / "src", to / "dst", options);
-  EXPECT_TRUE(report.ok()) << report.error_count << " errors, first: "
-                           << (report.errors.empty() ? "" : report.errors[0].message());
-  EXPECT_TRUE(same_trees(from / "src", to / "dst", labelled("source", "copy_tree")));
-  compare_options o = labelled("cp -a", "copy_tree");
-  o.ignore = {full_tree::long_path_dir};
-  EXPECT_TRUE(same_trees(to / "cp", to / "dst", o));
+  expect_full_tree_copy_matches(from / "src", to / "cp", to / "dst", jobs);
 }
 
 INSTANTIATE_TEST_SUITE_P(directions, cross_fs_fidelity_test,

@@ -1,6 +1,8 @@
 #!/bin/bash
 # bench-peers.sh: time treecopy (at several -j) against cp -a, tar | tar, rsync -a and the floor
-# copier (bench/floor_copy.cpp) on generated corpora, with hyperfine, in three places:
+# copier (bench/floor_copy.cpp) on generated corpora, with hyperfine, in three places (with
+# "read only (cat)", which reads every source file once and copies nothing: the bound where
+# reading is the cost, as from a cold cache):
 #   tmpfs  tmpfs -> tmpfs (a tmpfs mounted here): only the copier's own CPU and syscall work counts
 #   ext4   warm source on ext4 -> a freshly made ext4 with a journal in a loop image (mkfs + mount
 #          before every run), like a CI runner's disk
@@ -229,6 +231,8 @@ commands_for() {
   names+=("tar | tar"); cmds+=("mkdir $(q "$dst") && tar -cf - -C $(q "$src") . | tar -xf - -C $(q "$dst")")
   names+=("rsync -a"); cmds+=("rsync -a $(q "$src")/ $(q "$dst")")
   names+=("floor (2 threads)"); cmds+=("$(q "$floor") -j 2 $(q "$src") $(q "$dst")")
+  # Not a copy: reading every file once, the bound no copier can beat where reads are the cost.
+  names+=("read only (cat)"); cmds+=("find $(q "$src") -type f -exec cat {} + >/dev/null")
   if [[ $treecopy != none ]]; then
     local j
     for j in $jobs; do
@@ -275,6 +279,9 @@ for place in $places; do
       if [[ $rc -ne 0 ]]; then
         echo "   ${names[i]}: exit $rc ($(head -c 300 "$out/check.err"))" >&2
         checks+=("\"${names[i]}\": \"failed\""); status=1; continue
+      fi
+      if [[ ${names[i]} == "read only (cat)" ]]; then
+        checks+=("\"${names[i]}\": \"reads only\""); continue
       fi
       got=$(listing "$dst")
       if [[ $got == "$want" ]]; then

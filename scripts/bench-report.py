@@ -20,7 +20,7 @@ import sys
 PLACES = {"tmpfs": "tmpfs → tmpfs", "ext4": "ext4 → fresh ext4 (warm)",
           "cold": "ext4 → fresh ext4 (cold cache)"}
 CORPORA = ["small", "source", "large", "flat"]
-PEERS = ["cp -a", "tar | tar", "rsync -a", "floor (2 threads)"]
+PEERS = ["cp -a", "tar | tar", "rsync -a", "floor (2 threads)", "read only (cat)"]
 
 
 def jobs_of(name):

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
@@ -349,16 +350,7 @@ void copier::schedule_children(dir_node* node) {
   const std::uint32_t per = std::clamp<std::uint32_t>(nfiles / (jobs_ * 4), 8, 128);
   // A few entries are done right here; so are all of them when too many directories are open
   // already, rather than queue work that would keep this directory's descriptors open.
-  if (nfiles <= per || over_budget()) {
-    for (std::uint32_t i = 0; i < nfiles; ++i) {
-      if (stopping()) {
-        count_.entries_done.fetch_add(nfiles - i, std::memory_order_relaxed);
-        break;
-      }
-      copy_entry(node, node->names.c_str() + ents[i].name_offset, ents[i].type);
-    }
-    return;
-  }
+  if (nfiles <= per || over_budget()) return copy_entries(node, 0, nfiles);
   for (std::uint32_t b = 0; b < nfiles; b += per) {
     std::uint32_t e = std::min(nfiles, b + per);
     add_work(node, 1);
@@ -369,15 +361,57 @@ void copier::schedule_children(dir_node* node) {
   }
 }
 
-void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {
-  for (std::uint32_t i = begin; i < end; ++i) {
+namespace {
+
+// The entries a worker is going through (copy_entries()), so that copy_regular(), several calls
+// down, can hand the rest of them to other workers when it meets a large file. Thread-local
+// rather than passed down: every path to copy_regular() (plain, --merge, --update, hard-link
+// waiters) would need it, and only the entry the loop is at may use it (armed).
+struct entry_cursor {
+  const copier* owner;
+  dir_node* node;
+  std::uint32_t next, end;
+  bool armed;
+};
+thread_local entry_cursor* current_entries = nullptr;
+
+}  // namespace
+
+void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end) {
+  entry_cursor cursor{this, node, begin, end, false};
+  entry_cursor* outer = std::exchange(current_entries, &cursor);
+  while (cursor.next < cursor.end) {
     if (stopping()) {
-      count_.entries_done.fetch_add(end - i, std::memory_order_relaxed);
+      count_.entries_done.fetch_add(cursor.end - cursor.next, std::memory_order_relaxed);
       break;
     }
-    const auto& e = node->entries[i];
+    const auto& e = node->entries[cursor.next++];
+    cursor.armed = true;
     copy_entry(node, node->names.c_str() + e.name_offset, e.type);
+    cursor.armed = false;
   }
+  current_entries = outer;
+}
+
+// A file of a few MiB takes milliseconds, hundreds of small files' worth: the worker that meets
+// one spawns the entries after it as a batch of their own before copying it, so that idle
+// workers take them (and the other large files among them) instead of waiting for this one. File
+// sizes are known only once a file is open, so this is how the largest work starts early without
+// a stat per entry at listing time.
+void copier::hand_off_rest(dir_node* node) {
+  entry_cursor* c = current_entries;
+  if (!c || !c->armed || c->owner != this || c->node != node) return;
+  c->armed = false;
+  if (c->next >= c->end) return;
+  const std::uint32_t b = c->next, e = c->end;
+  c->end = c->next;
+  add_work(node, 1);
+  node->users.fetch_add(1, std::memory_order_relaxed);
+  tasks_->run([this, node, b, e] { run_batch(node, b, e); });
+}
+
+void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {
+  copy_entries(node, begin, end);
   release_users(node);
   finish_child(node);
 }

@@ -55,6 +55,8 @@ class copier {
   bool open_dir_pair(dir_node* node, bool via_parent);
   void schedule_children(dir_node* node);
   void run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end);
+  void copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end);
+  void hand_off_rest(dir_node* node);
   void add_work(dir_node* node, std::int64_t n);
   void release_users(dir_node* node);
   void finish_child(dir_node* node);

@@ -21,6 +21,8 @@ constexpr std::uint64_t chunk_size = 32ull << 20;
 // Files at least this large are stat'ed again after the copy to see whether they changed meanwhile.
 // Smaller ones are copied within microseconds of their first fstat; a shrink shows for any size.
 constexpr off_t recheck_threshold = 1 << 20;
+// Files from this size on let the rest of their batch go to other workers (hand_off_rest()).
+constexpr off_t hand_off_threshold = 1 << 20;
 
 entry_kind kind_of(mode_t mode) {
   switch (mode & S_IFMT) {
@@ -238,6 +240,7 @@ void copier::copy_regular(dir_node* node, const char* name, bool claimed_first) 
     return copy_by_stat(node, name, st);
   }
   count_.bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+  if (st.st_size >= hand_off_threshold) hand_off_rest(node);
   bool first = claimed_first;
   if (!first && st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
 

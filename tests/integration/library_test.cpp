@@ -131,6 +131,66 @@ TEST(library, two_copies_run_concurrently_in_one_process) {
   }
 }
 
+// A worker that meets a file of 1 MiB or more hands the rest of its batch to other workers before
+// copying it. Directories whose files are mostly such files, with small files, hard links (within
+// the directory and across), symlinks and a FIFO between them, must come out whole and counted
+// once each, at every worker count, copied afresh, merged into a copy and updated in place.
+class hand_off_test : public testing::TestWithParam<unsigned> {};
+
+TEST_P(hand_off_test, directories_of_large_files_are_copied_whole) {
+  scratch_dir scratch("hand-off");
+  tree_maker m(scratch / "src", 77);
+  std::uint64_t bytes = 0;
+  auto add = [&](const std::string& rel, std::size_t size) {
+    m.file(rel, m.random_bytes(size));
+    bytes += size;
+  };
+  m.dir("data");
+  m.dir("other");
+  for (int i = 0; i < 24; ++i) {
+    const std::string n = std::to_string(i);
+    add("data/big" + n, (1u << 20) + static_cast<std::size_t>(i) * 40000);
+    add("data/small" + n, static_cast<std::size_t>(i) * 100);
+    if (i % 6 == 0) m.hardlink("data/big" + n, "data/big" + n + "_link");
+    if (i % 8 == 0) m.hardlink("data/big" + n, "other/big" + n + "_link");
+  }
+  m.symlink("data/to_big0", "big0");
+  m.special("data/fifo", S_IFIFO, 0600);
+  m.finish();
+
+  treecopy::copy_options options;
+  options.jobs = GetParam();
+  const treecopy::copy_report r = treecopy::copy_tree(scratch / "src", scratch / "dst", options);
+  using k = treecopy::entry_kind;
+  EXPECT_TRUE(r.ok()) << r.error_count << " errors";
+  EXPECT_EQ(r.copied[k::file], 48u);
+  EXPECT_EQ(r.copied[k::hardlink], 7u);  // big0, 6, 12, 18 in data; big0, 8, 16 in other
+  EXPECT_EQ(r.copied[k::symlink], 1u);
+  EXPECT_EQ(r.copied[k::fifo], 1u);
+  EXPECT_EQ(r.bytes_copied, bytes);
+  compare_options o;
+  o.directory_atime = true;
+  EXPECT_TRUE(same_trees(scratch / "src", scratch / "dst", o));
+
+  // Into the finished copy again: --merge replaces every entry, --update then has nothing to do.
+  options.merge = true;
+  const treecopy::copy_report merged = treecopy::copy_tree(scratch / "src", scratch / "dst", options);
+  EXPECT_TRUE(merged.ok()) << merged.error_count << " errors";
+  EXPECT_EQ(merged.copied[k::file], 48u);
+  EXPECT_TRUE(same_trees(scratch / "src", scratch / "dst", o));
+  options.update = true;
+  const treecopy::copy_report updated = treecopy::copy_tree(scratch / "src", scratch / "dst", options);
+  EXPECT_TRUE(updated.ok()) << updated.error_count << " errors";
+  EXPECT_EQ(updated.copied[k::file], 0u);
+  EXPECT_EQ(updated.bytes_copied, 0u);
+  EXPECT_TRUE(same_trees(scratch / "src", scratch / "dst", o));
+}
+
+INSTANTIATE_TEST_SUITE_P(jobs, hand_off_test, testing::Values(1u, 2u, 8u),
+                         [](const testing::TestParamInfo<unsigned>& info) {
+                           return "jobs_" + std::to_string(info.param);
+                         });
+
 TEST(library, report_counts_entries_by_kind_and_bytes) {
   scratch_dir scratch("library_report");
   tree_maker m(scratch / "src", 1);

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <new>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -375,11 +376,23 @@ struct entry_cursor {
 };
 thread_local entry_cursor* current_entries = nullptr;
 
+// Restores the enclosing cursor however copy_entries() is left.
+class cursor_scope {
+ public:
+  explicit cursor_scope(entry_cursor* c) noexcept : outer_(std::exchange(current_entries, c)) {}
+  ~cursor_scope() { current_entries = outer_; }
+  cursor_scope(const cursor_scope&) = delete;
+  cursor_scope& operator=(const cursor_scope&) = delete;
+
+ private:
+  entry_cursor* outer_;
+};
+
 }  // namespace
 
 void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end) {
   entry_cursor cursor{this, node, begin, end, false};
-  entry_cursor* outer = std::exchange(current_entries, &cursor);
+  cursor_scope scope(&cursor);
   while (cursor.next < cursor.end) {
     if (stopping()) {
       count_.entries_done.fetch_add(cursor.end - cursor.next, std::memory_order_relaxed);
@@ -390,7 +403,6 @@ void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end
     copy_entry(node, node->names.c_str() + e.name_offset, e.type);
     cursor.armed = false;
   }
-  current_entries = outer;
 }
 
 // A file of a few MiB takes milliseconds, hundreds of small files' worth: the worker that meets
@@ -404,10 +416,18 @@ void copier::hand_off_rest(dir_node* node) {
   c->armed = false;
   if (c->next >= c->end) return;
   const std::uint32_t b = c->next, e = c->end;
-  c->end = c->next;
   add_work(node, 1);
   node->users.fetch_add(1, std::memory_order_relaxed);
-  tasks_->run([this, node, b, e] { run_batch(node, b, e); });
+  try {
+    tasks_->run([this, node, b, e] { run_batch(node, b, e); });
+  } catch (const std::bad_alloc&) {
+    // No task: this worker keeps the entries. The batch it is in still counts as pending and as
+    // a user of the listing, so neither count reaches zero here.
+    add_work(node, -1);
+    node->users.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  c->end = b;
 }
 
 void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {

@@ -291,6 +291,11 @@ copy_result splice_copy(int src, int dst, std::uint64_t off, std::uint64_t end,
       ssize_t w = ::splice(rd.get(), nullptr, dst, &out, left, SPLICE_F_MOVE);
       if (w < 0 && errno == EINTR) continue;
       const std::uint64_t written = r.bytes + static_cast<std::uint64_t>(moved);
+      // A destination file system that cannot be spliced into: read/write, if nothing was written.
+      if (w < 0 && written == 0 && splice_unsupported(errno)) {
+        fallback = true;
+        return r;
+      }
       if (w <= 0) return {w < 0 ? errno : EIO, false, false, written};
       moved += w;
     }
@@ -362,7 +367,9 @@ copy_result copy_extent(int src, int dst, std::uint64_t off, std::uint64_t end,
                                              : splice_copy(src, dst, off, end, ctl, fallback);
     r.bytes += rest.bytes;
     off += rest.bytes;
-    if (!fallback) {
+    // Done, failed, or stopped short: a short end is checked with read/write below, which
+    // reads until the real end of file, whatever splicing made of it.
+    if (!fallback && (rest.error || off >= end)) {
       rest.bytes = r.bytes;
       return rest;
     }

@@ -388,6 +388,18 @@ class cursor_scope {
   entry_cursor* outer_;
 };
 
+// Arms the cursor for the entry the loop is at, and only while that entry is being copied.
+class armed_while_copying {
+ public:
+  explicit armed_while_copying(entry_cursor& c) noexcept : c_(c) { c_.armed = true; }
+  ~armed_while_copying() { c_.armed = false; }
+  armed_while_copying(const armed_while_copying&) = delete;
+  armed_while_copying& operator=(const armed_while_copying&) = delete;
+
+ private:
+  entry_cursor& c_;
+};
+
 }  // namespace
 
 void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end) {
@@ -399,9 +411,8 @@ void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end
       break;
     }
     const auto& e = node->entries[cursor.next++];
-    cursor.armed = true;
+    armed_while_copying armed(cursor);
     copy_entry(node, node->names.c_str() + e.name_offset, e.type);
-    cursor.armed = false;
   }
 }
 

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -43,9 +45,10 @@ class merge_test : public testing::Test {
     }
     m.finish();
   }
-  // Two identical destinations, one for cp and one for treecopy.
-  void build_destination(const std::string& root, bool conflicts) {
-    tree_maker m(root, 22);
+  // Two identical destinations, one for cp and one for treecopy: the same seed and the same time
+  // base (by default each tree_maker takes the clock's second, which may tick between the two).
+  void build_destination(const std::string& root, bool conflicts, std::int64_t time_base) {
+    tree_maker m(root, 22, time_base);
     m.file("a", "old a, longer than the new one");
     m.dir("b");
     m.file("b/c", "old c");
@@ -63,8 +66,9 @@ class merge_test : public testing::Test {
   }
   void prepare(bool conflicts) {
     build_source(conflicts);
-    build_destination(dst_cp_, conflicts);
-    build_destination(dst_tc_, conflicts);
+    const std::int64_t time_base = ::time(nullptr);
+    build_destination(dst_cp_, conflicts, time_base);
+    build_destination(dst_tc_, conflicts, time_base);
   }
 
   compare_options against_cp() const {

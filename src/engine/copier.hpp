@@ -164,10 +164,9 @@ class copier {
   std::condition_variable_any sampler_cv_;
   std::vector<entry_error> errors_;
   std::unique_ptr<tbb::task_group> tasks_;
-  std::mutex big_mu_;  ///< guards the three below and each big_file's next and streams
+  std::mutex big_mu_;  ///< guards the two below and each big_file's next and streams
   std::deque<std::shared_ptr<big_file>> big_queue_;  ///< large files with unclaimed chunks
   unsigned streams_ = 0;                             ///< stream tasks running
-  bool disk_stream_ = false;  ///< a stream is copying a chunk of an uncached file
   std::chrono::steady_clock::time_point start_;
 };
 

@@ -159,10 +159,11 @@ bool copier::start_big_file(dir_node* node, const char* name, fs::unique_fd& sfd
 
 // A stream task: copies chunks until none is left unclaimed. A file whose data is cached is memory
 // work, and writes to one file take turns on its inode lock: streams spread over such files, each
-// chunk going to the one with the fewest streams on it. Files read from the disk are read by one
-// stream at a time, front to back, one file after the other, as cp does: concurrent streams cost
-// the disk seeks and each other's readahead. Ties go to the oldest file, so a stream stays with
-// its file.
+// chunk going to the one with the fewest streams on it. A file read from the disk has at most one
+// stream, which reads it front to back (two streams on one file cost each other's readahead and
+// take turns writing it), but several such files are read at once, one per stream: the disk gets
+// more than one request at a time and the copying into the destination runs on every core. Ties
+// go to the oldest file, so a stream stays with its file.
 void copier::run_stream() {
   std::shared_ptr<big_file> job;
   for (;;) {
@@ -170,17 +171,10 @@ void copier::run_stream() {
     std::uint64_t index = 0;
     {
       std::lock_guard lock(big_mu_);
-      if (done) {
-        --done->streams;
-        if (!done->cached) disk_stream_ = false;
-      }
+      if (done) --done->streams;
       auto pick = big_queue_.end();
-      bool disk_file_seen = disk_stream_;
       for (auto it = big_queue_.begin(); it != big_queue_.end(); ++it) {
-        if (!(*it)->cached) {
-          if (disk_file_seen) continue;
-          disk_file_seen = true;
-        }
+        if (!(*it)->cached && (*it)->streams > 0) continue;
         if (pick == big_queue_.end() || (*it)->streams < (*pick)->streams) pick = it;
       }
       if (pick == big_queue_.end()) {
@@ -190,7 +184,6 @@ void copier::run_stream() {
       job = *pick;
       index = job->next++;
       ++job->streams;
-      if (!job->cached) disk_stream_ = true;
       if (job->next == job->chunks) big_queue_.erase(pick);
     }
     job->copy_chunk(index);

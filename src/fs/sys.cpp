@@ -248,6 +248,10 @@ bool write_side_error(int err) noexcept {
   return err == ENOSPC || err == EDQUOT || err == EFBIG || err == EROFS;
 }
 
+// The most one in-kernel copy call (copy_file_range, sendfile) is asked for: large, to keep the
+// call count low, and bounded, so that progress moves and cancellation is seen inside big files.
+constexpr std::uint64_t kernel_copy_step = 64ull << 20;
+
 // Extents from this size on go through a pipe with splice when copy_file_range is refused: below
 // it, making and closing the pipe (four calls) costs more than the copy through user memory saves.
 constexpr std::uint64_t splice_threshold = 256 << 10;
@@ -318,11 +322,11 @@ copy_result sendfile_copy(int src, int dst, std::uint64_t off, std::uint64_t end
     fallback = true;
     return r;
   }
-  constexpr std::uint64_t step = 64ull << 20;  // progress and cancellation inside large files
   while (off < end) {
     if (cancelled(ctl)) return {ECANCELED, false, false, r.bytes};
     off_t in = static_cast<off_t>(off);
-    ssize_t n = ::sendfile(dst, src, &in, static_cast<std::size_t>(std::min(end - off, step)));
+    const auto want = static_cast<std::size_t>(std::min(end - off, kernel_copy_step));
+    ssize_t n = ::sendfile(dst, src, &in, want);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (r.bytes == 0 && splice_unsupported(errno)) {
@@ -343,12 +347,10 @@ copy_result sendfile_copy(int src, int dst, std::uint64_t off, std::uint64_t end
 copy_result copy_extent(int src, int dst, std::uint64_t off, std::uint64_t end,
                         const copy_control& ctl) noexcept {
   copy_result r;
-  // Large steps keep the call count low; bounded so progress moves inside big files.
-  constexpr std::uint64_t step = 64ull << 20;
   while (ctl.use_cfr && off < end) {
     if (cancelled(ctl)) return {ECANCELED, false, false, r.bytes};
     loff_t in = static_cast<loff_t>(off), out = static_cast<loff_t>(off);
-    std::size_t want = static_cast<std::size_t>(std::min(end - off, step));
+    std::size_t want = static_cast<std::size_t>(std::min(end - off, kernel_copy_step));
     ssize_t n = ::copy_file_range(src, &in, dst, &out, want, 0);
     if (n < 0) {
       if (errno == EINTR) continue;

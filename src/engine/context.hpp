@@ -42,6 +42,9 @@ struct dir_node {
   bool existed = false;       ///< the destination directory was there before (merge, update)
   bool no_descend = false;    ///< on another file system with one_file_system: copy it empty
   bool followed = false;      ///< reached through a symlink (dereference): reopen by following
+  /// The destination directory, there before (merge), is on another file system than DST's: what
+  /// the copy remembers of DST's file system (no clones, no copy_file_range) does not hold here.
+  bool dst_foreign = false;
   /// New entries here get a mode or group the umask does not predict (the directory existed
   /// before, has a default ACL, or is set-group-ID): set owner and mode of every entry explicitly.
   bool always_chmod = false;

@@ -274,6 +274,19 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     }
   }
   node->existed = existed;
+  // A directory that was there may be another file system mounted in DST. A directory made here
+  // is on its parent's.
+  node->dst_foreign = parent->dst_foreign;
+  if (d >= 0 && (node == root_ || existed)) {
+    struct stat ds {};
+    if (::fstat(d, &ds) == 0) {
+      if (node == root_) {
+        dst_root_dev_ = ds.st_dev;
+      } else {
+        node->dst_foreign = ds.st_dev != dst_root_dev_;
+      }
+    }
+  }
   node->src_fd = sfd.release();
   node->dst_fd = d;
   open_dir_fds_.fetch_add(2, std::memory_order_relaxed);

@@ -108,7 +108,12 @@ class copier {
   void run_stream();
   std::size_t max_queued_big_files() const noexcept { return 4 * std::size_t{stream_cap_}; }
   mode_t created_mode(const struct stat& st) const noexcept;
-  fs::copy_control data_control(const struct stat& st) noexcept;
+  fs::copy_control data_control(const dir_node* node, const struct stat& st) noexcept;
+  /// Whether a file of node is copied between the two root file systems (SRC's and DST's), for
+  /// which clone_state_ and cfr_refused_ speak.
+  bool root_pair(const dir_node* node, const struct stat& st) const noexcept {
+    return st.st_dev == top_.src_dev && !node->dst_foreign;
+  }
   bool needs_chown(const struct stat& st, const dir_node* parent) const noexcept;
 
   // Reporting.
@@ -147,9 +152,11 @@ class copier {
   std::atomic<int> open_dir_fds_{0};
   /// 0 unknown, 1 cloning works, 2 cannot clone between the root file systems.
   std::atomic<int> clone_state_{0};
-  /// copy_file_range said EXDEV for a file of SRC's file system: DST is on another one, and later
-  /// files of SRC's file system go straight to sendfile, splice or read/write.
+  /// copy_file_range said EXDEV for a file copied between the root file systems: later such files
+  /// go straight to sendfile, splice or read/write.
   std::atomic<bool> cfr_refused_{false};
+  /// DST's file system: set when DST is opened, before any of its children is.
+  dev_t dst_root_dev_ = 0;
 
   dir_node top_;              ///< the virtual parent of SRC
   dir_node* root_ = nullptr;  ///< SRC itself when it is a directory

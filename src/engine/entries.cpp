@@ -85,7 +85,7 @@ struct big_file {
       const auto size = static_cast<std::uint64_t>(st.st_size);
       const std::uint64_t off = index * chunk_size;
       const std::uint64_t len = std::min(chunk_size, size - off);
-      fs::copy_result r = fs::copy_range(sfd.get(), dfd.get(), off, len, sparse, c->data_control(st));
+      fs::copy_result r = fs::copy_range(sfd.get(), dfd.get(), off, len, sparse, c->data_control(node, st));
       if (r.error) {
         int expected = 0;
         if (error.compare_exchange_strong(expected, r.error)) read_side.store(r.read_side);
@@ -266,7 +266,8 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
                        bool& done) {
   done = st.st_size == 0 && !node->pseudo_fs;
   if (done || opt_.reflink == reflink_mode::never || node->pseudo_fs) return true;
-  if (clone_state_.load(std::memory_order_relaxed) == 2 && opt_.reflink != reflink_mode::always)
+  const bool root = root_pair(node, st);
+  if (root && clone_state_.load(std::memory_order_relaxed) == 2 && opt_.reflink != reflink_mode::always)
     return true;
   int err = fs::clone_file(sfd, dfd);
   if (err == 0) {
@@ -280,16 +281,15 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
     return false;
   }
   // Remember that the two root file systems cannot clone, so later files skip the attempt.
-  if (fs::clone_unsupported(err) && st.st_dev == top_.src_dev)
-    clone_state_.store(2, std::memory_order_relaxed);
+  if (root && fs::clone_unsupported(err)) clone_state_.store(2, std::memory_order_relaxed);
   return true;
 }
 
 // How a file's data is copied. copy_file_range may share blocks by itself (XFS, btrfs):
-// --reflink=never must not use it. Once it said EXDEV for a file of SRC's file system, the pair of
-// root file systems cannot use it, and later such files skip the failing call.
-fs::copy_control copier::data_control(const struct stat& st) noexcept {
-  const bool root_fs = st.st_dev == top_.src_dev;
+// --reflink=never must not use it. Once it said EXDEV for a file copied between the two root file
+// systems, they cannot use it, and later such files skip the failing call.
+fs::copy_control copier::data_control(const dir_node* node, const struct stat& st) noexcept {
+  const bool root_fs = root_pair(node, st);
   const bool use_cfr = opt_.reflink != reflink_mode::never &&
                        !(root_fs && cfr_refused_.load(std::memory_order_relaxed));
   return {&count_.bytes_done, &stopping_, use_cfr, root_fs ? &cfr_refused_ : nullptr};
@@ -304,7 +304,7 @@ bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, cons
   const std::uint64_t len = node->pseudo_fs ? UINT64_MAX : static_cast<std::uint64_t>(st.st_size);
   // Large files are read front to back: a wider readahead window matters on a cold cache.
   if (st.st_size >= (1 << 20)) (void)::posix_fadvise(sfd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  fs::copy_control ctl = data_control(st);
+  fs::copy_control ctl = data_control(node, st);
   ctl.dst_position_ours = true;  // a fresh descriptor, written by this thread alone
   fs::copy_result r = fs::copy_range(sfd, dfd, 0, len, sparse, ctl);
   if (r.error) {

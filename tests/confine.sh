@@ -27,12 +27,17 @@ if [[ ${1:-} == --inside ]]; then
   exec "$@"
 fi
 
-if [[ ${TREECOPY_CONFINED:-0} == 1 || ${TREECOPY_CONFINE:-1} == 0 ]]; then
+if [[ ${TREECOPY_CONFINED:-} == 1 ]]; then
+  exec "$@"
+fi
+if [[ ${TREECOPY_CONFINE:-1} == 0 ]]; then
+  export TREECOPY_CONFINED=0 TREECOPY_UNCONFINED_WHY="TREECOPY_CONFINE=0"
   exec "$@"
 fi
 if [[ $(id -u) -eq 0 ]] && command -v unshare >/dev/null &&
    unshare --mount --propagation private true 2>/dev/null; then
   exec unshare --mount --propagation private bash "$0" --inside "$@"
 fi
-echo "confine: no private mount namespace here (not root, or no CAP_SYS_ADMIN): running unconfined" >&2
+export TREECOPY_CONFINED=0 TREECOPY_UNCONFINED_WHY="no private mount namespace (not root, or no CAP_SYS_ADMIN)"
+[[ $(id -u) -eq 0 ]] && echo "confine: $TREECOPY_UNCONFINED_WHY: running unconfined" >&2
 exec "$@"

@@ -122,7 +122,7 @@ void write_pattern_file(const std::string& path, std::size_t size, unsigned seed
     x ^= x << 5;
     c = static_cast<char>(x);
   }
-  unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!fd.valid()) throw_errno("create '" + path + "'");
   for (std::size_t done = 0; done < size;) {
     const ssize_t n = ::write(fd.get(), data.data() + done, size - done);

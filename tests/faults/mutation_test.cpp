@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -56,7 +57,9 @@ void build_source(const std::string& src) {
 // earlier step may have removed or replaced what it aims at): failures are expected and ignored.
 class mutator {
  public:
-  mutator(std::string src, unsigned seed) : src_(std::move(src)), rng_(seed) {}
+  /// canary: a file outside SRC that planted symlinks point to; nothing may ever write it.
+  mutator(std::string src, std::string canary, unsigned seed)
+      : src_(std::move(src)), canary_(std::move(canary)), rng_(seed) {}
   ~mutator() { stop(); }
 
   void start() { thread_ = std::thread([this] { run(); }); }
@@ -74,78 +77,115 @@ class mutator {
     }
   }
 
+  // Every call is relative to a descriptor of the churn directory (or its "sub"), opened without
+  // following a symlink, and none follows a symlink in its last component: the mutator itself
+  // plants symlinks, and a path-based truncate() through one of them once truncated the file it
+  // named outside the scratch directory.
   void step() {
     const int d = static_cast<int>(rng_() % churn_dirs);
     const int f = static_cast<int>(rng_() % churn_files);
     const std::string dir = churn_dir(src_, d);
-    const std::string p = dir + (f % 4 == 0 ? "/sub/f" : "/f") + std::to_string(f);
+    unique_fd top(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!top.valid()) {
+      if (rng_() % 4 == 0) rebuild(dir);  // a churn directory removed by case 8 comes back
+      return;
+    }
+    const bool in_sub = f % 4 == 0;
+    unique_fd sub;
+    if (in_sub) sub.reset(::openat(top.get(), "sub", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    const int at = in_sub ? sub.get() : top.get();
+    const std::string name = "f" + std::to_string(f);
+    const char* n = name.c_str();
     switch (rng_() % 10) {
       case 0: {  // grow
-        unique_fd fd(::open(p.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+        unique_fd fd(::openat(at, n, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
         const std::string more(64 * 1024, 'g');
         if (fd.valid()) (void)!::write(fd.get(), more.data(), more.size());
         break;
       }
-      case 1:  // shrink
-        (void)!::truncate(p.c_str(), static_cast<off_t>(rng_() % 1024));
+      case 1: {  // shrink
+        unique_fd fd(::openat(at, n, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+        struct stat st {};
+        if (fd.valid() && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode))
+          (void)!::ftruncate(fd.get(), static_cast<off_t>(rng_() % 1024));
         break;
+      }
       case 2:  // delete
-        ::unlink(p.c_str());
+        ::unlinkat(at, n, 0);
         break;
       case 3: {  // replace atomically by a new file
-        const std::string tmp = dir + "/.tmp" + std::to_string(f);
-        ::unlink(tmp.c_str());
-        try {
-          write_pattern_file(tmp, rng_() % 200000, static_cast<unsigned>(rng_()));
-        } catch (const std::exception&) {
-          break;
-        }
-        ::rename(tmp.c_str(), p.c_str());
+        const std::string tmp = ".tmp" + std::to_string(f);
+        ::unlinkat(top.get(), tmp.c_str(), 0);
+        if (!write_pattern_at(top.get(), tmp, rng_() % 200000, static_cast<unsigned>(rng_()))) break;
+        ::renameat(top.get(), tmp.c_str(), at, n);
         break;
       }
       case 4:  // replace by a directory
-        ::unlink(p.c_str());
-        ::mkdir(p.c_str(), 0755);
+        ::unlinkat(at, n, 0);
+        ::mkdirat(at, n, 0755);
         break;
-      case 5:  // replace by a symlink (to something outside SRC: must be copied as a link only)
-        ::unlink(p.c_str());
-        ::rmdir(p.c_str());
-        (void)!::symlink("/etc/passwd", p.c_str());
+      case 5:  // replace by a symlink to a file outside SRC: must be copied as a link only
+        ::unlinkat(at, n, 0);
+        ::unlinkat(at, n, AT_REMOVEDIR);
+        (void)!::symlinkat(canary_.c_str(), at, n);
         break;
       case 6:  // replace by a FIFO: a copier that opens it for reading would hang
-        ::unlink(p.c_str());
-        ::rmdir(p.c_str());
-        ::mkfifo(p.c_str(), 0644);
+        ::unlinkat(at, n, 0);
+        ::unlinkat(at, n, AT_REMOVEDIR);
+        ::mkfifoat(at, n, 0644);
         break;
       case 7:  // remove a directory while it may be walked
-        if (rng_() % 8 == 0) {
-          try {
-            remove_tree(dir + "/sub");
-          } catch (const std::exception&) {
-          }
-        }
+        if (rng_() % 8 == 0) remove_quietly(dir + "/sub");
         break;
       case 8:  // remove and rebuild a whole churn directory
         if (rng_() % 20 == 0) {
-          try {
-            remove_tree(dir);
-            fill_churn_dir(dir, static_cast<unsigned>(rng_()));
-          } catch (const std::exception&) {
-          }
+          sub.reset();
+          top.reset();
+          remove_quietly(dir);
+          rebuild(dir);
         }
         break;
-      default: {  // recreate a deleted file
-        ::mkdir((dir + "/sub").c_str(), 0755);
-        try {
-          write_pattern_file(p, rng_() % 100000, static_cast<unsigned>(rng_()));
-        } catch (const std::exception&) {
+      default:  // recreate a deleted file (O_EXCL: never through a planted link)
+        if (in_sub && !sub.valid()) {
+          ::mkdirat(top.get(), "sub", 0755);
+          break;
         }
+        (void)write_pattern_at(at, name, rng_() % 100000, static_cast<unsigned>(rng_()));
         break;
-      }
+    }
+  }
+
+  // Creates name in dirfd (O_EXCL | O_NOFOLLOW) with a pattern; false when that fails.
+  static bool write_pattern_at(int dirfd, const std::string& name, std::size_t size, unsigned seed) {
+    unique_fd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+    if (!fd.valid()) return false;
+    std::string data(size, '\0');
+    std::uint32_t x = seed * 2654435761u + 1;
+    for (char& c : data) {
+      x ^= x << 13;
+      x ^= x >> 17;
+      x ^= x << 5;
+      c = static_cast<char>(x);
+    }
+    return ::write(fd.get(), data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  }
+
+  void rebuild(const std::string& dir) {
+    try {
+      fill_churn_dir(dir, static_cast<unsigned>(rng_()));
+    } catch (const std::exception&) {
+    }
+  }
+
+  static void remove_quietly(const std::string& path) {
+    try {
+      remove_tree(path);
+    } catch (const std::exception&) {
     }
   }
 
   std::string src_;
+  std::string canary_;
   std::mt19937 rng_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> steps_{0};
@@ -154,7 +194,17 @@ class mutator {
 
 class mutation_test : public testing::Test {
  protected:
-  void SetUp() override { build_source(src_); }
+  void SetUp() override {
+    build_source(src_);
+    write_pattern_file(canary_, 4096, 5);
+    canary_before_ = read_file(canary_);
+  }
+
+  // The file the planted symlinks name is outside SRC and DST: neither the mutator nor the copier
+  // may have written it.
+  void expect_canary_untouched() {
+    EXPECT_EQ(read_file(canary_), canary_before_) << "a write went through a planted symlink";
+  }
 
   void expect_stable_part_copied(const std::string& dst) {
     compare_options o;
@@ -165,6 +215,8 @@ class mutation_test : public testing::Test {
 
   scratch_dir scratch_{"mutate"};
   std::string src_ = scratch_ / "src";
+  std::string canary_ = scratch_ / "canary";
+  std::optional<std::string> canary_before_;
 };
 
 TEST_F(mutation_test, cli_survives_a_changing_source) {
@@ -172,7 +224,7 @@ TEST_F(mutation_test, cli_survives_a_changing_source) {
     SCOPED_TRACE("round " + std::to_string(round));
     const std::string dst = scratch_ / ("dst" + std::to_string(round));
     const std::string jobs = round % 2 == 0 ? "8" : "2";
-    mutator m(src_, static_cast<unsigned>(round) + 100);
+    mutator m(src_, canary_, static_cast<unsigned>(round) + 100);
     m.start();
     const auto r = run_treecopy_limited({"-q", "-j", jobs, src_, dst}, 120);
     m.stop();
@@ -189,6 +241,7 @@ TEST_F(mutation_test, cli_survives_a_changing_source) {
     }
     EXPECT_EQ(r.exit_code == 1, !errors.empty()) << r.describe();
     expect_stable_part_copied(dst);
+    expect_canary_untouched();
   }
 }
 
@@ -200,7 +253,7 @@ TEST_F(mutation_test, library_report_names_every_failure) {
     const std::string dst = scratch_ / ("lib" + std::to_string(jobs));
     treecopy::copy_options options;
     options.jobs = jobs;
-    mutator m(src_, jobs);
+    mutator m(src_, canary_, jobs);
     m.start();
     treecopy::copy_report rep;
     ASSERT_NO_THROW(rep = treecopy::copy_tree(src_, dst, options));
@@ -211,6 +264,7 @@ TEST_F(mutation_test, library_report_names_every_failure) {
       EXPECT_TRUE(e.code) << e.message();
     }
     expect_stable_part_copied(dst);
+    expect_canary_untouched();
   }
 }
 
@@ -218,7 +272,8 @@ TEST_F(mutation_test, library_report_names_every_failure) {
 // any copy that takes longer than that sees a different size after than before.
 class appender {
  public:
-  explicit appender(const std::string& path) : fd_(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC)) {}
+  explicit appender(const std::string& path)
+      : fd_(::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) {}
   ~appender() { stop(); }
   bool ok() const { return fd_ >= 0; }
   void start() {

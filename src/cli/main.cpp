@@ -62,7 +62,8 @@ struct cli_args {
 bool read_pattern_file(const std::string& path, std::vector<treecopy::filter_rule>& rules) {
   std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "re");
   if (!f) {
-    std::fprintf(stderr, "treecopy: --exclude-from '%s': %s\n", path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "treecopy: --exclude-from %s: %s\n", treecopy::quote(path).c_str(),
+                 std::strerror(errno));
     return false;
   }
   char* line = nullptr;
@@ -236,8 +237,8 @@ std::optional<int> prepare(cli_args& a, run_setup& s) {
   if (!a.progress_file.empty()) {
     s.json_fd = ::open(a.progress_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (s.json_fd < 0) {
-      std::fprintf(stderr, "treecopy: '%s': cannot open progress file: %s\n",
-                   a.progress_file.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "treecopy: %s: cannot open progress file: %s\n",
+                   treecopy::quote(a.progress_file).c_str(), std::strerror(errno));
       return exit_usage;
     }
   }

@@ -1,0 +1,164 @@
+// Messages that can be trusted: output that cannot be written is an error (exit 1 and a word on
+// stderr), bad filter files are bad input (exit 2, nothing copied), every message names the real
+// path, quoted so that no name can split a line or forge one, and a source directory that cannot
+// be read is still created, as cp -a does.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "copiers.hpp"
+#include "fault_support.hpp"
+#include "scratch.hpp"
+#include "tree_assert.hpp"
+#include "tree_maker.hpp"
+#include "tree_walk.hpp"
+#include "treecopy/treecopy.hpp"
+
+namespace treecopy_test::faults {
+namespace {
+
+constexpr owner nobody{unprivileged_id, unprivileged_id};
+
+bool exists(const std::string& p) {
+  struct stat st {};
+  return ::lstat(p.c_str(), &st) == 0;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// The CLI with its stdout and/or stderr sent elsewhere (/dev/full), through the shell.
+process_result run_redirected(const std::vector<std::string>& args, const std::string& redirections) {
+  std::vector<std::string> argv{"sh", "-c", "exec \"$0\" \"$@\" " + redirections, cli_path()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv);
+}
+
+void small_tree(const std::string& root) {
+  tree_maker m(root, 71);
+  m.dir("a");
+  m.file("a/one", "one");
+  m.file("two", m.random_bytes(5000));
+  m.finish();
+}
+
+// What the names of the hostile names tests look like: every byte class that quote() handles.
+const std::vector<std::string>& awkward_names() {
+  static const std::vector<std::string> names{
+      "plain",       "it's",        "no\nsuch",     "\n",           "a\n\tb",     "'",
+      "''",          "\x01x",       "caf\xc3\xa9",  "bad\xff",      "c1\xc2\x85", "sp ace",
+      "$x",          "back\\slash", "tail'",        "\x1b[31mred",  "\x7f",       "ls\xe2\x80\xa8" "ep",
+      "treecopy: x", "q\"uote",     "x\r",          "\xf0\x9f\x98\x80"};
+  return names;
+}
+
+// ---- quoting ------------------------------------------------------------------------------------
+
+TEST(quoting, as_gnu_shell_escape_always) {
+  EXPECT_EQ(treecopy::quote("plain"), "'plain'");
+  EXPECT_EQ(treecopy::quote(""), "''");
+  EXPECT_EQ(treecopy::quote("it's"), "'it'\\''s'");
+  EXPECT_EQ(treecopy::quote("no\nsuch"), "'no'$'\\n''such'");
+  EXPECT_EQ(treecopy::quote("\n"), "''$'\\n'");
+  EXPECT_EQ(treecopy::quote("a\n\tb"), "'a'$'\\n\\t''b'");
+  EXPECT_EQ(treecopy::quote("\x01x"), "''$'\\001''x'");
+  EXPECT_EQ(treecopy::quote("bad\xff"), "'bad'$'\\377'");
+  EXPECT_EQ(treecopy::quote("c1\xc2\x85"), "'c1'$'\\302\\205'");
+  EXPECT_EQ(treecopy::quote("caf\xc3\xa9"), "'caf\xc3\xa9'");
+  EXPECT_EQ(treecopy::quote("'\n"), "''\\'$'\\n'");
+}
+
+// Every quoted name reads back, in bash, as exactly the name.
+TEST(quoting, bash_reads_back_the_exact_bytes) {
+  for (const std::string& name : awkward_names()) {
+    const std::string q = treecopy::quote(name);
+    EXPECT_EQ(q.find('\n'), std::string::npos) << q;
+    const auto r = run_process({"bash", "-c", "printf %s " + q});
+    EXPECT_EQ(r.out, name) << q;
+    std::size_t pos = 0;
+    EXPECT_EQ(unquote_name(q, pos), name) << q;
+    EXPECT_EQ(pos, q.size()) << q;
+  }
+}
+
+// Entry errors and setup errors name awkward paths on one line each, decodable to the real path;
+// the JSON summary keeps the exact bytes; -v lines name one entry per line.
+TEST(quoting, error_and_entry_lines_cannot_be_split_or_forged) {
+  scratch_dir s("quoting");
+  const std::string src = s / "src", dst = s / "dst";
+  {
+    tree_maker m(src, 74);
+    for (const std::string& name : awkward_names()) m.file(name, "x");
+    m.finish();
+    tree_maker d(dst, 75);  // a directory where each file goes: one error per name
+    for (const std::string& name : awkward_names()) d.dir(name);
+    d.finish();
+  }
+  const auto r = run_treecopy_limited({"--merge", "-q", src, dst}, 60);
+  EXPECT_TRUE(exited_with(r, 1));
+  std::vector<std::string> malformed;
+  const auto errors = parse_error_lines(r.err, &malformed);
+  EXPECT_TRUE(malformed.empty()) << r.describe();
+  EXPECT_EQ(split_lines(r.err).size(), awkward_names().size()) << "one line per error\n" << r.describe();
+  std::vector<std::string> got, want;
+  for (const error_line& e : errors) got.push_back(e.path);
+  for (const std::string& name : awkward_names()) want.push_back(dst + "/" + name);
+  std::sort(got.begin(), got.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(got, want) << r.describe();
+
+  // The library: structured path exact, message on one line.
+  treecopy::copy_options o;
+  o.merge = true;
+  const treecopy::copy_report rep = treecopy::copy_tree(src, dst, o);
+  ASSERT_EQ(rep.errors.size(), awkward_names().size());
+  for (const treecopy::entry_error& e : rep.errors) {
+    EXPECT_EQ(e.message().find('\n'), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find(treecopy::quote(e.path)), std::string::npos) << e.message();
+  }
+
+  // A setup error about an awkward name: one line.
+  const std::string odd = s / "dst'\ntreecopy: forged";
+  ASSERT_EQ(::mkdir(odd.c_str(), 0755), 0);
+  const auto setup = run_treecopy_limited({src, odd}, 60);
+  EXPECT_TRUE(exited_with(setup, 2));
+  EXPECT_TRUE(one_error_line_naming(setup, treecopy::quote(odd))) << setup.describe();
+
+  // JSON: exact (JSON escapes), not shell quoting.
+  const auto j = run_treecopy_limited({"--merge", "--json", src, dst}, 60);
+  EXPECT_TRUE(contains(j.out, "\"path\":\"" + dst + "/no\\nsuch\"")) << j.out;
+
+  // -v: plain paths as they are, the others quoted; one line per entry either way.
+  const std::string vdst = s / "vdst";
+  const auto v = run_treecopy_limited({"-v", src, vdst}, 60);
+  EXPECT_TRUE(exited_with(v, 0));
+  const auto lines = split_lines(v.out);
+  EXPECT_EQ(lines.size(), awkward_names().size() + 1) << v.describe();
+  std::vector<std::string> listed;
+  for (const std::string& line : lines) {
+    std::size_t pos = 0;
+    if (line.empty() || line[0] != '\'') {
+      EXPECT_EQ(line.find('\''), std::string::npos) << line;
+      listed.push_back(line);
+    } else {
+      auto name = unquote_name(line, pos);
+      ASSERT_TRUE(name && pos == line.size()) << line;
+      EXPECT_NE(treecopy::quote(*name), "'" + *name + "'") << "quoted without need: " << line;
+      listed.push_back(*name);
+    }
+  }
+  std::vector<std::string> expected{vdst};
+  for (const std::string& name : awkward_names()) expected.push_back(vdst + "/" + name);
+  std::sort(listed.begin(), listed.end());
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(listed, expected);
+}
+
+}  // namespace
+}  // namespace treecopy_test::faults

@@ -58,6 +58,37 @@ const std::vector<std::string>& awkward_names() {
   return names;
 }
 
+// ---- --exclude-from -----------------------------------------------------------------------------
+
+TEST(exclude_from, a_directory_or_an_unreadable_file_is_bad_input) {
+  scratch_dir s("exfrom");
+  small_tree(s / "src");
+  ASSERT_EQ(::mkdir((s / "rules_dir").c_str(), 0755), 0);
+  {
+    tree_maker m(s / "rules", 72);
+    m.file("secret", "two\n", 0600);  // root's: nobody cannot read it
+    m.finish();
+  }
+  s.give_to(unprivileged_id);
+  struct probe {
+    std::string file;
+    std::string reason;
+    bool as_nobody;
+  };
+  const std::vector<probe> probes{{s / "rules_dir", "Is a directory", false},
+                                  {"/proc/self/mem", "Input/output error", false},
+                                  {s / "rules/secret", "Permission denied", true}};
+  for (const probe& p : probes) {
+    SCOPED_TRACE(p.file);
+    const auto r = run_treecopy_limited({"--exclude-from", p.file, s / "src", s / "dst"}, 60,
+                                        p.as_nobody ? as_uid(unprivileged_id) : process_options{});
+    EXPECT_TRUE(exited_with(r, 2));
+    EXPECT_TRUE(one_error_line_naming(r, "--exclude-from '" + p.file + "'"));
+    EXPECT_TRUE(contains(r.err, p.reason)) << r.describe();
+    EXPECT_FALSE(exists(s / "dst")) << "nothing is copied when the rules cannot be read";
+  }
+}
+
 // ---- quoting ------------------------------------------------------------------------------------
 
 TEST(quoting, as_gnu_shell_escape_always) {

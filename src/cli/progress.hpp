@@ -285,6 +285,11 @@ class cli_observer final : public treecopy::copy_observer {
                                  " received: stopping (files being written are removed); "
                                  "send it again to quit at once\n");
   }
+  /// Writes the entry lines still queued, so that a failure to write them is known.
+  void flush() {
+    std::lock_guard lock(mu_);
+    flush_entries();
+  }
   /// Takes the view off the terminal, then reports the end (json "finish").
   void finish(const run_info& info, const run_outcome& outcome) {
     std::lock_guard lock(mu_);

@@ -58,6 +58,65 @@ const std::vector<std::string>& awkward_names() {
   return names;
 }
 
+// ---- output errors ------------------------------------------------------------------------------
+
+TEST(output_errors, json_summary_to_a_full_stdout_is_an_error) {
+  scratch_dir s("out-json");
+  small_tree(s / "src");
+  const auto r = run_redirected({"--json", s / "src", s / "dst"}, ">/dev/full");
+  EXPECT_TRUE(exited_with(r, 1));
+  EXPECT_TRUE(contains(r.err, "treecopy: write error on standard output: No space left on device"))
+      << r.describe();
+  EXPECT_TRUE(same_trees(s / "src", s / "dst")) << "the copy itself is complete";
+}
+
+TEST(output_errors, progress_file_that_cannot_be_written_is_an_error) {
+  scratch_dir s("out-progress");
+  small_tree(s / "src");
+  const auto r = run_treecopy_limited({"--progress-file", "/dev/full", s / "src", s / "dst"}, 60);
+  EXPECT_TRUE(exited_with(r, 1));
+  EXPECT_TRUE(contains(r.err, "treecopy: --progress-file '/dev/full': write error: No space left"))
+      << r.describe();
+  EXPECT_TRUE(same_trees(s / "src", s / "dst"));
+}
+
+TEST(output_errors, verbose_lines_to_a_full_stdout_are_an_error) {
+  scratch_dir s("out-v");
+  small_tree(s / "src");
+  const auto r = run_redirected({"-v", s / "src", s / "dst"}, ">/dev/full");
+  EXPECT_TRUE(exited_with(r, 1));
+  EXPECT_TRUE(contains(r.err, "write error on standard output")) << r.describe();
+  // The summary says 0 errors (no entry failed), the exit code says the output was lost.
+  EXPECT_TRUE(same_trees(s / "src", s / "dst"));
+}
+
+TEST(output_errors, full_stderr_still_exits_1) {
+  scratch_dir s("out-stderr");
+  small_tree(s / "src");
+  const auto r = run_redirected({s / "src", s / "dst"}, "2>/dev/full");
+  EXPECT_TRUE(exited_with(r, 1)) << "the summary could not be written";
+  EXPECT_TRUE(same_trees(s / "src", s / "dst"));
+}
+
+TEST(output_errors, events_on_stderr_say_that_stdout_was_lost) {
+  scratch_dir s("out-events");
+  small_tree(s / "src");
+  const auto r = run_redirected({"--progress=json", "--json", s / "src", s / "dst"}, ">/dev/full");
+  EXPECT_TRUE(exited_with(r, 1));
+  const auto lines = split_lines(r.err);
+  ASSERT_FALSE(lines.empty()) << r.describe();
+  EXPECT_EQ(lines.back().rfind("{\"event\":\"output_error\",\"output\":\"stdout\",\"errno\":28,", 0), 0u)
+      << "stderr stays NDJSON\n" << r.describe();
+}
+
+TEST(output_errors, help_and_version_to_a_full_stdout) {
+  for (const char* arg : {"--version", "--help"}) {
+    const auto r = run_redirected({arg}, ">/dev/full");
+    EXPECT_TRUE(exited_with(r, 1)) << arg;
+    EXPECT_TRUE(contains(r.err, "write error on standard output")) << r.describe();
+  }
+}
+
 // ---- --exclude-from -----------------------------------------------------------------------------
 
 TEST(exclude_from, a_directory_or_an_unreadable_file_is_bad_input) {

@@ -36,6 +36,10 @@ entry_kind kind_of(mode_t mode) {
   }
 }
 
+// Whether a failed metadata step (apply_fd_meta, apply_at_meta) is reported under the destination
+// path: all are writes to it except reading the source's extended attributes.
+bool names_dst(operation op) { return op != operation::read_xattr; }
+
 bool looks_sparse(const struct stat& st) {
   return st.st_size > 0 && static_cast<std::uint64_t>(st.st_blocks) * 512 <
                                static_cast<std::uint64_t>(st.st_size);
@@ -343,7 +347,7 @@ void copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_f
     op = operation::close;
   }
   if (err) {
-    report(node, name, true, op, err);
+    report(node, name, names_dst(op), op, err);
     if (op == operation::close) discard_file(node, name);  // the data may not have reached the disk
   } else if (changed) {
     report(node, name, false, operation::read, make_error_code(errc::source_changed));
@@ -480,7 +484,8 @@ void copier::copy_symlink(dir_node* node, const char* name, const struct stat& s
     return;
   }
   operation op{};
-  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op)) report(node, name, true, op, err);
+  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op))
+    report(node, name, names_dst(op), op, err);
   else entry_done(node, name, entry_kind::symlink);
   if (first) link_waiters(node, name, st, true);
 }
@@ -499,7 +504,8 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
     return;
   }
   operation op{};
-  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op)) report(node, name, true, op, err);
+  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op))
+    report(node, name, names_dst(op), op, err);
   else entry_done(node, name, kind_of(st.st_mode));
   if (first) link_waiters(node, name, st, true);
 }

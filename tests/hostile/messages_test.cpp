@@ -250,5 +250,36 @@ TEST(quoting, error_and_entry_lines_cannot_be_split_or_forged) {
   EXPECT_EQ(listed, expected);
 }
 
+// ---- messages name the real path ----------------------------------------------------------------
+
+// Reading the source's extended attributes fails (injected with strace): the message names the
+// source entry, not its copy.
+TEST(real_paths, xattr_read_failure_names_the_source) {
+  if (run_process({"sh", "-c", "command -v strace"}).exit_code != 0) GTEST_SKIP() << "no strace";
+  scratch_dir s("xattr-read");
+  const std::string src = s / "src", dst = s / "dst";
+  {
+    tree_maker m(src, 76);
+    m.file("f", "data");
+    m.symlink("l", "f");
+    m.finish();
+  }
+  const auto r = run_process({"strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=flistxattr,llistxattr", "-e",
+                              "inject=flistxattr,llistxattr:error=EIO", cli_path(), "-q", "-j", "1",
+                              src, dst});
+  if (contains(r.err, "strace:")) GTEST_SKIP() << "strace cannot trace here\n" << r.describe();
+  EXPECT_TRUE(exited_with(r, 1));
+  const auto errors = parse_error_lines(r.err);
+  ASSERT_FALSE(errors.empty()) << r.describe();
+  std::vector<std::string> paths;
+  for (const error_line& e : errors) {
+    EXPECT_EQ(e.op, "read attributes of") << r.describe();
+    EXPECT_EQ(e.path.rfind(src, 0), 0u) << "names the copy, not the source: " << e.path;
+    paths.push_back(e.path);
+  }
+  for (const char* name : {"/f", "/l"})
+    EXPECT_NE(std::find(paths.begin(), paths.end(), src + name), paths.end()) << name << "\n" << r.describe();
+}
+
 }  // namespace
 }  // namespace treecopy_test::faults

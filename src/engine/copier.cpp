@@ -226,6 +226,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     sfd.reset(setup_.src_dir.release());
   } else {
     int s = fs::open_at(psrc, node->name.c_str(), O_RDONLY | O_DIRECTORY | src_nofollow());
+    if (s == -EACCES && !opt_.dry_run) create_unlisted_dir(parent, node->name.c_str(), psrc, pdst);
     if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
     sfd.reset(s);
   }

@@ -463,6 +463,21 @@ int copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sna
   return 0;
 }
 
+// A source directory that cannot be opened (no read permission): as cp -a, its copy is still
+// made, empty, with the metadata its parent can see (owner, mode, times); the caller reports the
+// open's failure. Failures here go unreported beside that one, as they would only repeat it.
+void copier::create_unlisted_dir(dir_node* parent, const char* name, int psrc, int pdst) {
+  struct stat st {};
+  const int follow = opt_.dereference == symlink_mode::always ? 0 : AT_SYMLINK_NOFOLLOW;
+  if (::fstatat(psrc, name, &st, follow) != 0 || !S_ISDIR(st.st_mode)) return;
+  const char* dname = dst_name(parent, name);
+  if (::mkdirat(pdst, dname, S_IRWXU) != 0 && (errno != EEXIST || !opt_.merge)) return;
+  fs::unique_fd d(fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags));
+  if (d.get() < 0) return;
+  operation op{};
+  (void)apply_fd_meta(parent, -1, d.get(), st, nullptr, op);
+}
+
 void copier::copy_symlink(dir_node* node, const char* name, const struct stat& st) {
   std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 255) + 1, '\0');
   for (;;) {

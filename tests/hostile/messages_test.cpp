@@ -148,6 +148,45 @@ TEST(exclude_from, a_directory_or_an_unreadable_file_is_bad_input) {
   }
 }
 
+// ---- a source directory that cannot be read -----------------------------------------------------
+
+TEST(unreadable_source_directory, is_created_with_its_metadata_like_cp) {
+  if (auto why = unprivileged_unavailable()) GTEST_SKIP() << *why;
+  scratch_dir s("locked-dir");
+  s.give_to(unprivileged_id);
+  {
+    tree_maker m(s / "src", 73);
+    m.dir("a", 0755, nobody);
+    m.dir("a/locked", 0755, nobody);
+    m.file("a/locked/inside", "unseen", 0644, nobody);
+    m.dir("a/locked_x", 0755, nobody);
+    m.file("keep", "kept", 0644, nobody);
+    m.dir_mode("a/locked", 0);
+    m.dir_mode("a/locked_x", 0100);  // search without read: cannot be listed either
+    m.finish();
+  }
+  ASSERT_EQ(::chown((s / "src").c_str(), unprivileged_id, unprivileged_id), 0);
+  const auto cp = run_cp(s / "src", s / "cp", as_user(unprivileged_id));
+  ASSERT_TRUE(exited_with(cp, 1)) << "cp -a reports the directories it cannot read";
+  for (const char* jobs : {"1", "4"}) {
+    SCOPED_TRACE(jobs);
+    const std::string dst = s / (std::string("tc") + jobs);
+    const auto r = run_treecopy_limited({"-q", "-j", jobs, s / "src", dst}, 60, as_uid(unprivileged_id));
+    EXPECT_TRUE(exited_with(r, 1));
+    const auto errors = parse_error_lines(r.err);
+    ASSERT_EQ(errors.size(), 2u) << r.describe();
+    for (const error_line& e : errors) {
+      EXPECT_TRUE(e.path == s / "src/a/locked" || e.path == s / "src/a/locked_x") << e.path;
+      EXPECT_EQ(e.reason, "Permission denied");
+    }
+    compare_options o;
+    o.left_label = "cp -a as 65534";
+    o.right_label = "treecopy as 65534";
+    o.root_metadata = false;
+    EXPECT_TRUE(same_trees(s / "cp", dst, o));
+  }
+}
+
 // ---- quoting ------------------------------------------------------------------------------------
 
 TEST(quoting, as_gnu_shell_escape_always) {

@@ -41,6 +41,7 @@ class treecopy_category final : public std::error_category {
   std::string message(int value) const override {
     switch (static_cast<errc>(value)) {
       case errc::source_changed: return "file changed while it was copied";
+      case errc::directory_cycle: return "directory cycle (already being copied as an ancestor)";
     }
     return "unknown treecopy error " + std::to_string(value);
   }

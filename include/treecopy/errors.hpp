@@ -39,6 +39,9 @@ enum class errc : int {
   /// holds a mix of old and new contents (or is short). It keeps the times read before the copy,
   /// so a later --update copies the file again.
   source_changed = 1,
+  /// With symlink_mode::always: a link leads to a directory that is being copied as an ancestor
+  /// of the link itself. The directory is not copied again (it would never end).
+  directory_cycle = 2,
 };
 
 /// The category of errc values (name "treecopy").

@@ -136,6 +136,7 @@ inline json_object& add_error_fields(json_object& j, const treecopy::entry_error
       .num("errno", is_errno ? e.code.value() : 0)
       .str("errno_name", is_errno ? errno_name(e.code.value()) : "");
   if (e.code == treecopy::errc::source_changed) j.str("treecopy_error", "source_changed");
+  if (e.code == treecopy::errc::directory_cycle) j.str("treecopy_error", "directory_cycle");
   return j.str("message", e.code.message());
 }
 

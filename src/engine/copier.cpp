@@ -236,7 +236,8 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     // Following links can lead back to a directory being copied: report the cycle, do not loop.
     for (const dir_node* a = parent; a && !a->is_top; a = a->parent)
       if (a->st.st_ino == node->st.st_ino && a->st.st_dev == node->st.st_dev)
-        return report(parent, node->name, false, operation::open_source, ELOOP), false;
+        return report(parent, node->name, false, operation::open_source,
+                      make_error_code(errc::directory_cycle)), false;
   }
   node->no_descend = opt_.one_file_system && node != root_ && root_ && node->st.st_dev != root_->st.st_dev;
   node->src_dev = node->st.st_dev;

@@ -320,5 +320,32 @@ TEST(real_paths, xattr_read_failure_names_the_source) {
     EXPECT_NE(std::find(paths.begin(), paths.end(), src + name), paths.end()) << name << "\n" << r.describe();
 }
 
+// ---- cycles -------------------------------------------------------------------------------------
+
+TEST(cycles, a_directory_cycle_under_L_says_so) {
+  scratch_dir s("cycle");
+  {
+    tree_maker m(s / "src", 77);
+    m.dir("a");
+    m.file("a/data", "data");
+    m.symlink("a/up", "..");
+    m.finish();
+  }
+  const auto r = run_treecopy_limited({"-L", "-q", s / "src", s / "dst"}, 60);
+  EXPECT_TRUE(exited_with(r, 1));
+  const auto errors = parse_error_lines(r.err);
+  ASSERT_EQ(errors.size(), 1u) << r.describe();
+  EXPECT_EQ(errors[0].path, s / "src/a/up");
+  EXPECT_EQ(errors[0].reason, "directory cycle (already being copied as an ancestor)");
+  const auto j = run_treecopy_limited({"-L", "--json", s / "src", s / "dst2"}, 60);
+  EXPECT_TRUE(contains(j.out, "\"treecopy_error\":\"directory_cycle\"")) << j.out;
+  EXPECT_TRUE(contains(j.out, "\"errno\":0,")) << j.out;
+  treecopy::copy_options o;
+  o.dereference = treecopy::symlink_mode::always;
+  const auto rep = treecopy::copy_tree(s / "src", s / "dst3", o);
+  ASSERT_EQ(rep.errors.size(), 1u);
+  EXPECT_EQ(rep.errors[0].code, treecopy::errc::directory_cycle);
+}
+
 }  // namespace
 }  // namespace treecopy_test::faults

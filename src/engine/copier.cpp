@@ -583,8 +583,10 @@ progress_snapshot copier::snapshot() const {
   progress_snapshot s;
   s.entries_found = count_.entries_found.load(std::memory_order_relaxed);
   s.entries_done = count_.entries_done.load(std::memory_order_relaxed);
-  s.bytes_found = count_.bytes_found.load(std::memory_order_relaxed);
   s.bytes_done = count_.bytes_done.load(std::memory_order_relaxed);
+  // Sizes are counted from st_size, which files that grow or lie (/proc) exceed: what was copied
+  // is found too.
+  s.bytes_found = std::max(count_.bytes_found.load(std::memory_order_relaxed), s.bytes_done);
   s.errors = count_.errors.load(std::memory_order_relaxed);
   s.skipped = count_.skipped.load(std::memory_order_relaxed);
   s.scan_complete = count_.dirs_unlisted.load(std::memory_order_relaxed) == 0;

@@ -320,6 +320,30 @@ TEST(real_paths, xattr_read_failure_names_the_source) {
     EXPECT_NE(std::find(paths.begin(), paths.end(), src + name), paths.end()) << name << "\n" << r.describe();
 }
 
+// ---- progress -----------------------------------------------------------------------------------
+
+class recording_observer final : public treecopy::copy_observer {
+ public:
+  bool on_progress(const treecopy::progress_snapshot& s) override {
+    snapshots.push_back(s);
+    return true;
+  }
+  std::vector<treecopy::progress_snapshot> snapshots;
+};
+
+// /proc files say st_size 0 and hold more: bytes done never above bytes found.
+TEST(progress, bytes_done_never_above_bytes_found) {
+  const std::string src = "/proc/sys/fs/inotify";
+  if (!exists(src)) GTEST_SKIP() << src << " does not exist here";
+  scratch_dir s("proc-bytes");
+  recording_observer obs;
+  const auto rep = treecopy::copy_tree(src, s / "dst", {}, &obs);
+  ASSERT_GT(rep.bytes_copied, 0u);
+  ASSERT_FALSE(obs.snapshots.empty());
+  for (const auto& snap : obs.snapshots) EXPECT_LE(snap.bytes_done, snap.bytes_found);
+  EXPECT_EQ(obs.snapshots.back().bytes_done, rep.bytes_copied);
+}
+
 // ---- cycles -------------------------------------------------------------------------------------
 
 TEST(cycles, a_directory_cycle_under_L_says_so) {

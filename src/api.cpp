@@ -41,12 +41,87 @@ class treecopy_category final : public std::error_category {
   std::string message(int value) const override {
     switch (static_cast<errc>(value)) {
       case errc::source_changed: return "file changed while it was copied";
+      case errc::directory_cycle: return "directory cycle (already being copied as an ancestor)";
     }
     return "unknown treecopy error " + std::to_string(value);
   }
 };
 
+// Length of the well-formed UTF-8 sequence at s[i] (1 to 4), or 0 for a byte that does not start
+// one (stray continuation byte, overlong form, surrogate, beyond U+10FFFF, cut short).
+std::size_t utf8_length(std::string_view s, std::size_t i) {
+  auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
+  const unsigned char b = at(i);
+  if (b < 0x80) return 1;
+  const std::size_t n = b >= 0xC2 && b <= 0xDF   ? 2
+                        : b >= 0xE0 && b <= 0xEF ? 3
+                        : b >= 0xF0 && b <= 0xF4 ? 4
+                                                 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k)
+    if ((at(i + k) & 0xC0) != 0x80) return 0;
+  const unsigned char b1 = at(i + 1);
+  if ((b == 0xE0 && b1 < 0xA0) || (b == 0xED && b1 > 0x9F) || (b == 0xF0 && b1 < 0x90) ||
+      (b == 0xF4 && b1 > 0x8F))
+    return 0;
+  return n;
+}
+
+// Whether the n bytes at s[i] (one UTF-8 sequence, or one stray byte when n is 0) must be escaped:
+// they would end the line, move the cursor, or not read back as the same bytes.
+bool must_escape(std::string_view s, std::size_t i, std::size_t n) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  if (n == 0) return true;
+  if (n == 1) return b < 0x20 || b == 0x7F;
+  if (n == 2) return b == 0xC2 && static_cast<unsigned char>(s[i + 1]) <= 0x9F;  // C1 controls
+  return n == 3 && b == 0xE2 && s[i + 1] == '\x80' && (s[i + 2] == '\xA8' || s[i + 2] == '\xA9');
+}
+
+// One byte inside $'...', as bash reads it back.
+void append_escaped(std::string& out, unsigned char b) {
+  static constexpr char letters[] = "abtnvfr";  // \a (7) to \r (13)
+  out += '\\';
+  if (b >= 7 && b <= 13) {
+    out += letters[b - 7];
+  } else {
+    out += static_cast<char>('0' + (b >> 6));
+    out += static_cast<char>('0' + ((b >> 3) & 7));
+    out += static_cast<char>('0' + (b & 7));
+  }
+}
+
 }  // namespace
+
+// A state machine over three places the output can be in: inside '...', inside $'...', or between
+// quotes (just after \'). It starts inside '...', as coreutils does, so that every quoted path
+// starts with a quote.
+std::string quote(std::string_view path) {
+  enum class at { quoted, escaped, bare } state = at::quoted;
+  std::string out = "'";
+  out.reserve(path.size() + 2);
+  for (std::size_t i = 0; i < path.size();) {
+    const std::size_t n = utf8_length(path, i);
+    if (must_escape(path, i, n)) {
+      if (state != at::escaped) out += state == at::quoted ? "'$'" : "$'";
+      state = at::escaped;
+      for (std::size_t k = 0; k < std::max<std::size_t>(n, 1); ++k)
+        append_escaped(out, static_cast<unsigned char>(path[i + k]));
+      i += std::max<std::size_t>(n, 1);
+    } else if (path[i] == '\'') {
+      out += state == at::bare ? "\\'" : "'\\'";
+      state = at::bare;
+      ++i;
+    } else {
+      if (state == at::escaped) out += "''";
+      else if (state == at::bare) out += '\'';
+      state = at::quoted;
+      out.append(path.substr(i, n));
+      i += n;
+    }
+  }
+  if (state != at::bare) out += '\'';
+  return out;
+}
 
 const std::error_category& error_category() noexcept {
   static const treecopy_category category;
@@ -54,7 +129,7 @@ const std::error_category& error_category() noexcept {
 }
 
 std::string entry_error::message() const {
-  return std::string(to_string(op)) + " '" + path + "': " + code.message();
+  return std::string(to_string(op)) + " " + quote(path) + ": " + code.message();
 }
 
 const char* to_string(entry_kind kind) noexcept {

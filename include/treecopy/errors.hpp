@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace treecopy {
@@ -38,6 +39,9 @@ enum class errc : int {
   /// holds a mix of old and new contents (or is short). It keeps the times read before the copy,
   /// so a later --update copies the file again.
   source_changed = 1,
+  /// With symlink_mode::always: a link leads to a directory that is being copied as an ancestor
+  /// of the link itself. The directory is not copied again (it would never end).
+  directory_cycle = 2,
 };
 
 /// The category of errc values (name "treecopy").
@@ -47,19 +51,26 @@ inline std::error_code make_error_code(errc e) noexcept {
   return {static_cast<int>(e), error_category()};
 }
 
+/// A path quoted for a one-line message, as GNU tools quote names (coreutils' shell-escape-always
+/// style): 'a b', 'it'\''s', 'no'$'\n''such'. Well-formed UTF-8 is kept as is; control characters,
+/// DEL, C1 controls, U+2028/U+2029 and bytes that are not UTF-8 are written as $'\n' or $'\377'
+/// escapes. The result is one line that a POSIX shell (bash, zsh, ksh) reads back as exactly path.
+std::string quote(std::string_view path);
+
 /// One entry that could not be copied (or not completely). Reported, never thrown.
 struct entry_error {
   std::string path;      ///< the path that failed: a source path for reads, a destination path for writes
   operation op{};        ///< what failed
   std::error_code code;  ///< why: an errno value (std::generic_category()) or a treecopy::errc
 
-  /// "create '/dst/a/b': Permission denied".
+  /// "create '/dst/a/b': Permission denied": the path quoted with quote().
   std::string message() const;
 };
 
 /// A problem with the copy as a whole (missing source, destination inside the source, destination
 /// exists, ...): thrown by copy_tree() before anything is created on disk. what() is one complete
-/// line naming the path and the reason, e.g. "'src': cannot read source: No such file or directory".
+/// line naming the path (quoted with quote()) and the reason, e.g. "'src': cannot read source: No
+/// such file or directory".
 class setup_error : public std::system_error {
  public:
   setup_error(std::string path, std::error_code code, std::string message)

@@ -378,7 +378,7 @@ PYBIND11_MODULE(_treecopy, m) {
     } catch (const treecopy::setup_error& e) {
       // OSError's str() names the file itself: drop the engine's own "'path': " prefix.
       std::string message = e.what();
-      const std::string prefix = "'" + e.path() + "': ";
+      const std::string prefix = treecopy::quote(e.path()) + ": ";
       if (message.starts_with(prefix)) message.erase(0, prefix.size());
       py::object err = make_os_error(e.code().value(), message, e.path());
       PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(err.ptr())), err.ptr());

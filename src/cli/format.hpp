@@ -1,5 +1,5 @@
 // Human-readable numbers for the CLI (sizes, rates, durations) and whole-line writes to a
-// descriptor. Header-only: the CLI is built as a single translation unit.
+// descriptor that remember their failures. Header-only: the CLI is built as a single translation unit.
 #pragma once
 
 #include <errno.h>
@@ -9,8 +9,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace treecopy_cli {
 
@@ -56,16 +58,50 @@ inline double seconds_of(std::chrono::nanoseconds d) {
   return std::chrono::duration<double>(d).count();
 }
 
+namespace detail {
+// The first failed write of each descriptor the CLI writes to (stdout, stderr, the progress file).
+struct write_failure {
+  int fd;
+  int err;
+};
+inline std::mutex write_failures_mu;
+inline std::vector<write_failure> write_failures;
+}  // namespace detail
+
+/// The errno of the first failed write (or close) of fd in this run, or 0.
+inline int write_error(int fd) {
+  std::lock_guard lock(detail::write_failures_mu);
+  for (const detail::write_failure& f : detail::write_failures)
+    if (f.fd == fd) return f.err;
+  return 0;
+}
+
+/// Remembers that writing to (or closing) fd failed with err; the first error of a descriptor wins.
+inline void note_write_error(int fd, int err) {
+  std::lock_guard lock(detail::write_failures_mu);
+  for (const detail::write_failure& f : detail::write_failures)
+    if (f.fd == fd) return;
+  detail::write_failures.push_back({fd, err});
+}
+
 /// Writes all of text to fd in as few write() calls as the kernel allows, so that a line is not
-/// interleaved with other writers. Errors (a closed pipe, a full disk) are ignored: progress output
-/// must never stop a copy.
-inline void write_all(int fd, std::string_view text) {
+/// interleaved with other writers. A failure (a full disk, an I/O error) does not stop the copy,
+/// but it is remembered (write_error()) so that the run ends with exit code 1, as GNU tools do
+/// when their output is lost, and nothing more is written to that descriptor: its reader sees
+/// where the output stopped rather than a stream with holes. Returns false when text was not
+/// (completely) written.
+inline bool write_all(int fd, std::string_view text) {
+  if (write_error(fd)) return false;
   while (!text.empty()) {
     ssize_t n = ::write(fd, text.data(), text.size());
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
+    if (n <= 0) {
+      note_write_error(fd, n < 0 ? errno : EIO);
+      return false;
+    }
     text.remove_prefix(static_cast<std::size_t>(n));
   }
+  return true;
 }
 
 }  // namespace treecopy_cli

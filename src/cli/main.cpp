@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -41,7 +42,8 @@ cleanly (files being written are removed) and prints the summary; a second one q
 
 Exit codes:
   0    every entry was copied
-  1    some entries failed (each is reported on stderr); the rest was copied
+  1    some entries failed (each is reported on stderr); the rest was copied; or output was lost
+       (a failed write of -v lines, progress events or the summary)
   2    bad usage or bad input (missing source, destination inside source, ...): nothing was touched
   130  stopped by SIGINT (Ctrl-C);  143  stopped by SIGTERM)";
 
@@ -59,23 +61,33 @@ struct cli_args {
 };
 
 // Reads --exclude-from FILE: one pattern a line; blank lines and lines starting with '#' skipped.
+// A file that cannot be read to its end (a directory, an I/O error) is bad input, not "no rules":
+// copying what the rules were meant to leave out cannot be undone.
 bool read_pattern_file(const std::string& path, std::vector<treecopy::filter_rule>& rules) {
   std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "re");
   if (!f) {
-    std::fprintf(stderr, "treecopy: --exclude-from '%s': %s\n", path.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "treecopy: --exclude-from %s: %s\n", treecopy::quote(path).c_str(),
+                 std::strerror(errno));
     return false;
   }
   char* line = nullptr;
   std::size_t cap = 0;
   ssize_t n;
+  errno = 0;
   while ((n = ::getline(&line, &cap, f)) >= 0) {
     std::string p(line, static_cast<std::size_t>(n));
     while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
     if (p.empty() || p[0] == '#') continue;
     rules.push_back({false, std::move(p)});
   }
+  const int err = std::ferror(f) ? (errno ? errno : EIO) : 0;
   std::free(line);
   if (f != stdin) std::fclose(f);
+  if (err) {
+    std::fprintf(stderr, "treecopy: --exclude-from %s: cannot read: %s\n",
+                 treecopy::quote(path).c_str(), std::strerror(err));
+    return false;
+  }
   return true;
 }
 
@@ -236,8 +248,8 @@ std::optional<int> prepare(cli_args& a, run_setup& s) {
   if (!a.progress_file.empty()) {
     s.json_fd = ::open(a.progress_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (s.json_fd < 0) {
-      std::fprintf(stderr, "treecopy: '%s': cannot open progress file: %s\n",
-                   a.progress_file.c_str(), std::strerror(errno));
+      std::fprintf(stderr, "treecopy: %s: cannot open progress file: %s\n",
+                   treecopy::quote(a.progress_file).c_str(), std::strerror(errno));
       return exit_usage;
     }
   }
@@ -276,6 +288,44 @@ std::unique_ptr<progress_view> make_view(const run_setup& s) {
   return std::make_unique<progress_view>();
 }
 
+// Whether some output of the run was lost so far: stdout (entry lines, the --json summary),
+// stderr, or the progress file.
+bool output_lost(const run_setup& s) {
+  return write_error(STDOUT_FILENO) || write_error(STDERR_FILENO) ||
+         (s.json_fd != STDERR_FILENO && write_error(s.json_fd));
+}
+
+// Flushes and closes stdout, as GNU tools do at exit: an error the kernel reports only now (NFS,
+// a full disk) loses output like any other.
+void close_stdout() {
+  errno = 0;
+  std::cout.flush();
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) || !std::cout.good())
+    note_write_error(STDOUT_FILENO, errno ? errno : EIO);
+  if (::close(STDOUT_FILENO) != 0 && errno != EBADF && errno != EINTR)
+    note_write_error(STDOUT_FILENO, errno);
+}
+
+// Says which outputs were lost, on stderr (as text, or as an "output_error" event when the JSON
+// events are there). That stderr itself failed cannot be told: the exit code says it.
+void report_lost_output(const cli_args& a, const run_setup& s) {
+  auto tell = [&](const char* output, const std::string& what, int err) {
+    if (!s.json_on_stderr) {
+      write_all(STDERR_FILENO, "treecopy: " + what + ": " + std::strerror(err) + "\n");
+      return;
+    }
+    json_object j;
+    j.str("event", "output_error").str("output", output).num("errno", err);
+    j.str("errno_name", errno_name(err)).str("message", std::strerror(err));
+    write_all(STDERR_FILENO, std::move(j).done() + "\n");
+  };
+  if (int err = write_error(STDOUT_FILENO)) tell("stdout", "write error on standard output", err);
+  if (s.json_fd != STDERR_FILENO)
+    if (int err = write_error(s.json_fd))
+      tell("progress_file", "--progress-file " + treecopy::quote(a.progress_file) + ": write error",
+           err);
+}
+
 // Runs the copy with signals wired to a stop request; prints the end of the run; returns the exit
 // code.
 int run(cli_args& a) {
@@ -299,6 +349,8 @@ int run(cli_args& a) {
   }
   signals.stop_watching();
   outcome.signal = signal_stopper::received();
+  observer.flush();
+  outcome.output_lost = output_lost(s);
   outcome.exit_code = exit_code_for(outcome);
 
   observer.finish(s.info, outcome);
@@ -308,7 +360,11 @@ int run(cli_args& a) {
   else if (!a.quiet && !a.json && !s.json_on_stderr)
     write_all(STDERR_FILENO, summary_text(s.info, outcome, 10));
   if (a.json) write_all(STDOUT_FILENO, summary_json(s.info, outcome));
-  if (s.json_fd != STDERR_FILENO) ::close(s.json_fd);
+  if (s.json_fd != STDERR_FILENO && ::close(s.json_fd) != 0 && errno != EINTR)
+    note_write_error(s.json_fd, errno);
+  close_stdout();
+  report_lost_output(a, s);
+  if (output_lost(s) && outcome.exit_code == exit_ok) outcome.exit_code = exit_entry_errors;
   return outcome.exit_code;
 }
 
@@ -318,7 +374,15 @@ int run(cli_args& a) {
 int main(int argc, char** argv) {
   try {
     treecopy_cli::cli_args args;
-    if (std::optional<int> code = treecopy_cli::parse(argc, argv, args)) return *code;
+    if (std::optional<int> code = treecopy_cli::parse(argc, argv, args)) {
+      // --help and --version: their text is the output, and losing it is an error.
+      treecopy_cli::close_stdout();
+      if (int err = treecopy_cli::write_error(STDOUT_FILENO)) {
+        std::fprintf(stderr, "treecopy: write error on standard output: %s\n", std::strerror(err));
+        return *code == 0 ? treecopy_cli::exit_entry_errors : *code;
+      }
+      return *code;
+    }
     return treecopy_cli::run(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "treecopy: %s\n", e.what());

@@ -209,6 +209,15 @@ class json_view final : public progress_view {
   int fd_;
 };
 
+/// A path on a -v line: as is, unless it holds a character that quote() escapes or a single quote;
+/// then quoted as in error messages. Each line thus names one entry whatever its name, on a
+/// terminal or in a pipe alike: a path printed as is never holds a quote, a quoted one starts with
+/// one.
+inline std::string entry_text(std::string_view path) {
+  std::string quoted = treecopy::quote(path);
+  return quoted.size() == path.size() + 2 ? std::string(path) : quoted;
+}
+
 /// Where the human messages go, decided once from the command line.
 struct message_policy {
   bool verbose = false;              ///< on_entry() is wanted
@@ -246,7 +255,7 @@ class cli_observer final : public treecopy::copy_observer {
     std::lock_guard lock(mu_);
     if (policy_.entries_to_view) view_->entry(kind, path);
     if (policy_.entries_fd < 0) return;
-    (entries_.append(path)) += '\n';
+    (entries_ += entry_text(path)) += '\n';
     if (policy_.entries_on_terminal) view_->hide();
     if (policy_.entries_on_terminal || entries_.size() >= flush_threshold) flush_entries();
   }
@@ -256,7 +265,7 @@ class cli_observer final : public treecopy::copy_observer {
     std::lock_guard lock(mu_);
     if (policy_.entries_to_view) view_->removed(path);
     if (policy_.entries_fd < 0) return;
-    (entries_.append("deleting ").append(path)) += '\n';
+    ((entries_ += "deleting ") += entry_text(path)) += '\n';
     if (policy_.entries_on_terminal) view_->hide();
     if (policy_.entries_on_terminal || entries_.size() >= flush_threshold) flush_entries();
   }
@@ -275,6 +284,11 @@ class cli_observer final : public treecopy::copy_observer {
     write_all(STDERR_FILENO, std::string("treecopy: ") + signal_name(signal) +
                                  " received: stopping (files being written are removed); "
                                  "send it again to quit at once\n");
+  }
+  /// Writes the entry lines still queued, so that a failure to write them is known.
+  void flush() {
+    std::lock_guard lock(mu_);
+    flush_entries();
   }
   /// Takes the view off the terminal, then reports the end (json "finish").
   void finish(const run_info& info, const run_outcome& outcome) {

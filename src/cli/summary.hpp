@@ -34,15 +34,16 @@ struct run_outcome {
   int signal = 0;                 ///< SIGINT or SIGTERM when one stopped the run, else 0
   std::string failure;            ///< why the copy could not start (or broke off), else empty
   int failure_exit = exit_usage;  ///< the exit code for that failure
+  bool output_lost = false;       ///< a write of entry lines, events or messages failed
   int exit_code = exit_ok;
 };
 
 /// The exit code table: a signal wins (128 + signal number), then a failure of the whole copy (2
-/// for bad usage or input), then entry errors or a stop for another reason (1).
+/// for bad usage or input), then entry errors, a stop for another reason or lost output (1).
 inline int exit_code_for(const run_outcome& o) {
   if (o.signal) return 128 + o.signal;
   if (!o.failure.empty()) return o.failure_exit;
-  if (o.report.error_count || o.report.cancelled) return exit_entry_errors;
+  if (o.report.error_count || o.report.cancelled || o.output_lost) return exit_entry_errors;
   return exit_ok;
 }
 
@@ -135,6 +136,7 @@ inline json_object& add_error_fields(json_object& j, const treecopy::entry_error
       .num("errno", is_errno ? e.code.value() : 0)
       .str("errno_name", is_errno ? errno_name(e.code.value()) : "");
   if (e.code == treecopy::errc::source_changed) j.str("treecopy_error", "source_changed");
+  if (e.code == treecopy::errc::directory_cycle) j.str("treecopy_error", "directory_cycle");
   return j.str("message", e.code.message());
 }
 

@@ -226,6 +226,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     sfd.reset(setup_.src_dir.release());
   } else {
     int s = fs::open_at(psrc, node->name.c_str(), O_RDONLY | O_DIRECTORY | src_nofollow());
+    if (s == -EACCES && !opt_.dry_run) create_unlisted_dir(parent, node->name.c_str(), psrc, pdst);
     if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
     sfd.reset(s);
   }
@@ -235,7 +236,8 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     // Following links can lead back to a directory being copied: report the cycle, do not loop.
     for (const dir_node* a = parent; a && !a->is_top; a = a->parent)
       if (a->st.st_ino == node->st.st_ino && a->st.st_dev == node->st.st_dev)
-        return report(parent, node->name, false, operation::open_source, ELOOP), false;
+        return report(parent, node->name, false, operation::open_source,
+                      make_error_code(errc::directory_cycle)), false;
   }
   node->no_descend = opt_.one_file_system && node != root_ && root_ && node->st.st_dev != root_->st.st_dev;
   node->src_dev = node->st.st_dev;
@@ -581,8 +583,10 @@ progress_snapshot copier::snapshot() const {
   progress_snapshot s;
   s.entries_found = count_.entries_found.load(std::memory_order_relaxed);
   s.entries_done = count_.entries_done.load(std::memory_order_relaxed);
-  s.bytes_found = count_.bytes_found.load(std::memory_order_relaxed);
   s.bytes_done = count_.bytes_done.load(std::memory_order_relaxed);
+  // Sizes are counted from st_size, which files that grow or lie (/proc) exceed: what was copied
+  // is found too.
+  s.bytes_found = std::max(count_.bytes_found.load(std::memory_order_relaxed), s.bytes_done);
   s.errors = count_.errors.load(std::memory_order_relaxed);
   s.skipped = count_.skipped.load(std::memory_order_relaxed);
   s.scan_complete = count_.dirs_unlisted.load(std::memory_order_relaxed) == 0;

@@ -103,6 +103,7 @@ class copier {
                     const fs::xattr_list* xattrs, operation& op);
   int apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname, const char* dname,
                     const struct stat& st, operation& op);
+  void create_unlisted_dir(dir_node* parent, const char* name, int psrc, int pdst);
   bool start_big_file(dir_node* node, const char* name, fs::unique_fd& sfd, fs::unique_fd& dfd,
                       const struct stat& st, bool first);
   void run_stream();

@@ -36,6 +36,10 @@ entry_kind kind_of(mode_t mode) {
   }
 }
 
+// Whether a failed metadata step (apply_fd_meta, apply_at_meta) is reported under the destination
+// path: all are writes to it except reading the source's extended attributes.
+bool names_dst(operation op) { return op != operation::read_xattr; }
+
 bool looks_sparse(const struct stat& st) {
   return st.st_size > 0 && static_cast<std::uint64_t>(st.st_blocks) * 512 <
                                static_cast<std::uint64_t>(st.st_size);
@@ -343,7 +347,7 @@ void copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_f
     op = operation::close;
   }
   if (err) {
-    report(node, name, true, op, err);
+    report(node, name, names_dst(op), op, err);
     if (op == operation::close) discard_file(node, name);  // the data may not have reached the disk
   } else if (changed) {
     report(node, name, false, operation::read, make_error_code(errc::source_changed));
@@ -459,6 +463,21 @@ int copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sna
   return 0;
 }
 
+// A source directory that cannot be opened (no read permission): as cp -a, its copy is still
+// made, empty, with the metadata its parent can see (owner, mode, times); the caller reports the
+// open's failure. Failures here go unreported beside that one, as they would only repeat it.
+void copier::create_unlisted_dir(dir_node* parent, const char* name, int psrc, int pdst) {
+  struct stat st {};
+  const int follow = opt_.dereference == symlink_mode::always ? 0 : AT_SYMLINK_NOFOLLOW;
+  if (::fstatat(psrc, name, &st, follow) != 0 || !S_ISDIR(st.st_mode)) return;
+  const char* dname = dst_name(parent, name);
+  if (::mkdirat(pdst, dname, S_IRWXU) != 0 && (errno != EEXIST || !opt_.merge)) return;
+  fs::unique_fd d(fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags));
+  if (d.get() < 0) return;
+  operation op{};
+  (void)apply_fd_meta(parent, -1, d.get(), st, nullptr, op);
+}
+
 void copier::copy_symlink(dir_node* node, const char* name, const struct stat& st) {
   std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 255) + 1, '\0');
   for (;;) {
@@ -480,7 +499,8 @@ void copier::copy_symlink(dir_node* node, const char* name, const struct stat& s
     return;
   }
   operation op{};
-  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op)) report(node, name, true, op, err);
+  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op))
+    report(node, name, names_dst(op), op, err);
   else entry_done(node, name, entry_kind::symlink);
   if (first) link_waiters(node, name, st, true);
 }
@@ -499,7 +519,8 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
     return;
   }
   operation op{};
-  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op)) report(node, name, true, op, err);
+  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op))
+    report(node, name, names_dst(op), op, err);
   else entry_done(node, name, kind_of(st.st_mode));
   if (first) link_waiters(node, name, st, true);
 }

@@ -15,7 +15,7 @@ namespace treecopy::engine {
 namespace {
 
 [[noreturn]] void fail(const std::string& path, int err, const std::string& reason) {
-  throw setup_error(path, std::error_code(err, std::generic_category()), "'" + path + "': " + reason);
+  throw setup_error(path, std::error_code(err, std::generic_category()), quote(path) + ": " + reason);
 }
 
 [[noreturn]] void fail_errno(const std::string& path, int err, const char* what) {
@@ -108,7 +108,7 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   std::string real_dst = real_dst_parent == "/" ? "/" + dst_name : real_dst_parent + "/" + dst_name;
   if (real_src == real_dst) fail(dst, EINVAL, "source and destination are the same");
   if (src_is_dir && is_within(real_dst, real_src))
-    fail(dst, EINVAL, "destination is inside the source directory '" + src + "'");
+    fail(dst, EINVAL, "destination is inside the source directory " + quote(src));
 
   // Mirroring removes whatever DST has that SRC has not: refuse the targets where a mistake would
   // be a disaster.
@@ -120,7 +120,7 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
     if (!real_home.empty() && real_dst == real_home)
       fail(dst, EINVAL, "refusing --delete on the home directory");
     if (is_within(real_src, real_dst))
-      fail(dst, EINVAL, "refusing --delete on an ancestor of the source '" + src + "'");
+      fail(dst, EINVAL, "refusing --delete on an ancestor of the source " + quote(src));
   }
 
   struct stat dst_st {};
@@ -134,10 +134,10 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
         fail(dst, ENOTDIR, "destination is a symbolic link that does not name a directory");
       if (real == real_src) fail(dst, EINVAL, "source and destination are the same");
       if (is_within(real, real_src))
-        fail(dst, EINVAL, "destination is inside the source directory '" + src + "'");
+        fail(dst, EINVAL, "destination is inside the source directory " + quote(src));
       if (options.delete_extraneous && (real == "/" || (!real_home.empty() && real == real_home) || is_within(real_src, real)))
-        fail(dst, EINVAL, "refusing --delete on '" + real + "' (the root, home directory or an "
-                          "ancestor of the source)");
+        fail(dst, EINVAL, "refusing --delete on " + quote(real) +
+                                   " (the root, home directory or an ancestor of the source)");
       split_path(real, dst_parent, dst_name);
       pfd = fs::open_at(AT_FDCWD, dst_parent.c_str(), O_RDONLY | O_DIRECTORY);
       if (pfd < 0) fail_errno(dst_parent, -pfd, "cannot open destination's parent directory");

@@ -79,20 +79,66 @@ process_options nofile(unsigned long limit) {
   return o;
 }
 
+std::optional<std::string> unquote_name(std::string_view text, std::size_t& pos) {
+  std::string out;
+  bool any = false;
+  while (pos < text.size()) {
+    if (text[pos] == '\'') {  // '...': literal up to the next quote
+      const auto end = text.find('\'', pos + 1);
+      if (end == std::string_view::npos) return std::nullopt;
+      out.append(text.substr(pos + 1, end - pos - 1));
+      pos = end + 1;
+    } else if (text.compare(pos, 2, "\\'") == 0) {  // \'
+      out += '\'';
+      pos += 2;
+    } else if (text.compare(pos, 2, "$'") == 0) {  // $'...': C escapes
+      pos += 2;
+      for (;;) {
+        if (pos >= text.size()) return std::nullopt;
+        const char c = text[pos++];
+        if (c == '\'') break;
+        if (c != '\\') {
+          out += c;
+          continue;
+        }
+        if (pos >= text.size()) return std::nullopt;
+        const char e = text[pos++];
+        static const std::string letters = "abtnvfr", values = "\a\b\t\n\v\f\r";
+        if (const auto k = letters.find(e); k != std::string::npos) {
+          out += values[k];
+        } else if (e >= '0' && e <= '7') {
+          unsigned v = static_cast<unsigned>(e - '0');
+          for (int i = 0; i < 2 && pos < text.size() && text[pos] >= '0' && text[pos] <= '7'; ++i)
+            v = v * 8 + static_cast<unsigned>(text[pos++] - '0');
+          out += static_cast<char>(v);
+        } else {
+          out += e;  // \\, \', \"
+        }
+      }
+    } else {
+      break;
+    }
+    any = true;
+  }
+  if (!any) return std::nullopt;
+  return out;
+}
+
 std::vector<error_line> parse_error_lines(const std::string& err, std::vector<std::string>* malformed) {
   static const std::string prefix = "treecopy: cannot ";
   std::vector<error_line> out;
   for (const std::string& line : split_lines(err)) {
     if (line.rfind(prefix, 0) != 0) continue;
+    // "<op words> <quoted path>: <reason>": the operation's words hold no quote.
     const auto open = line.find(" '", prefix.size());
-    const auto close = line.rfind("': ");
-    if (open == std::string::npos || close == std::string::npos || close <= open + 2 ||
-        close + 3 >= line.size()) {
+    std::size_t pos = open + 1;
+    std::optional<std::string> path;
+    if (open != std::string::npos) path = unquote_name(line, pos);
+    if (!path || line.compare(pos, 2, ": ") != 0 || pos + 2 >= line.size()) {
       if (malformed) malformed->push_back(line);
       continue;
     }
-    out.push_back({line.substr(prefix.size(), open - prefix.size()),
-                   line.substr(open + 2, close - open - 2), line.substr(close + 3)});
+    out.push_back({line.substr(prefix.size(), open - prefix.size()), *path, line.substr(pos + 2)});
   }
   return out;
 }

@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "process.hpp"
@@ -61,7 +62,13 @@ process_options as_uid(unsigned id);
 /// Options that give a command at most `limit` open descriptors.
 process_options nofile(unsigned long limit);
 
-/// One per-entry error line of the CLI: "treecopy: cannot <op> '<path>': <reason>".
+/// Decodes a name quoted as treecopy::quote() (and GNU tools) quote it, starting at text[pos]:
+/// '...' parts, \' and $'...' parts with C escapes, back to back. Advances pos past it; nullopt
+/// when no quoted name starts there or it is cut short.
+std::optional<std::string> unquote_name(std::string_view text, std::size_t& pos);
+
+/// One per-entry error line of the CLI: "treecopy: cannot <op> <quoted path>: <reason>"; path is
+/// decoded (unquote_name()), the exact bytes of the entry's path.
 struct error_line {
   std::string op;
   std::string path;

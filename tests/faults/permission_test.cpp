@@ -137,7 +137,7 @@ TEST_F(permission_test, unreadable_sources_across_a_wide_tree) {
   o.root_metadata = false;
   EXPECT_TRUE(same_trees(src_, dst, o));
   // A directory that could be listed but not searched still gets its metadata. (One that cannot
-  // be opened at all, 0311, is reported and not created.)
+  // be opened at all, 0311, is reported and created empty, as cp -a does.)
   struct stat st {};
   ASSERT_EQ(::lstat((dst + "/unsearchable").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0644u);

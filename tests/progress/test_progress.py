@@ -331,9 +331,11 @@ class JsonTest(ScratchTest):
         expected = {os.fsencode(dst)} | {os.path.join(os.fsencode(dst), p) for p in listing(dst)
                                           if p != b"."}
         self.assertEqual(paths, expected)
-        # --json keeps stdout for the summary; the entry lines went to stderr.
+        # --json keeps stdout for the summary; the entry lines went to stderr, one line each: a
+        # name that needs it is quoted as in error messages.
         self.assertEqual(json.loads(r.stdout)["entries"]["total"], len(expected))
-        self.assertIn(b"new\nline", r.stderr)
+        self.assertIn(b"/new'$'\\n''line'\n", r.stderr)
+        self.assertNotIn(b"new\nline", r.stderr)
 
 
 # ---- signals -------------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ class treecopy_category final : public std::error_category {
   std::string message(int value) const override {
     switch (static_cast<errc>(value)) {
       case errc::source_changed: return "file changed while it was copied";
+      case errc::into_itself: return "cannot copy a directory into itself";
+      case errc::holds_source: return "holds the source directory: left alone";
+      case errc::holds_excluded: return "directory not empty: it holds excluded entries, kept";
     }
     return "unknown treecopy error " + std::to_string(value);
   }

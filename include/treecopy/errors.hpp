@@ -38,6 +38,15 @@ enum class errc : int {
   /// holds a mix of old and new contents (or is short). It keeps the times read before the copy,
   /// so a later --update copies the file again.
   source_changed = 1,
+  /// A source directory is the destination directory, or holds SRC (a bind mount, a -L link):
+  /// copying it would copy the copy into itself without end. It is skipped, not descended.
+  into_itself = 2,
+  /// A destination directory to merge into or to remove is SRC or holds it (a bind mount of SRC or
+  /// of one of its ancestors inside DST): it is left alone, so that the copy never removes SRC.
+  holds_source = 3,
+  /// A directory to remove holds entries that the filters exclude: they are kept, and so is the
+  /// directory (as rsync: "cannot delete non-empty directory").
+  holds_excluded = 4,
 };
 
 /// The category of errc values (name "treecopy").

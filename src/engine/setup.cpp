@@ -2,13 +2,16 @@
 #include "engine/setup.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <optional>
+#include <sstream>
 
 #include "treecopy/errors.hpp"
 
@@ -40,6 +43,67 @@ void split_path(std::string p, std::string& parent, std::string& name) {
     parent = slash == 0 ? "/" : p.substr(0, slash);
     name = p.substr(slash + 1);
   }
+}
+
+// Where a directory lies in its file system: the mount's device and the path from the file
+// system's own root. A bind mount shows one subtree at another place, so ".." from its root leaves
+// the file system's tree; this path is the same wherever the directory is seen from. Read from
+// statx's mount id and /proc/self/mountinfo (its root and mount point); nullopt when either is
+// missing (then only the ".." checks apply).
+struct fs_place {
+  std::string dev;   // "major:minor" of the mount
+  std::string path;  // from the file system's root, "/" included
+};
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape_mountinfo(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::optional<fs_place> place_of(int fd) {
+  struct statx stx {};
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) != 0 || !(stx.stx_mask & STATX_MNT_ID))
+    return std::nullopt;
+  std::string real = real_path("/proc/self/fd/" + std::to_string(fd));
+  if (real.empty() || real[0] != '/') return std::nullopt;
+  std::FILE* f = std::fopen("/proc/self/mountinfo", "re");
+  if (!f) return std::nullopt;
+  std::optional<fs_place> place;
+  char* line = nullptr;
+  std::size_t cap = 0;
+  while (!place && ::getline(&line, &cap, f) > 0) {
+    std::istringstream in(line);
+    std::string id, parent, dev, root, point;
+    if (!(in >> id >> parent >> dev >> root >> point) || id != std::to_string(stx.stx_mnt_id)) continue;
+    root = unescape_mountinfo(root);
+    point = unescape_mountinfo(point);
+    std::string below;  // real, relative to the mount point
+    if (point == "/") below = real;
+    else if (real == point) below = "";
+    else if (real.compare(0, point.size() + 1, point + "/") == 0) below = real.substr(point.size());
+    else break;  // the mount point is hidden from this process's view: no answer
+    place = fs_place{dev, root == "/" ? (below.empty() ? "/" : below) : root + below};
+  }
+  std::free(line);
+  std::fclose(f);
+  return place;
+}
+
+// Whether place a is b or lies below it.
+bool place_within(const fs_place& a, const fs_place& b) {
+  if (a.dev != b.dev) return false;
+  return a.path == b.path || b.path == "/" ||
+         (a.path.size() > b.path.size() && a.path.compare(0, b.path.size(), b.path) == 0 &&
+          a.path[b.path.size()] == '/');
 }
 
 bool in_chain(const std::vector<file_id>& chain, const file_id& id) {
@@ -175,6 +239,19 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
     fail(dst, EINVAL, "source and destination are the same");
   if (src_is_dir && in_chain(ancestor_chain(pfd), src_id))
     fail(dst, EINVAL, "destination is inside the source directory '" + src + "'");
+  // A bind mount of a directory of SRC, outside SRC, has ancestors of its own: compare where SRC
+  // and DST lie in their file system too.
+  const bool dst_is_dir = dst_exists && S_ISDIR(dst_st.st_mode);
+  std::optional<fs_place> src_place = src_is_dir ? place_of(r.src_dir.get()) : std::nullopt;
+  std::optional<fs_place> dst_place;
+  if (src_place && dst_is_dir) {
+    fs::unique_fd d(fs::open_at(pfd, dst_name.c_str(), O_PATH | fs::dir_open_flags));
+    if (d) dst_place = place_of(d.get());
+  } else if (src_place) {
+    dst_place = place_of(pfd);  // DST's parent
+  }
+  if (src_place && dst_place && place_within(*dst_place, *src_place))
+    fail(dst, EINVAL, "destination is inside the source directory '" + src + "' (seen through a mount)");
 
   // Mirroring removes whatever DST has that SRC has not: refuse the targets where a mistake would
   // be a disaster.
@@ -183,7 +260,7 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
     if (id_of("/") == dst_id) fail(dst, EINVAL, "refusing --delete on the root directory");
     if (id_of(std::getenv("HOME")) == dst_id)
       fail(dst, EINVAL, "refusing --delete on the home directory");
-    if (in_chain(r.src_chain, dst_id))
+    if (in_chain(r.src_chain, dst_id) || (src_place && dst_place && place_within(*src_place, *dst_place)))
       fail(dst, EINVAL, "refusing --delete on an ancestor of the source '" + src + "'");
   }
 

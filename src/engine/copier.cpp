@@ -240,8 +240,10 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   // DST, SRC or an ancestor of SRC met again inside SRC (a bind mount, a followed link): copying
   // it would copy the copy, or SRC, into itself without end (cp: "cannot copy a directory into
   // itself"). One compare against a few identities, after the fstat every directory gets anyway.
-  if (node != root_ && protected_dir(file_id::of(node->st)))
-    return report(parent, node->name, false, operation::open_source, make_error_code(errc::into_itself)), false;
+  if (node != root_ && protected_dir(file_id::of(node->st))) {
+    report(parent, node->name, false, operation::open_source, make_error_code(errc::into_itself));
+    return false;
+  }
   node->no_descend = opt_.one_file_system && node != root_ && root_ && node->st.st_dev != root_->st.st_dev;
   node->src_dev = node->st.st_dev;
   node->pseudo_fs = node->st.st_dev == parent->src_dev ? parent->pseudo_fs : is_pseudo_fs(sfd.get());
@@ -284,28 +286,25 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   node->dst_foreign = parent->dst_foreign;
   if (d >= 0 && (node == root_ || existed)) {
     struct stat ds {};
-    if (::fstat(d, &ds) != 0) {
-      ::close(d);
-      return report(parent, node->name, true, operation::stat, errno), false;
-    }
+    fs::unique_fd guard(d);
+    if (::fstat(d, &ds) != 0) return report(parent, node->name, true, operation::stat, errno), false;
+    bool refused = false;
     if (node == root_) {
       dst_root_dev_ = ds.st_dev;
       dst_root_id_ = file_id::of(ds);
-      // Setup refused this DST by identity; it may have been swapped since (DST existed: --merge).
-      if (existed && opt_.delete_extraneous &&
-          std::find(setup_.src_chain.begin(), setup_.src_chain.end(), dst_root_id_) != setup_.src_chain.end()) {
-        ::close(d);
-        return report(parent, node->name, true, operation::create, make_error_code(errc::holds_source)), false;
-      }
+      // Setup refused this DST by identity for --delete; it may have been swapped since.
+      refused = existed && opt_.delete_extraneous && holds_source(dst_root_id_);
     } else {
       node->dst_foreign = ds.st_dev != dst_root_dev_;
       // A directory of DST that is SRC or holds it (a bind mount): merging into it, or --delete
       // in it, would change or remove SRC itself.
-      if (protected_dir(file_id::of(ds))) {
-        ::close(d);
-        return report(parent, node->name, true, operation::create, make_error_code(errc::holds_source)), false;
-      }
+      refused = protected_dir(file_id::of(ds));
     }
+    if (refused) {
+      report(parent, node->name, true, operation::create, make_error_code(errc::holds_source));
+      return false;
+    }
+    guard.release();
   }
   node->src_fd = sfd.release();
   node->dst_fd = d;

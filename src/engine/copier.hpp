@@ -86,12 +86,15 @@ class copier {
   enum class removal { removed, kept, failed };
   removal remove_tree(dir_node* node, int dirfd, const char* name, const std::string& sub,
                       const std::string& node_rel);
-  /// Whether a directory is SRC, holds SRC, or is DST: never merged into, removed or descended.
-  bool protected_dir(const file_id& id) const noexcept {
-    if (id == dst_root_id_) return true;
+  /// Whether a directory is SRC or one of its ancestors.
+  bool holds_source(const file_id& id) const noexcept {
     for (const file_id& a : setup_.src_chain)
       if (a == id) return true;
     return false;
+  }
+  /// Whether a directory is SRC, holds SRC, or is DST: never merged into, removed or descended.
+  bool protected_dir(const file_id& id) const noexcept {
+    return id == dst_root_id_ || holds_source(id);
   }
   void notify_removed(const std::string& path);
   void delete_extraneous(dir_node* node);

@@ -150,23 +150,36 @@ bool copier::same_content(dir_node* node, const char* name) {
 // entered.
 copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
                                     const std::string& sub, const std::string& node_rel) {
-  if (::unlinkat(dirfd, name, 0) == 0) {
+  auto fail = [&](auto err) {  // an errno value or an errc
+    report(node, sub, true, operation::remove, err);
+    return removal::failed;
+  };
+  auto gone = [&] {
     count_.removed.fetch_add(1, std::memory_order_relaxed);
     if (want_entries_) notify_removed(display_path(node, sub, true));
     return removal::removed;
-  }
-  if (errno == ENOENT) return removal::removed;
-  if (errno != EISDIR && errno != EPERM) return report(node, sub, true, operation::remove, errno), removal::failed;
-  int fd = fs::open_at(dirfd, name, O_RDONLY | fs::dir_open_flags);
-  if (fd < 0) return report(node, sub, true, operation::remove, -fd), removal::failed;
-  fs::unique_fd dir(fd);
+  };
+  // --dry-run walks what it would remove, so that it foresees the same kept directories.
   struct stat st {};
-  if (::fstat(dir.get(), &st) != 0) return report(node, sub, true, operation::remove, errno), removal::failed;
-  if (protected_dir(file_id::of(st)))
-    return report(node, sub, true, operation::remove, make_error_code(errc::holds_source)), removal::failed;
+  if (opt_.dry_run) {
+    if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return errno == ENOENT ? removal::removed : fail(errno);
+    if (!S_ISDIR(st.st_mode)) return gone();
+  } else if (::unlinkat(dirfd, name, 0) == 0) {
+    return gone();
+  } else if (errno == ENOENT) {
+    return removal::removed;
+  } else if (errno != EISDIR && errno != EPERM) {
+    return fail(errno);
+  }
+  int fd = fs::open_at(dirfd, name, O_RDONLY | fs::dir_open_flags);
+  if (fd < 0) return fail(-fd);
+  fs::unique_fd dir(fd);
+  if (::fstat(dir.get(), &st) != 0) return fail(errno);
+  if (protected_dir(file_id::of(st))) return fail(make_error_code(errc::holds_source));
   std::string names;
   std::vector<fs::dir_entry> entries;
-  if (int err = fs::list_dir(dir.get(), names, entries)) return report(node, sub, true, operation::remove, err), removal::failed;
+  if (int err = fs::list_dir(dir.get(), names, entries)) return fail(err);
   bool kept = false, failed = false;
   for (auto& e : entries) {
     const char* child = names.c_str() + e.name_offset;
@@ -174,7 +187,8 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
     if (!filter_.empty()) {
       if (e.type == DT_UNKNOWN) {
         struct stat cst {};
-        if (::fstatat(dir.get(), child, &cst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(cst.st_mode)) e.type = DT_DIR;
+        if (::fstatat(dir.get(), child, &cst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(cst.st_mode))
+          e.type = DT_DIR;
       }
       const std::string rel = !filter_.needs_path() ? std::string()
                               : node_rel.empty()    ? child_sub
@@ -192,11 +206,12 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
   }
   dir.reset();
   if (failed) return removal::failed;  // the failure below was reported
-  if (kept) return report(node, sub, true, operation::remove, make_error_code(errc::holds_excluded)), removal::kept;
-  if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0) return report(node, sub, true, operation::remove, errno), removal::failed;
-  count_.removed.fetch_add(1, std::memory_order_relaxed);
-  if (want_entries_) notify_removed(display_path(node, sub, true));
-  return removal::removed;
+  if (kept) {
+    report(node, sub, true, operation::remove, make_error_code(errc::holds_excluded));
+    return removal::kept;
+  }
+  if (!opt_.dry_run && ::unlinkat(dirfd, name, AT_REMOVEDIR) != 0) return fail(errno);
+  return gone();
 }
 
 // --delete: removes what DST has in this directory and SRC does not (excluded names are kept).
@@ -223,11 +238,6 @@ void copier::delete_extraneous(dir_node* node) {
       }
       std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
       if (filter_.excluded(rel, name, e.type == DT_DIR)) continue;
-    }
-    if (opt_.dry_run) {
-      count_.removed.fetch_add(1, std::memory_order_relaxed);
-      if (want_entries_) notify_removed(display_path(node, name, true));
-      continue;
     }
     remove_tree(node, node->dst_fd, name, name, rel_dir);
   }

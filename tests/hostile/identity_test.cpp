@@ -174,31 +174,53 @@ TEST_F(identity_test, delete_nesting_through_bind_mounts_is_refused) {
   expect_source_intact();
 }
 
-// A directory inside SRC that is a bind mount of SRC's subdirectory holding DST, or of SRC's
-// parent: the walker meets DST (or SRC) again. It skips it, says so, and ends.
-TEST_F(identity_test, walker_skips_destination_and_source_met_again) {
+// A bind mount of a subdirectory of SRC, outside SRC: DST under it, or DST it itself, is inside SRC
+// although no ".." from DST leads to SRC. Refused in setup; --delete removes nothing of SRC.
+TEST_F(identity_test, destination_in_bind_mount_of_source_subdirectory_is_refused) {
   skip_without_mounts();
   make_source();
   const std::string view_dir = scratch_ / "view";
   ASSERT_EQ(::mkdir(view_dir.c_str(), 0755), 0);
   bind_mount view(src_ + "/sub", view_dir);
   ASSERT_TRUE(view.ok());
-  // DST = view/copy is src/sub/copy: setup cannot see it from DST's ancestors.
   auto r = run_treecopy_limited({src_, view_dir + "/copy"}, 120);
+  ASSERT_FALSE(hung(r)) << run_text(r);
+  EXPECT_EQ(r.exit_code, 2) << run_text(r);
+  EXPECT_FALSE(exists(src_ + "/sub/copy"));
+  r = run_treecopy_limited({"--update", "--delete", src_, view_dir}, 120);
+  EXPECT_EQ(r.exit_code, 2) << run_text(r);
+  expect_source_intact();
+  EXPECT_FALSE(exists(src_ + "/sub/a.txt"));
+}
+
+// The walker checks again, for what setup cannot see: with -L, a link inside SRC to DST (which
+// the copy creates) or, through a bind mount inside SRC, SRC's parent. It skips the directory,
+// says so, and ends.
+TEST_F(identity_test, walker_skips_destination_met_again_through_link) {
+  make_source();
+  ASSERT_EQ(::symlink("../../out", (src_ + "/to_out").c_str()), 0);
+  const std::string out = scratch_ / "out";
+  auto r = run_treecopy_limited({"-L", src_, out}, 120);
   ASSERT_FALSE(hung(r)) << run_text(r);
   EXPECT_EQ(r.exit_code, 1) << run_text(r);
   EXPECT_NE(r.err.find("into itself"), std::string::npos) << run_text(r);
-  EXPECT_EQ(read_file(view_dir + "/copy/a.txt"), std::optional<std::string>("alpha"));
-  EXPECT_FALSE(exists(view_dir + "/copy/sub/copy"));
+  EXPECT_TRUE(mentions(parse_error_lines(r.err), src_ + "/to_out")) << run_text(r);
+  EXPECT_EQ(read_file(out + "/sub/b.txt"), std::optional<std::string>("bravo"));
+  EXPECT_FALSE(exists(out + "/to_out"));
+}
 
+TEST_F(identity_test, walker_skips_source_parent_met_again_through_bind_mount) {
+  skip_without_mounts();
+  make_source();
   // src/loop: a bind mount of SRC's parent, so src/loop/src/loop/... without end.
   ASSERT_EQ(::mkdir((src_ + "/loop").c_str(), 0755), 0);
   bind_mount loop(parent_, src_ + "/loop");
   ASSERT_TRUE(loop.ok());
   const std::string out = scratch_ / "out";
-  r = run_treecopy_limited({src_, out}, 120);
+  auto r = run_treecopy_limited({src_, out}, 120);
   ASSERT_FALSE(hung(r)) << run_text(r);
   EXPECT_EQ(r.exit_code, 1) << run_text(r);
+  EXPECT_NE(r.err.find("into itself"), std::string::npos) << run_text(r);
   EXPECT_TRUE(mentions(parse_error_lines(r.err), src_ + "/loop")) << run_text(r);
   EXPECT_EQ(read_file(out + "/sub/b.txt"), std::optional<std::string>("bravo"));
 }
@@ -255,6 +277,28 @@ TEST_F(identity_test, delete_keeps_excluded_entries_at_every_depth) {
     EXPECT_TRUE(mentions(errors, dst + "/old")) << run_text(r);
   }
   expect_source_intact();
+}
+
+// --dry-run foresees the same: the directory holding an excluded entry is reported, not listed as
+// removed, and nothing changes.
+TEST_F(identity_test, dry_run_delete_foresees_kept_directories) {
+  make_source();
+  tree_maker d(dst_, 9);
+  d.dir("old", 0755);
+  d.file("old/junk.txt", "junk", 0644);
+  d.file("old/keep.log", "log", 0644);
+  d.finish();
+  auto r = run_treecopy_limited({"--dry-run", "-v", "--update", "--delete", "--exclude", "*.log", src_, dst_}, 60);
+  EXPECT_EQ(r.exit_code, 1) << run_text(r);
+  EXPECT_TRUE(mentions(parse_error_lines(r.err), dst_ + "/old")) << run_text(r);
+  const std::vector<std::string> lines = split_lines(r.out);
+  auto listed = [&](const std::string& path) {
+    return std::find(lines.begin(), lines.end(), "deleting " + path) != lines.end();
+  };
+  EXPECT_FALSE(listed(dst_ + "/old")) << run_text(r);
+  EXPECT_TRUE(listed(dst_ + "/old/junk.txt")) << run_text(r);
+  EXPECT_EQ(read_file(dst_ + "/old/junk.txt"), std::optional<std::string>("junk"));
+  EXPECT_EQ(read_file(dst_ + "/old/keep.log"), std::optional<std::string>("log"));
 }
 
 // Plain --update: a directory of DST replaced by a file of SRC keeps its excluded entries (and so

@@ -42,6 +42,9 @@ class treecopy_category final : public std::error_category {
     switch (static_cast<errc>(value)) {
       case errc::source_changed: return "file changed while it was copied";
       case errc::directory_cycle: return "directory cycle (already being copied as an ancestor)";
+      case errc::into_itself: return "cannot copy a directory into itself";
+      case errc::holds_source: return "holds the source directory: left alone";
+      case errc::holds_excluded: return "directory not empty: it holds excluded entries, kept";
     }
     return "unknown treecopy error " + std::to_string(value);
   }

@@ -42,6 +42,15 @@ enum class errc : int {
   /// With symlink_mode::always: a link leads to a directory that is being copied as an ancestor
   /// of the link itself. The directory is not copied again (it would never end).
   directory_cycle = 2,
+  /// A source directory is the destination directory, or holds SRC (a bind mount, a -L link):
+  /// copying it would copy the copy into itself without end. It is skipped, not descended.
+  into_itself = 3,
+  /// A destination directory to merge into or to remove is SRC or holds it (a bind mount of SRC or
+  /// of one of its ancestors inside DST): it is left alone, so that the copy never removes SRC.
+  holds_source = 4,
+  /// A directory to remove holds entries that the filters exclude: they are kept, and so is the
+  /// directory (as rsync: "cannot delete non-empty directory").
+  holds_excluded = 5,
 };
 
 /// The category of errc values (name "treecopy").

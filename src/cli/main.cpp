@@ -3,9 +3,11 @@
 // exit code. One client of the library, with no special access.
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -242,10 +244,89 @@ struct run_setup {
   run_info info;
 };
 
+// A file's identity (device, inode): compared instead of paths, which links, '..' and bind
+// mounts make ambiguous.
+struct file_identity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  bool operator==(const file_identity&) const = default;
+};
+
+std::optional<file_identity> identity_of(const std::string& path, bool follow) {
+  struct stat st {};
+  if ((follow ? ::stat(path.c_str(), &st) : ::lstat(path.c_str(), &st)) != 0) return std::nullopt;
+  return file_identity{st.st_dev, st.st_ino};
+}
+
+// The identities of a path: the entry itself and, for a symlink, what it names.
+std::vector<file_identity> identities_of(const std::string& path) {
+  std::vector<file_identity> ids;
+  for (bool follow : {false, true})
+    if (auto id = identity_of(path, follow)) ids.push_back(*id);
+  return ids;
+}
+
+// Splits "a/b/c/" into ("a/b", "c"); a bare name has parent ".".
+void split_parent(std::string p, std::string& parent, std::string& name) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  auto slash = p.rfind('/');
+  parent = slash == std::string::npos ? "." : slash == 0 ? "/" : p.substr(0, slash);
+  name = slash == std::string::npos ? p : p.substr(slash + 1);
+}
+
+// Why the progress file cannot be where it was asked, or nullopt: it must be neither SRC nor DST
+// nor inside either (it would truncate a source file, be copied, make DST "exist" or be removed
+// by --delete). Checked before anything is opened, on identities: the file itself, then each
+// directory from its parent up to '/' (through "..", so links and bind mounts cannot hide SRC).
+std::optional<std::string> progress_file_conflict(const cli_args& a) {
+  const std::vector<file_identity> src_ids = identities_of(a.src), dst_ids = identities_of(a.dst);
+  auto in = [](const std::vector<file_identity>& ids, const file_identity& id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
+  };
+  for (const file_identity& id : identities_of(a.progress_file)) {
+    if (in(src_ids, id)) return "is the source";
+    if (in(dst_ids, id)) return "is the destination";
+  }
+  std::string parent, name, dst_parent, dst_name;
+  split_parent(a.progress_file, parent, name);
+  split_parent(a.dst, dst_parent, dst_name);
+  // DST not there yet: the progress file would be created where DST is to be.
+  if (dst_ids.empty() && name == dst_name && identity_of(parent, true) &&
+      identity_of(parent, true) == identity_of(dst_parent, true))
+    return "is the destination";
+  int fd = ::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  std::optional<file_identity> last;
+  for (int depth = 0; fd >= 0 && depth < 4096; ++depth) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) break;
+    const file_identity id{st.st_dev, st.st_ino};
+    if (last == id) break;  // '/' is its own parent
+    if (in(src_ids, id)) {
+      ::close(fd);
+      return "is inside the source";
+    }
+    if (in(dst_ids, id)) {
+      ::close(fd);
+      return "is inside the destination";
+    }
+    last = id;
+    int up = ::openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    ::close(fd);
+    fd = up;
+  }
+  if (fd >= 0) ::close(fd);
+  return std::nullopt;
+}
+
 // Opens the progress file if any and fills in a run_setup; returns an exit code on failure.
 std::optional<int> prepare(cli_args& a, run_setup& s) {
   s.mode = mode_of(a.progress);
   if (!a.progress_file.empty()) {
+    if (std::optional<std::string> why = progress_file_conflict(a)) {
+      std::fprintf(stderr, "treecopy: '%s': --progress-file %s\n", a.progress_file.c_str(),
+                   why->c_str());
+      return exit_usage;
+    }
     s.json_fd = ::open(a.progress_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (s.json_fd < 0) {
       std::fprintf(stderr, "treecopy: %s: cannot open progress file: %s\n",

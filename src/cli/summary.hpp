@@ -137,6 +137,9 @@ inline json_object& add_error_fields(json_object& j, const treecopy::entry_error
       .str("errno_name", is_errno ? errno_name(e.code.value()) : "");
   if (e.code == treecopy::errc::source_changed) j.str("treecopy_error", "source_changed");
   if (e.code == treecopy::errc::directory_cycle) j.str("treecopy_error", "directory_cycle");
+  if (e.code == treecopy::errc::into_itself) j.str("treecopy_error", "into_itself");
+  if (e.code == treecopy::errc::holds_source) j.str("treecopy_error", "holds_source");
+  if (e.code == treecopy::errc::holds_excluded) j.str("treecopy_error", "holds_excluded");
   return j.str("message", e.code.message());
 }
 

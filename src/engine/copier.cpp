@@ -225,7 +225,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   if (node == root_) {
     sfd.reset(setup_.src_dir.release());
   } else {
-    int s = fs::open_at(psrc, node->name.c_str(), O_RDONLY | O_DIRECTORY | src_nofollow());
+    int s = fs::open_at(psrc, node->name.c_str(), O_RDONLY | O_DIRECTORY | src_nofollow(parent));
     if (s == -EACCES && !opt_.dry_run) create_unlisted_dir(parent, node->name.c_str(), psrc, pdst);
     if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
     sfd.reset(s);
@@ -238,6 +238,13 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
       if (a->st.st_ino == node->st.st_ino && a->st.st_dev == node->st.st_dev)
         return report(parent, node->name, false, operation::open_source,
                       make_error_code(errc::directory_cycle)), false;
+  }
+  // DST, SRC or an ancestor of SRC met again inside SRC (a bind mount, a followed link): copying
+  // it would copy the copy, or SRC, into itself without end (cp: "cannot copy a directory into
+  // itself"). One compare against a few identities, after the fstat every directory gets anyway.
+  if (node != root_ && protected_dir(file_id::of(node->st))) {
+    report(parent, node->name, false, operation::open_source, make_error_code(errc::into_itself));
+    return false;
   }
   node->no_descend = opt_.one_file_system && node != root_ && root_ && node->st.st_dev != root_->st.st_dev;
   node->src_dev = node->st.st_dev;
@@ -281,13 +288,25 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   node->dst_foreign = parent->dst_foreign;
   if (d >= 0 && (node == root_ || existed)) {
     struct stat ds {};
-    if (::fstat(d, &ds) == 0) {
-      if (node == root_) {
-        dst_root_dev_ = ds.st_dev;
-      } else {
-        node->dst_foreign = ds.st_dev != dst_root_dev_;
-      }
+    fs::unique_fd guard(d);
+    if (::fstat(d, &ds) != 0) return report(parent, node->name, true, operation::stat, errno), false;
+    bool refused = false;
+    if (node == root_) {
+      dst_root_dev_ = ds.st_dev;
+      dst_root_id_ = file_id::of(ds);
+      // Setup refused this DST by identity for --delete; it may have been swapped since.
+      refused = existed && opt_.delete_extraneous && holds_source(dst_root_id_);
+    } else {
+      node->dst_foreign = ds.st_dev != dst_root_dev_;
+      // A directory of DST that is SRC or holds it (a bind mount): merging into it, or --delete
+      // in it, would change or remove SRC itself.
+      refused = protected_dir(file_id::of(ds));
     }
+    if (refused) {
+      report(parent, node->name, true, operation::create, make_error_code(errc::holds_source));
+      return false;
+    }
+    guard.release();
   }
   node->src_fd = sfd.release();
   node->dst_fd = d;

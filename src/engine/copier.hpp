@@ -70,15 +70,32 @@ class copier {
   void dry_entry(dir_node* node, const char* name);
   void copy_regular(dir_node* node, const char* name, bool claimed_first = false);
   bool stat_source(dir_node* node, const char* name, struct stat& st);
-  int src_nofollow() const noexcept {
-    return opt_.dereference == symlink_mode::always ? 0 : O_NOFOLLOW;
+  /// Whether symlinks among node's source entries are followed: with -L all are; with -H only SRC
+  /// itself (the one entry of the virtual parent).
+  bool follows(const dir_node* node) const noexcept {
+    return opt_.dereference == symlink_mode::always ||
+           (node->is_top && opt_.dereference == symlink_mode::command_line);
   }
+  int src_nofollow(const dir_node* node) const noexcept { return follows(node) ? 0 : O_NOFOLLOW; }
 
   // Merge, update and delete (update.cpp).
   void merge_entry(dir_node* node, const char* name);
   bool up_to_date(dir_node* node, const char* name, const struct stat& src, const struct stat& dst);
   bool same_content(dir_node* node, const char* name);
-  bool remove_tree(dir_node* node, int dirfd, const char* name, std::string* path);
+  /// What remove_tree() did with an entry.
+  enum class removal { removed, kept, failed };
+  removal remove_tree(dir_node* node, int dirfd, const char* name, const std::string& sub,
+                      const std::string& node_rel);
+  /// Whether a directory is SRC or one of its ancestors.
+  bool holds_source(const file_id& id) const noexcept {
+    for (const file_id& a : setup_.src_chain)
+      if (a == id) return true;
+    return false;
+  }
+  /// Whether a directory is SRC, holds SRC, or is DST: never merged into, removed or descended.
+  bool protected_dir(const file_id& id) const noexcept {
+    return id == dst_root_id_ || holds_source(id);
+  }
   void notify_removed(const std::string& path);
   void delete_extraneous(dir_node* node);
   bool excluded(dir_node* node, const std::string& rel_dir, const char* name, std::uint8_t& dtype);
@@ -158,6 +175,9 @@ class copier {
   std::atomic<bool> cfr_refused_{false};
   /// DST's file system: set when DST is opened, before any of its children is.
   dev_t dst_root_dev_ = 0;
+  /// DST's directory (created or merged into), likewise: a source directory with this identity is
+  /// the copy itself (DST reached again through a bind mount or a link inside SRC).
+  file_id dst_root_id_{};
 
   dir_node top_;              ///< the virtual parent of SRC
   dir_node* root_ = nullptr;  ///< SRC itself when it is a directory

@@ -220,11 +220,12 @@ void copier::copy_by_stat(dir_node* node, const char* name, const struct stat& s
 }
 
 void copier::copy_regular(dir_node* node, const char* name, bool claimed_first) {
-  int s = fs::open_at(node->src_fd, name, O_RDONLY | src_nofollow() | O_NONBLOCK | O_NOCTTY);
+  int s = fs::open_at(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
   if (s < 0) {
     struct stat st {};
     // Listed as a file but something else now (a symlink: ELOOP; a socket: ENXIO): copy what it is.
-    if ((s == -ELOOP || s == -ENXIO) && ::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+    if ((s == -ELOOP || s == -ENXIO) &&
+        ::fstatat(node->src_fd, name, &st, follows(node) ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
         !S_ISREG(st.st_mode))
       return copy_by_stat(node, name, st);
     return report(node, name, false, operation::open_source, -s);
@@ -528,7 +529,7 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
 // --dry-run: what would be done with one entry, and what would fail that can be known now.
 void copier::dry_entry(dir_node* node, const char* name) {
   struct stat st {};
-  if (::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+  if (::fstatat(node->src_fd, name, &st, follows(node) ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
     return report(node, name, false, operation::stat, errno);
   if (S_ISDIR(st.st_mode)) {
     return spawn_child(node, name, true);

@@ -2,12 +2,16 @@
 #include "engine/setup.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <optional>
+#include <sstream>
 
 #include "treecopy/errors.hpp"
 
@@ -41,13 +45,119 @@ void split_path(std::string p, std::string& parent, std::string& name) {
   }
 }
 
-bool is_within(const std::string& inner, const std::string& outer) {
-  if (outer == "/") return true;
-  return inner.size() > outer.size() && inner.compare(0, outer.size(), outer) == 0 &&
-         inner[outer.size()] == '/';
+// Where a directory lies in its file system: the mount's device and the path from the file
+// system's own root. A bind mount shows one subtree at another place, so ".." from its root leaves
+// the file system's tree; this path is the same wherever the directory is seen from. Read from
+// statx's mount id and /proc/self/mountinfo (its root and mount point); nullopt when either is
+// missing (then only the ".." checks apply).
+struct fs_place {
+  std::string dev;   // "major:minor" of the mount
+  std::string path;  // from the file system's root, "/" included
+};
+
+// mountinfo escapes space, tab, newline and backslash as \ooo.
+std::string unescape_mountinfo(const std::string& s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
+      i += 3;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+std::optional<fs_place> place_of(int fd) {
+  struct statx stx {};
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) != 0 || !(stx.stx_mask & STATX_MNT_ID))
+    return std::nullopt;
+  std::string real = real_path("/proc/self/fd/" + std::to_string(fd));
+  if (real.empty() || real[0] != '/') return std::nullopt;
+  std::FILE* f = std::fopen("/proc/self/mountinfo", "re");
+  if (!f) return std::nullopt;
+  std::optional<fs_place> place;
+  char* line = nullptr;
+  std::size_t cap = 0;
+  while (!place && ::getline(&line, &cap, f) > 0) {
+    std::istringstream in(line);
+    std::string id, parent, dev, root, point;
+    if (!(in >> id >> parent >> dev >> root >> point) || id != std::to_string(stx.stx_mnt_id)) continue;
+    root = unescape_mountinfo(root);
+    point = unescape_mountinfo(point);
+    std::string below;  // real, relative to the mount point
+    if (point == "/") below = real;
+    else if (real == point) below = "";
+    else if (real.compare(0, point.size() + 1, point + "/") == 0) below = real.substr(point.size());
+    else break;  // the mount point is hidden from this process's view: no answer
+    place = fs_place{dev, root == "/" ? (below.empty() ? "/" : below) : root + below};
+  }
+  std::free(line);
+  std::fclose(f);
+  return place;
+}
+
+// Whether place a is b or lies below it.
+bool place_within(const fs_place& a, const fs_place& b) {
+  if (a.dev != b.dev) return false;
+  return a.path == b.path || b.path == "/" ||
+         (a.path.size() > b.path.size() && a.path.compare(0, b.path.size(), b.path) == 0 &&
+          a.path[b.path.size()] == '/');
+}
+
+bool in_chain(const std::vector<file_id>& chain, const file_id& id) {
+  for (const file_id& a : chain)
+    if (a == id) return true;
+  return false;
+}
+
+// The identity of a path, following symlinks; nullopt when it cannot be read.
+std::optional<file_id> id_of(const char* path) {
+  struct stat st {};
+  if (!path || !*path || ::stat(path, &st) != 0) return std::nullopt;
+  return file_id::of(st);
+}
+
+// An existing DST that is a symlink, written as "LINK/": the directory it names, opened as
+// (parent, name) like any DST. Its parent is found by path, then checked by identity, so that the
+// name it gets is the directory that the link names.
+void follow_dst_link(const std::string& dst, int link_parent, const std::string& link_name,
+                     setup_result& r, std::string& dst_name, struct stat& dst_st) {
+  int t = fs::open_at(link_parent, link_name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (t < 0) fail(dst, ENOTDIR, "destination is a symbolic link that does not name a directory");
+  fs::unique_fd target(t);
+  struct stat target_st {};
+  if (::fstat(target.get(), &target_st) != 0) fail_errno(dst, errno, "cannot read destination");
+  std::string real = real_path(dst), parent, name;
+  if (real.empty()) fail_errno(dst, errno, "cannot resolve destination");
+  if (real == "/") fail(dst, EEXIST, "destination is the root directory");
+  split_path(real, parent, name);
+  int pfd = fs::open_at(AT_FDCWD, parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (pfd < 0) fail_errno(parent, -pfd, "cannot open destination's parent directory");
+  r.dst_parent.reset(pfd);
+  if (::fstatat(pfd, name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      file_id::of(dst_st) != file_id::of(target_st))
+    fail(dst, EAGAIN, "destination changed while it was checked");
+  dst_name = name;
 }
 
 }  // namespace
+
+std::vector<file_id> ancestor_chain(int dirfd) {
+  std::vector<file_id> chain;
+  struct stat st {};
+  if (::fstat(dirfd, &st) != 0) return chain;
+  chain.push_back(file_id::of(st));
+  // O_PATH: only search permission is needed to climb, as for resolving the path itself.
+  fs::unique_fd cur(fs::open_at(dirfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  for (int depth = 0; cur && depth < 4096; ++depth) {
+    if (::fstat(cur.get(), &st) != 0 || file_id::of(st) == chain.back()) break;  // '/': its own ..
+    chain.push_back(file_id::of(st));
+    cur.reset(fs::open_at(cur.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  }
+  return chain;
+}
 
 setup_result prepare(const std::filesystem::path& src_path, const std::filesystem::path& dst_path,
                      const copy_options& options) {
@@ -74,12 +184,17 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
     int fd = fs::open_at(AT_FDCWD, src.c_str(), O_RDONLY | O_DIRECTORY);
     if (fd < 0) fail_errno(src, -fd, "cannot open source directory");
     r.src_dir.reset(fd);
+    struct stat opened {};
+    if (::fstat(fd, &opened) != 0 || file_id::of(opened) != file_id::of(r.src_st))
+      fail(src, EAGAIN, "source changed while it was checked");
+    r.src_chain = ancestor_chain(fd);
   } else {
     if (src_name == "." || src_name == "..") fail(src, EINVAL, "invalid source name");
     int fd = fs::open_at(AT_FDCWD, src_parent.c_str(), O_RDONLY | O_DIRECTORY);
     if (fd < 0) fail_errno(src_parent, -fd, "cannot open source's directory");
     r.src_parent.reset(fd);
     r.src_name = src_name;
+    r.src_chain = ancestor_chain(fd);
     if (S_ISREG(r.src_st.st_mode)) {
       int probe = fs::open_at(r.src_parent.get(), src_name.c_str(),
                               O_RDONLY | (follow_src ? 0 : O_NOFOLLOW) | O_NONBLOCK);
@@ -89,6 +204,8 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   }
 
   // DST: the parent must exist; "." and ".." name an existing directory through its real path.
+  // A trailing '/' says DST is a directory (cp: "Not a directory" otherwise).
+  const bool dst_slash = dst.size() > 1 && dst.back() == '/';
   std::string dst_parent, dst_name;
   split_path(dst, dst_parent, dst_name);
   if (dst_name == "." || dst_name == ".." || dst_name.empty() || dst_name == "/") {
@@ -101,58 +218,59 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   if (pfd < 0) fail_errno(dst_parent, -pfd, "cannot open destination's parent directory");
   r.dst_parent.reset(pfd);
 
-  // Same or nested: compare real paths, so that symlinks and '..' cannot hide it.
-  std::string real_src = src_is_dir ? real_path(src) : real_path(src_parent) + "/" + src_name;
-  std::string real_dst_parent = real_path(dst_parent);
-  if (real_src.empty() || real_dst_parent.empty()) fail_errno(src, errno, "cannot resolve path");
-  std::string real_dst = real_dst_parent == "/" ? "/" + dst_name : real_dst_parent + "/" + dst_name;
-  if (real_src == real_dst) fail(dst, EINVAL, "source and destination are the same");
-  if (src_is_dir && is_within(real_dst, real_src))
+  struct stat dst_st {};
+  bool dst_exists = ::fstatat(pfd, dst_name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (!dst_exists && errno != ENOENT) fail_errno(dst, errno, "cannot read destination");
+  if (dst_exists && S_ISLNK(dst_st.st_mode)) {
+    // Following it would merge into (and with --delete, empty) whatever it names: only when asked.
+    if (!dst_slash)
+      fail(dst, ELOOP, "destination is a symbolic link (write " + quote(dst + "/") +
+                           " to copy into the directory it names)");
+    follow_dst_link(dst, pfd, dst_name, r, dst_name, dst_st);
+    pfd = r.dst_parent.get();
+  }
+  if (dst_slash && !(dst_exists ? S_ISDIR(dst_st.st_mode) : src_is_dir))
+    fail(dst, ENOTDIR, "not a directory");
+
+  // Same or nested: compared by identity (device, inode), so that symlinks, '..' and bind mounts
+  // cannot hide it. The path from '/' to DST's parent must not pass through SRC.
+  const file_id src_id = file_id::of(r.src_st);
+  if (dst_exists && file_id::of(dst_st) == src_id)
+    fail(dst, EINVAL, "source and destination are the same");
+  if (src_is_dir && in_chain(ancestor_chain(pfd), src_id))
     fail(dst, EINVAL, "destination is inside the source directory " + quote(src));
+  // A bind mount of a directory of SRC, outside SRC, has ancestors of its own: compare where SRC
+  // and DST lie in their file system too.
+  const bool dst_is_dir = dst_exists && S_ISDIR(dst_st.st_mode);
+  std::optional<fs_place> src_place = src_is_dir ? place_of(r.src_dir.get()) : std::nullopt;
+  std::optional<fs_place> dst_place;
+  if (src_place && dst_is_dir) {
+    fs::unique_fd d(fs::open_at(pfd, dst_name.c_str(), O_PATH | fs::dir_open_flags));
+    if (d) dst_place = place_of(d.get());
+  } else if (src_place) {
+    dst_place = place_of(pfd);  // DST's parent
+  }
+  if (src_place && dst_place && place_within(*dst_place, *src_place))
+    fail(dst, EINVAL, "destination is inside the source directory " + quote(src) + " (seen through a mount)");
 
   // Mirroring removes whatever DST has that SRC has not: refuse the targets where a mistake would
   // be a disaster.
-  const char* home = std::getenv("HOME");
-  const std::string real_home =
-      options.delete_extraneous && home && *home ? real_path(home) : std::string();
-  if (options.delete_extraneous) {
-    if (real_dst == "/") fail(dst, EINVAL, "refusing --delete on the root directory");
-    if (!real_home.empty() && real_dst == real_home)
+  if (options.delete_extraneous && dst_exists && S_ISDIR(dst_st.st_mode)) {
+    const file_id dst_id = file_id::of(dst_st);
+    if (id_of("/") == dst_id) fail(dst, EINVAL, "refusing --delete on the root directory");
+    if (id_of(std::getenv("HOME")) == dst_id)
       fail(dst, EINVAL, "refusing --delete on the home directory");
-    if (is_within(real_src, real_dst))
+    if (in_chain(r.src_chain, dst_id) || (src_place && dst_place && place_within(*src_place, *dst_place)))
       fail(dst, EINVAL, "refusing --delete on an ancestor of the source " + quote(src));
   }
 
-  struct stat dst_st {};
-  if (::fstatat(pfd, dst_name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) == 0) {
+  if (dst_exists) {
     if (!merge) fail(dst, EEXIST, "destination already exists (use --merge or --update to copy into it)");
-    if (S_ISLNK(dst_st.st_mode) && src_is_dir) {
-      // An existing DST that is a link to a directory: merge into the directory it names.
-      std::string real = real_path(dst);
-      struct stat target {};
-      if (real.empty() || ::stat(real.c_str(), &target) != 0 || !S_ISDIR(target.st_mode))
-        fail(dst, ENOTDIR, "destination is a symbolic link that does not name a directory");
-      if (real == real_src) fail(dst, EINVAL, "source and destination are the same");
-      if (is_within(real, real_src))
-        fail(dst, EINVAL, "destination is inside the source directory " + quote(src));
-      if (options.delete_extraneous && (real == "/" || (!real_home.empty() && real == real_home) || is_within(real_src, real)))
-        fail(dst, EINVAL, "refusing --delete on " + quote(real) +
-                                   " (the root, home directory or an ancestor of the source)");
-      split_path(real, dst_parent, dst_name);
-      pfd = fs::open_at(AT_FDCWD, dst_parent.c_str(), O_RDONLY | O_DIRECTORY);
-      if (pfd < 0) fail_errno(dst_parent, -pfd, "cannot open destination's parent directory");
-      r.dst_parent.reset(pfd);
-      dst_st = target;
-    }
     if (src_is_dir && !S_ISDIR(dst_st.st_mode))
       fail(dst, ENOTDIR, "cannot overwrite non-directory with directory");
     if (!src_is_dir && S_ISDIR(dst_st.st_mode))
       fail(dst, EISDIR, "cannot overwrite directory with non-directory");
-    if (dst_st.st_dev == r.src_st.st_dev && dst_st.st_ino == r.src_st.st_ino)
-      fail(dst, EINVAL, "source and destination are the same file");
     r.dst_exists = true;
-  } else if (errno != ENOENT) {
-    fail_errno(dst, errno, "cannot read destination");
   }
   r.dst_name = dst_name;
 

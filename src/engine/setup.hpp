@@ -5,11 +5,26 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "fs/sys.hpp"
 #include "treecopy/options.hpp"
 
 namespace treecopy::engine {
+
+/// A file's identity: what every safety decision compares, never path strings (a bind mount, a
+/// symlink or '..' gives one directory several paths, but one identity).
+struct file_id {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  static file_id of(const struct stat& st) noexcept { return {st.st_dev, st.st_ino}; }
+  bool operator==(const file_id&) const = default;
+};
+
+/// The identities of directory dirfd and of each of its ancestors up to '/', through "..": the
+/// chain a path from '/' takes, whatever mounts it crosses. Stops early (shorter chain) where an
+/// ancestor cannot be opened.
+std::vector<file_id> ancestor_chain(int dirfd);
 
 /// The opened ends of a validated copy request.
 struct setup_result {
@@ -22,6 +37,10 @@ struct setup_result {
   std::string dst_display;   ///< DST as the caller wrote it, for messages
   struct stat src_st {};     ///< SRC's metadata (of the link itself when SRC is a symlink)
   bool dst_exists = false;   ///< DST exists (only possible with copy_options::merge)
+  /// SRC (when a directory; else its parent) and its ancestors up to '/'. A source directory with
+  /// one of these identities would copy SRC into itself; a destination directory with one of them
+  /// holds SRC and must never be merged into or removed.
+  std::vector<file_id> src_chain;
 };
 
 /// Validates src and dst and opens them; throws setup_error with a one-line reason otherwise.

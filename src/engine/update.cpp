@@ -36,7 +36,7 @@ ssize_t read_full(int fd, char* buf, std::size_t n, off_t off) {
 }  // namespace
 
 bool copier::stat_source(dir_node* node, const char* name, struct stat& st) {
-  const int flags = opt_.dereference == symlink_mode::always ? 0 : AT_SYMLINK_NOFOLLOW;
+  const int flags = follows(node) ? 0 : AT_SYMLINK_NOFOLLOW;
   if (::fstatat(node->src_fd, name, &st, flags) == 0) return true;
   report(node, name, false, operation::stat, errno);  // with -L: a dangling link
   return false;
@@ -94,7 +94,8 @@ void copier::merge_entry(dir_node* node, const char* name) {
       report(node, name, true, operation::create, EISDIR);
       room = false;
     } else {
-      room = remove_tree(node, node->dst_fd, dname, nullptr);
+      const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
+      room = remove_tree(node, node->dst_fd, dname, dname, rel) == removal::removed;
     }
   } else if (::unlinkat(node->dst_fd, dname, 0) != 0 && errno != ENOENT) {
     report(node, name, true, operation::remove, errno);
@@ -119,7 +120,7 @@ bool copier::up_to_date(dir_node* node, const char* name, const struct stat& src
 // --checksum: compares the bytes themselves. Both files are local, so reading them is the whole
 // cost either way, and a byte comparison is exact where a hash is only almost so.
 bool copier::same_content(dir_node* node, const char* name) {
-  int s = fs::open_at(node->src_fd, name, O_RDONLY | src_nofollow() | O_NONBLOCK | O_NOCTTY);
+  int s = fs::open_at(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
   if (s < 0) return false;
   fs::unique_fd sfd(s);
   int d = fs::open_at(node->dst_fd, dst_name(node, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -142,34 +143,75 @@ bool copier::same_content(dir_node* node, const char* name) {
 }
 
 // Removes dirfd/name and everything below it, never following a symlink (a link is removed, not
-// what it names). path, when not null, is its display path for on_remove().
-bool copier::remove_tree(dir_node* node, int dirfd, const char* name, std::string* path) {
-  if (::unlinkat(dirfd, name, 0) == 0) {
+// what it names). sub is its path relative to node's destination directory, for messages, and
+// node_rel node's path relative to DST, for filters that match paths. Entries that the filters
+// exclude are kept at every depth, and so are the directories that hold them (reported, as rsync's
+// "cannot delete non-empty directory"); a directory that is SRC, holds SRC or is DST is never
+// entered.
+copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
+                                    const std::string& sub, const std::string& node_rel) {
+  auto fail = [&](auto err) {  // an errno value or an errc
+    report(node, sub, true, operation::remove, err);
+    return removal::failed;
+  };
+  auto gone = [&] {
     count_.removed.fetch_add(1, std::memory_order_relaxed);
-    if (path) notify_removed(*path);
-    return true;
+    if (want_entries_) notify_removed(display_path(node, sub, true));
+    return removal::removed;
+  };
+  // --dry-run walks what it would remove, so that it foresees the same kept directories.
+  struct stat st {};
+  if (opt_.dry_run) {
+    if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      return errno == ENOENT ? removal::removed : fail(errno);
+    if (!S_ISDIR(st.st_mode)) return gone();
+  } else if (::unlinkat(dirfd, name, 0) == 0) {
+    return gone();
+  } else if (errno == ENOENT) {
+    return removal::removed;
+  } else if (errno != EISDIR && errno != EPERM) {
+    return fail(errno);
   }
-  if (errno == ENOENT) return true;
-  if (errno != EISDIR && errno != EPERM) return report(node, name, true, operation::remove, errno), false;
   int fd = fs::open_at(dirfd, name, O_RDONLY | fs::dir_open_flags);
-  if (fd < 0) return report(node, name, true, operation::remove, -fd), false;
+  if (fd < 0) return fail(-fd);
   fs::unique_fd dir(fd);
+  if (::fstat(dir.get(), &st) != 0) return fail(errno);
+  if (protected_dir(file_id::of(st))) return fail(make_error_code(errc::holds_source));
   std::string names;
   std::vector<fs::dir_entry> entries;
-  if (int err = fs::list_dir(dir.get(), names, entries)) return report(node, name, true, operation::remove, err), false;
-  bool ok = true;
-  for (const auto& e : entries) {
+  if (int err = fs::list_dir(dir.get(), names, entries)) return fail(err);
+  bool kept = false, failed = false;
+  for (auto& e : entries) {
     const char* child = names.c_str() + e.name_offset;
-    std::string child_path;
-    if (path) child_path = *path + "/" + child;
-    ok = remove_tree(node, dir.get(), child, path ? &child_path : nullptr) && ok;
+    const std::string child_sub = sub + "/" + child;
+    if (!filter_.empty()) {
+      if (e.type == DT_UNKNOWN) {
+        struct stat cst {};
+        if (::fstatat(dir.get(), child, &cst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(cst.st_mode))
+          e.type = DT_DIR;
+      }
+      const std::string rel = !filter_.needs_path() ? std::string()
+                              : node_rel.empty()    ? child_sub
+                                                    : node_rel + "/" + child_sub;
+      if (filter_.excluded(rel, child, e.type == DT_DIR)) {
+        kept = true;
+        continue;
+      }
+    }
+    switch (remove_tree(node, dir.get(), child, child_sub, node_rel)) {
+      case removal::removed: break;
+      case removal::kept: kept = true; break;
+      case removal::failed: failed = true; break;
+    }
   }
   dir.reset();
-  if (!ok) return false;
-  if (::unlinkat(dirfd, name, AT_REMOVEDIR) != 0) return report(node, name, true, operation::remove, errno), false;
-  count_.removed.fetch_add(1, std::memory_order_relaxed);
-  if (path) notify_removed(*path);
-  return true;
+  if (failed) return removal::failed;  // the failure below was reported
+  if (kept) {
+    report(node, sub, true, operation::remove, make_error_code(errc::holds_excluded));
+    return removal::kept;
+  }
+  if (!opt_.dry_run && ::unlinkat(dirfd, name, AT_REMOVEDIR) != 0) return fail(errno);
+  return gone();
 }
 
 // --delete: removes what DST has in this directory and SRC does not (excluded names are kept).
@@ -197,14 +239,7 @@ void copier::delete_extraneous(dir_node* node) {
       std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
       if (filter_.excluded(rel, name, e.type == DT_DIR)) continue;
     }
-    std::string path;
-    if (want_entries_) path = display_path(node, name, true);
-    if (opt_.dry_run) {
-      count_.removed.fetch_add(1, std::memory_order_relaxed);
-      if (want_entries_) notify_removed(path);
-      continue;
-    }
-    remove_tree(node, node->dst_fd, name, want_entries_ ? &path : nullptr);
+    remove_tree(node, node->dst_fd, name, name, rel_dir);
   }
 }
 

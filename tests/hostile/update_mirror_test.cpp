@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "fault_support.hpp"
 #include "process.hpp"
@@ -365,35 +366,38 @@ TEST_F(update_mirror, modify_window_option) {
   EXPECT_TRUE(same_trees(src_, dst_, labelled()));
 }
 
-// An ext4 image with 128-byte inodes (whole-second times) loop-mounted; unmounted and removed on
-// destruction.
-class ext4_small_inodes {
+// A loop-mounted image made by the mkfs command given (ext4 with 128-byte inodes: whole-second
+// times); unmounted and removed on destruction.
+class coarse_time_image {
  public:
-  ext4_small_inodes() : scratch_(std::make_unique<scratch_dir>("upd-ext4", disk_scratch_root())) {
+  coarse_time_image(const std::vector<std::string>& mkfs, const std::string& mount_options)
+      : scratch_(std::make_unique<scratch_dir>("upd-image", disk_scratch_root())) {
     if (!running_as_root()) {
       why_ = "mounting a loop image needs root";
       return;
     }
-    image_ = *scratch_ / "ext4.img";
+    image_ = *scratch_ / "fs.img";
     mount_ = *scratch_ / "mnt";
     ::mkdir(mount_.c_str(), 0755);
     if (run_process({"truncate", "-s", "64M", image_}).exit_code != 0) {
       why_ = "cannot create the image";
       return;
     }
-    const process_result f = run_process({"mkfs.ext4", "-q", "-F", "-I", "128", image_});
+    std::vector<std::string> cmd = mkfs;
+    cmd.push_back(image_);
+    const process_result f = run_process(cmd);
     if (f.exit_code != 0) {
-      why_ = "mkfs.ext4 -I 128 failed (package e2fsprogs): " + f.err;
+      why_ = mkfs[0] + " failed or is missing (scripts/deps.sh installs it): " + f.err;
       return;
     }
-    const process_result m = run_process({"mount", "-o", "loop", image_, mount_});
+    const process_result m = run_process({"mount", "-o", "loop," + mount_options, image_, mount_});
     if (m.exit_code != 0) {
       why_ = "loop mount not permitted here: " + m.err;
       return;
     }
     mounted_ = true;
   }
-  ~ext4_small_inodes() {
+  ~coarse_time_image() {
     if (mounted_ && run_process({"umount", mount_}).exit_code != 0) run_process({"umount", "-l", mount_});
   }
   const std::optional<std::string>& unavailable() const { return why_; }
@@ -407,7 +411,7 @@ class ext4_small_inodes {
 };
 
 TEST_F(update_mirror, whole_second_destination_skips_unchanged) {
-  ext4_small_inodes fs;
+  coarse_time_image fs({"mkfs.ext4", "-q", "-F", "-I", "128"}, "rw");
   if (fs.unavailable()) GTEST_SKIP() << *fs.unavailable();
   ASSERT_EQ(::mkdir((src_ + "/d").c_str(), 0755), 0);
   for (int i = 0; i < 20; ++i) write_file(src_ + "/d/n" + std::to_string(i), std::to_string(i));

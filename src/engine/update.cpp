@@ -220,7 +220,10 @@ int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
   }
   if (set_mode && ::fchmodat(dfd, dname, mode, AT_SYMLINK_NOFOLLOW) != 0)
     return op = operation::set_mode, errno;
-  if (!same_mtime(src.st_mtim, dst.st_mtim)) {
+  // The times are also set again when SRC changed after DST was set, even if nothing differed
+  // (SRC was renamed, or linked elsewhere): that moves DST's ctime past SRC's, so the next run
+  // does not compare the attributes again. Not for equal ctimes: a fresh copy has them.
+  if (!same_mtime(src.st_mtim, dst.st_mtim) || (attrs && later(src.st_ctim, dst.st_ctim))) {
     const struct timespec times[2] = {src.st_atim, src.st_mtim};
     if (::utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW) != 0)
       return op = operation::set_times, errno;

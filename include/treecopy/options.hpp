@@ -61,12 +61,19 @@ struct copy_options {
   /// that can be foreseen, without creating or changing anything.
   bool dry_run = false;
 
-  /// DST may exist: entries whose destination already has the same type, size and mtime (to the
-  /// nanosecond) are skipped; everything else is copied again. Implies merge.
+  /// DST may exist: the data of entries whose destination already has the same type, size and
+  /// mtime (to the nanosecond, or see modify_window) is not copied again; their owner, mode,
+  /// attributes and times are still made equal, hard-link groups are split or joined as SRC's,
+  /// and everything else is copied again. Implies merge.
   bool update = false;
 
-  /// With update: compare file contents (a fast hash) instead of size and mtime.
+  /// With update: compare file contents (byte for byte) instead of size and mtime.
   bool checksum = false;
+
+  /// With update: mtimes that differ by at most this much count as equal (rsync's
+  /// --modify-window). DST's own time granularity (whole seconds on ext4 with 128-byte inodes,
+  /// 2 s on FAT) is detected and allowed for in any case.
+  std::chrono::nanoseconds modify_window{0};
 
   /// With update or merge: remove entries of DST that are not in SRC (never outside DST).
   bool delete_extraneous = false;

@@ -81,6 +81,8 @@ treecopy::copy_options options_from(const py::dict& kwargs) {
     else if (name == "dry_run") o.dry_run = value.cast<bool>();
     else if (name == "update") o.update = value.cast<bool>();
     else if (name == "checksum") o.checksum = value.cast<bool>();
+    else if (name == "modify_window")
+      o.modify_window = std::chrono::nanoseconds(static_cast<long long>(value.cast<double>() * 1e9));
     else if (name == "delete_extraneous") o.delete_extraneous = value.cast<bool>();
     else if (name == "one_file_system") o.one_file_system = value.cast<bool>();
     else if (name == "dereference") o.dereference = parse_dereference(value);

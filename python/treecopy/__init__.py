@@ -38,6 +38,7 @@ def copy_tree(src, dst, *, jobs=None, progress=None, **options):
     filters             [('include' | 'exclude', glob), ...]: the first matching rule decides
     update              skip entries whose destination has the same type, size and mtime (implies merge)
     checksum            with update: compare contents instead of size and mtime
+    modify_window       with update: mtimes at most this many seconds apart count as equal
     delete_extraneous   with merge or update: remove destination entries missing from src
     one_file_system     do not descend into other file systems
     dry_run             report what would be copied without changing anything

@@ -112,10 +112,16 @@ bool collect_filters(const CLI::App& app, cli_args& a) {
 
 void add_sync_options(CLI::App& app, cli_args& a) {
   app.add_flag("--update", a.options.update,
-               "DST may exist: skip entries whose copy has the same type, size and mtime; copy the "
-               "rest again (implies --merge)");
+               "DST may exist: do not copy again the data of entries whose copy has the same type, "
+               "size and mtime (their metadata is still made equal); copy the rest again (implies "
+               "--merge)");
   app.add_flag("--checksum", a.options.checksum,
                "With --update: compare file contents instead of size and mtime");
+  app.add_option_function<unsigned>(
+         "--modify-window",
+         [&a](unsigned seconds) { a.options.modify_window = std::chrono::seconds(seconds); },
+         "With --update: mtimes at most this many seconds apart count as equal")
+      ->type_name("SECONDS");
   app.add_flag("--delete", a.options.delete_extraneous,
                "With --update or --merge: remove entries of DST that SRC does not have");
   app.add_option("--exclude", a.excludes, "Do not copy entries matching this glob (repeatable)")

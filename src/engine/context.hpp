@@ -52,6 +52,7 @@ struct dir_node {
 
   struct stat st {};       ///< the source directory's metadata, applied at finalization
   fs::xattr_list xattrs;  ///< the source directory's attributes, applied at finalization
+  bool xattrs_read = false;  ///< xattrs holds all of them (else DST's are not pruned)
 
   // The listing, kept while batches of its entries are in flight.
   std::string names;

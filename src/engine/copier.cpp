@@ -82,6 +82,7 @@ copier::copier(setup_result& setup, const copy_options& options, copy_observer* 
   egid_ = ::getegid();
   is_root_ = euid_ == 0;
   umask_ = read_umask();
+  mtime_window_ns_ = opt_.modify_window.count();
   want_entries_ = observer_ && observer_->wants_entries();
   // Descriptors: each worker may hold a file pair and reopen a directory pair, each large file
   // waiting for a stream holds a pair; the rest of the soft limit is shared by directories kept
@@ -252,6 +253,8 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   if (opt_.preserve_xattrs) {
     if (int err = fs::read_xattrs(sfd.get(), node->xattrs))
       report(parent, node->name, false, operation::read_xattr, err);
+    else
+      node->xattrs_read = true;
   }
 
   bool existed = false;
@@ -331,6 +334,7 @@ void copier::process_dir(dir_node* node, bool via_parent) {
     src_root_fd_ = node->src_fd;
     dst_root_fd_ = node->dst_fd;
     node->pinned = true;
+    if (opt_.update && node->existed && node->dst_fd >= 0) detect_time_granularity(node->dst_fd);
   }
   if (via_parent) release_users(node->parent);
   if (!opened) {
@@ -528,6 +532,11 @@ void copier::finalize_dir(dir_node* node) {
   }
   operation op{};
   int err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op);
+  // --update makes an existing directory's attributes equal: also drop those SRC's has not.
+  if (!err && opt_.update && node->existed && node->xattrs_read) {
+    err = fs::remove_other_xattrs(dfd, node->xattrs);
+    if (err) op = operation::set_xattr;
+  }
   if (err) report(node->parent, node->name, true, op, err);
   else entry_done(node->parent, node->name, entry_kind::directory);
   if (node == root_) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <condition_variable>
 #include <mutex>
@@ -68,6 +69,8 @@ class copier {
   void copy_entry(dir_node* node, const char* name, std::uint8_t dtype);
   void copy_by_stat(dir_node* node, const char* name, const struct stat& st);
   void dry_entry(dir_node* node, const char* name);
+  void dry_waiters(std::vector<link_table::waiter> waiters);
+  bool dry_up_to_date(dir_node* node, const char* name, const struct stat& src, struct stat dst);
   void copy_regular(dir_node* node, const char* name, bool claimed_first = false);
   bool stat_source(dir_node* node, const char* name, struct stat& st);
   /// Whether symlinks among node's source entries are followed: with -L all are; with -H only SRC
@@ -81,6 +84,12 @@ class copier {
   // Merge, update and delete (update.cpp).
   void merge_entry(dir_node* node, const char* name);
   bool up_to_date(dir_node* node, const char* name, const struct stat& src, const struct stat& dst);
+  bool same_mtime(const struct timespec& a, const struct timespec& b) const noexcept;
+  bool same_link_target(dir_node* node, const char* name, off_t size);
+  bool keep_entry(dir_node* node, const char* name, const struct stat& src, const struct stat& dst);
+  int fix_meta(dir_node* node, const char* name, const struct stat& src, const struct stat& dst,
+               operation& op);
+  void detect_time_granularity(int dfd);
   bool same_content(dir_node* node, const char* name);
   /// What remove_tree() did with an entry.
   enum class removal { removed, kept, failed };
@@ -178,11 +187,18 @@ class copier {
   /// DST's directory (created or merged into), likewise: a source directory with this identity is
   /// the copy itself (DST reached again through a bind mount or a link inside SRC).
   file_id dst_root_id_{};
+  /// --update: mtimes at most this far apart count as equal (modify_window, and DST's time
+  /// granularity); set when DST is opened, before any of its children is.
+  std::int64_t mtime_window_ns_ = 0;
 
   dir_node top_;              ///< the virtual parent of SRC
   dir_node* root_ = nullptr;  ///< SRC itself when it is a directory
   int src_root_fd_ = -1;
   int dst_root_fd_ = -1;
+
+  /// --dry-run --update: how many names of a DST inode (dev, ino) the real run would replace.
+  std::mutex dry_mu_;
+  std::map<std::pair<dev_t, ino_t>, nlink_t> dry_replaced_;
 
   plan::filter filter_;
   counters count_;

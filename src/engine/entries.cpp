@@ -527,6 +527,7 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
 }
 
 // --dry-run: what would be done with one entry, and what would fail that can be known now.
+// --update decides as merge_entry() does.
 void copier::dry_entry(dir_node* node, const char* name) {
   struct stat st {};
   if (::fstatat(node->src_fd, name, &st, follows(node) ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
@@ -539,22 +540,36 @@ void copier::dry_entry(dir_node* node, const char* name) {
   if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !is_root_)
     return report(node, name, true, operation::create, EPERM);
   struct stat dst {};
-  if (node->dst_fd >= 0 && ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0) {
+  const bool have_dst =
+      node->dst_fd >= 0 && ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0;
+  if (have_dst) {
     if (!opt_.merge) return report(node, name, true, operation::create, EEXIST);
-    if (opt_.update && up_to_date(node, name, st, dst)) {
-      count_.skipped.fetch_add(1, std::memory_order_relaxed);
-      count_.entries_done.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
     // --update replaces a directory by a non-directory; --merge refuses, as cp.
     if (S_ISDIR(dst.st_mode) && !opt_.update) return report(node, name, true, operation::create, EISDIR);
   }
-  if (st.st_nlink > 1 && !node->is_top) {
+  auto skip = [&] {
+    count_.skipped.fetch_add(1, std::memory_order_relaxed);
+    count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+  };
+  const bool group = st.st_nlink > 1 && !node->is_top;
+  if (group && opt_.update && S_ISREG(st.st_mode)) {
+    // As merge_entry(): the first name is compared, the others are links to it or are made so.
     link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
     if (c.what == link_claim::kind::first) {
-      links_.finish(st.st_dev, st.st_ino, true, 0);
+      const bool equal = have_dst && dry_up_to_date(node, name, st, dst);
+      dry_waiters(links_.finish(st.st_dev, st.st_ino, true, equal ? dst.st_ino : 0));
+      if (equal) return skip();
     } else {
+      if (c.what == link_claim::kind::link_to && have_dst && c.target_ino != 0 && dst.st_ino == c.target_ino)
+        return skip();
       return entry_done(node, name, entry_kind::hardlink);
+    }
+  } else {
+    if (opt_.update && have_dst && dry_up_to_date(node, name, st, dst)) return skip();
+    if (group) {
+      link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
+      if (c.what != link_claim::kind::first) return entry_done(node, name, entry_kind::hardlink);
+      dry_waiters(links_.finish(st.st_dev, st.st_ino, true, 0));
     }
   }
   if (S_ISREG(st.st_mode)) {
@@ -562,6 +577,16 @@ void copier::dry_entry(dir_node* node, const char* name) {
     count_.bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
   }
   entry_done(node, name, kind_of(st.st_mode));
+}
+
+// Names of a hard-link group that met its first name between claim() and finish() (another
+// worker): in a dry run they would be links.
+void copier::dry_waiters(std::vector<link_table::waiter> waiters) {
+  for (auto& w : waiters) {
+    entry_done(w.node, w.name, entry_kind::hardlink);
+    release_users(w.node);
+    finish_child(w.node);
+  }
 }
 
 // ---- hard links --------------------------------------------------------------------------------

@@ -1,10 +1,14 @@
 // Copying into an existing destination: --merge (replace what is there), --update (skip what is
 // already equal), --delete (remove what the source does not have), and include/exclude filters.
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <unordered_set>
@@ -14,8 +18,14 @@
 namespace treecopy::engine {
 namespace {
 
-bool same_time(const struct timespec& a, const struct timespec& b) {
-  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+constexpr std::int64_t ns_per_s = 1'000'000'000;
+
+std::int64_t ns_between(const struct timespec& a, const struct timespec& b) {
+  return (static_cast<std::int64_t>(a.tv_sec) - b.tv_sec) * ns_per_s + (a.tv_nsec - b.tv_nsec);
+}
+
+bool later(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
 }
 
 // Reads up to n bytes at off; returns bytes read or -errno.
@@ -58,11 +68,8 @@ void copier::merge_entry(dir_node* node, const char* name) {
     link_claim c = links_.claim(src.st_dev, src.st_ino, node, name, [&] { return rel_path(node); });
     switch (c.what) {
       case link_claim::kind::first:
-        if (up_to_date(node, name, src, dst)) {
-          count_.skipped.fetch_add(1, std::memory_order_relaxed);
-          count_.entries_done.fetch_add(1, std::memory_order_relaxed);
-          return link_waiters(node, name, src, true);
-        }
+        if (up_to_date(node, name, src, dst))
+          return link_waiters(node, name, src, keep_entry(node, name, src, dst));
         first = true;
         break;
       case link_claim::kind::wait:
@@ -82,8 +89,7 @@ void copier::merge_entry(dir_node* node, const char* name) {
         break;
     }
   } else if (opt_.update && up_to_date(node, name, src, dst)) {
-    count_.skipped.fetch_add(1, std::memory_order_relaxed);
-    count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+    keep_entry(node, name, src, dst);
     return;
   }
   // Something else is there: make room. A directory gives way only to --update (as cp, --merge
@@ -109,12 +115,149 @@ void copier::merge_entry(dir_node* node, const char* name) {
   copy_by_stat(node, name, src);
 }
 
+// Whether DST's entry holds SRC's data (or link target, or device number), so that only its
+// metadata may need setting (keep_entry()).
 bool copier::up_to_date(dir_node* node, const char* name, const struct stat& src,
                         const struct stat& dst) {
   if ((src.st_mode & S_IFMT) != (dst.st_mode & S_IFMT) || src.st_size != dst.st_size) return false;
   if ((S_ISCHR(src.st_mode) || S_ISBLK(src.st_mode)) && src.st_rdev != dst.st_rdev) return false;
+  // DST's inode has names SRC's has not: it is shared with an entry that SRC keeps apart (SRC
+  // broke a hard link, or DST was linked elsewhere), and writing one would change the other. A
+  // fresh copy splits it; the other names are linked or copied on their own turn. Intact groups
+  // have equal counts (SRC's may be higher: names outside SRC, or excluded).
+  if (dst.st_nlink > src.st_nlink) return false;
+  // A target of the same length and mtime can still differ.
+  if (S_ISLNK(src.st_mode) && !same_link_target(node, name, src.st_size)) return false;
   if (opt_.checksum && S_ISREG(src.st_mode)) return same_content(node, name);
-  return same_time(src.st_mtim, dst.st_mtim);
+  return same_mtime(src.st_mtim, dst.st_mtim);
+}
+
+// up_to_date() for --dry-run, which replaces nothing: an entry that the real run would replace
+// no longer counts as a name of its DST inode when a later name of that inode is looked at.
+bool copier::dry_up_to_date(dir_node* node, const char* name, const struct stat& src, struct stat dst) {
+  const std::pair<dev_t, ino_t> key{dst.st_dev, dst.st_ino};
+  if (dst.st_nlink > 1) {
+    std::lock_guard lock(dry_mu_);
+    auto it = dry_replaced_.find(key);
+    if (it != dry_replaced_.end()) dst.st_nlink -= it->second;
+  }
+  if (up_to_date(node, name, src, dst)) return true;
+  if (dst.st_nlink > 1) {
+    std::lock_guard lock(dry_mu_);
+    ++dry_replaced_[key];
+  }
+  return false;
+}
+
+bool copier::same_mtime(const struct timespec& a, const struct timespec& b) const noexcept {
+  const std::int64_t d = ns_between(a, b);
+  return (d < 0 ? -d : d) <= mtime_window_ns_;
+}
+
+bool copier::same_link_target(dir_node* node, const char* name, off_t size) {
+  if (size <= 0 || size > 4096) return false;  // a length the kernel does not say: compare by copying
+  const auto n = static_cast<std::size_t>(size);
+  char a[4097], b[4097];
+  if (::readlinkat(node->src_fd, name, a, n + 1) != size) return false;
+  if (::readlinkat(node->dst_fd, dst_name(node, name), b, n + 1) != size) return false;
+  return std::memcmp(a, b, n) == 0;
+}
+
+// --update: DST's entry has SRC's data. Its metadata is made equal too, as rsync -a does: owner
+// and mode from the stat both sides already have; attributes (and ACLs) only when SRC's entry
+// may have changed after DST's was set (ctime), so that an unchanged entry costs no call at all;
+// times when they differ (--checksum; not within DST's granularity). Counted as skipped (no data
+// copied); returns false after reporting a failure.
+bool copier::keep_entry(dir_node* node, const char* name, const struct stat& src,
+                        const struct stat& dst) {
+  operation op{};
+  if (int err = fix_meta(node, name, src, dst, op)) {
+    report(node, name, true, op, err);
+    return false;
+  }
+  count_.skipped.fetch_add(1, std::memory_order_relaxed);
+  count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+// The metadata steps of apply_at_meta() (owner, attributes, mode, times, in that order), each only
+// where SRC and DST differ. Returns 0 or errno, with op naming the failed step.
+int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
+                     const struct stat& dst, operation& op) {
+  const char* dname = dst_name(node, name);
+  const int dfd = node->dst_fd;
+  const bool link = S_ISLNK(src.st_mode);
+  // Without the privilege only the group of one's own files can change (as for a new entry, a
+  // failure is silent then); set-id bits stay off an entry without SRC's owner.
+  bool owner_ok =
+      !opt_.preserve_ownership || (src.st_uid == dst.st_uid && src.st_gid == dst.st_gid);
+  if (!owner_ok && (is_root_ || src.st_uid == euid_)) {
+    if (::fchownat(dfd, dname, src.st_uid, src.st_gid, AT_SYMLINK_NOFOLLOW) == 0) {
+      owner_ok = true;
+    } else if (is_root_ || (errno != EPERM && errno != EINVAL)) {
+      return op = operation::set_owner, errno;
+    }
+  }
+  mode_t mode = src.st_mode & 07777;
+  if (!owner_ok)
+    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID | (S_ISREG(src.st_mode) ? S_ISVTX : 0));
+  // chown() may have cleared set-id bits: set the mode again after it.
+  const bool chowned = owner_ok && (src.st_uid != dst.st_uid || src.st_gid != dst.st_gid);
+  bool set_mode = !link && (chowned || mode != (dst.st_mode & 07777));
+  // SRC's ctime not before DST's: SRC may have changed since DST was last set (attributes, ACLs,
+  // or else a chmod, a new link...): compare the attributes. Equal ctimes count, as two changes
+  // within one clock tick get the same time; writing an attribute moves DST's ctime on.
+  const bool attrs = opt_.preserve_xattrs && !later(dst.st_ctim, src.st_ctim);
+  if (attrs) {
+    bool read_side = false;
+    int err = fs::sync_xattrs_at(node->src_fd, name, dfd, dname, read_side);
+    if (err == EACCES && !read_side && !is_root_ && !link && (dst.st_mode & S_IWUSR) == 0 &&
+        ::fchmodat(dfd, dname, (dst.st_mode & 07777) | S_IWUSR, AT_SYMLINK_NOFOLLOW) == 0) {
+      // user.* attributes need write permission: lend it until the mode is set below.
+      set_mode = true;
+      err = fs::sync_xattrs_at(node->src_fd, name, dfd, dname, read_side);
+    }
+    if (err) return op = read_side ? operation::read_xattr : operation::set_xattr, err;
+  }
+  if (set_mode && ::fchmodat(dfd, dname, mode, AT_SYMLINK_NOFOLLOW) != 0)
+    return op = operation::set_mode, errno;
+  // The times are also set again when SRC changed after DST was set, even if nothing differed
+  // (SRC was renamed, or linked elsewhere): that moves DST's ctime past SRC's, so the next run
+  // does not compare the attributes again. Not for equal ctimes: a fresh copy has them.
+  if (!same_mtime(src.st_mtim, dst.st_mtim) || (attrs && later(src.st_ctim, dst.st_ctim))) {
+    const struct timespec times[2] = {src.st_atim, src.st_mtim};
+    if (::utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW) != 0)
+      return op = operation::set_times, errno;
+  }
+  return 0;
+}
+
+// The granularity of DST's mtimes, so that --update does not copy again every file of a
+// destination that drops what it cannot store (nanoseconds on ext4 with 128-byte inodes, ext3,
+// HFS+; odd seconds on FAT). Found by setting DST's own mtime to an odd second and 999999999 ns
+// and reading back what was kept, then restoring it (it is set again when DST is finalized); a
+// dry run may not write: it takes mtime and ctime without nanoseconds as whole seconds. Only DST's
+// file system is probed, not others mounted inside it.
+void copier::detect_time_granularity(int dfd) {
+  struct statfs sfs {};
+  if (::fstatfs(dfd, &sfs) == 0 && sfs.f_type == MSDOS_SUPER_MAGIC) {
+    mtime_window_ns_ = std::max<std::int64_t>(mtime_window_ns_, 2 * ns_per_s - 1);
+    return;
+  }
+  struct stat before {};
+  if (::fstat(dfd, &before) != 0) return;
+  std::int64_t dropped = 0;
+  if (opt_.dry_run) {
+    if (before.st_mtim.tv_nsec == 0 && before.st_ctim.tv_nsec == 0) dropped = ns_per_s - 1;
+  } else {
+    const struct timespec probe[2] = {{0, UTIME_OMIT}, {before.st_mtim.tv_sec | 1, ns_per_s - 1}};
+    struct stat after {};
+    if (::futimens(dfd, probe) != 0 || ::fstat(dfd, &after) != 0) return;  // not ours: exact
+    dropped = ns_between(probe[1], after.st_mtim);
+    const struct timespec restore[2] = {{0, UTIME_OMIT}, before.st_mtim};
+    (void)::futimens(dfd, restore);
+  }
+  if (dropped > 0) mtime_window_ns_ = std::max(mtime_window_ns_, dropped);
 }
 
 // --checksum: compares the bytes themselves. Both files are local, so reading them is the whole

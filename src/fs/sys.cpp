@@ -422,16 +422,21 @@ copy_result copy_range(int src, int dst, std::uint64_t offset, std::uint64_t len
   return total;
 }
 
-int read_xattrs(int fd, xattr_list& out) noexcept {
+namespace {
+
+// Reads all attributes through list(buf, size) and get(name, buf, size), which are the f*, or the
+// l* calls on a path. Returns 0 (also when the file system has none) or errno.
+template <class List, class Get>
+int read_xattrs_with(List list, Get get, xattr_list& out) noexcept {
   try {
     char small[1024];
-    ssize_t n = ::flistxattr(fd, small, sizeof small);
+    ssize_t n = list(small, sizeof small);
     std::string names;
     if (n < 0 && errno == ERANGE) {
-      ssize_t need = ::flistxattr(fd, nullptr, 0);
+      ssize_t need = list(nullptr, 0);
       if (need < 0) return errno;
       names.resize(static_cast<std::size_t>(need));
-      n = ::flistxattr(fd, names.data(), names.size());
+      n = list(names.data(), names.size());
       if (n >= 0) names.resize(static_cast<std::size_t>(n));
     } else if (n > 0) {
       names.assign(small, static_cast<std::size_t>(n));
@@ -445,13 +450,13 @@ int read_xattrs(int fd, xattr_list& out) noexcept {
       if (name.empty()) continue;
       std::string value;
       for (;;) {
-        ssize_t len = ::fgetxattr(fd, name.c_str(), nullptr, 0);
+        ssize_t len = get(name.c_str(), nullptr, 0);
         if (len < 0) {
           if (errno == ENODATA) break;  // removed meanwhile
           return errno;
         }
         value.resize(static_cast<std::size_t>(len));
-        ssize_t got = ::fgetxattr(fd, name.c_str(), value.data(), value.size());
+        ssize_t got = get(name.c_str(), value.data(), value.size());
         if (got >= 0) {
           value.resize(static_cast<std::size_t>(got));
           out.items.emplace_back(std::move(name), std::move(value));
@@ -464,6 +469,37 @@ int read_xattrs(int fd, xattr_list& out) noexcept {
   } catch (...) {
     return ENOMEM;
   }
+}
+
+// Failures of setting or removing an attribute that cp -a passes over silently: the file system
+// has no such attributes, or the namespace (security, trusted, system) needs a privilege.
+bool ignorable_xattr_error(const std::string& name, int err) {
+  if (err == ENOTSUP) return true;
+  return name.rfind("user.", 0) != 0 && (err == EPERM || err == EACCES);
+}
+
+// Removes the attributes of the entry that keep does not name, through remove(name).
+template <class Remove>
+int remove_others(const xattr_list& have, const xattr_list& keep, Remove remove) noexcept {
+  for (const auto& [name, value] : have.items) {
+    bool kept = false;
+    for (const auto& k : keep.items) kept = kept || k.first == name;
+    if (kept || remove(name.c_str()) == 0) continue;
+    int err = errno;
+    if (err == ENODATA || ignorable_xattr_error(name, err)) continue;
+    return err;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int read_xattrs(int fd, xattr_list& out) noexcept {
+  return read_xattrs_with([fd](char* buf, std::size_t size) { return ::flistxattr(fd, buf, size); },
+                          [fd](const char* name, void* buf, std::size_t size) {
+                            return ::fgetxattr(fd, name, buf, size);
+                          },
+                          out);
 }
 
 int write_xattrs(int fd, const xattr_list& attrs) noexcept {
@@ -532,6 +568,46 @@ int copy_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* d
     return ENOMEM;
   }
   return 0;
+}
+
+int remove_other_xattrs(int fd, const xattr_list& keep) noexcept {
+  char probe[1];
+  if (::flistxattr(fd, probe, 0) <= 0) return 0;  // none, or none possible: nothing to remove
+  xattr_list have;
+  if (int err = read_xattrs(fd, have)) return err;
+  return remove_others(have, keep, [fd](const char* name) { return ::fremovexattr(fd, name); });
+}
+
+int sync_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
+                   bool& read_side) noexcept {
+  char src[64 + NAME_MAX], dst[64 + NAME_MAX];
+  std::snprintf(src, sizeof src, "/proc/self/fd/%d/%s", src_dir, src_name);
+  std::snprintf(dst, sizeof dst, "/proc/self/fd/%d/%s", dst_dir, dst_name);
+  auto list_of = [](const char* path) {
+    return [path](char* buf, std::size_t size) { return ::llistxattr(path, buf, size); };
+  };
+  auto get_of = [](const char* path) {
+    return [path](const char* name, void* buf, std::size_t size) {
+      return ::lgetxattr(path, name, buf, size);
+    };
+  };
+  try {
+    xattr_list want, have;
+    read_side = true;
+    if (int err = read_xattrs_with(list_of(src), get_of(src), want)) return err == ENOENT ? 0 : err;
+    read_side = false;
+    if (int err = read_xattrs_with(list_of(dst), get_of(dst), have)) return err;
+    for (const auto& [name, value] : want.items) {
+      bool same = false;
+      for (const auto& h : have.items) same = same || (h.first == name && h.second == value);
+      if (same || ::lsetxattr(dst, name.c_str(), value.data(), value.size(), 0) == 0) continue;
+      int err = errno;
+      if (!ignorable_xattr_error(name, err)) return err;
+    }
+    return remove_others(have, want, [&dst](const char* name) { return ::lremovexattr(dst, name); });
+  } catch (...) {
+    return ENOMEM;
+  }
 }
 
 }  // namespace treecopy::fs

@@ -133,4 +133,15 @@ int copy_xattrs(int src, int dst, bool& read_side) noexcept;
 int copy_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
                    bool& read_side) noexcept;
 
+/// Removes the attributes of fd that keep does not have (those cp -a could not have set either,
+/// see write_xattrs(), stay). Returns 0 or errno. The common case, no attributes, is one call.
+int remove_other_xattrs(int fd, const xattr_list& keep) noexcept;
+
+/// Makes the attributes of dst_dir/dst_name equal to those of src_dir/src_name, not following a
+/// final symlink: sets the missing and different ones, removes those SRC does not have; skips what
+/// write_xattrs() skips. 0 or errno; read_side tells which side failed. Through /proc/self/fd, as
+/// copy_xattrs_at().
+int sync_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
+                   bool& read_side) noexcept;
+
 }  // namespace treecopy::fs

@@ -213,6 +213,7 @@ src_mnt=$work/src-ext4
 dst_mnt=$work/dst-ext4
 src_img=$work/src.img
 dst_img=$work/dst.img
+dst_dev=""
 
 cleanup() {
   set +e
@@ -220,6 +221,7 @@ cleanup() {
   for m in "$dst_mnt" "$src_mnt" "$tmpfs_mnt"; do
     mountpoint -q "$m" && umount "$m"
   done
+  [[ -n $dst_dev ]] && losetup -d "$dst_dev"
   rm -f "$src_img" "$dst_img"
 }
 trap cleanup EXIT
@@ -268,6 +270,11 @@ if [[ " $places " == *" ext4 "* || " $places " == *" cold "* ]]; then
   dst_inodes=$(( files_total + 100000 ))
   rm -f "$dst_img"
   truncate -s "$dst_bytes" "$dst_img"
+  # One loop device for the whole run, made and mounted through the device: with `mount -o loop`
+  # on the image after mkfs on the image file, a loop device detached and attached again between
+  # runs now and then showed the previous file system's blocks (an ext4 checksum error on the
+  # fresh root directory, or the last copy still there).
+  dst_dev=$(losetup -f --show "$dst_img")
 fi
 
 # --- metadata ------------------------------------------------------------------------------------
@@ -371,8 +378,8 @@ prepare_for() {
   # Unmount flushes the previous copy; sync writes the loop image out, so neither lands in the
   # next timed run. noinit_itable: no background inode-table zeroing during the run.
   local p="if mountpoint -q $(q "$dst_mnt"); then umount $(q "$dst_mnt"); fi; sync"
-  p+=" && mkfs.ext4 -q -F -N $dst_inodes $(q "$dst_img")"
-  p+=" && mount -o loop,noinit_itable $(q "$dst_img") $(q "$dst_mnt") && sync"
+  p+=" && mkfs.ext4 -q -F -E nodiscard -N $dst_inodes $(q "$dst_dev")"
+  p+=" && mount -o noinit_itable $(q "$dst_dev") $(q "$dst_mnt") && sync"
   [[ $place == cold ]] && p+=" && echo 3 > /proc/sys/vm/drop_caches"
   echo "$p"
 }

@@ -1,6 +1,7 @@
 #!/bin/bash
-# bench-peers.sh: time treecopy (at several -j) against cp -a, tar | tar, rsync -a and the floor
-# copier (bench/floor_copy.cpp) on generated corpora, with hyperfine, in three places (with
+# bench-peers.sh: time treecopy (at several -j) against cp -a, tar | tar, rsync -a, the floor
+# copier (bench/floor_copy.cpp) and the peer copiers cpz, fcp, xcp and dcp (--peers, see
+# ../shared/peers/README.md) on generated corpora, with hyperfine, in three places (with
 # "read only (cat)", which reads every source file once and copies nothing: the bound where
 # reading is the cost, as from a cold cache):
 #   tmpfs  tmpfs -> tmpfs (a tmpfs mounted here): only the copier's own CPU and syscall work counts
@@ -8,19 +9,32 @@
 #          before every run), like a CI runner's disk
 #   cold   the same, with `sync; echo 3 > /proc/sys/vm/drop_caches` before every run
 # Never on the root file system: it is ext4 without a journal, whose allocator skips inodes freed
-# in the last minutes, so delete-then-copy there measures the allocator, not the copier.
+# in the last minutes, so delete-then-copy there measures the allocator, not the copier. The
+# mounts live in a private mount namespace (see below).
+#
+# Every copier that takes a worker count gets one row per count, like treecopy's -j: cpz pinned
+# with taskset to 1, 2, 4... CPUs (up to nproc), fcp with RAYON_NUM_THREADS, xcp -w, dcp with
+# mpirun -np; the report names each one's best. A peer that is absent or cannot copy a one-file
+# tree is left out with a line saying so. cpz hangs on a FIFO: it is never given a tree that
+# holds one, and runs under timeout all the same.
 #
 # Tools alternate: each round is one hyperfine call with one run of every command, in an order
-# rotated each round; round 0 checks every tool's copy against the source and warms the cache, and
-# is not counted. Raw JSON goes to bench/results/<stamp>/raw/, then scripts/bench-report.py prints
-# the markdown tables (medians, ratios to cp -a and to the floor, the -j sweep) and
-# scripts/plot-bench.py draws throughput.png. Run as root.
+# rotated each round; round 0 warms the cache and is not counted. Round 0 also measures, with
+# scripts/tree-fidelity.py, what each copy kept of its source (content, modes, dir modes, times,
+# dir times, owner, xattrs, hard links, symlinks, symlink times, FIFOs); before the corpora every
+# copier copies a small probe tree holding all of these once, since the corpora hold no owners,
+# xattrs, hard links or FIFOs. Wrong content, a failed copier or a treecopy that loses anything
+# is printed with !!!!! and makes the exit status 1. Raw JSON goes to bench/results/<stamp>/raw/,
+# then scripts/bench-report.py prints the markdown tables (what each copier keeps, the best of
+# each copier, medians, ratios to cp -a and to the floor, the worker-count sweeps) and
+# scripts/plot-bench.py draws throughput.png. Run as root. docs/benchmarks.md has the method.
 #
 #   scripts/bench-peers.sh --scale 0.05 --runs 5            # quick check, a few minutes
 #   scripts/bench-peers.sh                                  # full size, all corpora and places
 set -euo pipefail
 
 cmdline="$0$(printf ' %q' "$@")"
+args_in=("$@")
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 
@@ -33,7 +47,7 @@ jobs="1 2 4 8 16"
 seed=1
 treecopy=""
 floor=""
-peers=$repo/../shared/peers
+peers=""
 cpz_cpus=""
 fcp_threads="1 2 4 8"
 xcp_workers="1 2 4 8"
@@ -55,7 +69,7 @@ usage: $0 [options]
   --seed N            corpus seed                                      [$seed]
   --treecopy PATH     treecopy binary, or "none" to time only the peers [newest build*/treecopy]
   --floor PATH        floor_copy binary                                [built from bench/floor_copy.cpp]
-  --peers DIR         peer copiers cpz fcp xcp dcp, or "none"          [\$repo/../shared/peers]
+  --peers DIR         peer copiers cpz fcp xcp dcp, or "none"          [<repo>/../shared/peers]
   --cpz-cpus LIST     CPUs cpz may use (taskset), one row each         [1 2 4 8 16, up to nproc]
   --fcp-threads LIST  fcp's RAYON_NUM_THREADS, one row each            [$fcp_threads]
   --xcp-workers LIST  xcp -w values                                    [$xcp_workers]
@@ -98,6 +112,14 @@ die() { echo "bench-peers: $*" >&2; exit 2; }
 log() { echo "== $*" >&2; }
 
 [[ $(id -u) -eq 0 ]] || die "run as root (mounts, loop images, drop_caches)"
+# The mounts live in a mount namespace of the benchmark's own. Otherwise a namespace that another
+# process makes meanwhile (a confined test run, a container) holds copies of them: after our
+# umount the loop device stays busy ("apparently in use by the system"), and when that namespace
+# ends, the old file system is written over the fresh one. --keep stays in the caller's namespace
+# so that the mounts it keeps can be looked at.
+if [[ $keep -eq 0 && -z ${TREECOPY_BENCH_OWN_NS:-} ]]; then
+  exec env TREECOPY_BENCH_OWN_NS=1 unshare --mount --propagation private "$0" "${args_in[@]}"
+fi
 for tool in hyperfine rsync tar cp mkfs.ext4 python3; do
   command -v "$tool" >/dev/null || die "missing $tool (apt-get install hyperfine rsync e2fsprogs)"
 done
@@ -143,6 +165,16 @@ floor=$(realpath "$floor")
 declare -A peer
 peer_versions=""
 find_peers() {
+  if [[ -z $peers ]]; then
+    peers=$repo/../shared/peers
+    # From a linked git worktree: beside the main checkout.
+    local common
+    if [[ ! -d $peers ]] &&
+       common=$(git -C "$repo" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) &&
+       [[ -d $(dirname "$common")/../shared/peers ]]; then
+      peers=$(dirname "$common")/../shared/peers
+    fi
+  fi
   [[ $peers == none ]] && { log "peers: none (--peers none)"; return; }
   if [[ ! -d $peers ]]; then log "peers: no directory $peers: timing no peer copier"; return; fi
   peers=$(realpath "$peers")
@@ -195,10 +227,15 @@ find_peers() {
     fi
   done
   rm -rf "$smoke" "$smoke.err"
+  local v
   for p in cpz fcp xcp; do
-    [[ -n ${peer[$p]:-} ]] && peer_versions+="$p $("${peer[$p]}" --version 2>&1 | head -n1 | sed "s/^$p //"); "
+    [[ -n ${peer[$p]:-} ]] || continue
+    v=$("${peer[$p]}" --version 2>&1 | head -n1 || true)  # fcp --version exits 1
+    peer_versions+="$p ${v#"$p "}; "
   done
-  [[ -n ${peer[dcp]:-} ]] && peer_versions+="dcp (mpiFileUtils) with $(mpirun --version 2>&1 | head -n1); "
+  if [[ -n ${peer[dcp]:-} ]]; then
+    peer_versions+="dcp (mpiFileUtils) with $(mpirun --version 2>&1 | head -n1 || true); "
+  fi
   log "peers: ${!peer[*]}"
 }
 find_peers
@@ -412,7 +449,7 @@ check_copies() {
     entries+=("$(json_str "${note%%:*}"): {\"status\": $(json_str "${note#*: }")}")
   done
   for ((i = 0; i < ${#cmds[@]}; i++)); do
-    bash -c "$prep" >/dev/null
+    bash -c "$prep" >/dev/null || die "cannot prepare the destination: $prep"
     rc=0
     timeout -k 10 "$limit" bash -c "${cmds[i]}" >/dev/null 2>"$err" || rc=$?
     if [[ $rc -ne 0 ]]; then

@@ -15,6 +15,7 @@ are listed first. Writes RESULTS_DIR/summary.json for scripts/plot-bench.py.
 
 import contextlib
 import glob
+import importlib.util
 import io
 import json
 import os
@@ -92,6 +93,18 @@ def tool_order(names):
     return peers + swept + sorted(set(names) - set(peers) - set(swept))
 
 
+def fidelity_module():
+    """scripts/tree-fidelity.py, whose summary() words a result the same way everywhere."""
+    spec = importlib.util.spec_from_file_location(
+        "tree_fidelity", os.path.join(os.path.dirname(os.path.abspath(__file__)), "tree-fidelity.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+FIDELITY = fidelity_module()
+
+
 def kept_text(res):
     """What a round-0 result says about a copy, for a table cell."""
     if not isinstance(res, dict):
@@ -100,7 +113,7 @@ def kept_text(res):
         if res["status"] == "failed":
             return f"**FAILED** (exit {res.get('exit', '?')})"
         return res["status"]
-    text = res.get("summary", "?")
+    text = FIDELITY.summary(res) if "content" in res else res.get("summary", "?")
     return f"**{text}**" if text.startswith("CONTENT WRONG") else text
 
 

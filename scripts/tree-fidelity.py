@@ -186,16 +186,17 @@ def summary(res):
     state = {a: attr_state(res, a) for a in ATTRS if a != "content"}
     kept = [LABELS[a] for a, s in state.items() if s == "kept"]
     lost = [LABELS[a] for a, s in state.items() if s == "lost"]
-    rest = [f"{LABELS[a]} to the second" if s == "seconds" else
-            f"{LABELS[a]} partly ({res[a]['wrong']} of {res[a]['checked']} wrong)"
-            for a, s in state.items() if s in ("seconds", "partly")]
-    if not lost and not rest:
+    rest = {a: f"{res[a]['wrong']} of {res[a]['checked']} wrong"
+            for a, s in state.items() if s == "partly"}
+    seconds = [f"{LABELS[a]} to the second" for a, s in state.items() if s == "seconds"]
+    if not lost and not rest and not seconds:
         return "everything" if kept else "content"
-    if len(lost) > len(kept):
-        head = ["keeps only " + ", ".join(kept) if kept else "content only"]
-    else:
-        head = [f"no {x}" for x in lost]
-    return "; ".join(x for x in (", ".join(head), ", ".join(rest)) if x)
+    # A copier that loses most attributes is told by what it keeps, the others by what they lose.
+    if len(lost) > len(kept) + len(rest) + len(seconds):
+        head = kept + [f"{LABELS[a]} ({w})" for a, w in rest.items()] + seconds
+        return "keeps only " + ", ".join(head) if head else "content only"
+    parts = [f"no {x}" for x in lost] + [f"{LABELS[a]} partly ({w})" for a, w in rest.items()]
+    return ", ".join(parts + seconds)
 
 
 def make_probe(root, fifo=True):

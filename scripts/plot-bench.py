@@ -5,7 +5,8 @@ Usage: plot-bench.py RESULTS_DIR [OUT.png]
 
 One panel per corpus: treecopy's throughput (files/s, MB/s for the large corpus) against its
 worker count, one line per place (tmpfs, warm ext4, cold ext4); `cp -a` of the same place as a
-dashed horizontal line and the floor copier as a dotted one, in the same colour.
+dashed horizontal line, the floor copier as a dotted one and the fastest peer copier (cpz, fcp,
+xcp or dcp at its best worker count) as a dash-dotted one, in the same colour.
 Needs gnuplot (apt-get install gnuplot-nox).
 """
 
@@ -17,6 +18,7 @@ import sys
 PLACES = [("tmpfs", "tmpfs→tmpfs", "#1f77b4"), ("ext4", "fresh ext4, warm", "#d62728"),
           ("cold", "fresh ext4, cold", "#2ca02c")]
 CORPORA = ["small", "source", "large", "flat"]
+PEER_COPIERS = ("cpz", "fcp", "xcp", "dcp")
 
 
 def main():
@@ -63,6 +65,11 @@ def main():
                 if ref:
                     plots.append(f"{ref[0]} with lines dt {dash} lw 1.5 lc rgb '{colour}' "
                                  f"title '{short}, {label}'")
+            peers = [r for r in mine if r["place"] == place and r.get("family") in PEER_COPIERS]
+            if peers:
+                best = max(peers, key=lambda r: r["throughput"])
+                plots.append(f"{best['throughput']} with lines dt 4 lw 1.5 lc rgb '{colour}' "
+                             f"title '{best['tool']}, {label}'")
         g.extend(blocks)
         g.append("plot " + ", \\\n     ".join(plots) if plots else "plot 0 notitle")
     g.append("unset multiplot")

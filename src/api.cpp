@@ -45,6 +45,7 @@ class treecopy_category final : public std::error_category {
       case errc::into_itself: return "cannot copy a directory into itself";
       case errc::holds_source: return "holds the source directory: left alone";
       case errc::holds_excluded: return "directory not empty: it holds excluded entries, kept";
+      case errc::mount_point: return "a mount point (another file system): left alone";
     }
     return "unknown treecopy error " + std::to_string(value);
   }

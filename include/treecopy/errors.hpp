@@ -51,6 +51,9 @@ enum class errc : int {
   /// A directory to remove holds entries that the filters exclude: they are kept, and so is the
   /// directory (as rsync: "cannot delete non-empty directory").
   holds_excluded = 5,
+  /// A directory to remove is another mount (a file system or a bind mount mounted inside DST):
+  /// what it holds is not the copy's to remove. It is left alone.
+  mount_point = 6,
 };
 
 /// The category of errc values (name "treecopy").

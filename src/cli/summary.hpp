@@ -140,6 +140,7 @@ inline json_object& add_error_fields(json_object& j, const treecopy::entry_error
   if (e.code == treecopy::errc::into_itself) j.str("treecopy_error", "into_itself");
   if (e.code == treecopy::errc::holds_source) j.str("treecopy_error", "holds_source");
   if (e.code == treecopy::errc::holds_excluded) j.str("treecopy_error", "holds_excluded");
+  if (e.code == treecopy::errc::mount_point) j.str("treecopy_error", "mount_point");
   return j.str("message", e.code.message());
 }
 

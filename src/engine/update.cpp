@@ -289,8 +289,8 @@ bool copier::same_content(dir_node* node, const char* name) {
 // what it names). sub is its path relative to node's destination directory, for messages, and
 // node_rel node's path relative to DST, for filters that match paths. Entries that the filters
 // exclude are kept at every depth, and so are the directories that hold them (reported, as rsync's
-// "cannot delete non-empty directory"); a directory that is SRC, holds SRC or is DST is never
-// entered.
+// "cannot delete non-empty directory"); a directory that is SRC, holds SRC or is DST, or that is
+// another mount, is never entered.
 copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
                                     const std::string& sub, const std::string& node_rel) {
   auto fail = [&](auto err) {  // an errno value or an errc
@@ -320,6 +320,9 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
   fs::unique_fd dir(fd);
   if (::fstat(dir.get(), &st) != 0) return fail(errno);
   if (protected_dir(file_id::of(st))) return fail(make_error_code(errc::holds_source));
+  // Another file system (or a bind mount) mounted inside DST is not the copy's to empty: rm -r
+  // would, rsync -x would not. Left alone and reported, like a directory that holds SRC.
+  if (fs::is_mount_below(dirfd, dir.get())) return fail(make_error_code(errc::mount_point));
   std::string names;
   std::vector<fs::dir_entry> entries;
   if (int err = fs::list_dir(dir.get(), names, entries)) return fail(err);

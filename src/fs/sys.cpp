@@ -49,6 +49,16 @@ int open_at(int dirfd, const char* name, int flags, mode_t mode) noexcept {
   }
 }
 
+bool is_mount_below(int parent_fd, int fd) noexcept {
+  struct statx a {}, b {};
+  if (::statx(parent_fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &a) == 0 &&
+      ::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &b) == 0 && (a.stx_mask & STATX_MNT_ID) &&
+      (b.stx_mask & STATX_MNT_ID))
+    return a.stx_mnt_id != b.stx_mnt_id;
+  struct stat sa {}, sb {};
+  return ::fstat(parent_fd, &sa) == 0 && ::fstat(fd, &sb) == 0 && sa.st_dev != sb.st_dev;
+}
+
 namespace {
 
 // openat2 with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH: the kernel walks the whole path but refuses

@@ -55,6 +55,11 @@ int open_at(int dirfd, const char* name, int flags, mode_t mode = 0) noexcept;
 /// Returns the fd or -errno.
 int open_dir_beneath(int root, std::string_view rel, bool follow = false) noexcept;
 
+/// Whether the directory fd is mounted somewhere other than where its parent directory parent_fd
+/// is: another file system, or a bind mount (statx's mount id; the device number where the kernel
+/// has none, which does not see bind mounts of the same file system).
+bool is_mount_below(int parent_fd, int fd) noexcept;
+
 /// One directory entry as listed by getdents64: name offset into a names buffer, and d_type.
 struct dir_entry {
   std::uint32_t name_offset;  ///< offset of the NUL-terminated name in the listing's names

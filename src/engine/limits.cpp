@@ -37,9 +37,9 @@ namespace {
 // oneTBB's default worker stack size on 64-bit systems: probe threads take as much address space.
 constexpr std::size_t tbb_stack_size = std::size_t{4} << 20;
 
-bool finite(int resource) noexcept {
+bool below(int resource, rlim_t bound) noexcept {
   struct rlimit rl {};
-  return ::getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
+  return ::getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < bound;
 }
 
 void* wait_for_release(void* gate) {
@@ -52,9 +52,12 @@ void* wait_for_release(void* gate) {
 }  // namespace
 
 unsigned startable_threads(unsigned wanted) noexcept {
-  // root (CAP_SYS_RESOURCE) is not held to RLIMIT_NPROC; everyone is to RLIMIT_AS.
-  if (wanted == 0 || (!(finite(RLIMIT_NPROC) && ::geteuid() != 0) && !finite(RLIMIT_AS)))
-    return wanted;
+  // root (CAP_SYS_RESOURCE) is not held to RLIMIT_NPROC; everyone is to RLIMIT_AS. The usual
+  // RLIMIT_NPROC of tens of thousands guards against fork bombs and leaves a copy alone: probing
+  // (a few milliseconds) is for the small limits that a copy can meet.
+  constexpr rlim_t small_nproc = 16384;
+  const bool nproc_small = ::geteuid() != 0 && below(RLIMIT_NPROC, small_nproc);
+  if (wanted == 0 || (!nproc_small && !below(RLIMIT_AS, RLIM_INFINITY))) return wanted;
   pthread_attr_t attr;
   if (::pthread_attr_init(&attr) != 0) return 0;
   ::pthread_attr_setstacksize(&attr, tbb_stack_size);

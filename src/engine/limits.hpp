@@ -13,7 +13,7 @@ long descriptor_limit() noexcept;
 long open_descriptors(long below) noexcept;
 
 /// How many threads (with oneTBB's worker stack size) the process can start now, at most wanted.
-/// Without a finite RLIMIT_NPROC (that applies to this user) or RLIMIT_AS nothing limits them and
+/// Without a small RLIMIT_NPROC (under 16384, for a user other than root) or a finite RLIMIT_AS
 /// the answer is wanted; otherwise they are started, counted and stopped again, which tells better
 /// than any arithmetic on limits shared with the user's other processes.
 unsigned startable_threads(unsigned wanted) noexcept;

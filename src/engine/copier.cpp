@@ -240,9 +240,9 @@ copy_report copier::run() {
 }
 
 // Runs the whole tree in the arena. TBB throws from here when it cannot start a worker thread or
-// allocate a task; the tasks already queued must still run (or be cancelled) before the group may
-// be destroyed, or its destructor waits for them forever: stop, and wait again, each time with
-// one thread fewer for TBB to fail to start.
+// allocate a task; the tasks already queued must still run before the group may be destroyed, or
+// its destructor waits for them forever: stop (they then skip their entries) and wait again, a
+// bounded number of times, since each wait may meet the same failure.
 void copier::run_tasks(tbb::task_arena& arena) {
   std::exception_ptr failure;
   try {

@@ -3,18 +3,17 @@
 // aborts (no "terminate called", no core dump) and always honours SIGTERM.
 #include <fcntl.h>
 #include <grp.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <memory>
-#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,7 +48,8 @@ void set_times(int fd) {
 }
 
 void write_at(int dir, const std::string& name, const std::string& data) {
-  const int fd = ::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  const int fd =
+      ::openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   ASSERT_GE(fd, 0) << name << ": " << std::strerror(errno);
   ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
   set_times(fd);
@@ -79,10 +79,12 @@ void build_bounded_tree(const std::string& src, int files_per_dir = 8, int sibli
     for (int depth = 0; depth < 10; ++depth) {
       chain.push_back(std::make_unique<dir_fd>(parent, ("n" + std::to_string(depth)).c_str()));
       parent = chain.back()->fd;
-      for (int i = 0; i < 3; ++i) write_at(parent, "f" + std::to_string(i), std::string(depth * 7 + i, 'd'));
+      for (int i = 0; i < 3; ++i)
+        write_at(parent, "f" + std::to_string(i), std::string(depth * 7 + i, 'd'));
     }
     dir_fd wide(root, "wide");
-    for (int i = 0; i < 300; ++i) write_at(wide.fd, "w" + std::to_string(i), "wide " + std::to_string(i));
+    for (int i = 0; i < 300; ++i)
+      write_at(wide.fd, "w" + std::to_string(i), "wide " + std::to_string(i));
     for (int s = 0; s < siblings; ++s) {
       dir_fd d(root, ("s" + std::to_string(s)).c_str());
       dir_fd inner(d.fd, "inner");
@@ -92,7 +94,8 @@ void build_bounded_tree(const std::string& src, int files_per_dir = 8, int sibli
       }
     }
     dir_fd big(root, "big");
-    const int fd = ::openat(big.fd, "sparse", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    const int fd =
+        ::openat(big.fd, "sparse", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
     ASSERT_GE(fd, 0);
     const std::string block(4096, 'x');
     for (off_t at : {off_t{0}, off_t{64} << 20, (off_t{130} << 20) - 4096}) {
@@ -116,8 +119,8 @@ bool exists(const std::string& path) {
 
 // The outcome of a run under a limit: exact copy, or one line and (below the descriptor minimum)
 // nothing created. Never an abort, never a hang.
-void expect_exact_or_one_line(const process_result& r, const std::string& src, const std::string& dst,
-                              const compare_options& cmp = {}) {
+void expect_exact_or_one_line(const process_result& r, const std::string& src,
+                              const std::string& dst, const compare_options& cmp = {}) {
   ASSERT_FALSE(hung(r)) << r.describe();
   ASSERT_EQ(r.signal, 0) << r.describe();
   ASSERT_NE(r.exit_code, 134) << r.describe();
@@ -155,7 +158,8 @@ TEST(bounds, descriptor_matrix_copies_exactly_or_refuses_to_start) {
     for (unsigned long limit : {10ul, 12ul, 16ul, 24ul, 64ul}) {
       SCOPED_TRACE("-j " + std::to_string(jobs) + ", nofile " + std::to_string(limit));
       const std::string dst = dir / ("dst" + std::to_string(n++));
-      const auto r = run_treecopy_limited({"-q", "-j", std::to_string(jobs), src, dst}, 120, nofile(limit));
+      const auto r =
+          run_treecopy_limited({"-q", "-j", std::to_string(jobs), src, dst}, 120, nofile(limit));
       expect_exact_or_one_line(r, src, dst);
       if (limit >= 12) {
         EXPECT_TRUE(exited_with(r, 0));
@@ -169,7 +173,8 @@ TEST(bounds, descriptor_matrix_copies_exactly_or_refuses_to_start) {
 }
 
 // Arguments for running the CLI as uid 65534 under prlimit.
-process_result run_limited_as_nobody(const std::string& prlimit_arg, const std::vector<std::string>& args) {
+process_result run_limited_as_nobody(const std::string& prlimit_arg,
+                                     const std::vector<std::string>& args) {
   std::vector<std::string> argv{"timeout", "-k", "10", "120", "prlimit", prlimit_arg, cli_path()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv, as_uid(unprivileged_id));
@@ -193,7 +198,8 @@ TEST(bounds, few_threads_or_little_memory_copy_exactly_or_fail_in_one_line) {
   build_bounded_tree(src);
   int n = 0;
   std::vector<std::string> limits = {"--nproc=1", "--nproc=2", "--nproc=4", "--nproc=8"};
-  for (unsigned long mib : {32ul, 64ul, 128ul, 256ul}) limits.push_back("--as=" + std::to_string(mib << 20));
+  for (unsigned long mib : {32ul, 64ul, 128ul, 256ul})
+    limits.push_back("--as=" + std::to_string(mib << 20));
   for (const std::string& limit : limits) {
     SCOPED_TRACE(limit);
     const std::string dst = dir / ("dst" + std::to_string(n++));
@@ -206,7 +212,8 @@ TEST(bounds, few_threads_or_little_memory_copy_exactly_or_fail_in_one_line) {
 }
 
 // Starts the CLI as uid 65534 with RLIMIT_NPROC `nproc`, stderr to err_path; returns its pid.
-pid_t spawn_as_nobody(unsigned long nproc, const std::vector<std::string>& args, const std::string& err_path) {
+pid_t spawn_as_nobody(unsigned long nproc, const std::vector<std::string>& args,
+                      const std::string& err_path) {
   std::vector<std::string> all{cli_path()};
   all.insert(all.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -217,8 +224,9 @@ pid_t spawn_as_nobody(unsigned long nproc, const std::vector<std::string>& args,
   const pid_t pid = ::fork();
   if (pid == 0) {
     const rlimit lim{nproc, nproc};
-    if (::dup2(err, STDERR_FILENO) < 0 || ::setgroups(0, nullptr) != 0 || ::setgid(unprivileged_id) != 0 ||
-        ::setuid(unprivileged_id) != 0 || ::setrlimit(RLIMIT_NPROC, &lim) != 0)
+    if (::dup2(err, STDERR_FILENO) < 0 || ::setgroups(0, nullptr) != 0 ||
+        ::setgid(unprivileged_id) != 0 || ::setuid(unprivileged_id) != 0 ||
+        ::setrlimit(RLIMIT_NPROC, &lim) != 0)
       ::_exit(126);
     ::execv(argv[0], argv.data());
     ::_exit(127);
@@ -258,7 +266,8 @@ TEST(bounds, sigterm_is_honoured_with_few_threads) {
     const pid_t pid = spawn_as_nobody(nproc, {"-q", "-j", "8", src, dst}, err);
     ASSERT_GT(pid, 0);
     // Mid-run: once the copy has created DST's first directories.
-    for (int i = 0; i < 1500 && !exists(dst + "/s0"); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    for (int i = 0; i < 1500 && !exists(dst + "/s0"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     ::kill(pid, SIGTERM);
     const int status = wait_limited(pid, 60);
     ASSERT_NE(status, -1) << "did not end after SIGTERM: " << read_file(err).value_or("");
@@ -288,8 +297,8 @@ TEST(bounds, library_copy_with_no_thread_to_spare_returns_or_throws) {
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       const rlimit lim{nproc, nproc};
-      if (::setgroups(0, nullptr) != 0 || ::setgid(unprivileged_id) != 0 || ::setuid(unprivileged_id) != 0 ||
-          ::setrlimit(RLIMIT_NPROC, &lim) != 0)
+      if (::setgroups(0, nullptr) != 0 || ::setgid(unprivileged_id) != 0 ||
+          ::setuid(unprivileged_id) != 0 || ::setrlimit(RLIMIT_NPROC, &lim) != 0)
         ::_exit(126);
       try {
         treecopy::copy_options options;

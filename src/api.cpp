@@ -1,6 +1,7 @@
 // The public entry points: copy_tree() and the small helpers declared in the public headers.
 #include <algorithm>
 #include <iterator>
+#include <new>
 #include <numeric>
 #include <thread>
 
@@ -165,12 +166,18 @@ unsigned default_jobs() noexcept {
 
 copy_report copy_tree(const std::filesystem::path& src, const std::filesystem::path& dst,
                       const copy_options& options, copy_observer* observer, std::stop_token stop) {
-  engine::setup_result setup = engine::prepare(src, dst, options);
   try {
-    engine::copier c(setup, options, observer, std::move(stop));
-    return c.run();
-  } catch (const plan::filter_error& e) {
-    throw setup_error({}, std::make_error_code(std::errc::invalid_argument), e.what());
+    engine::setup_result setup = engine::prepare(src, dst, options);
+    try {
+      engine::copier c(setup, options, observer, std::move(stop));
+      return c.run();
+    } catch (const plan::filter_error& e) {
+      throw setup_error({}, std::make_error_code(std::errc::invalid_argument), e.what());
+    }
+  } catch (const std::bad_alloc&) {
+    // Before the copy starts (run() reports its own): nothing was created.
+    throw setup_error(dst.string(), std::make_error_code(std::errc::not_enough_memory),
+                      "out of memory while preparing the copy");
   }
 }
 

@@ -1,6 +1,7 @@
 // SIGINT and SIGTERM stop the copy cleanly. The handler does only async-signal-safe work: it
 // records the signal and writes one byte to a pipe; a watcher thread reads the pipe and requests
-// the stop (std::stop_source is not async-signal-safe). A second signal ends the process at once.
+// the stop (std::stop_source is not async-signal-safe). A second signal ends the process at once,
+// and so does the first when no watcher thread could be started.
 // Header-only: the CLI is built as a single translation unit.
 #pragma once
 
@@ -20,9 +21,10 @@ namespace detail {
 inline volatile sig_atomic_t first_signal = 0;
 inline volatile sig_atomic_t live_line_on_stderr = 0;
 inline int signal_pipe_write = -1;
+inline volatile sig_atomic_t no_watcher = 0;
 
 inline void on_stop_signal(int sig) {
-  if (first_signal != 0) {
+  if (first_signal != 0 || no_watcher) {
     // The user insists: leave at once. A file being written may stay behind, partly written.
     if (live_line_on_stderr) (void)!::write(STDERR_FILENO, "\n", 1);
     ::_exit(128 + sig);
@@ -46,7 +48,13 @@ class signal_stopper {
     // The handler must never block: a full pipe just loses a byte it does not need.
     ::fcntl(pipe_[1], F_SETFL, O_NONBLOCK);
     detail::signal_pipe_write = pipe_[1];
-    watcher_ = std::thread([this] { watch(); });
+    try {
+      watcher_ = std::thread([this] { watch(); });
+    } catch (const std::system_error&) {
+      // No thread to turn a signal into a clean stop (too many threads already): the first
+      // signal then ends the process at once, as a second one does, rather than be ignored.
+      detail::no_watcher = 1;
+    }
     struct sigaction sa {};
     sa.sa_handler = detail::on_stop_signal;
     sigemptyset(&sa.sa_mask);

@@ -16,6 +16,8 @@
 #include <cstring>
 #include <new>
 #include <optional>
+#include <stdexcept>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -23,6 +25,8 @@
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
+
+#include "engine/limits.hpp"
 
 namespace treecopy::engine {
 namespace {
@@ -77,28 +81,68 @@ copier::copier(setup_result& setup, const copy_options& options, copy_observer* 
   if (opt_.checksum) opt_.update = true;
   if (opt_.update) opt_.merge = true;
   jobs_ = opt_.jobs ? opt_.jobs : default_jobs();
-  stream_cap_ = std::clamp(static_cast<unsigned>(tbb::info::default_concurrency()), 1u, jobs_);
   euid_ = ::geteuid();
   egid_ = ::getegid();
   is_root_ = euid_ == 0;
   umask_ = read_umask();
   mtime_window_ns_ = opt_.modify_window.count();
   want_entries_ = observer_ && observer_->wants_entries();
-  // Descriptors: each worker may hold a file pair and reopen a directory pair, each large file
-  // waiting for a stream holds a pair; the rest of the soft limit is shared by directories kept
-  // open between their listing and their finalization.
-  struct rlimit rl {};
-  long limit = ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
-                   ? static_cast<long>(rl.rlim_cur) : 1024;
-  long spare = limit - 24 - 6 * static_cast<long>(jobs_) -
-               2 * static_cast<long>(max_queued_big_files());
-  dir_fd_budget_ = static_cast<int>(std::clamp(spare, 8L, 4096L));
+  sampler_wanted_ = observer_ != nullptr;
+  plan_threads();
+  plan_descriptors();
   top_.is_top = true;
   top_.pinned = true;
   tasks_ = std::make_unique<tbb::task_group>();
 }
 
 copier::~copier() = default;
+
+// Threads: TBB ends the process when it cannot start a worker it wants, so ask only for those
+// that can be started (down to none: the calling thread alone runs the copy), keeping one spare
+// for whatever else of the user's starts meanwhile, and one for the progress sampler.
+void copier::plan_threads() {
+  const unsigned wanted = jobs_ - 1 + (sampler_wanted_ ? 1u : 0u);
+  const unsigned got = startable_threads(wanted);
+  if (got >= wanted) return;
+  threads_capped_ = true;
+  unsigned workers = got > 0 ? got - 1 : 0;  // the spare
+  if (sampler_wanted_ && workers > 0) --workers;
+  jobs_ = std::min(jobs_, workers + 1);
+}
+
+// Descriptors: SRC's and DST's roots stay open for the whole copy. A worker holds the pair of the
+// directory it lists and a file pair (or a parent reopened by path and the pair it opens, or a
+// source file and a hard link's target directory): 4. With several workers, each may also keep a
+// pair open past the budget (they check it at the same time), and names of a hard-linked file
+// being copied keep their directories open while they wait: 6 each, and 4 spare. A large file
+// waiting for a stream holds its pair and its directory's. What the soft limit leaves after the
+// descriptors already open goes to directories kept open between their listing and their
+// finalization. When the limit cannot hold every worker, fewer run, down to one; below what one
+// needs, the copy does not start (and creates nothing).
+void copier::plan_descriptors() {
+  constexpr long alone = 4, per_worker = 6, waiters = 4;
+  long limit = descriptor_limit();
+  if (limit < 0) limit = 1L << 20;
+  long open_now = open_descriptors(limit);
+  if (open_now < 0) open_now = 16;  // no /proc: a guess at what a process usually has open
+  const long avail = limit - open_now - 1;  // DST's root is opened once the copy starts
+  if (avail < alone) {
+    throw setup_error(setup_.dst_display, std::make_error_code(std::errc::too_many_files_open),
+                      "too few file descriptors: the limit (ulimit -n) is " + std::to_string(limit) +
+                          " and " + std::to_string(open_now) + " are open already; a copy needs " +
+                          std::to_string(open_now + 1 + alone) + " at least");
+  }
+  const long fit = (avail - waiters) / per_worker;
+  jobs_ = fit >= 2 ? static_cast<unsigned>(std::min<long>(jobs_, fit)) : 1u;
+  long spare = avail - (jobs_ == 1 ? alone : per_worker * static_cast<long>(jobs_) + waiters);
+  stream_cap_ = std::clamp(static_cast<unsigned>(tbb::info::default_concurrency()), 1u, jobs_);
+  big_queue_cap_ = std::min<std::size_t>(4 * std::size_t{stream_cap_},
+                                         static_cast<std::size_t>(spare / 8));
+  spare -= 4 * static_cast<long>(big_queue_cap_);
+  spare -= std::min(24L, spare / 4);  // for descriptors the caller opens meanwhile
+  // + 2: the pair of SRC's and DST's roots counts among the open directories.
+  dir_fd_budget_ = static_cast<int>(std::clamp(spare, 0L, 4096L)) + 2;
+}
 
 bool copier::over_budget() const noexcept {
   return open_dir_fds_.load(std::memory_order_relaxed) > dir_fd_budget_;
@@ -128,37 +172,54 @@ copy_report copier::run() {
   }
 
   // TBB keeps at most (cores - 1) workers unless told otherwise; copies block on I/O, so a request
-  // for more workers than cores must raise that process-wide ceiling for as long as we run.
+  // for more workers than cores must raise that process-wide ceiling for as long as we run. Where
+  // fewer threads could be started, the ceiling comes down to what we have instead.
   std::optional<tbb::global_control> ceiling;
-  if (jobs_ > static_cast<unsigned>(tbb::info::default_concurrency()))
+  if (jobs_ > static_cast<unsigned>(tbb::info::default_concurrency()) || threads_capped_)
     ceiling.emplace(tbb::global_control::max_allowed_parallelism, jobs_);
   tbb::task_arena arena(static_cast<int>(jobs_), 1);
+  // Started here, with nothing queued yet: an arena whose start failed cannot be used again, not
+  // even to wait (it spins on its half-done start).
+  try {
+    arena.initialize();
+  } catch (const std::bad_alloc&) {
+    throw setup_error(setup_.dst_display, std::make_error_code(std::errc::not_enough_memory),
+                      "cannot start the worker threads: out of memory");
+  } catch (const std::exception& e) {
+    throw setup_error(setup_.dst_display, std::make_error_code(std::errc::resource_unavailable_try_again),
+                      std::string("cannot start the worker threads: ") + e.what());
+  }
 
+  // Progress is a comfort: without a thread for it, the copy goes on and reports at the end.
   std::jthread sampler;
-  if (observer_) sampler = std::jthread([this](const std::stop_token& done) { sample_progress(done); });
-
-  arena.execute([&] {
-    tasks_->run([this] {
-      if (setup_.src_dir) {
-        root_ = new dir_node;
-        root_->parent = &top_;
-        root_->name = setup_.src_name;
-        top_.pending.fetch_add(1, std::memory_order_relaxed);
-        count_.entries_found.fetch_add(1, std::memory_order_relaxed);
-        count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
-        process_dir(root_, true);
-      } else {
-        count_.entries_found.fetch_add(1, std::memory_order_relaxed);
-        std::uint8_t dtype = S_ISREG(setup_.src_st.st_mode) ? DT_REG : DT_UNKNOWN;
-        copy_entry(&top_, setup_.src_name.c_str(), dtype);
-      }
-    });
-    tasks_->wait();
-  });
-
+  if (sampler_wanted_) {
+    try {
+      sampler = std::jthread([this](const std::stop_token& done) { sample_progress(done); });
+    } catch (const std::system_error&) {
+    }
+  }
+  std::exception_ptr failure;
+  try {
+    run_tasks(arena);
+  } catch (...) {
+    failure = std::current_exception();
+  }
   if (sampler.joinable()) {
     sampler.request_stop();
     sampler.join();
+  }
+  if (failure) {
+    // Something the copy as a whole needs failed (a worker thread, memory for a task): what was
+    // copied stays, and the caller learns what stopped the rest.
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::bad_alloc&) {
+      throw std::system_error(ENOMEM, std::generic_category(), "copy stopped");
+    } catch (const std::system_error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("copy stopped: ") + e.what());
+    }
   }
   copy_report rep;
   for (std::size_t k = 0; k < entry_kind_count; ++k)
@@ -177,6 +238,53 @@ copy_report copier::run() {
     }
   }
   return rep;
+}
+
+// Runs the whole tree in the arena. TBB throws from here when it cannot start a worker thread or
+// allocate a task; the tasks already queued must still run before the group may be destroyed, or
+// its destructor waits for them forever: stop (they then skip their entries) and wait again, a
+// bounded number of times, since each wait may meet the same failure.
+void copier::run_tasks(tbb::task_arena& arena) {
+  std::exception_ptr failure;
+  try {
+    arena.execute([&] {
+      tasks_->run([this] { run_root(); });
+      tasks_->wait();
+    });
+    return;
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  cancel();
+  for (unsigned attempt = 0; attempt <= jobs_ + 1; ++attempt) {
+    bool drained = false;
+    try {
+      arena.execute([&] { tasks_->wait(); });
+      drained = true;
+    } catch (...) {
+    }
+    if (drained) std::rethrow_exception(failure);
+  }
+  // TBB keeps failing: the queued tasks can no longer run. Leave the group to the process's end
+  // rather than wait for it forever.
+  (void)tasks_.release();
+  std::rethrow_exception(failure);
+}
+
+void copier::run_root() {
+  if (setup_.src_dir) {
+    root_ = new dir_node;
+    root_->parent = &top_;
+    root_->name = setup_.src_name;
+    top_.pending.fetch_add(1, std::memory_order_relaxed);
+    count_.entries_found.fetch_add(1, std::memory_order_relaxed);
+    count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
+    process_dir(root_, true);
+  } else {
+    count_.entries_found.fetch_add(1, std::memory_order_relaxed);
+    std::uint8_t dtype = S_ISREG(setup_.src_st.st_mode) ? DT_REG : DT_UNKNOWN;
+    copy_entry(&top_, setup_.src_name.c_str(), dtype);
+  }
 }
 
 // ---- directories -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
 #include <fcntl.h>
@@ -64,6 +65,10 @@ class copier {
   void finalize_dir(dir_node* node);
   void close_fds(dir_node* node);
   bool over_budget() const noexcept;
+  void plan_descriptors();
+  void plan_threads();
+  void run_tasks(tbb::task_arena& arena);
+  void run_root();
 
   // Entries (entries.cpp).
   void copy_entry(dir_node* node, const char* name, std::uint8_t dtype);
@@ -133,7 +138,7 @@ class copier {
   bool start_big_file(dir_node* node, const char* name, fs::unique_fd& sfd, fs::unique_fd& dfd,
                       const struct stat& st, bool first);
   void run_stream();
-  std::size_t max_queued_big_files() const noexcept { return 4 * std::size_t{stream_cap_}; }
+  std::size_t max_queued_big_files() const noexcept { return big_queue_cap_; }
   mode_t created_mode(const struct stat& st) const noexcept;
   fs::copy_control data_control(const dir_node* node, const struct stat& st) noexcept;
   /// Whether a file of node is copied between the two root file systems (SRC's and DST's), for
@@ -176,6 +181,11 @@ class copier {
   bool is_root_ = false;
   int umask_ = -1;  ///< process umask, or -1 when unknown (then modes are always set explicitly)
   int dir_fd_budget_ = 64;
+  std::size_t big_queue_cap_ = 4;  ///< large files that may wait for a stream, each holding a pair
+  /// Fewer threads could be started than asked for: TBB's ceiling is lowered to jobs_ too, so that
+  /// it never tries to start a worker it cannot have (it would end the process).
+  bool threads_capped_ = false;
+  bool sampler_wanted_ = false;  ///< a progress sampler thread, if one can be started
   std::atomic<int> open_dir_fds_{0};
   /// 0 unknown, 1 cloning works, 2 cannot clone between the root file systems.
   std::atomic<int> clone_state_{0};

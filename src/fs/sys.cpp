@@ -35,14 +35,16 @@ int unique_fd::close_checked() noexcept {
 }
 
 int open_at(int dirfd, const char* name, int flags, mode_t mode) noexcept {
-  // Running out of descriptors is a transient state of a copy that bounds its own use (another
-  // worker will close one soon), not a property of the entry: wait a little and try again.
+  // The copy sizes itself to the descriptor limit, so running out is rare and brief (a descriptor
+  // the caller opened meanwhile, another process filling the system table): a few quick retries,
+  // then the entry fails. Never more: a copy that waited for descriptors it holds itself would
+  // wait forever.
   for (int emfile_tries = 0;;) {
     int fd = ::openat(dirfd, name, flags | O_CLOEXEC, mode);
     if (fd >= 0) return fd;
     if (errno == EINTR) continue;
-    if ((errno == EMFILE || errno == ENFILE) && ++emfile_tries < 2000) {
-      ::usleep(500);
+    if ((errno == EMFILE || errno == ENFILE) && ++emfile_tries < 8) {
+      ::usleep(250);
       continue;
     }
     return -errno;

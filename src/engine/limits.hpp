@@ -1,0 +1,21 @@
+// What the process's limits leave to one copy: descriptors (RLIMIT_NOFILE less those already
+// open) and threads (RLIMIT_NPROC, RLIMIT_AS), so that a copy sizes itself to fit instead of
+// failing or hanging half-way.
+#pragma once
+
+namespace treecopy::engine {
+
+/// The soft RLIMIT_NOFILE, or -1 when there is none.
+long descriptor_limit() noexcept;
+
+/// How many descriptors numbered below `below` the process has open now, or -1 when /proc cannot
+/// tell. Only those take places under the limit: the kernel gives out the lowest free number.
+long open_descriptors(long below) noexcept;
+
+/// How many threads (with oneTBB's worker stack size) the process can start now, at most wanted.
+/// Without a small RLIMIT_NPROC (under 16384, for a user other than root) or a finite RLIMIT_AS
+/// the answer is wanted; otherwise they are started, counted and stopped again, which tells better
+/// than any arithmetic on limits shared with the user's other processes.
+unsigned startable_threads(unsigned wanted) noexcept;
+
+}  // namespace treecopy::engine

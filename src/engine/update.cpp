@@ -11,7 +11,9 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <unordered_set>
+#include <vector>
 
 #include "engine/copier.hpp"
 
@@ -291,73 +293,138 @@ bool copier::same_content(dir_node* node, const char* name) {
 // exclude are kept at every depth, and so are the directories that hold them (reported, as rsync's
 // "cannot delete non-empty directory"); a directory that is SRC, holds SRC or is DST, or that is
 // another mount, is never entered.
+//
+// Depth first without recursion and with one descriptor: a tree to remove may be as deep as any
+// other (tens of thousands of levels), which a recursive walk pays for with its stack, and one
+// descriptor per level would not fit the copy's descriptor budget. Only the deepest directory is
+// open; the way back up is "..", checked against the identity seen on the way down, so a directory
+// moved meanwhile stops the removal instead of removing entries of another directory.
 copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
                                     const std::string& sub, const std::string& node_rel) {
+  std::string path = sub;  // of the entry at hand, relative to node's destination directory
   auto fail = [&](auto err) {  // an errno value or an errc
-    report(node, sub, true, operation::remove, err);
+    report(node, path, true, operation::remove, err);
     return removal::failed;
   };
   auto gone = [&] {
     count_.removed.fetch_add(1, std::memory_order_relaxed);
-    if (want_entries_) notify_removed(display_path(node, sub, true));
+    if (want_entries_) notify_removed(display_path(node, path, true));
     return removal::removed;
   };
+  // A non-directory goes at once; ENOENT counts as removed. nullopt: a directory, to enter.
   // --dry-run walks what it would remove, so that it foresees the same kept directories.
-  struct stat st {};
-  if (opt_.dry_run) {
-    if (::fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-      return errno == ENOENT ? removal::removed : fail(errno);
-    if (!S_ISDIR(st.st_mode)) return gone();
-  } else if (::unlinkat(dirfd, name, 0) == 0) {
-    return gone();
-  } else if (errno == ENOENT) {
-    return removal::removed;
-  } else if (errno != EISDIR && errno != EPERM) {
-    return fail(errno);
-  }
-  int fd = fs::open_at(dirfd, name, O_RDONLY | fs::dir_open_flags);
-  if (fd < 0) return fail(-fd);
-  fs::unique_fd dir(fd);
-  if (::fstat(dir.get(), &st) != 0) return fail(errno);
-  if (protected_dir(file_id::of(st))) return fail(make_error_code(errc::holds_source));
-  // Another file system (or a bind mount) mounted inside DST is not the copy's to empty: rm -r
-  // would, rsync -x would not. Left alone and reported, like a directory that holds SRC.
-  if (fs::is_mount_below(dirfd, dir.get())) return fail(make_error_code(errc::mount_point));
-  std::string names;
-  std::vector<fs::dir_entry> entries;
-  if (int err = fs::list_dir(dir.get(), names, entries)) return fail(err);
-  bool kept = false, failed = false;
-  for (auto& e : entries) {
-    const char* child = names.c_str() + e.name_offset;
-    const std::string child_sub = sub + "/" + child;
-    if (!filter_.empty()) {
-      if (e.type == DT_UNKNOWN) {
-        struct stat cst {};
-        if (::fstatat(dir.get(), child, &cst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(cst.st_mode))
-          e.type = DT_DIR;
+  auto remove_entry = [&](int parent, const char* entry) -> std::optional<removal> {
+    if (opt_.dry_run) {
+      struct stat st {};
+      if (::fstatat(parent, entry, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        return errno == ENOENT ? removal::removed : fail(errno);
+      if (!S_ISDIR(st.st_mode)) return gone();
+      return std::nullopt;
+    }
+    if (::unlinkat(parent, entry, 0) == 0) return gone();
+    if (errno == ENOENT) return removal::removed;
+    if (errno != EISDIR && errno != EPERM) return fail(errno);
+    return std::nullopt;
+  };
+
+  struct level {
+    std::string name;  // in its parent
+    fs::unique_fd fd;  // open while it is the deepest level
+    file_id id;
+    std::string names;
+    std::vector<fs::dir_entry> entries;
+    std::size_t next = 0;
+    std::size_t path_len = 0;  // path's length when it names this directory
+    bool kept = false, failed = false;
+  };
+  std::vector<level> stack;
+  // Opens and lists directory entry of parent; false when it must not or cannot be entered
+  // (reported).
+  auto enter = [&](int parent, const char* entry) {
+    int fd = fs::open_at(parent, entry, O_RDONLY | fs::dir_open_flags);
+    if (fd < 0) return fail(-fd), false;
+    level l;
+    l.fd.reset(fd);
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return fail(errno), false;
+    l.id = file_id::of(st);
+    if (protected_dir(l.id)) return fail(make_error_code(errc::holds_source)), false;
+    // Another file system (or a bind mount) mounted inside DST is not the copy's to empty: rm -r
+    // would, rsync -x would not. Left alone and reported, like a directory that holds SRC.
+    if (fs::is_mount_below(parent, fd)) return fail(make_error_code(errc::mount_point)), false;
+    if (int err = fs::list_dir(fd, l.names, l.entries)) return fail(err), false;
+    l.name = entry;
+    l.path_len = path.size();
+    if (!stack.empty()) stack.back().fd.reset();  // back up through ".." later
+    stack.push_back(std::move(l));
+    return true;
+  };
+
+  if (std::optional<removal> r = remove_entry(dirfd, name)) return *r;
+  if (!enter(dirfd, name)) return removal::failed;
+  for (;;) {
+    level& top = stack.back();
+    if (top.next < top.entries.size()) {
+      fs::dir_entry& e = top.entries[top.next++];
+      const char* child = top.names.c_str() + e.name_offset;
+      path.resize(top.path_len);
+      (path += '/') += child;
+      if (!filter_.empty()) {
+        if (e.type == DT_UNKNOWN) {
+          struct stat cst {};
+          if (::fstatat(top.fd.get(), child, &cst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(cst.st_mode))
+            e.type = DT_DIR;
+        }
+        const std::string rel = !filter_.needs_path() ? std::string()
+                                : node_rel.empty()    ? path
+                                                      : node_rel + "/" + path;
+        if (filter_.excluded(rel, child, e.type == DT_DIR)) {
+          top.kept = true;
+          continue;
+        }
       }
-      const std::string rel = !filter_.needs_path() ? std::string()
-                              : node_rel.empty()    ? child_sub
-                                                    : node_rel + "/" + child_sub;
-      if (filter_.excluded(rel, child, e.type == DT_DIR)) {
-        kept = true;
+      const int parent = top.fd.get();
+      if (std::optional<removal> r = remove_entry(parent, child)) {
+        if (*r == removal::failed) top.failed = true;
         continue;
       }
+      if (!enter(parent, child)) stack.back().failed = true;  // top may have moved: not 'top'
+      continue;
     }
-    switch (remove_tree(node, dir.get(), child, child_sub, node_rel)) {
-      case removal::removed: break;
-      case removal::kept: kept = true; break;
-      case removal::failed: failed = true; break;
+
+    // Every child is done: back up to the parent and remove this directory there.
+    level done = std::move(stack.back());
+    stack.pop_back();
+    path.resize(done.path_len);
+    fs::unique_fd up;
+    int parent = dirfd;
+    if (!stack.empty()) {
+      up.reset(fs::open_at(done.fd.get(), "..", O_RDONLY | O_DIRECTORY));
+      struct stat st {};
+      if (!up || ::fstat(up.get(), &st) != 0 || file_id::of(st) != stack.back().id) {
+        // Moved while it was being removed: where ".." leads now is not the directory it was in.
+        path.resize(stack.back().path_len);
+        return fail(EAGAIN);
+      }
+      parent = up.get();
     }
+    done.fd.reset();
+    removal result = removal::removed;
+    if (done.failed) {
+      result = removal::failed;  // the failure below was reported
+    } else if (done.kept) {
+      report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
+      result = removal::kept;
+    } else if (!opt_.dry_run && ::unlinkat(parent, done.name.c_str(), AT_REMOVEDIR) != 0) {
+      result = fail(errno);
+    } else {
+      result = gone();
+    }
+    if (stack.empty()) return result;
+    stack.back().fd = std::move(up);
+    if (result == removal::failed) stack.back().failed = true;
+    if (result == removal::kept) stack.back().kept = true;
   }
-  dir.reset();
-  if (failed) return removal::failed;  // the failure below was reported
-  if (kept) {
-    report(node, sub, true, operation::remove, make_error_code(errc::holds_excluded));
-    return removal::kept;
-  }
-  if (!opt_.dry_run && ::unlinkat(dirfd, name, AT_REMOVEDIR) != 0) return fail(errno);
-  return gone();
 }
 
 // --delete: removes what DST has in this directory and SRC does not (excluded names are kept).

@@ -17,6 +17,7 @@
 #include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bar.hpp"
@@ -61,6 +62,25 @@ struct cli_args {
   std::vector<std::string> excludes, includes, exclude_files;
   treecopy::copy_options options;
 };
+
+// CLI11's messages repeat the arguments as given: control characters in them become escapes
+// (\n, \x1b), so that an argument cannot split the message or forge a line of its own.
+std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
 
 // Reads --exclude-from FILE: one pattern a line; blank lines and lines starting with '#' skipped.
 // A file that cannot be read to its end (a directory, an I/O error) is bad input, not "no rules":
@@ -184,7 +204,7 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "treecopy: %s (see 'treecopy --help')\n", e.what());
+    std::fprintf(stderr, "treecopy: %s (see 'treecopy --help')\n", one_line(e.what()).c_str());
     return exit_usage;
   }
   bool progress_given = app.count("--progress") > 0;

@@ -293,6 +293,18 @@ TEST(quoting, error_and_entry_lines_cannot_be_split_or_forged) {
 
 // Reading the source's extended attributes fails (injected with strace): the message names the
 // source entry, not its copy.
+TEST(quoting, usage_errors_cannot_be_split_or_forged) {
+  scratch_dir s("usage-forge");
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"--jobs", "x\ntreecopy: forged", s / "a", s / "b"},
+        std::vector<std::string>{"--reflink", "q\ntreecopy: forged", s / "a", s / "b"},
+        std::vector<std::string>{"--bad\ntreecopy: forged", s / "a", s / "b"}}) {
+    const auto r = run_treecopy_limited(args, 60);
+    EXPECT_EQ(r.exit_code, 2) << r.describe();
+    EXPECT_EQ(split_lines(r.err).size(), 1u) << "a usage error took more than one line\n" << r.describe();
+  }
+}
+
 TEST(real_paths, xattr_read_failure_names_the_source) {
   if (run_process({"sh", "-c", "command -v strace"}).exit_code != 0) GTEST_SKIP() << "no strace";
   scratch_dir s("xattr-read");

@@ -60,6 +60,17 @@ process_result run_treecopy_limited(const std::vector<std::string>& args, int se
   return run_process(argv, options);
 }
 
+std::optional<std::string> sanitizer_runtime() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  return "built with a sanitizer, whose runtime needs descriptors, threads and address space of its own";
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+  return "built with a sanitizer, whose runtime needs descriptors, threads and address space of its own";
+#endif
+#endif
+  return std::nullopt;
+}
+
 bool run_known_bugs() {
   const char* v = std::getenv("TREECOPY_RUN_KNOWN_BUGS");
   return v != nullptr && *v != '\0' && std::string(v) != "0";

@@ -23,6 +23,13 @@
 
 namespace treecopy_test::faults {
 
+/// Why a run under tight process limits or under ptrace cannot be judged in this build, or nullopt.
+/// In a sanitizer build (scripts/sanitize.sh) the binary under test carries a runtime that needs
+/// resources of its own: UBSan probes memory through a pipe (out of descriptors, it reports a
+/// false "invalid vptr"), LeakSanitizer needs a thread at exit and refuses to run under ptrace,
+/// and ASan and TSan reserve terabytes of address space. Such tests run in the normal build.
+std::optional<std::string> sanitizer_runtime();
+
 /// Whether TREECOPY_RUN_KNOWN_BUGS is set to a non-empty value other than "0".
 bool run_known_bugs();
 

@@ -136,6 +136,7 @@ void expect_exact_or_one_line(const process_result& r, const std::string& src,
 
 // `ulimit -n 12`, one worker: the copy used to wait forever for descriptors it held itself.
 TEST(bounds, one_worker_at_twelve_descriptors_copies_exactly) {
+  if (auto why = sanitizer_runtime()) GTEST_SKIP() << *why;
   scratch_dir dir("bounds-twelve");
   const std::string src = dir / "src", dst = dir / "dst";
   build_bounded_tree(src);
@@ -150,6 +151,7 @@ TEST(bounds, one_worker_at_twelve_descriptors_copies_exactly) {
 // parent and DST, one directory pair and one file pair) it exits 2, names the cause and creates
 // nothing.
 TEST(bounds, descriptor_matrix_copies_exactly_or_refuses_to_start) {
+  if (auto why = sanitizer_runtime()) GTEST_SKIP() << *why;
   scratch_dir dir("bounds-matrix");
   const std::string src = dir / "src";
   build_bounded_tree(src);
@@ -189,6 +191,7 @@ compare_options unprivileged_compare() {
 // A few threads allowed (RLIMIT_NPROC counts every thread of the user) or little address space:
 // TBB used to end the process ("pthread_create has failed", exit 134) or wait forever.
 TEST(bounds, few_threads_or_little_memory_copy_exactly_or_fail_in_one_line) {
+  if (auto why = sanitizer_runtime()) GTEST_SKIP() << *why;
   if (auto why = unprivileged_unavailable()) {
     GTEST_SKIP() << *why;
   }

@@ -306,6 +306,7 @@ TEST(quoting, usage_errors_cannot_be_split_or_forged) {
 }
 
 TEST(real_paths, xattr_read_failure_names_the_source) {
+  if (auto why = sanitizer_runtime()) GTEST_SKIP() << *why;  // strace: ptrace
   if (run_process({"sh", "-c", "command -v strace"}).exit_code != 0) GTEST_SKIP() << "no strace";
   scratch_dir s("xattr-read");
   const std::string src = s / "src", dst = s / "dst";

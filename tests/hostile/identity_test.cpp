@@ -71,9 +71,7 @@ class identity_test : public testing::Test {
     EXPECT_EQ(read_file(src_ + "/a.txt"), std::optional<std::string>("alpha"));
     EXPECT_EQ(read_file(src_ + "/sub/b.txt"), std::optional<std::string>("bravo"));
   }
-  static void skip_without_mounts() {
-    if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
-  }
+
 
   scratch_dir scratch_{"identity"};
   std::string parent_ = scratch_ / "p";
@@ -83,7 +81,7 @@ class identity_test : public testing::Test {
 
 // Case: DST holds a bind mount of SRC's parent; --delete must not walk into it and remove SRC.
 TEST_F(identity_test, delete_never_removes_source_through_bind_mount_in_dst) {
-  skip_without_mounts();
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
   make_source();
   ASSERT_EQ(::mkdir(dst_.c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((dst_ + "/m").c_str(), 0755), 0);
@@ -98,7 +96,7 @@ TEST_F(identity_test, delete_never_removes_source_through_bind_mount_in_dst) {
 
 // Same, when SRC has a directory of that name: the walker merges into it and --delete runs there.
 TEST_F(identity_test, delete_never_merges_into_bind_mount_of_source_parent) {
-  skip_without_mounts();
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
   make_source();
   ASSERT_EQ(::mkdir((src_ + "/m").c_str(), 0755), 0);
   ASSERT_EQ(::mkdir(dst_.c_str(), 0755), 0);
@@ -114,7 +112,7 @@ TEST_F(identity_test, delete_never_merges_into_bind_mount_of_source_parent) {
 
 // Case: DST inside a bind mount of SRC is DST inside SRC: refused before anything is created.
 TEST_F(identity_test, destination_inside_bind_mount_of_source_is_refused) {
-  skip_without_mounts();
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
   make_source();
   const std::string view_dir = scratch_ / "view";
   ASSERT_EQ(::mkdir(view_dir.c_str(), 0755), 0);
@@ -134,7 +132,7 @@ TEST_F(identity_test, destination_inside_bind_mount_of_source_is_refused) {
 
 // DST a bind mount of SRC itself: the same directory.
 TEST_F(identity_test, destination_bind_mount_of_source_is_the_same) {
-  skip_without_mounts();
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
   make_source();
   const std::string view_dir = scratch_ / "view";
   ASSERT_EQ(::mkdir(view_dir.c_str(), 0755), 0);
@@ -149,7 +147,7 @@ TEST_F(identity_test, destination_bind_mount_of_source_is_the_same) {
 // Both orders of nesting through a bind mount: --delete on DST whose ancestor chain holds SRC, and
 // on DST that is an ancestor of SRC written through a bind mount.
 TEST_F(identity_test, delete_nesting_through_bind_mounts_is_refused) {
-  skip_without_mounts();
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
   make_source();
   const std::string view_dir = scratch_ / "view";
   ASSERT_EQ(::mkdir(view_dir.c_str(), 0755), 0);
@@ -177,7 +175,7 @@ TEST_F(identity_test, delete_nesting_through_bind_mounts_is_refused) {
 // A bind mount of a subdirectory of SRC, outside SRC: DST under it, or DST it itself, is inside SRC
 // although no ".." from DST leads to SRC. Refused in setup; --delete removes nothing of SRC.
 TEST_F(identity_test, destination_in_bind_mount_of_source_subdirectory_is_refused) {
-  skip_without_mounts();
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
   make_source();
   const std::string view_dir = scratch_ / "view";
   ASSERT_EQ(::mkdir(view_dir.c_str(), 0755), 0);
@@ -210,7 +208,7 @@ TEST_F(identity_test, walker_skips_destination_met_again_through_link) {
 }
 
 TEST_F(identity_test, walker_skips_source_parent_met_again_through_bind_mount) {
-  skip_without_mounts();
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
   make_source();
   // src/loop: a bind mount of SRC's parent, so src/loop/src/loop/... without end.
   ASSERT_EQ(::mkdir((src_ + "/loop").c_str(), 0755), 0);

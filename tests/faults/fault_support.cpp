@@ -170,7 +170,7 @@ std::optional<std::string> read_file(const std::string& path) {
   }
 }
 
-void write_pattern_file(const std::string& path, std::size_t size, unsigned seed) {
+std::string pattern_bytes(std::size_t size, unsigned seed) {
   std::string data(size, '\0');
   std::uint32_t x = seed * 2654435761u + 1;
   for (char& c : data) {
@@ -179,6 +179,19 @@ void write_pattern_file(const std::string& path, std::size_t size, unsigned seed
     x ^= x << 5;
     c = static_cast<char>(x);
   }
+  return data;
+}
+
+bind_mount::bind_mount(const std::string& from, const std::string& on) : on_(on) {
+  ok_ = ::mount(from.c_str(), on.c_str(), nullptr, MS_BIND, nullptr) == 0;
+}
+
+bind_mount::~bind_mount() {
+  if (ok_) ::umount2(on_.c_str(), MNT_DETACH);
+}
+
+void write_pattern_file(const std::string& path, std::size_t size, unsigned seed) {
+  const std::string data = pattern_bytes(size, seed);
   unique_fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!fd.valid()) throw_errno("create '" + path + "'");
   for (std::size_t done = 0; done < size;) {

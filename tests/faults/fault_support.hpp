@@ -101,6 +101,24 @@ std::vector<std::string> regular_files(const std::string& root);
 /// when it cannot be opened or read.
 std::optional<std::string> read_file(const std::string& path);
 
+/// `size` bytes of a pattern derived from seed (the content write_pattern_file() writes).
+std::string pattern_bytes(std::size_t size, unsigned seed);
+
+/// A bind mount of `from` on the existing directory `on`, detached (lazily) on destruction. Declare
+/// it after the scratch_dir it lives in, so that it is gone before the scratch directory is removed.
+class bind_mount {
+ public:
+  bind_mount(const std::string& from, const std::string& on);
+  ~bind_mount();
+  bind_mount(const bind_mount&) = delete;
+  bind_mount& operator=(const bind_mount&) = delete;
+  bool ok() const noexcept { return ok_; }
+
+ private:
+  std::string on_;
+  bool ok_ = false;
+};
+
 /// Writes `size` bytes of a pattern derived from seed to a new file (mode 0644).
 void write_pattern_file(const std::string& path, std::size_t size, unsigned seed);
 

@@ -159,14 +159,7 @@ class mutator {
   static bool write_pattern_at(int dirfd, const std::string& name, std::size_t size, unsigned seed) {
     unique_fd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd.valid()) return false;
-    std::string data(size, '\0');
-    std::uint32_t x = seed * 2654435761u + 1;
-    for (char& c : data) {
-      x ^= x << 13;
-      x ^= x >> 17;
-      x ^= x << 5;
-      c = static_cast<char>(x);
-    }
+    const std::string data = pattern_bytes(size, seed);
     return ::write(fd.get(), data.data(), data.size()) == static_cast<ssize_t>(data.size());
   }
 

@@ -21,25 +21,6 @@
 namespace treecopy_test::faults {
 namespace {
 
-// A bind mount of `from` on the existing directory `on`, detached on destruction. Declared after
-// the scratch_dir it lives in, so that it is gone before the scratch directory is removed.
-class bind_mount {
- public:
-  bind_mount(const std::string& from, const std::string& on) : on_(on) {
-    ok_ = ::mount(from.c_str(), on.c_str(), nullptr, MS_BIND, nullptr) == 0;
-  }
-  ~bind_mount() {
-    if (ok_) ::umount2(on_.c_str(), MNT_DETACH);
-  }
-  bind_mount(const bind_mount&) = delete;
-  bind_mount& operator=(const bind_mount&) = delete;
-  bool ok() const noexcept { return ok_; }
-
- private:
-  std::string on_;
-  bool ok_ = false;
-};
-
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;

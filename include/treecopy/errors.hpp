@@ -69,11 +69,18 @@ inline std::error_code make_error_code(errc e) noexcept {
 /// escapes. The result is one line that a POSIX shell (bash, zsh, ksh) reads back as exactly path.
 std::string quote(std::string_view path);
 
+/// Which of the two trees an entry error is about.
+enum class entry_side : std::uint8_t {
+  source,       ///< reading SRC failed (open, stat, list, read, xattrs, link target)
+  destination,  ///< writing DST failed (create, write, remove, metadata)
+};
+
 /// One entry that could not be copied (or not completely). Reported, never thrown.
 struct entry_error {
   std::string path;      ///< the path that failed: a source path for reads, a destination path for writes
   operation op{};        ///< what failed
   std::error_code code;  ///< why: an errno value (std::generic_category()) or a treecopy::errc
+  entry_side side = entry_side::source;  ///< which tree path names
 
   /// "create '/dst/a/b': Permission denied": the path quoted with quote().
   std::string message() const;

@@ -693,7 +693,8 @@ void copier::report(dir_node* node, std::string_view name, bool dst_side, operat
   count_.errors.fetch_add(1, std::memory_order_relaxed);
   count_.entries_done.fetch_add(1, std::memory_order_relaxed);
   try {
-    entry_error e{display_path(node, name, dst_side), op, code};
+    entry_error e{display_path(node, name, dst_side), op, code,
+                  dst_side ? entry_side::destination : entry_side::source};
     std::lock_guard lock(report_mu_);
     if (observer_) observer_->on_error(e);
     if (errors_.size() < opt_.max_errors_kept) errors_.push_back(std::move(e));

@@ -1,16 +1,55 @@
 #!/usr/bin/env bash
-# Static analysis of the library and the CLI: clang-tidy (checks in .clang-tidy) and cppcheck
-# (scripts/cppcheck.sh) over src/ and include/, driven by a compile_commands.json.
+# Static analysis of the library and the CLI: the layout of every C++ file against .clang-format,
+# clang-tidy (checks in .clang-tidy) and cppcheck (scripts/cppcheck.sh) over src/ and include/,
+# driven by a compile_commands.json.
 #
 #   scripts/lint.sh [BUILD_DIR]     default BUILD_DIR: build-lint (configured here if missing)
+#   scripts/lint.sh --format        only the clang-format check (what the test suite runs)
+#   scripts/lint.sh --fix-format    rewrite the files clang-format would change
 #
 # Prints every finding and a count per check; exits 1 when there are findings, 0 when clean.
-# Needs clang-tidy and cppcheck (Debian: apt-get install clang-tidy cppcheck).
+# Needs clang-format, clang-tidy and cppcheck (Debian: apt-get install clang-format clang-tidy
+# cppcheck).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+
+# ---- clang-format: every tracked C++ file (in a tree without git: every one under the source dirs).
+format_check() {
+  command -v clang-format >/dev/null || { echo "lint: clang-format is not installed (apt-get install clang-format)" >&2; return 2; }
+  local files
+  if git -C "$root" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    mapfile -t files < <(cd "$root" && git ls-files -- '*.cpp' '*.hpp' '*.h' '*.cc')
+  else
+    mapfile -t files < <(cd "$root" && find src include tests bench fuzz python -type f \
+                           \( -name '*.cpp' -o -name '*.hpp' \) | sort)
+  fi
+  if [[ ${1:-} == fix ]]; then
+    (cd "$root" && clang-format -i -- "${files[@]}")
+    echo "clang-format: ${#files[@]} files formatted"
+    return 0
+  fi
+  local bad
+  bad=$(cd "$root" && clang-format --dry-run -- "${files[@]}" 2>&1 | grep -E '^[^ ]+:[0-9]+:[0-9]+: (warning|error):' || true)
+  if [[ -n $bad ]]; then
+    local n
+    n=$(printf '%s\n' "$bad" | cut -d: -f1 | sort -u | wc -l)
+    printf '%s\n' "$bad" | head -n 40
+    echo "clang-format: $n of ${#files[@]} files differ from .clang-format (fix: scripts/lint.sh --fix-format)"
+    return 1
+  fi
+  echo "clang-format: ${#files[@]} files formatted as .clang-format says"
+}
+
+case ${1:-} in
+  --format) format_check; exit $? ;;
+  --fix-format) format_check fix; exit $? ;;
+esac
 build=${1:-$root/build-lint}
 jobs=${LINT_JOBS:-2}
+
+format_status=0
+format_check || format_status=1
 
 for tool in clang-tidy cppcheck cmake; do
   command -v "$tool" >/dev/null || { echo "lint: $tool is not installed (apt-get install $tool)" >&2; exit 2; }
@@ -48,4 +87,5 @@ if ! "$root/scripts/cppcheck.sh" "$build" >"$report/cppcheck.txt" 2>&1; then
 fi
 cat "$report/cppcheck.txt"
 
+[[ $format_status -eq 0 ]] || status=1
 exit $status

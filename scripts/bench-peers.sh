@@ -46,6 +46,7 @@ runs=5
 jobs="1 2 4 8 16"
 seed=1
 treecopy=""
+baseline=""
 floor=""
 peers=""
 cpz_cpus=""
@@ -68,6 +69,7 @@ usage: $0 [options]
   --jobs LIST         treecopy -j values                               [$jobs]
   --seed N            corpus seed                                      [$seed]
   --treecopy PATH     treecopy binary, or "none" to time only the peers [newest build*/treecopy]
+  --baseline PATH     a second treecopy binary (an earlier build), timed as "treecopy base -j N"
   --floor PATH        floor_copy binary                                [built from bench/floor_copy.cpp]
   --peers DIR         peer copiers cpz fcp xcp dcp, or "none"          [<repo>/../shared/peers]
   --cpz-cpus LIST     CPUs cpz may use (taskset), one row each         [1 2 4 8 16, up to nproc]
@@ -93,6 +95,7 @@ while [[ $# -gt 0 ]]; do
     --jobs) jobs=${2//,/ }; shift 2 ;;
     --seed) seed=$2; shift 2 ;;
     --treecopy) treecopy=$2; shift 2 ;;
+    --baseline) baseline=$2; shift 2 ;;
     --floor) floor=$2; shift 2 ;;
     --peers) peers=$2; shift 2 ;;
     --cpz-cpus) cpz_cpus=${2//,/ }; shift 2 ;;
@@ -329,6 +332,7 @@ json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; 
   echo "  \"treecopy\": $(json_str "$treecopy"),"
   echo "  \"treecopy_version\": $(json_str "$([[ $treecopy == none ]] || "$treecopy" --version 2>&1 | head -n1)"),"
   echo "  \"treecopy_commit\": $(json_str "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"),"
+  echo "  \"baseline\": $(json_str "${baseline:-none}"),"
   echo "  \"cp_version\": $(json_str "$(cp --version | head -n1)"),"
   echo "  \"tar_version\": $(json_str "$(tar --version | head -n1)"),"
   echo "  \"rsync_version\": $(json_str "$(rsync --version | head -n1)"),"
@@ -352,6 +356,11 @@ json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; 
 } >"$out/meta.json"
 
 # --- runs ----------------------------------------------------------------------------------------
+if [[ -n $baseline ]]; then
+  [[ -x $baseline ]] || die "not executable: $baseline"
+  baseline=$(realpath "$baseline")
+fi
+
 q() { printf '%q' "$1"; }
 
 # The first $1 CPUs this process may use, as a taskset list.
@@ -401,6 +410,12 @@ commands_for() {
     local j
     for j in $jobs; do
       names+=("treecopy -j $j"); cmds+=("$(q "$treecopy") -q -j $j $(q "$src") $(q "$dst")")
+    done
+  fi
+  if [[ -n $baseline ]]; then
+    local j
+    for j in $jobs; do
+      names+=("treecopy base -j $j"); cmds+=("$(q "$baseline") -q -j $j $(q "$src") $(q "$dst")")
     done
   fi
 }

@@ -1,10 +1,30 @@
 // Glob matching and filter rules (see filter.hpp).
 #include "plan/filter.hpp"
 
+#include <cctype>
 #include <cstdint>
 
 namespace treecopy::plan {
 namespace {
+
+// Whether c is in the POSIX character class name ("alpha", "digit", ...; C locale). An unknown
+// name holds nothing.
+bool in_class(std::string_view name, char ch) {
+  const auto c = static_cast<unsigned char>(ch);
+  if (name == "alnum") return std::isalnum(c);
+  if (name == "alpha") return std::isalpha(c);
+  if (name == "blank") return c == ' ' || c == '\t';
+  if (name == "cntrl") return std::iscntrl(c);
+  if (name == "digit") return std::isdigit(c);
+  if (name == "graph") return std::isgraph(c);
+  if (name == "lower") return std::islower(c);
+  if (name == "print") return std::isprint(c);
+  if (name == "punct") return std::ispunct(c);
+  if (name == "space") return std::isspace(c);
+  if (name == "upper") return std::isupper(c);
+  if (name == "xdigit") return std::isxdigit(c);
+  return false;
+}
 
 // Matches one bracket expression at p (p[0] == '['). Returns the length of the expression, or 0 if
 // it is not closed (then '[' is literal). matched tells whether c is in the set.
@@ -24,6 +44,14 @@ std::size_t match_class(std::string_view p, char c, bool& matched) {
       return i + 1;
     }
     first = false;
+    if (lo == '[' && i + 1 < p.size() && p[i + 1] == ':') {
+      std::size_t end = p.find(":]", i + 2);
+      if (end != std::string_view::npos) {
+        if (in_class(p.substr(i + 2, end - i - 2), c)) found = true;
+        i = end + 1;
+        continue;
+      }
+    }
     if (lo == '\\' && i + 1 < p.size()) lo = p[++i];
     char hi = lo;
     if (i + 2 < p.size() && p[i + 1] == '-' && p[i + 2] != ']') {

@@ -12,7 +12,8 @@
 namespace treecopy::plan {
 
 /// Matches text against a glob: '*' any run of characters but '/', '?' one character but '/',
-/// "[a-z]", "[!a-z]" or "[^a-z]" one character of (or not of) a set, '**' any run including '/'
+/// "[a-z]", "[!a-z]" or "[^a-z]" one character of (or not of) a set (which may hold POSIX classes
+/// such as "[[:digit:]]"), '**' any run including '/'
 /// ("a/**/b" matches a/b, a/x/b, a/x/y/b), and '\\' makes the next character literal. An unclosed
 /// '[' is a literal '['. Runs in O(|pattern| x |text|) at worst.
 bool glob_match(std::string_view pattern, std::string_view text);

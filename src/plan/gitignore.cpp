@@ -24,6 +24,9 @@ std::size_t bracket_length(std::string_view p, std::size_t i) {
   for (; j < p.size(); ++j) {
     if (p[j] == '\\' && j + 1 < p.size()) {
       ++j;
+    } else if (p[j] == '[' && j + 1 < p.size() && p[j + 1] == ':') {
+      std::size_t end = p.find(":]", j + 2);
+      if (end != std::string_view::npos) j = end + 1;  // a class: "[:digit:]"
     } else if (p[j] == ']') {
       return j - i + 1;
     }

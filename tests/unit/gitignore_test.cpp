@@ -93,6 +93,10 @@ TEST(GitignorePatterns, BracketsQuestionMarksAndEscapes) {
   EXPECT_TRUE(top_ignores("?.c\n", "", "x.c"));
   EXPECT_TRUE(top_ignores("st\\*r\n", "", "st*r"));
   EXPECT_FALSE(top_ignores("st\\*r\n", "", "stxr"));
+  EXPECT_TRUE(top_ignores("[[:digit:]]*\n", "", "1x"));
+  EXPECT_FALSE(top_ignores("[[:digit:]]*\n", "", "x1"));
+  EXPECT_TRUE(top_ignores("x[![:upper:]]\n", "", "xa"));
+  EXPECT_FALSE(top_ignores("x[![:upper:]]\n", "", "xA"));
 }
 
 TEST(GitignoreScopes, DeeperFilesWinAndPathsAreRelativeToTheirDirectory) {
@@ -166,7 +170,8 @@ class repo_maker {
   std::string component() {
     static const std::vector<std::string> parts = {
         "*", "*.o", "?", "[ab]*", "[!a]*", "b*", "*x*", "foo", "bar", "build", "a", "b",
-        "x.o", "y.log", "**", "\\!bang", "\\#hash", "sp\\ ", "st\\*r", "Build", "*.log", "doc"};
+        "x.o", "y.log", "**", "\\!bang", "\\#hash", "sp\\ ", "st\\*r", "Build", "*.log", "doc",
+        "[[:digit:]]*", "*[[:upper:]]*", "[[:alpha:]][[:digit:]]"};
     return parts[pick(0, static_cast<int>(parts.size()) - 1)];
   }
 
@@ -187,7 +192,7 @@ class repo_maker {
   std::mt19937 rng_;
   const std::vector<std::string> names_ = {"a",     "b",    "foo",  "bar",   "build", "Build",
                                            "x.o",   "y.log", "doc", "!bang", "#hash", "sp ",
-                                           "st*r",  "bx",   "ab",   "q"};
+                                           "st*r",  "bx",   "ab",   "q",     "1x",    "B2"};
 };
 
 // The files (not directories) that the module says git does not ignore, relative to the top.

@@ -65,7 +65,9 @@ inline std::error_code errno_code(int err) noexcept { return {err, std::generic_
 inline std::error_code last_error() noexcept { return errno_code(errno); }
 
 /// The outcome of a call that returns 0, or -1 and sets errno.
-inline std::error_code checked(int rc) noexcept { return rc == 0 ? std::error_code{} : last_error(); }
+inline std::error_code checked(int rc) noexcept {
+  return rc == 0 ? std::error_code{} : last_error();
+}
 
 /// A descriptor just opened, or why it could not be: `auto [fd, error] = fs::open(...)`.
 struct opened {
@@ -204,9 +206,7 @@ inline std::error_code stat_at(int dirfd, const char* name, struct stat& st,
 }
 
 /// fstat().
-inline std::error_code stat(int fd, struct stat& st) noexcept {
-  return checked(::fstat(fd, &st));
-}
+inline std::error_code stat(int fd, struct stat& st) noexcept { return checked(::fstat(fd, &st)); }
 
 /// fstatfs(): the file system fd is on (f_type tells which kind).
 inline std::error_code stat_fs(int fd, struct statfs& st) noexcept {
@@ -271,9 +271,7 @@ inline std::error_code chown_at(int dirfd, const char* name, uid_t uid, gid_t gi
 }
 
 /// fchmod().
-inline std::error_code chmod(int fd, mode_t mode) noexcept {
-  return checked(::fchmod(fd, mode));
-}
+inline std::error_code chmod(int fd, mode_t mode) noexcept { return checked(::fchmod(fd, mode)); }
 
 /// fchmodat() of the entry itself: EOPNOTSUPP for a symlink (Linux links have no mode).
 inline std::error_code chmod_at(int dirfd, const char* name, mode_t mode) noexcept {

@@ -639,8 +639,9 @@ int copy_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* d
 int remove_other_xattrs(int fd, const xattr_list& keep) noexcept {
   char probe[1];
   ssize_t n = ::flistxattr(fd, probe, 0);
-  if (n == 0) return 0;  // none: nothing to remove
-  if (n < 0) return errno == ENOTSUP ? 0 : errno;  // none possible, or a real failure
+  // None, or none possible (ENOTSUP): nothing to remove. Any other failure is one.
+  if (n == 0) return 0;
+  if (n < 0) return errno == ENOTSUP ? 0 : errno;
   xattr_list have;
   if (int err = read_xattrs(fd, have)) return err;
   return remove_others(have, keep, [fd](const char* name) { return ::fremovexattr(fd, name); });

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -352,6 +353,15 @@ struct copy_error {
   bool read_side = false;  ///< reading the source failed (else writing the destination did)
   explicit operator bool() const noexcept { return static_cast<bool>(error); }
 };
+
+/// fgetxattr() without the value: the size of fd's attribute name. ENODATA when fd has none of
+/// that name, ENOTSUP when its file system has no attributes.
+inline std::error_code xattr_size(int fd, const char* name, std::size_t& size) noexcept {
+  ssize_t n = ::fgetxattr(fd, name, nullptr, 0);
+  if (n < 0) return last_error();
+  size = static_cast<std::size_t>(n);
+  return {};
+}
 
 /// read_xattrs() with its error as a value.
 inline std::error_code get_xattrs(int fd, xattr_list& out) noexcept {

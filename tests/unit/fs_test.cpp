@@ -389,6 +389,12 @@ TEST_F(fs_calls, xattrs_by_descriptor) {
   auto dst = fs::open(root(), "dst", O_RDONLY);
   ASSERT_TRUE(src && dst);
 
+  std::size_t size = 0;
+  EXPECT_FALSE(fs::xattr_size(src.fd.get(), "user.a", size));
+  EXPECT_EQ(size, 1u);
+  EXPECT_TRUE(is(fs::xattr_size(src.fd.get(), "user.none", size), errc::no_message_available));
+  EXPECT_TRUE(is(fs::xattr_size(-1, "user.a", size), errc::bad_file_descriptor));
+
   fs::xattr_list list;
   ASSERT_FALSE(fs::get_xattrs(src.fd.get(), list));
   ASSERT_EQ(list.items.size(), 1u);

@@ -130,6 +130,9 @@ TEST_F(fs_calls, stat_at_and_stat) {
   ASSERT_FALSE(fs::stat_at(root(), "link", st, fs::follow::yes));
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_EQ(st.st_size, 5);
+  const bool deref = false;  // from a bool, as a copy's options say
+  ASSERT_FALSE(fs::stat_at(root(), "link", st, fs::follow{deref}));
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
   EXPECT_TRUE(
       is(fs::stat_at(root(), "dangling", st, fs::follow::yes), errc::no_such_file_or_directory));
   EXPECT_FALSE(fs::stat_at(root(), "dangling", st, fs::follow::no));

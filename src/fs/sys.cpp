@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 
@@ -27,11 +28,10 @@ void unique_fd::reset(int fd) noexcept {
   fd_ = fd;
 }
 
-int unique_fd::close_checked() noexcept {
-  if (fd_ < 0) return 0;
-  int rc = ::close(std::exchange(fd_, -1));
+std::error_code unique_fd::close() noexcept {
+  if (fd_ < 0) return {};
   // EINTR after close on Linux means the descriptor is gone anyway; the data is not lost.
-  return (rc < 0 && errno != EINTR) ? errno : 0;
+  return fs::close(std::exchange(fd_, -1));
 }
 
 int open_at(int dirfd, const char* name, int flags, mode_t mode) noexcept {
@@ -49,6 +49,60 @@ int open_at(int dirfd, const char* name, int flags, mode_t mode) noexcept {
     }
     return -errno;
   }
+}
+
+opened open(int dirfd, const char* name, int flags, mode_t mode) noexcept {
+  int fd = open_at(dirfd, name, flags, mode);
+  if (fd < 0) return {unique_fd{}, errno_code(-fd)};
+  return {unique_fd{fd}, {}};
+}
+
+opened open_beneath(int root, std::string_view rel, follow links) noexcept {
+  int fd = open_dir_beneath(root, rel, links == follow::yes);
+  if (fd < 0) return {unique_fd{}, errno_code(-fd)};
+  return {unique_fd{fd}, {}};
+}
+
+std::error_code mount_id(int fd, std::uint64_t& id) noexcept {
+  struct statx stx {};
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) != 0) return last_error();
+  if (!(stx.stx_mask & STATX_MNT_ID)) return std::make_error_code(std::errc::not_supported);
+  id = stx.stx_mnt_id;
+  return {};
+}
+
+std::error_code read_link_at(int dirfd, const char* name, std::string& target,
+                             std::size_t size_hint) noexcept {
+  try {
+    // One byte more than the link's size: a full buffer means it grew since it was measured.
+    target.resize((size_hint > 0 ? size_hint : 255) + 1);
+    for (;;) {
+      ssize_t n = ::readlinkat(dirfd, name, target.data(), target.size());
+      if (n < 0) return last_error();
+      if (static_cast<std::size_t>(n) < target.size()) {
+        target.resize(static_cast<std::size_t>(n));
+        return {};
+      }
+      target.resize(target.size() * 2);
+    }
+  } catch (...) {
+    return errno_code(ENOMEM);
+  }
+}
+
+bool read_umask(mode_t& mask) noexcept {
+  std::FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) return false;
+  char line[256];
+  bool found = false;
+  while (!found && std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "Umask:", 6) == 0) {
+      mask = static_cast<mode_t>(std::strtol(line + 6, nullptr, 8));
+      found = true;
+    }
+  }
+  std::fclose(f);
+  return found;
 }
 
 bool is_mount_below(int parent_fd, int fd) noexcept {
@@ -584,7 +638,10 @@ int copy_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* d
 
 int remove_other_xattrs(int fd, const xattr_list& keep) noexcept {
   char probe[1];
-  if (::flistxattr(fd, probe, 0) <= 0) return 0;  // none, or none possible: nothing to remove
+  ssize_t n = ::flistxattr(fd, probe, 0);
+  // None, or none possible (ENOTSUP): nothing to remove. Any other failure is one.
+  if (n == 0) return 0;
+  if (n < 0) return errno == ENOTSUP ? 0 : errno;
   xattr_list have;
   if (int err = read_xattrs(fd, have)) return err;
   return remove_others(have, keep, [fd](const char* name) { return ::fremovexattr(fd, name); });

@@ -1,16 +1,25 @@
 // Thin wrappers over the Linux system calls the engine uses: owned descriptors, fd-relative opens
-// that never follow symlinks, directory listing, data copy (clone, copy_file_range, read/write, holes)
-// and extended attributes. Every call reports failure as an errno value, never by throwing.
+// that never follow symlinks, stat and metadata calls, directory listing, data copy (clone,
+// copy_file_range, read/write, holes) and extended attributes. Every call reports failure as a
+// value, never by throwing: a std::error_code holding the errno in std::generic_category() (the
+// category entry errors carry). The older calls returning errno or -errno as an int are kept,
+// implemented on the same code, until their callers have moved to the std::error_code ones.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -35,16 +44,41 @@ class unique_fd {
   explicit operator bool() const noexcept { return fd_ >= 0; }
   int release() noexcept { return std::exchange(fd_, -1); }
   void reset(int fd = -1) noexcept;
-  /// Closes and returns 0 or the errno of close().
-  int close_checked() noexcept;
+  /// Closes the descriptor, for files whose close can report a write error (NFS, quotas); none
+  /// when it was not open.
+  std::error_code close() noexcept;
+  /// close() as an errno value (0 when it succeeded).
+  int close_checked() noexcept { return close().value(); }
 
  private:
   int fd_ = -1;
 };
 
 /// Flags for opening a directory to read or to create entries in: never follows a final symlink.
-inline constexpr int dir_open_flags = 0x10000 /*O_DIRECTORY*/ | 0x20000 /*O_NOFOLLOW*/ |
-                                      0x80000 /*O_CLOEXEC*/;
+/// (The numbers differ between architectures: on arm64 and powerpc, x86's O_DIRECTORY|O_NOFOLLOW
+/// would mean O_DIRECT|O_LARGEFILE.)
+inline constexpr int dir_open_flags = O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+
+/// errno value err as an error code, in the category entry errors carry.
+inline std::error_code errno_code(int err) noexcept { return {err, std::generic_category()}; }
+
+/// The errno of the call that just failed, as an error code.
+inline std::error_code last_error() noexcept { return errno_code(errno); }
+
+/// The outcome of a call that returns 0, or -1 and sets errno.
+inline std::error_code checked(int rc) noexcept {
+  return rc == 0 ? std::error_code{} : last_error();
+}
+
+/// A descriptor just opened, or why it could not be: `auto [fd, error] = fs::open(...)`.
+struct opened {
+  unique_fd fd;
+  std::error_code error;
+  explicit operator bool() const noexcept { return !error; }
+};
+
+/// Whether a call on a name follows the name's final symlink: fs::follow{deref} from a bool.
+enum class follow : bool { no = false, yes = true };
 
 /// openat() with EINTR retry. Returns the fd or -errno.
 int open_at(int dirfd, const char* name, int flags, mode_t mode = 0) noexcept;
@@ -76,6 +110,8 @@ struct copy_result {
   bool read_side = false;   ///< the error came from reading the source
   bool cloned = false;      ///< the data was shared with FICLONE
   std::uint64_t bytes = 0;  ///< bytes written or cloned
+  /// error as an error code (in std::generic_category()).
+  std::error_code code() const noexcept { return {error, std::generic_category()}; }
 };
 
 /// Copies bytes [offset, offset + length) of src into the same range of dst, with copy_file_range
@@ -148,5 +184,221 @@ int remove_other_xattrs(int fd, const xattr_list& keep) noexcept;
 /// copy_xattrs_at().
 int sync_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
                    bool& read_side) noexcept;
+
+// ---- The std::error_code calls ----------------------------------------------------------------
+// One function per system call the engine makes, as thin as the call itself: inline, no call
+// added on any path, EINTR retried where the call can return it (open, read, truncate). The *_at
+// calls that change an entry (chown_at, chmod_at, set_times_at) never follow a final symlink:
+// the copy only ever changes the entry it created. name is relative to dirfd (AT_FDCWD for a
+// path).
+
+/// openat() (always O_CLOEXEC): the descriptor, or why not. A lack of descriptors (EMFILE,
+/// ENFILE) is retried a few times before it is reported, see open_at().
+opened open(int dirfd, const char* name, int flags, mode_t mode = 0) noexcept;
+
+/// open_dir_beneath() with its error as a value.
+opened open_beneath(int root, std::string_view rel, follow links = follow::no) noexcept;
+
+/// fstatat(): the entry dirfd/name (the symlink itself with follow::no).
+inline std::error_code stat_at(int dirfd, const char* name, struct stat& st,
+                               follow links) noexcept {
+  const int flags = links == follow::yes ? 0 : AT_SYMLINK_NOFOLLOW;
+  return checked(::fstatat(dirfd, name, &st, flags));
+}
+
+/// fstat().
+inline std::error_code stat(int fd, struct stat& st) noexcept { return checked(::fstat(fd, &st)); }
+
+/// fstatfs(): the file system fd is on (f_type tells which kind).
+inline std::error_code stat_fs(int fd, struct statfs& st) noexcept {
+  return checked(::fstatfs(fd, &st));
+}
+
+/// The id of the mount fd is on (statx STATX_MNT_ID): ENOTSUP where the kernel has none (before
+/// 5.8), so that bind mounts of one file system cannot be told apart.
+std::error_code mount_id(int fd, std::uint64_t& id) noexcept;
+
+/// faccessat() with the effective ids (AT_EACCESS: those the copy acts with), following a final
+/// symlink as faccessat does. mode is R_OK, W_OK, X_OK or F_OK.
+inline std::error_code access_at(int dirfd, const char* name, int mode) noexcept {
+  return checked(::faccessat(dirfd, name, mode, AT_EACCESS));
+}
+
+/// mkdirat().
+inline std::error_code make_dir_at(int dirfd, const char* name, mode_t mode) noexcept {
+  return checked(::mkdirat(dirfd, name, mode));
+}
+
+/// unlinkat() of anything but a directory.
+inline std::error_code unlink_at(int dirfd, const char* name) noexcept {
+  return checked(::unlinkat(dirfd, name, 0));
+}
+
+/// unlinkat(AT_REMOVEDIR): removes an empty directory.
+inline std::error_code remove_dir_at(int dirfd, const char* name) noexcept {
+  return checked(::unlinkat(dirfd, name, AT_REMOVEDIR));
+}
+
+/// linkat(): a new name dst_dir/dst_name for the entry src_dir/src_name (a symlink itself, not
+/// what it points to).
+inline std::error_code link_at(int src_dir, const char* src_name, int dst_dir,
+                               const char* dst_name) noexcept {
+  return checked(::linkat(src_dir, src_name, dst_dir, dst_name, 0));
+}
+
+/// symlinkat(): creates dirfd/name as a symlink to target.
+inline std::error_code symlink_at(const char* target, int dirfd, const char* name) noexcept {
+  return checked(::symlinkat(target, dirfd, name));
+}
+
+/// readlinkat() of a target of any length into target. size_hint (the link's st_size, 0 when not
+/// known) sizes the first read, so that one call is enough for a link that did not change.
+std::error_code read_link_at(int dirfd, const char* name, std::string& target,
+                             std::size_t size_hint = 0) noexcept;
+
+/// mknodat(): a FIFO, socket or device node (mode holds the type bits; dev is for devices).
+inline std::error_code make_node_at(int dirfd, const char* name, mode_t mode, dev_t dev) noexcept {
+  return checked(::mknodat(dirfd, name, mode, dev));
+}
+
+/// fchown(); uid_t(-1) or gid_t(-1) leaves that id as it is.
+inline std::error_code chown(int fd, uid_t uid, gid_t gid) noexcept {
+  return checked(::fchown(fd, uid, gid));
+}
+
+/// fchownat() of the entry itself (a symlink is not followed).
+inline std::error_code chown_at(int dirfd, const char* name, uid_t uid, gid_t gid) noexcept {
+  return checked(::fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW));
+}
+
+/// fchmod().
+inline std::error_code chmod(int fd, mode_t mode) noexcept { return checked(::fchmod(fd, mode)); }
+
+/// fchmodat() of the entry itself: EOPNOTSUPP for a symlink (Linux links have no mode).
+inline std::error_code chmod_at(int dirfd, const char* name, mode_t mode) noexcept {
+  return checked(::fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW));
+}
+
+/// futimens(): times[0] is the access time, times[1] the modification time (UTIME_OMIT keeps one).
+inline std::error_code set_times(int fd, const struct timespec times[2]) noexcept {
+  return checked(::futimens(fd, times));
+}
+
+/// utimensat() of the entry itself (a symlink's own times).
+inline std::error_code set_times_at(int dirfd, const char* name,
+                                    const struct timespec times[2]) noexcept {
+  return checked(::utimensat(dirfd, name, times, AT_SYMLINK_NOFOLLOW));
+}
+
+/// ftruncate().
+inline std::error_code truncate(int fd, off_t size) noexcept {
+  while (::ftruncate(fd, size) != 0)
+    if (errno != EINTR) return last_error();
+  return {};
+}
+
+/// posix_fadvise() over the whole file (advice: POSIX_FADV_SEQUENTIAL, ...). It returns its error
+/// instead of setting errno.
+inline std::error_code advise(int fd, int advice) noexcept {
+  return errno_code(::posix_fadvise(fd, 0, 0, advice));
+}
+
+/// pread() until size bytes are read or the file ends: got says how many were.
+inline std::error_code pread_full(int fd, char* buf, std::size_t size, off_t offset,
+                                  std::size_t& got) noexcept {
+  got = 0;
+  while (got < size) {
+    ssize_t n = ::pread(fd, buf + got, size - got, offset + static_cast<off_t>(got));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return last_error();
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+/// close() of a descriptor not held in a unique_fd. EINTR is no error: on Linux the descriptor is
+/// closed then, and closing again could close another thread's new one.
+inline std::error_code close(int fd) noexcept {
+  return ::close(fd) == 0 || errno == EINTR ? std::error_code{} : last_error();
+}
+
+/// The effective user and group ids: those new entries get, and that the copy's rights are.
+inline uid_t effective_uid() noexcept { return ::geteuid(); }
+inline gid_t effective_gid() noexcept { return ::getegid(); }
+
+/// The process umask, read from /proc/self/status without changing it (umask() would race with
+/// other threads): false when /proc cannot tell.
+bool read_umask(mode_t& mask) noexcept;
+
+/// list_dir() with its error as a value.
+inline std::error_code read_dir(int fd, std::string& names,
+                                std::vector<dir_entry>& entries) noexcept {
+  return errno_code(list_dir(fd, names, entries));
+}
+
+/// clone_file() with its error as a value.
+inline std::error_code clone(int src, int dst) noexcept { return errno_code(clone_file(src, dst)); }
+
+/// clone_unsupported() for an error from clone().
+inline bool clone_unsupported(std::error_code error) noexcept {
+  return error.category() == std::generic_category() && clone_unsupported(error.value());
+}
+
+/// A failure of a call that reads one entry and writes another, and which of the two failed.
+struct copy_error {
+  std::error_code error;
+  bool read_side = false;  ///< reading the source failed (else writing the destination did)
+  explicit operator bool() const noexcept { return static_cast<bool>(error); }
+};
+
+/// fgetxattr() without the value: the size of fd's attribute name. ENODATA when fd has none of
+/// that name, ENOTSUP when its file system has no attributes.
+inline std::error_code xattr_size(int fd, const char* name, std::size_t& size) noexcept {
+  ssize_t n = ::fgetxattr(fd, name, nullptr, 0);
+  if (n < 0) return last_error();
+  size = static_cast<std::size_t>(n);
+  return {};
+}
+
+/// read_xattrs() with its error as a value.
+inline std::error_code get_xattrs(int fd, xattr_list& out) noexcept {
+  return errno_code(read_xattrs(fd, out));
+}
+
+/// write_xattrs() with its error as a value.
+inline std::error_code set_xattrs(int fd, const xattr_list& attrs) noexcept {
+  return errno_code(write_xattrs(fd, attrs));
+}
+
+/// remove_other_xattrs() with its error as a value.
+inline std::error_code prune_xattrs(int fd, const xattr_list& keep) noexcept {
+  return errno_code(remove_other_xattrs(fd, keep));
+}
+
+/// copy_xattrs() with its error as a value.
+inline copy_error copy_xattrs(int src, int dst) noexcept {
+  bool read_side = false;
+  int err = copy_xattrs(src, dst, read_side);
+  return {errno_code(err), err != 0 && read_side};
+}
+
+/// copy_xattrs_at() with its error as a value.
+inline copy_error copy_xattrs_at(int src_dir, const char* src_name, int dst_dir,
+                                 const char* dst_name) noexcept {
+  bool read_side = false;
+  int err = copy_xattrs_at(src_dir, src_name, dst_dir, dst_name, read_side);
+  return {errno_code(err), err != 0 && read_side};
+}
+
+/// sync_xattrs_at() with its error as a value.
+inline copy_error sync_xattrs_at(int src_dir, const char* src_name, int dst_dir,
+                                 const char* dst_name) noexcept {
+  bool read_side = false;
+  int err = sync_xattrs_at(src_dir, src_name, dst_dir, dst_name, read_side);
+  return {errno_code(err), err != 0 && read_side};
+}
 
 }  // namespace treecopy::fs

@@ -4,6 +4,15 @@
 // something (a link target, file contents, the hard-link table), it says so and is asked again
 // with the answer. The real run and the dry run take these same decisions; they differ only in
 // what they do with them.
+//
+// The engine's side of one entry, in short:
+//   entry_decision d = decide_entry(pol, src, dst, ctx);
+//   while (d.what == action::ask) {  // the I/O it asks for, then the same question again
+//     if (d.asks == need::link_claim) ctx.link = <link_table::claim()>;
+//     else ctx.comparison = <same_link_target() or same_content()> ? compared::equal : differ;
+//     d = decide_entry(pol, src, dst, ctx);
+//   }
+//   switch (d.what) { ... }  // the real run does it, the dry run records it
 #pragma once
 
 #include <sys/stat.h>
@@ -22,6 +31,7 @@ namespace treecopy::plan {
 struct identity {
   dev_t dev = 0;
   ino_t ino = 0;
+  static identity of(const struct stat& st) noexcept { return {st.st_dev, st.st_ino}; }
   bool operator==(const identity&) const = default;
 };
 

@@ -64,6 +64,33 @@ entry_decision decide(const policy& p, const entry_facts& src, const entry_facts
   return decide_entry(p, src, dst, ctx);
 }
 
+TEST(PlanFacts, FromStat) {
+  struct stat st {};
+  st.st_mode = S_IFLNK | 0777;
+  st.st_uid = 7;
+  st.st_gid = 8;
+  st.st_size = 12;
+  st.st_nlink = 3;
+  st.st_dev = 4;
+  st.st_ino = 5;
+  st.st_rdev = 6;
+  st.st_mtim = {10, 11};
+  st.st_ctim = {12, 13};
+  const entry_facts e = entry_facts::of(st);
+  EXPECT_TRUE(e.is_link());
+  EXPECT_FALSE(e.is_reg());
+  EXPECT_EQ(e.type(), static_cast<mode_t>(S_IFLNK));
+  EXPECT_EQ(e.uid, 7u);
+  EXPECT_EQ(e.gid, 8u);
+  EXPECT_EQ(e.size, 12);
+  EXPECT_EQ(e.nlink, 3u);
+  EXPECT_EQ(e.rdev, 6u);
+  EXPECT_EQ(e.mtime.tv_nsec, 11);
+  EXPECT_EQ(e.ctime.tv_sec, 12);
+  EXPECT_EQ(e.id(), (identity{4, 5}));
+  EXPECT_EQ(identity::of(st), e.id());
+}
+
 // ---- options normalized once ------------------------------------------------------------------
 
 TEST(PlanPolicy, UpdateImpliesMergeAndChecksumImpliesUpdate) {

@@ -1,6 +1,7 @@
 // Pure decisions of a copy (see decide.hpp): what the engine and its dry run do with each entry.
 #include "plan/decide.hpp"
 
+#include <algorithm>
 #include <cerrno>
 
 namespace treecopy::plan {
@@ -268,9 +269,8 @@ bool new_needs_chmod(const policy& p, const entry_facts& src, mode_t mode,
 // ---------------------------------------------------------------------------------
 
 bool guards::holds_source(const identity& id) const noexcept {
-  for (const identity& a : src_chain)
-    if (a == id) return true;
-  return false;
+  return std::any_of(src_chain.begin(), src_chain.end(),
+                     [&](const identity& a) { return a == id; });
 }
 
 dir_source_decision decide_dir_source(const policy& p, const guards& g, const entry_facts& src,

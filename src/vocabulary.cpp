@@ -25,23 +25,40 @@ std::optional<Enum> parse_by_id(std::string_view id, Enum first, Enum last) noex
 
 const char* to_id(operation op) noexcept {
   switch (op) {
-    case operation::open_source: return "open_source";
-    case operation::stat: return "stat";
-    case operation::read_dir: return "read_dir";
-    case operation::read_link: return "read_link";
-    case operation::read_xattr: return "read_xattr";
-    case operation::read: return "read";
-    case operation::create: return "create";
-    case operation::remove: return "remove";
-    case operation::write: return "write";
-    case operation::clone: return "clone";
-    case operation::link: return "link";
-    case operation::set_owner: return "set_owner";
-    case operation::set_mode: return "set_mode";
-    case operation::set_times: return "set_times";
-    case operation::set_xattr: return "set_xattr";
-    case operation::close: return "close";
-    case operation::cancelled: return "cancelled";
+    case operation::open_source:
+      return "open_source";
+    case operation::stat:
+      return "stat";
+    case operation::read_dir:
+      return "read_dir";
+    case operation::read_link:
+      return "read_link";
+    case operation::read_xattr:
+      return "read_xattr";
+    case operation::read:
+      return "read";
+    case operation::create:
+      return "create";
+    case operation::remove:
+      return "remove";
+    case operation::write:
+      return "write";
+    case operation::clone:
+      return "clone";
+    case operation::link:
+      return "link";
+    case operation::set_owner:
+      return "set_owner";
+    case operation::set_mode:
+      return "set_mode";
+    case operation::set_times:
+      return "set_times";
+    case operation::set_xattr:
+      return "set_xattr";
+    case operation::close:
+      return "close";
+    case operation::cancelled:
+      return "cancelled";
   }
   return "other";
 }
@@ -52,12 +69,18 @@ std::optional<operation> parse_operation(std::string_view id) noexcept {
 
 const char* to_id(errc e) noexcept {
   switch (e) {
-    case errc::source_changed: return "source_changed";
-    case errc::directory_cycle: return "directory_cycle";
-    case errc::into_itself: return "into_itself";
-    case errc::holds_source: return "holds_source";
-    case errc::holds_excluded: return "holds_excluded";
-    case errc::mount_point: return "mount_point";
+    case errc::source_changed:
+      return "source_changed";
+    case errc::directory_cycle:
+      return "directory_cycle";
+    case errc::into_itself:
+      return "into_itself";
+    case errc::holds_source:
+      return "holds_source";
+    case errc::holds_excluded:
+      return "holds_excluded";
+    case errc::mount_point:
+      return "mount_point";
   }
   return "";
 }
@@ -73,9 +96,12 @@ const char* to_id(entry_side side) noexcept {
 
 const char* to_id(reflink_mode mode) noexcept {
   switch (mode) {
-    case reflink_mode::automatic: return "auto";
-    case reflink_mode::always: return "always";
-    case reflink_mode::never: return "never";
+    case reflink_mode::automatic:
+      return "auto";
+    case reflink_mode::always:
+      return "always";
+    case reflink_mode::never:
+      return "never";
   }
   return "";
 }
@@ -87,9 +113,12 @@ std::optional<reflink_mode> parse_reflink_mode(std::string_view id) noexcept {
 
 const char* to_id(symlink_mode mode) noexcept {
   switch (mode) {
-    case symlink_mode::never: return "never";
-    case symlink_mode::command_line: return "command_line";
-    case symlink_mode::always: return "always";
+    case symlink_mode::never:
+      return "never";
+    case symlink_mode::command_line:
+      return "command_line";
+    case symlink_mode::always:
+      return "always";
   }
   return "";
 }

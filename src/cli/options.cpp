@@ -198,7 +198,8 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
                                          : treecopy::symlink_mode::never;
   a.options.jobs = a.jobs;
   // CLI11 has checked the spelling already.
-  a.options.reflink = treecopy::parse_reflink_mode(a.reflink).value_or(treecopy::reflink_mode::automatic);
+  a.options.reflink =
+      treecopy::parse_reflink_mode(a.reflink).value_or(treecopy::reflink_mode::automatic);
   return std::nullopt;
 }
 

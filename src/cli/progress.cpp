@@ -37,9 +37,8 @@ std::optional<double> progress_meter::eta_seconds(const treecopy::progress_snaps
   if (t < min_history_seconds) return std::nullopt;
   double bytes_left =
       s.bytes_found > s.bytes_done ? static_cast<double>(s.bytes_found - s.bytes_done) : 0;
-  double entries_left = s.entries_found > s.entries_done
-                            ? static_cast<double>(s.entries_found - s.entries_done)
-                            : 0;
+  double entries_left =
+      s.entries_found > s.entries_done ? static_cast<double>(s.entries_found - s.entries_done) : 0;
   double by_bytes = 0, by_entries = 0;
   if (bytes_left > 0) {
     if (!(rate > 0)) return std::nullopt;

@@ -138,7 +138,8 @@ class cli_observer final : public treecopy::copy_observer {
   void queue_entry_line(std::string_view prefix, std::string_view path);
   void flush_entries();
 
-  static constexpr std::size_t flush_threshold = std::size_t{64} << 10;  ///< bytes of queued entry lines
+  static constexpr std::size_t flush_threshold = std::size_t{64}
+                                                 << 10;  ///< bytes of queued entry lines
   std::mutex mu_;
   std::unique_ptr<progress_view> view_;
   message_policy policy_;

@@ -42,21 +42,24 @@ TEST(CliJsonTest, ControlCharactersAreEscaped) {
 }
 
 TEST(CliJsonTest, LineSeparatorsAreEscaped) {
-  EXPECT_EQ(js("a\xE2\x80\xA8" "b\xE2\x80\xA9"), R"("a\u2028b\u2029")");
+  EXPECT_EQ(js("a\xE2\x80\xA8"
+               "b\xE2\x80\xA9"),
+            R"("a\u2028b\u2029")");
   EXPECT_EQ(js("\xE2\x80\xA7"), "\"\xE2\x80\xA7\"");  // U+2027: kept
 }
 
 TEST(CliJsonTest, WellFormedUtf8IsKept) {
-  EXPECT_EQ(js("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"), "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"");
+  EXPECT_EQ(js("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+            "\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"");
 }
 
 TEST(CliJsonTest, InvalidUtf8BecomesLatin1Escapes) {
   EXPECT_EQ(js("caf\xE9"), R"("caf\u00e9")");
   EXPECT_EQ(js("\xFF\xFE"), R"("\u00ff\u00fe")");
-  EXPECT_EQ(js("\xC0\x80"), R"("\u00c0\u0080")");          // overlong NUL
+  EXPECT_EQ(js("\xC0\x80"), R"("\u00c0\u0080")");            // overlong NUL
   EXPECT_EQ(js("\xED\xA0\x80"), R"("\u00ed\u00a0\u0080")");  // surrogate
   EXPECT_EQ(js("a\xE2\x82"), R"("a\u00e2\u0082")");          // cut short
-  EXPECT_EQ(js("\x80z"), R"("\u0080z")");                     // stray continuation byte
+  EXPECT_EQ(js("\x80z"), R"("\u0080z")");                    // stray continuation byte
 }
 
 TEST(CliJsonTest, Base64) {
@@ -104,8 +107,9 @@ TEST(CliJsonTest, ObjectLayout) {
       .raw("list", "[]")
       .str("key\n", "v");
   const std::string text = std::move(j).done();
-  EXPECT_EQ(text,
-            R"({"event":"x","t":true,"f":false,"none":null,"inner":{"a":1},"list":[],"key\n":"v"})");
+  EXPECT_EQ(
+      text,
+      R"({"event":"x","t":true,"f":false,"none":null,"inner":{"a":1},"list":[],"key\n":"v"})");
 }
 
 }  // namespace

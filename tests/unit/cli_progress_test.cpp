@@ -30,8 +30,8 @@ treecopy::progress_snapshot busy_snapshot(double elapsed) {
   s.errors = 2;
   s.skipped = 7;
   s.scan_complete = true;
-  s.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
-      std::chrono::duration<double>(elapsed));
+  s.elapsed =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(elapsed));
   return s;
 }
 
@@ -160,8 +160,8 @@ TEST(CliProgressTest, MeterRateFollowsTheLastSeconds) {
   treecopy_cli::progress_meter meter;
   auto at = [](double t, std::uint64_t bytes) {
     treecopy::progress_snapshot s;
-    s.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(t));
+    s.elapsed =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::duration<double>(t));
     s.bytes_done = bytes;
     s.bytes_found = 300 * mib;
     s.entries_found = 10;

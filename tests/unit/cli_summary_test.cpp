@@ -57,7 +57,8 @@ TEST(CliSummaryTest, ExitCodeTable) {
 TEST(CliSummaryTest, Status) {
   using treecopy_cli::status_of;
   EXPECT_STREQ(status_of(run_outcome{}), "ok");
-  EXPECT_STREQ(status_of(with_report([](treecopy::copy_report& r) { r.error_count = 1; })), "errors");
+  EXPECT_STREQ(status_of(with_report([](treecopy::copy_report& r) { r.error_count = 1; })),
+               "errors");
   EXPECT_STREQ(status_of(with_report([](treecopy::copy_report& r) {
                  r.error_count = 1;
                  r.cancelled = true;

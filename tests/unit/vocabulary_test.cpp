@@ -18,9 +18,9 @@ using treecopy::operation;
 // The documented ids (README, "Progress and machine-readable output"), in enumeration order:
 // changing one breaks every consumer of the JSON output.
 const std::vector<std::string> operation_ids = {
-    "open_source", "stat",   "read_dir", "read_link", "read_xattr", "read",
-    "create",      "remove", "write",    "clone",     "link",       "set_owner",
-    "set_mode",    "set_times", "set_xattr", "close", "cancelled"};
+    "open_source", "stat",      "read_dir",  "read_link", "read_xattr", "read",
+    "create",      "remove",    "write",     "clone",     "link",       "set_owner",
+    "set_mode",    "set_times", "set_xattr", "close",     "cancelled"};
 
 TEST(VocabularyTest, OperationIdsAreTheEnumeratorNames) {
   for (std::size_t i = 0; i < operation_ids.size(); ++i) {

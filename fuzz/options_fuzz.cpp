@@ -7,15 +7,11 @@
 // scripts/fuzz.sh runs this target with stdin at /dev/null and -close_fd_mask=3.
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
-// The CLI is one translation unit with its parser in an unnamed namespace: include it here so the
-// target calls exactly the code the tool runs, with its main() renamed out of the way.
-#define main treecopy_cli_main
-#include "cli/main.cpp"
-#undef main
-
+#include "cli/options.hpp"
 #include "plan/filter.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

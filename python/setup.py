@@ -1,6 +1,6 @@
 # Builds the treecopy Python package with the project's own CMake (the engine linked in statically,
 # so the extension needs no libtreecopy.so), offline:
-#   /usr/bin/python3 -m pip install --no-build-isolation ./python
+#   python3 -m pip install --no-build-isolation ./python
 # Needs cmake, a C++20 compiler, libtbb-dev, pybind11-dev, python3-dev, python3-setuptools/-wheel.
 import glob
 import os

@@ -52,26 +52,6 @@ class treecopy_category final : public std::error_category {
   }
 };
 
-// Length of the well-formed UTF-8 sequence at s[i] (1 to 4), or 0 for a byte that does not start
-// one (stray continuation byte, overlong form, surrogate, beyond U+10FFFF, cut short).
-std::size_t utf8_length(std::string_view s, std::size_t i) {
-  auto at = [&](std::size_t k) { return static_cast<unsigned char>(s[k]); };
-  const unsigned char b = at(i);
-  if (b < 0x80) return 1;
-  const std::size_t n = b >= 0xC2 && b <= 0xDF   ? 2
-                        : b >= 0xE0 && b <= 0xEF ? 3
-                        : b >= 0xF0 && b <= 0xF4 ? 4
-                                                 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
-  for (std::size_t k = 1; k < n; ++k)
-    if ((at(i + k) & 0xC0) != 0x80) return 0;
-  const unsigned char b1 = at(i + 1);
-  if ((b == 0xE0 && b1 < 0xA0) || (b == 0xED && b1 > 0x9F) || (b == 0xF0 && b1 < 0x90) ||
-      (b == 0xF4 && b1 > 0x8F))
-    return 0;
-  return n;
-}
-
 // Whether the n bytes at s[i] (one UTF-8 sequence, or one stray byte when n is 0) must be escaped:
 // they would end the line, move the cursor, or not read back as the same bytes.
 bool must_escape(std::string_view s, std::size_t i, std::size_t n) {
@@ -105,7 +85,7 @@ std::string quote(std::string_view path) {
   std::string out = "'";
   out.reserve(path.size() + 2);
   for (std::size_t i = 0; i < path.size();) {
-    const std::size_t n = utf8_length(path, i);
+    const std::size_t n = utf8_sequence_length(path, i);
     if (must_escape(path, i, n)) {
       if (state != at::escaped) out += state == at::quoted ? "'$'" : "$'";
       state = at::escaped;

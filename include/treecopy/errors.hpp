@@ -2,7 +2,9 @@
 // (values collected in the report and passed to the observer).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -30,8 +32,16 @@ enum class operation : std::uint8_t {
   cancelled,     ///< the entry was left unfinished because the copy was stopped
 };
 
-/// A short verb for an operation ("open", "create", ...), for messages.
+/// A short verb for an operation ("open", "create", ...), for messages. Its wording may change.
 const char* to_string(operation op) noexcept;
+
+/// A stable, machine-readable name for an operation: the enumerator's own name ("open_source",
+/// "set_times", ...), as JSON output and the Python module give it. Names are never changed or
+/// reused; "other" for a value outside the enumeration.
+const char* to_id(operation op) noexcept;
+
+/// The operation whose to_id() is id, or nullopt.
+std::optional<operation> parse_operation(std::string_view id) noexcept;
 
 /// treecopy's own reasons for an entry error, beside the errno values of std::generic_category().
 enum class errc : int {
@@ -56,6 +66,13 @@ enum class errc : int {
   mount_point = 6,
 };
 
+/// A stable, machine-readable name for an errc: the enumerator's own name ("source_changed",
+/// "mount_point", ...); "" for a value outside the enumeration.
+const char* to_id(errc e) noexcept;
+
+/// The errc whose to_id() is id, or nullopt.
+std::optional<errc> parse_errc(std::string_view id) noexcept;
+
 /// The category of errc values (name "treecopy").
 const std::error_category& error_category() noexcept;
 
@@ -69,11 +86,22 @@ inline std::error_code make_error_code(errc e) noexcept {
 /// escapes. The result is one line that a POSIX shell (bash, zsh, ksh) reads back as exactly path.
 std::string quote(std::string_view path);
 
+/// Length of the well-formed UTF-8 sequence starting at text[i] (1 to 4), or 0 when the byte there
+/// does not start one (stray continuation byte, overlong form, surrogate, beyond U+10FFFF, cut
+/// short). i must be less than text.size().
+std::size_t utf8_sequence_length(std::string_view text, std::size_t i) noexcept;
+
+/// True when text is well-formed UTF-8.
+bool is_valid_utf8(std::string_view text) noexcept;
+
 /// Which of the two trees an entry error is about.
 enum class entry_side : std::uint8_t {
   source,       ///< reading SRC failed (open, stat, list, read, xattrs, link target)
   destination,  ///< writing DST failed (create, write, remove, metadata)
 };
+
+/// A stable name for a side: "source" or "destination".
+const char* to_id(entry_side side) noexcept;
 
 /// One entry that could not be copied (or not completely). Reported, never thrown.
 struct entry_error {

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace treecopy {
@@ -22,6 +24,18 @@ enum class symlink_mode : std::uint8_t {
   command_line,  ///< follow SRC itself if it is a symlink, no others (cp -H)
   always,        ///< follow every symlink; a directory cycle is reported, not followed (cp -L)
 };
+
+/// The names of reflink_mode values: "auto", "always", "never" (as cp --reflink=WHEN).
+const char* to_id(reflink_mode mode) noexcept;
+
+/// The reflink_mode named id ("auto", "always" or "never"), or nullopt.
+std::optional<reflink_mode> parse_reflink_mode(std::string_view id) noexcept;
+
+/// The names of symlink_mode values: "never", "command_line", "always".
+const char* to_id(symlink_mode mode) noexcept;
+
+/// The symlink_mode named id ("never", "command_line" or "always"), or nullopt.
+std::optional<symlink_mode> parse_symlink_mode(std::string_view id) noexcept;
 
 /// One include or exclude rule. Rules are tried in order; the first that matches decides.
 struct filter_rule {

@@ -6,29 +6,6 @@
 #include <utility>
 
 namespace treecopy_py {
-namespace {
-
-// Whether a failed operation concerns the destination (shutil then names dst in its message).
-bool writes_destination(treecopy::operation op) {
-  using treecopy::operation;
-  switch (op) {
-    case operation::create:
-    case operation::remove:
-    case operation::write:
-    case operation::link:
-    case operation::set_owner:
-    case operation::set_mode:
-    case operation::set_times:
-    case operation::set_xattr:
-    case operation::close:
-    case operation::cancelled:
-      return true;
-    default:
-      return false;
-  }
-}
-
-}  // namespace
 
 file_pool::file_pool(unsigned workers, const treecopy::copy_options& per_file) : per_file_(per_file) {
   // Each file is one copy_tree() call on one worker: the parallelism is across files, so the
@@ -119,7 +96,7 @@ void file_pool::copy_one(const file_job& job) {
       failure.code = e.code;
       failure.op = e.op;
       failure.path = e.path;
-      failure.on_destination = writes_destination(e.op);
+      failure.on_destination = e.side == treecopy::entry_side::destination;
       failed = true;
     } else if (report.error_count > 0 || report.cancelled) {
       failure.code = std::make_error_code(report.cancelled ? std::errc::operation_canceled

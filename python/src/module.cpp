@@ -45,10 +45,9 @@ int errno_of(const treecopy::entry_error& e) {
   return e.code.category() == std::generic_category() ? e.code.value() : 0;
 }
 
+// The library's spellings; the messages are the module's.
 treecopy::reflink_mode parse_reflink(const std::string& s) {
-  if (s == "auto") return treecopy::reflink_mode::automatic;
-  if (s == "always") return treecopy::reflink_mode::always;
-  if (s == "never") return treecopy::reflink_mode::never;
+  if (std::optional<treecopy::reflink_mode> mode = treecopy::parse_reflink_mode(s)) return *mode;
   throw py::value_error("reflink must be 'auto', 'always' or 'never', not '" + s + "'");
 }
 
@@ -56,9 +55,7 @@ treecopy::symlink_mode parse_dereference(const py::handle& h) {
   if (py::isinstance<py::bool_>(h))
     return h.cast<bool>() ? treecopy::symlink_mode::always : treecopy::symlink_mode::never;
   const std::string s = py::str(h);
-  if (s == "never") return treecopy::symlink_mode::never;
-  if (s == "command_line") return treecopy::symlink_mode::command_line;
-  if (s == "always") return treecopy::symlink_mode::always;
+  if (std::optional<treecopy::symlink_mode> mode = treecopy::parse_symlink_mode(s)) return *mode;
   throw py::value_error("dereference must be 'never', 'command_line', 'always' or a bool, not '" + s + "'");
 }
 
@@ -222,7 +219,7 @@ bool pool_submit(file_pool& pool, std::uint64_t seq, const py::bytes& src, const
   return true;
 }
 
-void bind_types(py::module_& m) {
+void bind_progress(py::module_& m) {
   py::class_<treecopy::progress_snapshot>(m, "Progress", "A snapshot of a running copy.")
       .def(py::init([](std::uint64_t entries_found, std::uint64_t entries_done, std::uint64_t bytes_found,
                        std::uint64_t bytes_done, std::uint64_t errors, bool scan_complete, double elapsed) {
@@ -261,7 +258,9 @@ void bind_types(py::module_& m) {
                std::to_string(s.bytes_found) + ", errors=" + std::to_string(s.errors) +
                (s.scan_complete ? ", scan_complete" : "") + ")";
       });
+}
 
+void bind_entry_error(py::module_& m) {
   py::class_<treecopy::entry_error>(m, "EntryError", "One entry that could not be copied.")
       .def_property_readonly(
           "path", [](const treecopy::entry_error& e) { return fs_decode(e.path); },
@@ -271,7 +270,13 @@ void bind_types(py::module_& m) {
           "The same path as bytes.")
       .def_property_readonly(
           "operation", [](const treecopy::entry_error& e) { return treecopy::to_string(e.op); },
-          "What failed: 'open', 'create', 'set_times', ...")
+          "What failed, as a verb for messages: 'open', 'create', 'set times of', ...")
+      .def_property_readonly(
+          "operation_id", [](const treecopy::entry_error& e) { return treecopy::to_id(e.op); },
+          "What failed, as a stable name: 'open_source', 'create', 'set_times', ...")
+      .def_property_readonly(
+          "side", [](const treecopy::entry_error& e) { return treecopy::to_id(e.side); },
+          "Which tree path is in: 'source' (reading failed) or 'destination' (writing failed).")
       .def_property_readonly(
           "errno", [](const treecopy::entry_error& e) { return errno_of(e); },
           "The errno value; 0 for treecopy's own reasons (source_changed).")
@@ -283,7 +288,30 @@ void bind_types(py::module_& m) {
         return make_os_error(errno_of(e), e.code.message(), e.path);
       }, "The failure as the OSError subclass Python would raise for it.")
       .def("__repr__", [](const treecopy::entry_error& e) { return "EntryError(" + e.message() + ")"; });
+}
 
+// Report.to_dict(): the report as plain data (for json.dumps).
+py::dict report_dict(const py::object& self) {
+  py::dict d;
+  for (const char* name :
+       {"copied", "entries", "bytes_copied", "skipped", "removed", "error_count", "elapsed", "cancelled", "ok"})
+    d[name] = self.attr(name);
+  py::list errors;
+  for (const auto& e : self.cast<const treecopy::copy_report&>().errors) {
+    py::dict item;
+    item["path"] = fs_decode(e.path);
+    item["operation"] = treecopy::to_string(e.op);
+    item["operation_id"] = treecopy::to_id(e.op);
+    item["side"] = treecopy::to_id(e.side);
+    item["errno"] = errno_of(e);
+    item["message"] = e.message();
+    errors.append(item);
+  }
+  d["errors"] = errors;
+  return d;
+}
+
+void bind_report(py::module_& m) {
   py::class_<treecopy::copy_report>(m, "Report", "What copy_tree() did.")
       .def_property_readonly(
           "copied",
@@ -312,26 +340,7 @@ void bind_types(py::module_& m) {
       .def_readonly("cancelled", &treecopy::copy_report::cancelled, "The copy was stopped early.")
       .def_property_readonly("ok", &treecopy::copy_report::ok, "Every entry copied, not stopped.")
       .def("__bool__", &treecopy::copy_report::ok)
-      .def(
-          "to_dict",
-          [](py::object self) {
-            py::dict d;
-            for (const char* name : {"copied", "entries", "bytes_copied", "skipped", "removed",
-                                     "error_count", "elapsed", "cancelled", "ok"})
-              d[name] = self.attr(name);
-            py::list errors;
-            for (const auto& e : self.cast<const treecopy::copy_report&>().errors) {
-              py::dict item;
-              item["path"] = fs_decode(e.path);
-              item["operation"] = treecopy::to_string(e.op);
-              item["errno"] = errno_of(e);
-              item["message"] = e.message();
-              errors.append(item);
-            }
-            d["errors"] = errors;
-            return d;
-          },
-          "The report as plain data (for json.dumps).")
+      .def("to_dict", &report_dict, "The report as plain data (for json.dumps).")
       .def("__repr__", [](const treecopy::copy_report& r) {
         return "Report(entries=" + std::to_string(r.copied.total()) +
                ", bytes_copied=" + std::to_string(r.bytes_copied) +
@@ -387,7 +396,9 @@ PYBIND11_MODULE(_treecopy, m) {
     }
   });
 
-  bind_types(m);
+  bind_progress(m);
+  bind_entry_error(m);
+  bind_report(m);
   bind_pool(m);
 
   m.def("version", &treecopy::version, "The library's version, 'MAJOR.MINOR.PATCH'.");

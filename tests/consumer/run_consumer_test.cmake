@@ -1,6 +1,8 @@
 # The ctest driver for tests/consumer (cmake -P): builds the consumer against treecopy -- installed
 # into a temporary prefix (CONSUMER_MODE=find_package) or from its sources (add_subdirectory) --
 # then copies a small tree with it and checks the copy, and that bad input exits with code 2.
+# As a subdirectory, treecopy must also leave the parent's cache alone: its build type (given or
+# not) and BUILD_SHARED_LIBS are the parent's to choose.
 cmake_minimum_required(VERSION 3.22)
 
 foreach(var WORK_DIR CONSUMER_SOURCE_DIR CONSUMER_MODE TREECOPY_SOURCE_DIR TREECOPY_BUILD_DIR)
@@ -67,6 +69,44 @@ if(CONSUMER_GENERATOR)
 endif()
 run_checked(COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${WORK_DIR}/build ${generator_args}
                     -DCMAKE_BUILD_TYPE=${CONSUMER_CONFIG} ${configure_args})
+# The value of a variable in a CMakeCache.txt, or "<unset>".
+function(cached_value cache_file name out)
+  file(STRINGS ${cache_file} lines REGEX "^${name}:[A-Z]+=")
+  if(lines)
+    string(REGEX REPLACE "^${name}:[A-Z]+=" "" value "${lines}")
+  else()
+    set(value "<unset>")
+  endif()
+  set(${out} "${value}" PARENT_SCOPE)
+endfunction()
+
+if(CONSUMER_MODE STREQUAL "add_subdirectory")
+  cached_value(${WORK_DIR}/build/CMakeCache.txt CMAKE_BUILD_TYPE build_type)
+  cached_value(${WORK_DIR}/build/CMakeCache.txt BUILD_SHARED_LIBS shared)
+  if(NOT build_type STREQUAL CONSUMER_CONFIG OR NOT shared STREQUAL "<unset>")
+    message(FATAL_ERROR "treecopy changed its parent's cache: CMAKE_BUILD_TYPE '${build_type}' "
+                        "(given: ${CONSUMER_CONFIG}), BUILD_SHARED_LIBS '${shared}' (given: none)")
+  endif()
+  # A parent that sets no build type keeps none; one that asks for static or shared libraries
+  # gets a treecopy of that kind.
+  foreach(shared_libs OFF ON)
+    set(probe ${WORK_DIR}/probe-shared-${shared_libs})
+    run_checked(COMMAND ${CMAKE_COMMAND} -S ${CONSUMER_SOURCE_DIR} -B ${probe} ${generator_args}
+                        -DBUILD_SHARED_LIBS=${shared_libs} ${configure_args})
+    cached_value(${probe}/CMakeCache.txt CMAKE_BUILD_TYPE build_type)
+    if(NOT build_type STREQUAL "" AND NOT build_type STREQUAL "<unset>")
+      message(FATAL_ERROR "treecopy set its parent's CMAKE_BUILD_TYPE to '${build_type}'")
+    endif()
+    set(expected_type STATIC_LIBRARY)
+    if(shared_libs)
+      set(expected_type SHARED_LIBRARY)
+    endif()
+    if(NOT run_stdout MATCHES "treecopy library type: ${expected_type}")
+      message(FATAL_ERROR "BUILD_SHARED_LIBS=${shared_libs} in the parent, but:\n${run_stdout}")
+    endif()
+  endforeach()
+endif()
+
 run_checked(COMMAND ${CMAKE_COMMAND} --build ${WORK_DIR}/build --config ${CONSUMER_CONFIG} --parallel 2)
 set(consumer ${WORK_DIR}/build/consumer)
 if(NOT EXISTS ${consumer})

@@ -85,5 +85,31 @@ TEST_F(entry_errors_test, fail_fast_stops_with_exit_code_1) {
   EXPECT_GE(reported, 1u) << r.describe();
 }
 
+// The "side" of an error object in the --json summary, for the error whose path is `path`.
+std::string side_of(const std::string& json, const std::string& path) {
+  const std::size_t at = json.find("{\"path\":\"" + path + "\"");
+  if (at == std::string::npos) return "<no error for " + path + ">";
+  const std::string key = "\"side\":\"";
+  const std::size_t side = json.find(key, at);
+  if (side == std::string::npos || side > json.find('}', at)) return "<no side>";
+  const std::size_t begin = side + key.size();
+  return json.substr(begin, json.find('"', begin) - begin);
+}
+
+TEST_F(entry_errors_test, json_errors_say_which_tree) {
+  // DST exists with a directory of root's where SRC has "sub": nothing can be created in it.
+  const std::string dst = scratch_ / "dst";
+  tree_maker m(dst, 3);
+  m.dir("sub", 0755, root_owner);
+  m.finish();
+  ASSERT_EQ(::chown(dst.c_str(), unprivileged_id, unprivileged_id), 0);
+  const process_result r =
+      run_treecopy({"--merge", "--json", "-q", src_, dst}, as_user(unprivileged_id));
+  EXPECT_TRUE(exited_with(r, 1)) << r.describe();
+  EXPECT_EQ(side_of(r.out, src_ + "/secret_file"), "source") << r.out;
+  EXPECT_EQ(side_of(r.out, src_ + "/sub/no_read"), "source") << r.out;
+  EXPECT_EQ(side_of(r.out, dst + "/sub/fine"), "destination") << r.out;
+}
+
 }  // namespace
 }  // namespace treecopy_test

@@ -126,6 +126,41 @@ class CopyTree(unittest.TestCase):
         self.assertIsInstance(error.to_os_error(), OSError)
         self.assertIn(error.strerror, error.message())
 
+    def test_entry_errors_say_their_side(self):
+        # Destination: a directory where SRC has a file, in a merge.
+        os.makedirs(self.path("dst", "small.txt"))
+        report = treecopy.copy_tree(self.src, self.path("dst"), merge=True)
+        failed = [e for e in report.errors if e.path.endswith("small.txt")]
+        self.assertEqual(len(failed), 1, report.errors)
+        self.assertEqual((failed[0].side, failed[0].operation_id), ("destination", "create"))
+        self.assertEqual(failed[0].operation, "create")
+        item = [d for d in report.to_dict()["errors"] if d["path"].endswith("small.txt")][0]
+        self.assertEqual((item["side"], item["operation_id"]), ("destination", "create"))
+
+        # Source: a link back to an ancestor, followed, is a directory cycle met while reading SRC.
+        src = self.path("cyclic")
+        os.makedirs(os.path.join(src, "a"))
+        os.symlink("..", os.path.join(src, "a", "up"))
+        report = treecopy.copy_tree(src, self.path("cyclic-copy"), dereference="always")
+        self.assertEqual(report.error_count, 1, report.errors)
+        self.assertEqual(report.errors[0].side, "source")
+        self.assertTrue(report.errors[0].path.startswith(src), report.errors[0].path)
+
+    def test_pool_failures_say_their_side(self):
+        # A clone refused is about the file being written: the pool reports it on the destination
+        # (with the destination's path), as shutil would name dst for a failed write.
+        write(self.path("one"), b"data")
+        pool = treecopy._treecopy.FilePool(1, "always")
+        pool.submit(1, os.fsencode(self.path("one")), os.fsencode(self.path("one-copy")), False)
+        pool.wait()
+        failures = pool.take_failures()
+        if not failures:
+            self.skipTest("this file system clones files: reflink=always does not fail")
+        seq, _err, on_destination, setup, operation, path, _message = failures[0]
+        self.assertEqual((seq, setup, operation), (1, False, "clone"))
+        self.assertEqual(path, self.path("one-copy"))
+        self.assertTrue(on_destination)
+
     def wide_tree(self, files=2000):
         root = self.path("wide")
         os.mkdir(root)

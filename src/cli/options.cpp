@@ -1,0 +1,206 @@
+// The command line: options, their help, and the rules between them (see options.hpp).
+#include "options.hpp"
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "summary.hpp"
+
+namespace treecopy_cli {
+namespace {
+
+const char* const help_footer = R"(Examples:
+  treecopy src/ dst/              copy the tree src to dst (dst must not exist)
+  treecopy -j 16 /mnt/nfs/src dst more workers for slow or remote storage
+  treecopy --merge src dst        copy into an existing dst, replacing files
+  treecopy --update --delete --exclude .git/ --exclude '*.o' src dst
+                                  make dst a mirror of src again, copying only what changed
+  treecopy --dry-run -v src dst   list what would be copied, change nothing
+  treecopy --progress=json --progress-file events.ndjson --json src dst > summary.json
+
+Progress (--progress): bar (a live line; the default on a terminal), lines (a plain line every
+--progress-interval seconds, default 5: the default when stderr is not a terminal), json (NDJSON
+events on stderr or --progress-file, one per second by default), none. Ctrl-C or SIGTERM stops
+cleanly (files being written are removed) and prints the summary; a second one quits at once.
+
+Exit codes:
+  0    every entry was copied
+  1    some entries failed (each is reported on stderr); the rest was copied; or output was lost
+       (a failed write of -v lines, progress events or the summary)
+  2    bad usage or bad input (missing source, destination inside source, ...): nothing was touched
+  130  stopped by SIGINT (Ctrl-C);  143  stopped by SIGTERM)";
+
+}  // namespace
+
+// CLI11's messages repeat the arguments as given: control characters in them become escapes.
+std::string one_line(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Reads --exclude-from FILE: one pattern a line; blank lines and lines starting with '#' skipped.
+// A file that cannot be read to its end (a directory, an I/O error) is bad input, not "no rules":
+// copying what the rules were meant to leave out cannot be undone.
+bool read_pattern_file(const std::string& path, std::vector<treecopy::filter_rule>& rules) {
+  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "re");
+  if (!f) {
+    std::fprintf(stderr, "treecopy: --exclude-from %s: %s\n", treecopy::quote(path).c_str(),
+                 std::strerror(errno));
+    return false;
+  }
+  char* line = nullptr;
+  std::size_t cap = 0;
+  ssize_t n;
+  errno = 0;
+  while ((n = ::getline(&line, &cap, f)) >= 0) {
+    std::string p(line, static_cast<std::size_t>(n));
+    while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
+    if (p.empty() || p[0] == '#') continue;
+    rules.push_back({false, std::move(p)});
+  }
+  const int err = std::ferror(f) ? (errno ? errno : EIO) : 0;
+  std::free(line);
+  if (f != stdin) std::fclose(f);
+  if (err) {
+    std::fprintf(stderr, "treecopy: --exclude-from %s: cannot read: %s\n",
+                 treecopy::quote(path).c_str(), std::strerror(err));
+    return false;
+  }
+  return true;
+}
+
+// Filter rules in command-line order: --include and --exclude interleave, and the first rule that
+// matches decides, so their relative order matters.
+bool collect_filters(const CLI::App& app, cli_args& a) {
+  std::size_t ex = 0, in = 0, from = 0;
+  for (const CLI::Option* o : app.parse_order()) {
+    const std::string name = o->get_name();
+    if (name == "--exclude" && ex < a.excludes.size()) {
+      a.options.filters.push_back({false, a.excludes[ex++]});
+    } else if (name == "--include" && in < a.includes.size()) {
+      a.options.filters.push_back({true, a.includes[in++]});
+    } else if (name == "--exclude-from" && from < a.exclude_files.size()) {
+      if (!read_pattern_file(a.exclude_files[from++], a.options.filters)) return false;
+    }
+  }
+  return true;
+}
+
+void add_sync_options(CLI::App& app, cli_args& a) {
+  app.add_flag("--update", a.options.update,
+               "DST may exist: do not copy again the data of entries whose copy has the same type, "
+               "size and mtime (their metadata is still made equal); copy the rest again (implies "
+               "--merge)");
+  app.add_flag("--checksum", a.options.checksum,
+               "With --update: compare file contents instead of size and mtime");
+  app.add_option_function<unsigned>(
+         "--modify-window",
+         [&a](unsigned seconds) { a.options.modify_window = std::chrono::seconds(seconds); },
+         "With --update: mtimes at most this many seconds apart count as equal")
+      ->type_name("SECONDS");
+  app.add_flag("--delete", a.options.delete_extraneous,
+               "With --update or --merge: remove entries of DST that SRC does not have");
+  app.add_option("--exclude", a.excludes, "Do not copy entries matching this glob (repeatable)")
+      ->type_name("PATTERN")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  app.add_option("--include", a.includes,
+                 "Copy entries matching this glob even if a later --exclude matches (repeatable)")
+      ->type_name("PATTERN")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  app.add_option("--exclude-from", a.exclude_files, "Read exclude patterns from FILE, one a line")
+      ->type_name("FILE")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  app.add_flag("-L,--dereference", a.dereference, "Copy what symlinks point to, not the links");
+  app.add_flag("-H", a.follow_src, "Follow SRC if it is a symlink, no other links");
+  app.add_flag("-x,--one-file-system", a.options.one_file_system,
+               "Do not descend into directories on other file systems");
+}
+
+}  // namespace
+
+std::optional<int> parse(int argc, char** argv, cli_args& a) {
+  CLI::App app{"treecopy: copy a directory tree in parallel, as faithfully as cp -a", "treecopy"};
+  app.footer(help_footer);
+  app.set_version_flag("--version", std::string("treecopy ") + treecopy::version());
+  app.add_option("SRC", a.src, "Source: a directory, file, symlink or special file")->required();
+  app.add_option("DST", a.dst, "Destination; its parent must exist")->required();
+  app.add_option("-j,--jobs", a.jobs,
+                 "Concurrent workers (default: 4 x cores, 8 to 64; this machine: " +
+                     std::to_string(treecopy::default_jobs()) + ")")
+      ->check(CLI::Range(1u, 1024u));
+  app.add_flag("--merge", a.options.merge, "DST may exist: copy into it, replacing files");
+  app.add_option("--reflink", a.reflink, "Share data blocks (FICLONE): auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  app.add_flag("--fail-fast", a.options.fail_fast, "Stop at the first entry that fails");
+  app.add_flag(
+      "--dry-run", a.options.dry_run,
+      "Walk SRC and report what would be copied and the problems foreseen; change nothing");
+  app.add_flag("-q,--quiet", a.quiet,
+               "Print errors only (and no progress unless --progress is given)");
+  app.add_flag("-v,--verbose", a.verbose,
+               "Print each entry created (with --dry-run: that would be)");
+  app.add_option("--progress", a.progress, "Progress view: auto, bar, lines, json or none")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "json", "none"}))
+      ->capture_default_str();
+  app.add_option("--progress-interval", a.progress_interval,
+                 "Seconds between progress lines or events (default: lines 5, json 1; bar 0.1)")
+      ->check(CLI::Range(0.1, 86400.0));
+  app.add_option("--progress-file", a.progress_file,
+                 "Write the JSON progress events to this file instead of stderr (implies "
+                 "--progress=json)");
+  app.add_flag("--json", a.json, "Print the summary as one JSON object on stdout");
+  add_sync_options(app, a);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "treecopy: %s (see 'treecopy --help')\n", one_line(e.what()).c_str());
+    return exit_usage;
+  }
+  bool progress_given = app.count("--progress") > 0;
+  if (!a.progress_file.empty()) {
+    if (progress_given && a.progress != "json") {
+      std::fprintf(stderr, "treecopy: --progress-file needs --progress=json\n");
+      return exit_usage;
+    }
+    a.progress = "json";
+  } else if (!progress_given && a.quiet) {
+    a.progress = "none";
+  }
+  if (a.quiet) a.verbose = false;
+  if (!collect_filters(app, a)) return exit_usage;
+  a.options.dereference = a.dereference  ? treecopy::symlink_mode::always
+                          : a.follow_src ? treecopy::symlink_mode::command_line
+                                         : treecopy::symlink_mode::never;
+  a.options.jobs = a.jobs;
+  // CLI11 has checked the spelling already.
+  a.options.reflink =
+      treecopy::parse_reflink_mode(a.reflink).value_or(treecopy::reflink_mode::automatic);
+  return std::nullopt;
+}
+
+}  // namespace treecopy_cli

@@ -1,0 +1,88 @@
+// The signal handler and its watcher thread: see signals.hpp.
+#include "signals.hpp"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <system_error>
+
+namespace treecopy_cli {
+namespace {
+
+// Process-wide by nature: a signal handler has nowhere else to find its state.
+volatile sig_atomic_t first_signal = 0;
+volatile sig_atomic_t live_line_on_stderr = 0;
+int signal_pipe_write = -1;
+volatile sig_atomic_t no_watcher = 0;
+
+void on_stop_signal(int sig) {
+  if (first_signal != 0 || no_watcher) {
+    // The user insists: leave at once. A file being written may stay behind, partly written.
+    if (live_line_on_stderr) (void)!::write(STDERR_FILENO, "\n", 1);
+    ::_exit(128 + sig);
+  }
+  first_signal = sig;
+  int saved = errno;
+  unsigned char byte = static_cast<unsigned char>(sig);
+  (void)!::write(signal_pipe_write, &byte, 1);
+  errno = saved;
+}
+
+}  // namespace
+
+signal_stopper::signal_stopper(std::stop_source stop, std::function<void(int)> on_signal)
+    : stop_(std::move(stop)), on_signal_(std::move(on_signal)) {
+  if (::pipe2(pipe_, O_CLOEXEC) != 0)
+    throw std::system_error(errno, std::generic_category(), "pipe");
+  // The handler must never block: a full pipe just loses a byte it does not need.
+  ::fcntl(pipe_[1], F_SETFL, O_NONBLOCK);
+  signal_pipe_write = pipe_[1];
+  try {
+    watcher_ = std::thread([this] { watch(); });
+  } catch (const std::system_error&) {
+    // No thread to turn a signal into a clean stop (too many threads already): the first
+    // signal then ends the process at once, as a second one does, rather than be ignored.
+    no_watcher = 1;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  ::sigaction(SIGINT, &sa, &old_int_);
+  ::sigaction(SIGTERM, &sa, &old_term_);
+}
+
+void signal_stopper::stop_watching() {
+  if (!watcher_.joinable()) return;
+  unsigned char quit = 0;
+  while (::write(pipe_[1], &quit, 1) < 0 && errno == EINTR) {
+  }
+  watcher_.join();
+}
+
+signal_stopper::~signal_stopper() {
+  stop_watching();
+  ::sigaction(SIGINT, &old_int_, nullptr);
+  ::sigaction(SIGTERM, &old_term_, nullptr);
+  signal_pipe_write = -1;
+  ::close(pipe_[0]);
+  ::close(pipe_[1]);
+}
+
+int signal_stopper::received() noexcept { return first_signal; }
+
+void signal_stopper::set_live_line(bool on) noexcept { live_line_on_stderr = on; }
+
+void signal_stopper::watch() {
+  for (;;) {
+    unsigned char byte = 0;
+    ssize_t n = ::read(pipe_[0], &byte, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0 || byte == 0) return;
+    stop_.request_stop();
+    on_signal_(byte);
+  }
+}
+
+}  // namespace treecopy_cli

@@ -6,8 +6,8 @@
 // (separated by ':'), else two small ones generated with scripts/make-corpus.py under
 // $TREECOPY_BENCH_TMP (default /dev/shm) and removed at exit. Destinations go to
 // --dst-root=DIR, else $TREECOPY_BENCH_DST, else the same temporary directory; keep them on tmpfs
-// or a fresh file system (on an ext4 root without a journal, re-creating just-deleted trees measures
-// the inode allocator, not the copier).
+// or a fresh file system (on an ext4 root without a journal, re-creating just-deleted trees
+// measures the inode allocator, not the copier).
 //
 //   copy_bench                                   # ~20 s on generated corpora
 //   copy_bench --corpus=/mnt/c/small --benchmark_filter='/jobs:(1|16)$'
@@ -76,8 +76,8 @@ void bm_copy_tree(benchmark::State& state, const corpus& c) {
   }
   remove_tree(dst, state);
   state.counters["files/s"] = benchmark::Counter(files, benchmark::Counter::kIsRate);
-  state.counters["bytes/s"] = benchmark::Counter(bytes, benchmark::Counter::kIsRate,
-                                                 benchmark::Counter::kIs1024);
+  state.counters["bytes/s"] =
+      benchmark::Counter(bytes, benchmark::Counter::kIsRate, benchmark::Counter::kIs1024);
 }
 
 // Generates one corpus with the project's seeded generator; false (with a message) on failure.
@@ -127,8 +127,8 @@ int main(int argc, char** argv) {
     if (const char* env = std::getenv("TREECOPY_BENCH_CORPUS")) corpus_dirs = split(env, ':');
   }
   const char* tmp_env = std::getenv("TREECOPY_BENCH_TMP");
-  const fs::path tmp = fs::path(tmp_env ? tmp_env : "/dev/shm") /
-                       ("treecopy-bench-" + std::to_string(getpid()));
+  const fs::path tmp =
+      fs::path(tmp_env ? tmp_env : "/dev/shm") / ("treecopy-bench-" + std::to_string(getpid()));
   std::error_code ec;
   fs::create_directories(tmp, ec);
   if (ec) {
@@ -139,7 +139,8 @@ int main(int argc, char** argv) {
   std::vector<corpus> corpora;
   if (corpus_dirs.empty()) {
     // Default: 5,000 files of 0-4 KiB in 50 directories, and four 20 MiB files plus a sparse one.
-    if (!make_corpus("small", tmp / "small", "0.05") || !make_corpus("large", tmp / "large", "0.02")) {
+    if (!make_corpus("small", tmp / "small", "0.05") ||
+        !make_corpus("large", tmp / "large", "0.02")) {
       fs::remove_all(tmp, ec);
       return 1;
     }
@@ -151,7 +152,8 @@ int main(int argc, char** argv) {
         return 2;
       }
       corpora.push_back({fs::path(d).lexically_normal().filename().string(), d});
-      if (corpora.back().name.empty()) corpora.back().name = fs::path(d).parent_path().filename().string();
+      if (corpora.back().name.empty())
+        corpora.back().name = fs::path(d).parent_path().filename().string();
     }
   }
   if (dst_root.empty()) {

@@ -101,7 +101,10 @@ class floor_copier {
       unsigned char type = e->d_type;
       struct stat st;
       if (type == DT_UNKNOWN && fstatat(src_dir, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : 0;
+        type = S_ISDIR(st.st_mode)   ? DT_DIR
+               : S_ISLNK(st.st_mode) ? DT_LNK
+               : S_ISREG(st.st_mode) ? DT_REG
+                                     : 0;
       if (type == DT_DIR) {
         int s = openat(src_dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (s < 0 || mkdirat(dst_dir, name, 0755) != 0) {
@@ -216,7 +219,8 @@ class floor_copier {
 
   int fail(const char* what, const char* name) {
     int err = errno;
-    if (errors_.fetch_add(1) < 10) std::fprintf(stderr, "floor_copy: %s %s: %s\n", what, name, std::strerror(err));
+    if (errors_.fetch_add(1) < 10)
+      std::fprintf(stderr, "floor_copy: %s %s: %s\n", what, name, std::strerror(err));
     return 1;
   }
 

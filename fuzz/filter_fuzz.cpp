@@ -18,9 +18,7 @@
 
 namespace {
 
-bool plain(std::string_view p) {
-  return p.find_first_of("*?[\\") == std::string_view::npos;
-}
+bool plain(std::string_view p) { return p.find_first_of("*?[\\") == std::string_view::npos; }
 
 void check(bool ok) {
   if (!ok) std::abort();
@@ -32,7 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const std::size_t nul = input.find('\0');
   const std::string_view patterns = input.substr(0, nul);
-  const std::string_view path = nul == std::string_view::npos ? std::string_view{} : input.substr(nul + 1);
+  const std::string_view path =
+      nul == std::string_view::npos ? std::string_view{} : input.substr(nul + 1);
   const std::size_t slash = path.rfind('/');
   const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
 

@@ -13,23 +13,40 @@ namespace treecopy {
 
 const char* to_string(operation op) noexcept {
   switch (op) {
-    case operation::open_source: return "open";
-    case operation::stat: return "stat";
-    case operation::read_dir: return "read directory";
-    case operation::read_link: return "read link";
-    case operation::read_xattr: return "read attributes of";
-    case operation::read: return "read";
-    case operation::create: return "create";
-    case operation::remove: return "remove";
-    case operation::write: return "write";
-    case operation::clone: return "clone";
-    case operation::link: return "link";
-    case operation::set_owner: return "set owner of";
-    case operation::set_mode: return "set mode of";
-    case operation::set_times: return "set times of";
-    case operation::set_xattr: return "set attributes of";
-    case operation::close: return "close";
-    case operation::cancelled: return "cancelled";
+    case operation::open_source:
+      return "open";
+    case operation::stat:
+      return "stat";
+    case operation::read_dir:
+      return "read directory";
+    case operation::read_link:
+      return "read link";
+    case operation::read_xattr:
+      return "read attributes of";
+    case operation::read:
+      return "read";
+    case operation::create:
+      return "create";
+    case operation::remove:
+      return "remove";
+    case operation::write:
+      return "write";
+    case operation::clone:
+      return "clone";
+    case operation::link:
+      return "link";
+    case operation::set_owner:
+      return "set owner of";
+    case operation::set_mode:
+      return "set mode of";
+    case operation::set_times:
+      return "set times of";
+    case operation::set_xattr:
+      return "set attributes of";
+    case operation::close:
+      return "close";
+    case operation::cancelled:
+      return "cancelled";
   }
   return "?";
 }
@@ -41,12 +58,18 @@ class treecopy_category final : public std::error_category {
   const char* name() const noexcept override { return "treecopy"; }
   std::string message(int value) const override {
     switch (static_cast<errc>(value)) {
-      case errc::source_changed: return "file changed while it was copied";
-      case errc::directory_cycle: return "directory cycle (already being copied as an ancestor)";
-      case errc::into_itself: return "cannot copy a directory into itself";
-      case errc::holds_source: return "holds the source directory: left alone";
-      case errc::holds_excluded: return "directory not empty: it holds excluded entries, kept";
-      case errc::mount_point: return "a mount point (another file system): left alone";
+      case errc::source_changed:
+        return "file changed while it was copied";
+      case errc::directory_cycle:
+        return "directory cycle (already being copied as an ancestor)";
+      case errc::into_itself:
+        return "cannot copy a directory into itself";
+      case errc::holds_source:
+        return "holds the source directory: left alone";
+      case errc::holds_excluded:
+        return "directory not empty: it holds excluded entries, kept";
+      case errc::mount_point:
+        return "a mount point (another file system): left alone";
     }
     return "unknown treecopy error " + std::to_string(value);
   }
@@ -97,8 +120,10 @@ std::string quote(std::string_view path) {
       state = at::bare;
       ++i;
     } else {
-      if (state == at::escaped) out += "''";
-      else if (state == at::bare) out += '\'';
+      if (state == at::escaped)
+        out += "''";
+      else if (state == at::bare)
+        out += '\'';
       state = at::quoted;
       out.append(path.substr(i, n));
       i += n;
@@ -119,14 +144,22 @@ std::string entry_error::message() const {
 
 const char* to_string(entry_kind kind) noexcept {
   switch (kind) {
-    case entry_kind::file: return "file";
-    case entry_kind::directory: return "directory";
-    case entry_kind::symlink: return "symlink";
-    case entry_kind::hardlink: return "hardlink";
-    case entry_kind::fifo: return "fifo";
-    case entry_kind::socket: return "socket";
-    case entry_kind::char_device: return "char_device";
-    case entry_kind::block_device: return "block_device";
+    case entry_kind::file:
+      return "file";
+    case entry_kind::directory:
+      return "directory";
+    case entry_kind::symlink:
+      return "symlink";
+    case entry_kind::hardlink:
+      return "hardlink";
+    case entry_kind::fifo:
+      return "fifo";
+    case entry_kind::socket:
+      return "socket";
+    case entry_kind::char_device:
+      return "char_device";
+    case entry_kind::block_device:
+      return "block_device";
   }
   return "?";
 }

@@ -13,23 +13,23 @@ namespace treecopy {
 
 /// The system call or step that failed for one entry.
 enum class operation : std::uint8_t {
-  open_source,   ///< opening a source file or directory
-  stat,          ///< reading a source entry's metadata
-  read_dir,      ///< listing a source directory
-  read_link,     ///< reading a source symlink's target
-  read_xattr,    ///< listing or reading a source entry's extended attributes
-  read,          ///< reading file data
-  create,        ///< creating a destination file, directory, link or special file
-  remove,        ///< removing a destination entry that is to be replaced
-  write,         ///< writing file data
-  clone,         ///< sharing file data with FICLONE (--reflink=always)
-  link,          ///< recreating a hard link
-  set_owner,     ///< chown
-  set_mode,      ///< chmod
-  set_times,     ///< utimensat / futimens
-  set_xattr,     ///< writing an extended attribute or ACL
-  close,         ///< closing a written file
-  cancelled,     ///< the entry was left unfinished because the copy was stopped
+  open_source,  ///< opening a source file or directory
+  stat,         ///< reading a source entry's metadata
+  read_dir,     ///< listing a source directory
+  read_link,    ///< reading a source symlink's target
+  read_xattr,   ///< listing or reading a source entry's extended attributes
+  read,         ///< reading file data
+  create,       ///< creating a destination file, directory, link or special file
+  remove,       ///< removing a destination entry that is to be replaced
+  write,        ///< writing file data
+  clone,        ///< sharing file data with FICLONE (--reflink=always)
+  link,         ///< recreating a hard link
+  set_owner,    ///< chown
+  set_mode,     ///< chmod
+  set_times,    ///< utimensat / futimens
+  set_xattr,    ///< writing an extended attribute or ACL
+  close,        ///< closing a written file
+  cancelled,    ///< the entry was left unfinished because the copy was stopped
 };
 
 /// A short verb for an operation ("open", "create", ...), for messages. Its wording may change.
@@ -105,8 +105,9 @@ const char* to_id(entry_side side) noexcept;
 
 /// One entry that could not be copied (or not completely). Reported, never thrown.
 struct entry_error {
-  std::string path;      ///< the path that failed: a source path for reads, a destination path for writes
-  operation op{};        ///< what failed
+  std::string
+      path;        ///< the path that failed: a source path for reads, a destination path for writes
+  operation op{};  ///< what failed
   std::error_code code;  ///< why: an errno value (std::generic_category()) or a treecopy::errc
   entry_side side = entry_side::source;  ///< which tree path names
 

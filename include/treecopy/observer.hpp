@@ -11,13 +11,14 @@ namespace treecopy {
 /// Receives events from copy_tree(). Every method has an empty default, so a client overrides only
 /// what it needs; a null observer pointer means "no observer".
 ///
-/// Threads: on_progress() is called from one sampler thread only, every copy_options::progress_interval,
-/// and once more with the final state before copy_tree() returns. on_entry(), on_remove() and
-/// on_error() are called from worker threads, but never two of them at the same time (treecopy serializes them), so an
-/// implementation needs no lock of its own for those two; it may run concurrently with on_progress().
-/// No callback may call copy_tree() on the same observer. A callback should be quick: workers wait.
-/// Callbacks should not throw: an exception from on_progress() stops the copy as a cancel request
-/// would, and one from on_entry(), on_remove() or on_error() is swallowed.
+/// Threads: on_progress() is called from one sampler thread only, every
+/// copy_options::progress_interval, and once more with the final state before copy_tree() returns.
+/// on_entry(), on_remove() and on_error() are called from worker threads, but never two of them at
+/// the same time (treecopy serializes them), so an implementation needs no lock of its own for
+/// those two; it may run concurrently with on_progress(). No callback may call copy_tree() on the
+/// same observer. A callback should be quick: workers wait. Callbacks should not throw: an
+/// exception from on_progress() stops the copy as a cancel request would, and one from on_entry(),
+/// on_remove() or on_error() is swallowed.
 class copy_observer {
  public:
   virtual ~copy_observer() = default;

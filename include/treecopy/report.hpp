@@ -32,7 +32,9 @@ struct entry_counts {
   std::uint64_t by_kind[entry_kind_count] = {};
 
   std::uint64_t& operator[](entry_kind k) noexcept { return by_kind[static_cast<std::size_t>(k)]; }
-  std::uint64_t operator[](entry_kind k) const noexcept { return by_kind[static_cast<std::size_t>(k)]; }
+  std::uint64_t operator[](entry_kind k) const noexcept {
+    return by_kind[static_cast<std::size_t>(k)];
+  }
   /// Sum over all kinds.
   std::uint64_t total() const noexcept;
 };
@@ -51,14 +53,14 @@ struct progress_snapshot {
 
 /// The result of copy_tree().
 struct copy_report {
-  entry_counts copied;                ///< entries created, per kind
-  std::uint64_t bytes_copied = 0;     ///< file data written or cloned
-  std::uint64_t skipped = 0;          ///< entries left as they were (update: already equal; filters)
-  std::uint64_t removed = 0;          ///< destination entries removed (delete_extraneous)
-  std::uint64_t error_count = 0;      ///< entries that failed (>= errors.size())
-  std::vector<entry_error> errors;    ///< the first copy_options::max_errors_kept failures
+  entry_counts copied;              ///< entries created, per kind
+  std::uint64_t bytes_copied = 0;   ///< file data written or cloned
+  std::uint64_t skipped = 0;        ///< entries left as they were (update: already equal; filters)
+  std::uint64_t removed = 0;        ///< destination entries removed (delete_extraneous)
+  std::uint64_t error_count = 0;    ///< entries that failed (>= errors.size())
+  std::vector<entry_error> errors;  ///< the first copy_options::max_errors_kept failures
   std::chrono::nanoseconds elapsed{0};
-  bool cancelled = false;             ///< the copy was stopped before it finished
+  bool cancelled = false;  ///< the copy was stopped before it finished
 
   /// True when every entry was copied and the copy was not stopped.
   bool ok() const noexcept { return error_count == 0 && !cancelled; }

@@ -16,9 +16,10 @@ namespace treecopy {
 /// options.merge is set.
 ///
 /// Throws setup_error, before anything is created, when the copy cannot start: src missing or
-/// unreadable, dst inside src, src and dst the same, dst existing without merge, dst's parent missing.
-/// Every later failure is per entry: it is reported to the observer, collected in the report, and the
-/// rest of the tree is still copied (unless options.fail_fast). Never prints, never exits.
+/// unreadable, dst inside src, src and dst the same, dst existing without merge, dst's parent
+/// missing. Every later failure is per entry: it is reported to the observer, collected in the
+/// report, and the rest of the tree is still copied (unless options.fail_fast). Never prints, never
+/// exits.
 ///
 /// stop: a request on it (from any thread) stops the copy cleanly: no new entry starts, files in
 /// progress are finished or removed, directory metadata is still applied; report.cancelled is set.

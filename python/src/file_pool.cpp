@@ -7,7 +7,8 @@
 
 namespace treecopy_py {
 
-file_pool::file_pool(unsigned workers, const treecopy::copy_options& per_file) : per_file_(per_file) {
+file_pool::file_pool(unsigned workers, const treecopy::copy_options& per_file)
+    : per_file_(per_file) {
   // Each file is one copy_tree() call on one worker: the parallelism is across files, so the
   // engine's own arena stays at one thread per call.
   per_file_.jobs = 1;
@@ -40,9 +41,7 @@ bool file_pool::has_room_or_cancelled_locked() const {
   return stop_.stop_requested() || queue_.size() < queue_capacity;
 }
 
-bool file_pool::idle_locked() const {
-  return queue_.empty() && running_ == 0;
-}
+bool file_pool::idle_locked() const { return queue_.empty() && running_ == 0; }
 
 void file_pool::cancel() {
   {

@@ -1,7 +1,8 @@
-// file_pool: copies single files in parallel through treecopy::copy_tree(), for treecopy.copytree().
-// shutil.copytree() semantics (following symlinks, the ignore callable, no hard links, special files
-// refused) are decided by the Python walk; each regular file it meets is handed to this pool, whose
-// worker threads copy it with the engine (clone/copy_file_range, holes, mode, times, xattrs).
+// file_pool: copies single files in parallel through treecopy::copy_tree(), for
+// treecopy.copytree(). shutil.copytree() semantics (following symlinks, the ignore callable, no
+// hard links, special files refused) are decided by the Python walk; each regular file it meets is
+// handed to this pool, whose worker threads copy it with the engine (clone/copy_file_range, holes,
+// mode, times, xattrs).
 #pragma once
 
 #include <atomic>
@@ -86,8 +87,8 @@ class file_pool {
   treecopy::copy_options per_file_;
   std::stop_source stop_;
   mutable std::mutex mutex_;
-  mutable std::condition_variable changed_;    // room in the queue, a job finished, cancel
-  std::condition_variable work_;               // a job was queued, or shutdown
+  mutable std::condition_variable changed_;  // room in the queue, a job finished, cancel
+  std::condition_variable work_;             // a job was queued, or shutdown
   std::deque<file_job> queue_;
   std::size_t running_ = 0;
   bool shutdown_ = false;

@@ -1,6 +1,6 @@
-// treecopy._treecopy: the native half of the Python package. Binds copy_tree() (run on its own thread
-// while the calling thread waits with the GIL released, delivering progress and Ctrl-C), the report
-// and progress types, and the file pool that treecopy.copytree() uses for shutil semantics.
+// treecopy._treecopy: the native half of the Python package. Binds copy_tree() (run on its own
+// thread while the calling thread waits with the GIL released, delivering progress and Ctrl-C), the
+// report and progress types, and the file pool that treecopy.copytree() uses for shutil semantics.
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -56,7 +56,8 @@ treecopy::symlink_mode parse_dereference(const py::handle& h) {
     return h.cast<bool>() ? treecopy::symlink_mode::always : treecopy::symlink_mode::never;
   const std::string s = py::str(h);
   if (std::optional<treecopy::symlink_mode> mode = treecopy::parse_symlink_mode(s)) return *mode;
-  throw py::value_error("dereference must be 'never', 'command_line', 'always' or a bool, not '" + s + "'");
+  throw py::value_error("dereference must be 'never', 'command_line', 'always' or a bool, not '" +
+                        s + "'");
 }
 
 // copy_options from treecopy.copy_tree()'s keyword arguments; unknown names are a TypeError.
@@ -65,30 +66,46 @@ treecopy::copy_options options_from(const py::dict& kwargs) {
   for (const auto& [key, value] : kwargs) {
     const std::string name = py::str(key);
     if (name == "progress") continue;
-    if (name == "jobs") o.jobs = value.cast<unsigned>();
-    else if (name == "merge") o.merge = value.cast<bool>();
-    else if (name == "reflink") o.reflink = parse_reflink(value.cast<std::string>());
-    else if (name == "fail_fast") o.fail_fast = value.cast<bool>();
-    else if (name == "preserve_ownership") o.preserve_ownership = value.cast<bool>();
-    else if (name == "preserve_xattrs") o.preserve_xattrs = value.cast<bool>();
+    if (name == "jobs")
+      o.jobs = value.cast<unsigned>();
+    else if (name == "merge")
+      o.merge = value.cast<bool>();
+    else if (name == "reflink")
+      o.reflink = parse_reflink(value.cast<std::string>());
+    else if (name == "fail_fast")
+      o.fail_fast = value.cast<bool>();
+    else if (name == "preserve_ownership")
+      o.preserve_ownership = value.cast<bool>();
+    else if (name == "preserve_xattrs")
+      o.preserve_xattrs = value.cast<bool>();
     else if (name == "progress_interval") {
-      o.progress_interval = std::chrono::milliseconds(static_cast<long>(value.cast<double>() * 1000));
+      o.progress_interval =
+          std::chrono::milliseconds(static_cast<long>(value.cast<double>() * 1000));
       if (o.progress_interval < 1ms) o.progress_interval = 1ms;
-    } else if (name == "max_errors_kept") o.max_errors_kept = value.cast<std::size_t>();
-    else if (name == "dry_run") o.dry_run = value.cast<bool>();
-    else if (name == "update") o.update = value.cast<bool>();
-    else if (name == "checksum") o.checksum = value.cast<bool>();
+    } else if (name == "max_errors_kept")
+      o.max_errors_kept = value.cast<std::size_t>();
+    else if (name == "dry_run")
+      o.dry_run = value.cast<bool>();
+    else if (name == "update")
+      o.update = value.cast<bool>();
+    else if (name == "checksum")
+      o.checksum = value.cast<bool>();
     else if (name == "modify_window")
-      o.modify_window = std::chrono::nanoseconds(static_cast<long long>(value.cast<double>() * 1e9));
-    else if (name == "delete_extraneous") o.delete_extraneous = value.cast<bool>();
-    else if (name == "one_file_system") o.one_file_system = value.cast<bool>();
-    else if (name == "dereference") o.dereference = parse_dereference(value);
+      o.modify_window =
+          std::chrono::nanoseconds(static_cast<long long>(value.cast<double>() * 1e9));
+    else if (name == "delete_extraneous")
+      o.delete_extraneous = value.cast<bool>();
+    else if (name == "one_file_system")
+      o.one_file_system = value.cast<bool>();
+    else if (name == "dereference")
+      o.dereference = parse_dereference(value);
     else if (name == "filters") {
       // [("include" | "exclude", pattern), ...], tried in order.
       for (const auto& rule : value) {
         auto pair = rule.cast<std::pair<std::string, std::string>>();
         if (pair.first != "include" && pair.first != "exclude")
-          throw py::value_error("a filter is ('include' | 'exclude', pattern), not '" + pair.first + "'");
+          throw py::value_error("a filter is ('include' | 'exclude', pattern), not '" + pair.first +
+                                "'");
         o.filters.push_back(treecopy::filter_rule{pair.first == "include", pair.second});
       }
     } else {
@@ -123,7 +140,8 @@ class bridge_observer final : public treecopy::copy_observer {
 
 // copy_tree() for Python: see treecopy.copy_tree() for the documentation.
 treecopy::copy_report py_copy_tree(const py::bytes& src, const py::bytes& dst,
-                                   const treecopy::copy_options& options, const py::object& progress) {
+                                   const treecopy::copy_options& options,
+                                   const py::object& progress) {
   const std::string src_s = src;
   const std::string dst_s = dst;
   std::mutex mutex;
@@ -137,7 +155,8 @@ treecopy::copy_report py_copy_tree(const py::bytes& src, const py::bytes& dst,
 
   std::thread worker([&] {
     try {
-      report = treecopy::copy_tree(src_s, dst_s, options, observe ? &observer : nullptr, stop.get_token());
+      report = treecopy::copy_tree(src_s, dst_s, options, observe ? &observer : nullptr,
+                                   stop.get_token());
     } catch (...) {
       failure = std::current_exception();
     }
@@ -203,7 +222,8 @@ void pool_wait(file_pool& pool, const py::object& tick, double interval) {
   pending.rethrow();
 }
 
-// FilePool.submit(): queues one file, waiting (GIL released, Ctrl-C honoured) while the queue is full.
+// FilePool.submit(): queues one file, waiting (GIL released, Ctrl-C honoured) while the queue is
+// full.
 bool pool_submit(file_pool& pool, std::uint64_t seq, const py::bytes& src, const py::bytes& dst,
                  bool merge) {
   file_job job{seq, std::string(src), std::string(dst), merge};
@@ -211,8 +231,9 @@ bool pool_submit(file_pool& pool, std::uint64_t seq, const py::bytes& src, const
     if (pool.cancelled()) return false;
     pending_exception pending;
     wait_interruptibly(
-        pool.mutex(), pool.changed(), signal_tick, [&] { return pool.has_room_or_cancelled_locked(); },
-        [](bool) {}, [&] { pool.cancel(); }, pending);
+        pool.mutex(), pool.changed(), signal_tick,
+        [&] { return pool.has_room_or_cancelled_locked(); }, [](bool) {}, [&] { pool.cancel(); },
+        pending);
     pending.rethrow();
     job = file_job{seq, std::string(src), std::string(dst), merge};
   }
@@ -221,8 +242,9 @@ bool pool_submit(file_pool& pool, std::uint64_t seq, const py::bytes& src, const
 
 void bind_progress(py::module_& m) {
   py::class_<treecopy::progress_snapshot>(m, "Progress", "A snapshot of a running copy.")
-      .def(py::init([](std::uint64_t entries_found, std::uint64_t entries_done, std::uint64_t bytes_found,
-                       std::uint64_t bytes_done, std::uint64_t errors, bool scan_complete, double elapsed) {
+      .def(py::init([](std::uint64_t entries_found, std::uint64_t entries_done,
+                       std::uint64_t bytes_found, std::uint64_t bytes_done, std::uint64_t errors,
+                       bool scan_complete, double elapsed) {
              treecopy::progress_snapshot s;
              s.entries_found = entries_found;
              s.entries_done = entries_done;
@@ -243,7 +265,8 @@ void bind_progress(py::module_& m) {
                     "Entries finished (copied or failed).")
       .def_readonly("bytes_found", &treecopy::progress_snapshot::bytes_found,
                     "Sizes of the regular files seen so far.")
-      .def_readonly("bytes_done", &treecopy::progress_snapshot::bytes_done, "File data written so far.")
+      .def_readonly("bytes_done", &treecopy::progress_snapshot::bytes_done,
+                    "File data written so far.")
       .def_readonly("errors", &treecopy::progress_snapshot::errors, "Entries that failed so far.")
       .def_readonly("skipped", &treecopy::progress_snapshot::skipped,
                     "Entries skipped so far (up to date, filtered).")
@@ -254,8 +277,8 @@ void bind_progress(py::module_& m) {
           "Seconds since the copy started.")
       .def("__repr__", [](const treecopy::progress_snapshot& s) {
         return "Progress(entries_done=" + std::to_string(s.entries_done) + "/" +
-               std::to_string(s.entries_found) + ", bytes_done=" + std::to_string(s.bytes_done) + "/" +
-               std::to_string(s.bytes_found) + ", errors=" + std::to_string(s.errors) +
+               std::to_string(s.entries_found) + ", bytes_done=" + std::to_string(s.bytes_done) +
+               "/" + std::to_string(s.bytes_found) + ", errors=" + std::to_string(s.errors) +
                (s.scan_complete ? ", scan_complete" : "") + ")";
       });
 }
@@ -264,7 +287,8 @@ void bind_entry_error(py::module_& m) {
   py::class_<treecopy::entry_error>(m, "EntryError", "One entry that could not be copied.")
       .def_property_readonly(
           "path", [](const treecopy::entry_error& e) { return fs_decode(e.path); },
-          "The path that failed (source for reads, destination for writes), as os.fsdecode() gives.")
+          "The path that failed (source for reads, destination for writes), as os.fsdecode() "
+          "gives.")
       .def_property_readonly(
           "path_bytes", [](const treecopy::entry_error& e) { return py::bytes(e.path); },
           "The same path as bytes.")
@@ -284,17 +308,21 @@ void bind_entry_error(py::module_& m) {
           "strerror", [](const treecopy::entry_error& e) { return e.code.message(); },
           "The system's message for errno.")
       .def("message", &treecopy::entry_error::message, "\"create '/dst/a': Permission denied\".")
-      .def("to_os_error", [](const treecopy::entry_error& e) {
-        return make_os_error(errno_of(e), e.code.message(), e.path);
-      }, "The failure as the OSError subclass Python would raise for it.")
-      .def("__repr__", [](const treecopy::entry_error& e) { return "EntryError(" + e.message() + ")"; });
+      .def(
+          "to_os_error",
+          [](const treecopy::entry_error& e) {
+            return make_os_error(errno_of(e), e.code.message(), e.path);
+          },
+          "The failure as the OSError subclass Python would raise for it.")
+      .def("__repr__",
+           [](const treecopy::entry_error& e) { return "EntryError(" + e.message() + ")"; });
 }
 
 // Report.to_dict(): the report as plain data (for json.dumps).
 py::dict report_dict(const py::object& self) {
   py::dict d;
-  for (const char* name :
-       {"copied", "entries", "bytes_copied", "skipped", "removed", "error_count", "elapsed", "cancelled", "ok"})
+  for (const char* name : {"copied", "entries", "bytes_copied", "skipped", "removed", "error_count",
+                           "elapsed", "cancelled", "ok"})
     d[name] = self.attr(name);
   py::list errors;
   for (const auto& e : self.cast<const treecopy::copy_report&>().errors) {
@@ -327,7 +355,8 @@ void bind_report(py::module_& m) {
       .def_property_readonly(
           "entries", [](const treecopy::copy_report& r) { return r.copied.total(); },
           "Entries created, all kinds.")
-      .def_readonly("bytes_copied", &treecopy::copy_report::bytes_copied, "File data written or cloned.")
+      .def_readonly("bytes_copied", &treecopy::copy_report::bytes_copied,
+                    "File data written or cloned.")
       .def_readonly("skipped", &treecopy::copy_report::skipped,
                     "Entries left as they were (update: already equal; filters).")
       .def_readonly("removed", &treecopy::copy_report::removed,
@@ -336,7 +365,8 @@ void bind_report(py::module_& m) {
                     "Entries that failed (may exceed len(errors)).")
       .def_readonly("errors", &treecopy::copy_report::errors, "The first max_errors_kept failures.")
       .def_property_readonly(
-          "elapsed", [](const treecopy::copy_report& r) { return seconds(r.elapsed); }, "Seconds taken.")
+          "elapsed", [](const treecopy::copy_report& r) { return seconds(r.elapsed); },
+          "Seconds taken.")
       .def_readonly("cancelled", &treecopy::copy_report::cancelled, "The copy was stopped early.")
       .def_property_readonly("ok", &treecopy::copy_report::ok, "Every entry copied, not stopped.")
       .def("__bool__", &treecopy::copy_report::ok)
@@ -344,7 +374,8 @@ void bind_report(py::module_& m) {
       .def("__repr__", [](const treecopy::copy_report& r) {
         return "Report(entries=" + std::to_string(r.copied.total()) +
                ", bytes_copied=" + std::to_string(r.bytes_copied) +
-               ", error_count=" + std::to_string(r.error_count) + (r.cancelled ? ", cancelled" : "") + ")";
+               ", error_count=" + std::to_string(r.error_count) +
+               (r.cancelled ? ", cancelled" : "") + ")";
       });
 }
 
@@ -371,7 +402,8 @@ void bind_pool(py::module_& m) {
         for (const file_failure& f : p.take_failures())
           out.append(py::make_tuple(
               f.seq, f.code.category() == std::generic_category() ? f.code.value() : 0,
-              f.on_destination, f.setup, treecopy::to_string(f.op), fs_decode(f.path), f.code.message()));
+              f.on_destination, f.setup, treecopy::to_string(f.op), fs_decode(f.path),
+              f.code.message()));
         return out;
       });
 }

@@ -106,22 +106,24 @@ bool read_umask(mode_t& mask) noexcept {
 }
 
 bool is_mount_below(int parent_fd, int fd) noexcept {
-  struct statx a {}, b {};
+  struct statx a {
+  }, b{};
   if (::statx(parent_fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &a) == 0 &&
       ::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &b) == 0 && (a.stx_mask & STATX_MNT_ID) &&
       (b.stx_mask & STATX_MNT_ID))
     return a.stx_mnt_id != b.stx_mnt_id;
-  struct stat sa {}, sb {};
+  struct stat sa {
+  }, sb{};
   return ::fstat(parent_fd, &sa) == 0 && ::fstat(fd, &sb) == 0 && sa.st_dev != sb.st_dev;
 }
 
 namespace {
 
 // openat2 with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH: the kernel walks the whole path but refuses
-// any symlink and any escape from dirfd, so a directory swapped for a symlink during the copy cannot
-// redirect us. Returns fd, -errno, or -ENOSYS where openat2 does not exist.
+// any symlink and any escape from dirfd, so a directory swapped for a symlink during the copy
+// cannot redirect us. Returns fd, -errno, or -ENOSYS where openat2 does not exist.
 int open_beneath_once(int dirfd, const char* path) noexcept {
-  struct open_how how{};
+  struct open_how how {};
   how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
   how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   for (;;) {
@@ -216,9 +218,7 @@ int list_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexce
   }
 }
 
-int clone_file(int src, int dst) noexcept {
-  return ::ioctl(dst, FICLONE, src) == 0 ? 0 : errno;
-}
+int clone_file(int src, int dst) noexcept { return ::ioctl(dst, FICLONE, src) == 0 ? 0 : errno; }
 
 bool mostly_cached(int fd, std::uint64_t size) noexcept {
   if (size == 0) return true;
@@ -232,7 +232,9 @@ bool mostly_cached(int fd, std::uint64_t size) noexcept {
   if (::syscall(451, fd, &r, &cs, 0) == 0) return cs.nr_cache * 2 * 4096 >= size;
   for (std::uint64_t off : {std::uint64_t{0}, size / 2, size - 1}) {
     char byte = 0;
-    struct iovec iov { &byte, 1 };
+    struct iovec iov {
+      &byte, 1
+    };
     if (::preadv2(fd, &iov, 1, static_cast<off_t>(off), RWF_NOWAIT) == 1) continue;
     // tmpfs refuses RWF_NOWAIT (EOPNOTSUPP), and its files live in memory.
     struct statfs fs {};
@@ -345,7 +347,8 @@ copy_result splice_copy(int src, int dst, std::uint64_t off, std::uint64_t end,
   if (cap <= 0) cap = 64 << 10;
   while (off < end) {
     if (cancelled(ctl)) return {ECANCELED, false, false, r.bytes};
-    const auto want = static_cast<std::size_t>(std::min(end - off, static_cast<std::uint64_t>(cap)));
+    const auto want =
+        static_cast<std::size_t>(std::min(end - off, static_cast<std::uint64_t>(cap)));
     loff_t in = static_cast<loff_t>(off);
     ssize_t n = ::splice(src, &in, wr.get(), nullptr, want, SPLICE_F_MOVE);
     if (n < 0) {
@@ -673,7 +676,8 @@ int sync_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* d
       int err = errno;
       if (!ignorable_xattr_error(name, err)) return err;
     }
-    return remove_others(have, want, [&dst](const char* name) { return ::lremovexattr(dst, name); });
+    return remove_others(have, want,
+                         [&dst](const char* name) { return ::lremovexattr(dst, name); });
   } catch (...) {
     return ENOMEM;
   }

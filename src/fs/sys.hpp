@@ -83,10 +83,10 @@ enum class follow : bool { no = false, yes = true };
 /// openat() with EINTR retry. Returns the fd or -errno.
 int open_at(int dirfd, const char* name, int flags, mode_t mode = 0) noexcept;
 
-/// Opens the directory reached from root by the '/'-separated relative path rel (which may be longer
-/// than PATH_MAX), following no symlink in any component and never leaving root (unless follow:
-/// then symlinks are followed, for copies that dereference them). An empty rel reopens root itself.
-/// Returns the fd or -errno.
+/// Opens the directory reached from root by the '/'-separated relative path rel (which may be
+/// longer than PATH_MAX), following no symlink in any component and never leaving root (unless
+/// follow: then symlinks are followed, for copies that dereference them). An empty rel reopens root
+/// itself. Returns the fd or -errno.
 int open_dir_beneath(int root, std::string_view rel, bool follow = false) noexcept;
 
 /// Whether the directory fd is mounted somewhere other than where its parent directory parent_fd
@@ -100,8 +100,8 @@ struct dir_entry {
   std::uint8_t type;          ///< DT_* value (DT_UNKNOWN when the file system does not say)
 };
 
-/// Lists a directory fd (getdents64 directly, into a caller-provided buffer), skipping "." and "..".
-/// Names are appended NUL-terminated to names. Returns 0 or errno.
+/// Lists a directory fd (getdents64 directly, into a caller-provided buffer), skipping "." and
+/// "..". Names are appended NUL-terminated to names. Returns 0 or errno.
 int list_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexcept;
 
 /// What a data copy did.
@@ -138,9 +138,9 @@ copy_result copy_range(int src, int dst, std::uint64_t offset, std::uint64_t len
                        const copy_control& ctl) noexcept;
 
 /// Whether most of the first size bytes of fd are in the page cache, so that reading them costs
-/// memory bandwidth, not disk time. cachestat(2) where the kernel has it (6.5), else a look at three
-/// pages with preadv2(RWF_NOWAIT) (a miss starts their readahead), tmpfs and ramfs counting as
-/// cached; false when neither can tell.
+/// memory bandwidth, not disk time. cachestat(2) where the kernel has it (6.5), else a look at
+/// three pages with preadv2(RWF_NOWAIT) (a miss starts their readahead), tmpfs and ramfs counting
+/// as cached; false when neither can tell.
 bool mostly_cached(int fd, std::uint64_t size) noexcept;
 
 /// Tries to clone all of src into dst (FICLONE). Returns 0 or errno.

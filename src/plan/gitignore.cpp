@@ -11,9 +11,7 @@
 namespace treecopy::plan {
 namespace {
 
-bool has_wildcard(std::string_view p) {
-  return p.find_first_of("*?[\\") != std::string_view::npos;
-}
+bool has_wildcard(std::string_view p) { return p.find_first_of("*?[\\") != std::string_view::npos; }
 
 // Length of the bracket expression at p[i] == '[' (to its closing ']'), or 0 when it is not
 // closed and '[' is a literal: the same reading as glob_match().
@@ -228,8 +226,8 @@ struct config_reader {
   }
   bool read_entry(std::string& key, std::string& value) {
     key.clear();
-    while (!text.empty() && (std::isalnum(static_cast<unsigned char>(text.front())) ||
-                             text.front() == '-')) {
+    while (!text.empty() &&
+           (std::isalnum(static_cast<unsigned char>(text.front())) || text.front() == '-')) {
       key += static_cast<char>(std::tolower(static_cast<unsigned char>(text.front())));
       text.remove_prefix(1);
     }

@@ -1,8 +1,8 @@
 // The treecopy library example: copy SRC to DST in parallel, showing progress and errors.
-// Build: find_package(treecopy CONFIG REQUIRED) + target_link_libraries(app PRIVATE treecopy::treecopy)
-#include <treecopy/treecopy.hpp>
-
+// Build: find_package(treecopy CONFIG REQUIRED) + target_link_libraries(app PRIVATE
+// treecopy::treecopy)
 #include <iostream>
+#include <treecopy/treecopy.hpp>
 
 // on_progress() runs on one sampler thread; on_error() calls never overlap each other.
 class console_observer : public treecopy::copy_observer {
@@ -12,7 +12,9 @@ class console_observer : public treecopy::copy_observer {
               << " bytes" << std::flush;
     return true;  // false would stop the copy
   }
-  void on_error(const treecopy::entry_error& e) override { std::cerr << "\n" << e.message() << "\n"; }
+  void on_error(const treecopy::entry_error& e) override {
+    std::cerr << "\n" << e.message() << "\n";
+  }
 };
 
 int main(int argc, char** argv) {

@@ -34,7 +34,8 @@ tmpfs_mount::~tmpfs_mount() {
 }
 
 void tmpfs_mount::remount(bool read_only, const std::string& options) {
-  const unsigned long flags = MS_REMOUNT | (read_only ? static_cast<unsigned long>(MS_RDONLY) : 0UL);
+  const unsigned long flags =
+      MS_REMOUNT | (read_only ? static_cast<unsigned long>(MS_RDONLY) : 0UL);
   if (::mount("tmpfs", dir_.c_str(), "tmpfs", flags, options.c_str()) != 0) {
     throw_errno("remount '" + dir_ + "'");
   }
@@ -62,10 +63,12 @@ process_result run_treecopy_limited(const std::vector<std::string>& args, int se
 
 std::optional<std::string> sanitizer_runtime() {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-  return "built with a sanitizer, whose runtime needs descriptors, threads and address space of its own";
+  return "built with a sanitizer, whose runtime needs descriptors, threads and address space of "
+         "its own";
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-  return "built with a sanitizer, whose runtime needs descriptors, threads and address space of its own";
+  return "built with a sanitizer, whose runtime needs descriptors, threads and address space of "
+         "its own";
 #endif
 #endif
   return std::nullopt;
@@ -135,7 +138,8 @@ std::optional<std::string> unquote_name(std::string_view text, std::size_t& pos)
   return out;
 }
 
-std::vector<error_line> parse_error_lines(const std::string& err, std::vector<std::string>* malformed) {
+std::vector<error_line> parse_error_lines(const std::string& err,
+                                          std::vector<std::string>* malformed) {
   static const std::string prefix = "treecopy: cannot ";
   std::vector<error_line> out;
   for (const std::string& line : split_lines(err)) {
@@ -219,7 +223,8 @@ std::vector<std::string> incomplete_files(const std::string& src, const std::str
   std::size_t good = 0;
   for (const std::string& rel : regular_files(dst)) {
     const std::string s = src + "/" + rel, d = dst + "/" + rel;
-    struct stat ss {}, ds {};
+    struct stat ss {
+    }, ds{};
     if (::lstat(s.c_str(), &ss) != 0 || ::lstat(d.c_str(), &ds) != 0) {
       problems.push_back(rel + ": cannot stat source or copy");
       continue;

@@ -14,11 +14,11 @@
 
 /// Skips a test that shows a known engine bug, so that the suite stays green for everyone until the
 /// fix lands; TREECOPY_RUN_KNOWN_BUGS=1 runs it anyway (it must then fail until the bug is fixed).
-#define SKIP_KNOWN_BUG(why)                                  \
-  do {                                                       \
-    if (!::treecopy_test::faults::run_known_bugs()) {        \
-      GTEST_SKIP() << "known bug: " << (why);                \
-    }                                                        \
+#define SKIP_KNOWN_BUG(why)                           \
+  do {                                                \
+    if (!::treecopy_test::faults::run_known_bugs()) { \
+      GTEST_SKIP() << "known bug: " << (why);         \
+    }                                                 \
   } while (0)
 
 namespace treecopy_test::faults {
@@ -105,7 +105,8 @@ std::optional<std::string> read_file(const std::string& path);
 std::string pattern_bytes(std::size_t size, unsigned seed);
 
 /// A bind mount of `from` on the existing directory `on`, detached (lazily) on destruction. Declare
-/// it after the scratch_dir it lives in, so that it is gone before the scratch directory is removed.
+/// it after the scratch_dir it lives in, so that it is gone before the scratch directory is
+/// removed.
 class bind_mount {
  public:
   bind_mount(const std::string& from, const std::string& on);

@@ -1,13 +1,12 @@
 // A source that changes while it is copied: a mutator thread grows, shrinks, deletes and replaces
 // files (by files, directories, symlinks, FIFOs) and removes and recreates whole directories. The
 // copy must not crash or hang, must exit 0 or 1, must name a path in every error, and must still
-// copy the part of the tree nobody touched exactly. A file that grows while it is copied is reported
-// as changed, keeps a consistent prefix, and a later --update makes the copy exact.
+// copy the part of the tree nobody touched exactly. A file that grows while it is copied is
+// reported as changed, keeps a consistent prefix, and a later --update makes the copy exact.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <cstring>
@@ -36,7 +35,9 @@ void fill_churn_dir(const std::string& dir, unsigned seed) {
   for (int f = 0; f < churn_files; ++f) {
     const std::string p = dir + (f % 4 == 0 ? "/sub/f" : "/f") + std::to_string(f);
     ::unlink(p.c_str());
-    write_pattern_file(p, static_cast<std::size_t>((seed * 7919u + static_cast<unsigned>(f) * 104729u) % (384u * 1024u)),
+    write_pattern_file(p,
+                       static_cast<std::size_t>(
+                           (seed * 7919u + static_cast<unsigned>(f) * 104729u) % (384u * 1024u)),
                        seed + static_cast<unsigned>(f));
   }
 }
@@ -44,7 +45,8 @@ void fill_churn_dir(const std::string& dir, unsigned seed) {
 // SRC: churn directories the mutator works on, and a stable tree it never touches.
 void build_source(const std::string& src) {
   ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
-  for (int d = 0; d < churn_dirs; ++d) fill_churn_dir(churn_dir(src, d), static_cast<unsigned>(d) + 1);
+  for (int d = 0; d < churn_dirs; ++d)
+    fill_churn_dir(churn_dir(src, d), static_cast<unsigned>(d) + 1);
   random_tree_options o;
   o.seed = 41;
   o.directories = 30;
@@ -62,7 +64,9 @@ class mutator {
       : src_(std::move(src)), canary_(std::move(canary)), rng_(seed) {}
   ~mutator() { stop(); }
 
-  void start() { thread_ = std::thread([this] { run(); }); }
+  void start() {
+    thread_ = std::thread([this] { run(); });
+  }
   void stop() {
     stop_.store(true);
     if (thread_.joinable()) thread_.join();
@@ -92,7 +96,8 @@ class mutator {
     }
     const bool in_sub = f % 4 == 0;
     unique_fd sub;
-    if (in_sub) sub.reset(::openat(top.get(), "sub", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (in_sub)
+      sub.reset(::openat(top.get(), "sub", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     const int at = in_sub ? sub.get() : top.get();
     const std::string name = "f" + std::to_string(f);
     const char* n = name.c_str();
@@ -116,7 +121,8 @@ class mutator {
       case 3: {  // replace atomically by a new file
         const std::string tmp = ".tmp" + std::to_string(f);
         ::unlinkat(top.get(), tmp.c_str(), 0);
-        if (!write_pattern_at(top.get(), tmp, rng_() % 200000, static_cast<unsigned>(rng_()))) break;
+        if (!write_pattern_at(top.get(), tmp, rng_() % 200000, static_cast<unsigned>(rng_())))
+          break;
         ::renameat(top.get(), tmp.c_str(), at, n);
         break;
       }
@@ -156,8 +162,10 @@ class mutator {
   }
 
   // Creates name in dirfd (O_EXCL | O_NOFOLLOW) with a pattern; false when that fails.
-  static bool write_pattern_at(int dirfd, const std::string& name, std::size_t size, unsigned seed) {
-    unique_fd fd(::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  static bool write_pattern_at(int dirfd, const std::string& name, std::size_t size,
+                               unsigned seed) {
+    unique_fd fd(
+        ::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
     if (!fd.valid()) return false;
     const std::string data = pattern_bytes(size, seed);
     return ::write(fd.get(), data.data(), data.size()) == static_cast<ssize_t>(data.size());
@@ -227,8 +235,9 @@ TEST_F(mutation_test, cli_survives_a_changing_source) {
     std::vector<std::string> malformed;
     const auto errors = parse_error_lines(r.err, &malformed);
     EXPECT_TRUE(malformed.empty()) << "an error that names no path: " << malformed.front();
-    EXPECT_EQ(errors.size(), split_lines(r.err).size()) << "with -q stderr holds only entry errors\n"
-                                                        << r.describe();
+    EXPECT_EQ(errors.size(), split_lines(r.err).size())
+        << "with -q stderr holds only entry errors\n"
+        << r.describe();
     for (const auto& e : errors) {
       EXPECT_TRUE(e.path.rfind(src_ + "/", 0) == 0 || e.path.rfind(dst, 0) == 0) << e.path;
     }
@@ -300,7 +309,8 @@ class growing_file_test : public testing::TestWithParam<growing_case> {};
 
 struct stat lstat_path(const std::string& path) {
   struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) ADD_FAILURE() << "lstat " << path << ": " << std::strerror(errno);
+  if (::lstat(path.c_str(), &st) != 0)
+    ADD_FAILURE() << "lstat " << path << ": " << std::strerror(errno);
   return st;
 }
 
@@ -324,7 +334,8 @@ TEST_P(growing_file_test, is_reported_keeps_a_prefix_and_update_repairs_it) {
     ASSERT_TRUE(a.ok());
     a.start();
     // Start copying only once the file is growing.
-    while (static_cast<std::size_t>(lstat_path(src + "/growing").st_size) == size_before) std::this_thread::yield();
+    while (static_cast<std::size_t>(lstat_path(src + "/growing").st_size) == size_before)
+      std::this_thread::yield();
     treecopy::copy_report rep;
     ASSERT_NO_THROW(rep = treecopy::copy_tree(src, dst, options));
     a.stop();

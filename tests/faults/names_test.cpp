@@ -2,10 +2,9 @@
 // hold newlines, 100,000 entries in one directory, and a tree both wide and 2,000 levels deep
 // copied with only 64 descriptors allowed. Each must copy exactly (checked with the comparator).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "fault_support.hpp"
 #include "scratch.hpp"
@@ -37,11 +36,12 @@ TEST(names, long_odd_and_invalid_names) {
     m.file(d255 + "/" + n255, "inside a 255-byte directory", 0600);
     m.symlink(d255 + "/link", n255 + "/../" + n255);
     for (const std::string& name :
-         {std::string("line\nbreak"), std::string("\n"), std::string("\n\n\n"), std::string("tab\there"),
-          std::string("caf\xe9"), std::string("\xff\xfe\xfd"), std::string("\xc3\x28"),
-          std::string("-rf"), std::string("--merge"), std::string(" lead and trail "),
-          std::string("back\\slash"), std::string("quote'\"`$(x)"), std::string("*?[a]"),
-          std::string("\x01\x02\x1b[31m"), std::string("\xf0\x9f\x92\xa9 emoji")}) {
+         {std::string("line\nbreak"), std::string("\n"), std::string("\n\n\n"),
+          std::string("tab\there"), std::string("caf\xe9"), std::string("\xff\xfe\xfd"),
+          std::string("\xc3\x28"), std::string("-rf"), std::string("--merge"),
+          std::string(" lead and trail "), std::string("back\\slash"), std::string("quote'\"`$(x)"),
+          std::string("*?[a]"), std::string("\x01\x02\x1b[31m"),
+          std::string("\xf0\x9f\x92\xa9 emoji")}) {
       m.file(name, "named " + name, 0644);
       m.dir("dir_" + name, 0755);
       m.file("dir_" + name + "/inner", "x", 0644);
@@ -97,7 +97,8 @@ TEST(names, hundred_thousand_entries_in_one_directory) {
       } else if (i % 100 == 0) {
         ASSERT_EQ(::symlinkat("entry_1", dir.get(), name.c_str()), 0);
       } else {
-        unique_fd f(::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+        unique_fd f(
+            ::openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
         ASSERT_TRUE(f.valid()) << name;
         if (i % 10 == 0) {
           ASSERT_EQ(::write(f.get(), name.data(), name.size()), static_cast<ssize_t>(name.size()));
@@ -154,7 +155,8 @@ scratch_dir* descriptor_starvation_test::src_dir_ = nullptr;
 TEST_P(descriptor_starvation_test, completes_with_64_descriptors) {
   const std::string src = *src_dir_ / "src";
   const std::string dst = *src_dir_ / ("dst" + std::to_string(GetParam()));
-  const auto r = run_treecopy_limited({"-q", "-j", std::to_string(GetParam()), src, dst}, 400, nofile(64));
+  const auto r =
+      run_treecopy_limited({"-q", "-j", std::to_string(GetParam()), src, dst}, 400, nofile(64));
   expect_exact_copy(src, dst, r);
   EXPECT_EQ(r.err.find("Too many open files"), std::string::npos) << r.describe();
 }

@@ -2,10 +2,9 @@
 // that cannot be written, source directories that can be searched but not listed or listed but not
 // searched, unreadable files spread over a wide tree. Each is reported, the rest is copied, exit 1,
 // and nothing that existed in the destination is damaged.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 
@@ -23,9 +22,9 @@ constexpr owner root_owner{0, 0};
 const std::string eacces_text = "Permission denied";
 
 std::size_t errors_under(const std::vector<error_line>& errors, const std::string& prefix) {
-  return static_cast<std::size_t>(std::count_if(errors.begin(), errors.end(), [&](const error_line& e) {
-    return e.path.rfind(prefix, 0) == 0;
-  }));
+  return static_cast<std::size_t>(
+      std::count_if(errors.begin(), errors.end(),
+                    [&](const error_line& e) { return e.path.rfind(prefix, 0) == 0; }));
 }
 
 class permission_test : public testing::Test {
@@ -71,13 +70,16 @@ TEST_F(permission_test, destination_directory_without_write_permission) {
   ASSERT_EQ(::chown(dst.c_str(), unprivileged_id, unprivileged_id), 0);
   const auto locked_before = snapshot_tree(dst + "/locked");
 
-  const auto r = run_treecopy_limited({"-q", "--merge", "-j", "4", src_, dst}, 120, as_uid(unprivileged_id));
+  const auto r =
+      run_treecopy_limited({"-q", "--merge", "-j", "4", src_, dst}, 120, as_uid(unprivileged_id));
   ASSERT_FALSE(hung(r)) << r.describe();
   EXPECT_TRUE(exited_with(r, 1));
   const auto errors = parse_error_lines(r.err);
-  EXPECT_GE(errors_under(errors, dst + "/locked/new"), 10u) << "each refused file is reported\n" << r.describe();
+  EXPECT_GE(errors_under(errors, dst + "/locked/new"), 10u) << "each refused file is reported\n"
+                                                            << r.describe();
   for (const auto& e : errors) {
-    EXPECT_EQ(e.path.rfind(dst + "/locked", 0), 0u) << "unexpected failure: " << e.op << " " << e.path;
+    EXPECT_EQ(e.path.rfind(dst + "/locked", 0), 0u)
+        << "unexpected failure: " << e.op << " " << e.path;
     EXPECT_TRUE(e.reason == eacces_text || e.reason == "Operation not permitted") << e.reason;
   }
   EXPECT_EQ(snapshot_tree(dst + "/locked"), locked_before) << "the locked directory was changed";
@@ -126,10 +128,12 @@ TEST_F(permission_test, unreadable_sources_across_a_wide_tree) {
   EXPECT_TRUE(exited_with(r, 1));
   const auto errors = parse_error_lines(r.err);
   for (int d = 0; d < 16; d += 3) {
-    EXPECT_EQ(errors_under(errors, src_ + "/d" + std::to_string(d) + "/secret"), 1u) << r.describe();
+    EXPECT_EQ(errors_under(errors, src_ + "/d" + std::to_string(d) + "/secret"), 1u)
+        << r.describe();
   }
   EXPECT_GE(errors_under(errors, src_ + "/unlistable"), 1u) << r.describe();
-  EXPECT_GE(errors_under(errors, src_ + "/unsearchable/"), 2u) << "each unreachable entry\n" << r.describe();
+  EXPECT_GE(errors_under(errors, src_ + "/unsearchable/"), 2u) << "each unreachable entry\n"
+                                                               << r.describe();
   compare_options o;
   o.ignore = {"unlistable", "unsearchable"};
   for (int d = 0; d < 16; d += 3) o.ignore.insert("d" + std::to_string(d) + "/secret");

@@ -3,9 +3,8 @@
 // file left under its final name with partial data or without its final mtime, nothing that was
 // there before damaged.
 #include <fcntl.h>
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <set>
@@ -62,11 +61,14 @@ std::vector<std::string> unreported_missing(const std::string& src, const std::s
   for (const std::string& rel : regular_files(src)) {
     if (present.count(rel)) continue;
     const std::string dir = rel.substr(0, rel.find('/'));
-    const bool named = std::any_of(errors.begin(), errors.end(), [&](const error_line& e) {
-      return e.path.size() >= rel.size() && e.path.compare(e.path.size() - rel.size(), rel.size(), rel) == 0;
-    }) || std::any_of(errors.begin(), errors.end(), [&](const error_line& e) {
-      return e.path == dst + "/" + dir;
-    });
+    const bool named =
+        std::any_of(errors.begin(), errors.end(),
+                    [&](const error_line& e) {
+                      return e.path.size() >= rel.size() &&
+                             e.path.compare(e.path.size() - rel.size(), rel.size(), rel) == 0;
+                    }) ||
+        std::any_of(errors.begin(), errors.end(),
+                    [&](const error_line& e) { return e.path == dst + "/" + dir; });
     if (!named) out.push_back(rel);
   }
   return out;
@@ -88,15 +90,18 @@ class full_destination_test : public testing::TestWithParam<int> {
     EXPECT_FALSE(errors.empty()) << r.describe();
     for (const error_line& e : errors) {
       EXPECT_EQ(e.reason, enospc_text) << e.op << " '" << e.path << "'";
-      EXPECT_EQ(e.path.rfind(dst, 0), 0u) << "a write-side failure names the destination: " << e.path;
+      EXPECT_EQ(e.path.rfind(dst, 0), 0u)
+          << "a write-side failure names the destination: " << e.path;
     }
     std::size_t complete = 0;
     const auto problems = incomplete_files(src_, dst, &complete);
-    EXPECT_TRUE(problems.empty()) << problems.size() << " damaged files, first: " << problems.front();
+    EXPECT_TRUE(problems.empty()) << problems.size()
+                                  << " damaged files, first: " << problems.front();
     EXPECT_GT(complete, 0u) << "nothing fitted at all";
     const auto missing = unreported_missing(src_, dst, errors);
-    EXPECT_TRUE(missing.empty()) << missing.size() << " files silently missing, first: "
-                                 << missing.front() << "\n" << r.describe();
+    EXPECT_TRUE(missing.empty()) << missing.size()
+                                 << " files silently missing, first: " << missing.front() << "\n"
+                                 << r.describe();
   }
 
   scratch_dir scratch_{"enospc"};
@@ -124,7 +129,8 @@ TEST_P(full_destination_test, merge_keeps_existing_files_intact) {
   ASSERT_EQ(::mkdir(dst.c_str(), 0755), 0);
   write_pattern_file(dst + "/keep_me", 1024 * 1024, 99);
   const auto before = read_file(dst + "/keep_me");
-  const auto r = run_treecopy_limited({"-q", "--merge", "-j", std::to_string(GetParam()), src_, dst}, 120);
+  const auto r =
+      run_treecopy_limited({"-q", "--merge", "-j", std::to_string(GetParam()), src_, dst}, 120);
   ASSERT_FALSE(hung(r)) << r.describe();
   EXPECT_TRUE(exited_with(r, 1));
   EXPECT_EQ(read_file(dst + "/keep_me"), before) << "an unrelated destination file changed";
@@ -175,7 +181,8 @@ TEST_F(read_only_destination_test, new_destination) {
 }
 
 TEST_F(read_only_destination_test, merge_into_existing_directory) {
-  const auto r = run_treecopy_limited({"-q", "--merge", "-j", "4", src_, mnt_->path() + "/existing"}, 60);
+  const auto r =
+      run_treecopy_limited({"-q", "--merge", "-j", "4", src_, mnt_->path() + "/existing"}, 60);
   expect_erofs(r);
   EXPECT_EQ(r.exit_code, 1) << "the copy started (DST exists), so failures are per entry";
 }

@@ -1,13 +1,12 @@
 // Special sources: files in /proc and /sys (sizes of 0 or 4096 that lie; some refuse to be read),
 // FIFOs (must be recreated, never opened: the copy must not block), sockets, and device nodes
 // copied by a user who may not create them.
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "fault_support.hpp"
 #include "scratch.hpp"
@@ -25,7 +24,8 @@ bool exists(const std::string& p) {
 
 TEST(pseudo_files, proc_files_as_single_sources) {
   scratch_dir s("proc");
-  for (const char* src : {"/proc/version", "/proc/self/status", "/proc/meminfo", "/proc/self/mountinfo"}) {
+  for (const char* src :
+       {"/proc/version", "/proc/self/status", "/proc/meminfo", "/proc/self/mountinfo"}) {
     SCOPED_TRACE(src);
     if (!exists(src)) continue;
     const std::string dst = s / (std::string("copy") + std::to_string(std::string(src).size()) +
@@ -97,7 +97,8 @@ TEST(pseudo_files, sys_subtree) {
     ++checked;
     // Stable attributes of the loopback device must be equal.
     if (rel == "address" || rel == "mtu" || rel == "ifindex" || rel == "type") {
-      EXPECT_TRUE(got == want) << rel << ": '" << printable(*got, 60) << "' != '" << printable(*want, 60) << "'";
+      EXPECT_TRUE(got == want) << rel << ": '" << printable(*got, 60) << "' != '"
+                               << printable(*want, 60) << "'";
     }
   }
   EXPECT_GT(checked, 5u);
@@ -170,7 +171,8 @@ TEST(special_sources, devices_as_non_root_are_reported_and_the_rest_copied) {
   const auto errors = parse_error_lines(r.err);
   for (const char* dev : {"null_like", "loop_like"}) {
     bool named = false;
-    for (const auto& e : errors) named = named || e.path == dst + "/" + dev || e.path == src + "/" + dev;
+    for (const auto& e : errors)
+      named = named || e.path == dst + "/" + dev || e.path == src + "/" + dev;
     EXPECT_TRUE(named) << dev << " not reported\n" << r.describe();
   }
   EXPECT_EQ(read_file(dst + "/a"), std::optional<std::string>("x"));

@@ -3,13 +3,12 @@
 // the timing, treecopy must never create, write or change anything outside DST. The attack is
 // repeated over many rounds because each round only hits some windows.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <random>
@@ -28,7 +27,8 @@ constexpr int top_dirs = 24;
 constexpr int rounds = 20;
 
 int exchange(const std::string& a, const std::string& b) {
-  return static_cast<int>(::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE));
+  return static_cast<int>(
+      ::syscall(SYS_renameat2, AT_FDCWD, a.c_str(), AT_FDCWD, b.c_str(), RENAME_EXCHANGE));
 }
 
 // A world-writable directory outside DST that mirrors DST's names, so that a copier that followed
@@ -53,7 +53,8 @@ class symlink_race_test : public testing::Test {
       m.dir(top + "/a/b", 0755);
       m.dir(top + "/a/b/c", 0755);
       for (const std::string& dir : {top, top + "/a", top + "/a/b", top + "/a/b/c"}) {
-        for (int f = 0; f < 12; ++f) m.file(dir + "/f" + std::to_string(f), m.random_bytes(8192), 0644);
+        for (int f = 0; f < 12; ++f)
+          m.file(dir + "/f" + std::to_string(f), m.random_bytes(8192), 0644);
         // Mode 0666 is not what the umask gives a new entry, so the copier sets it explicitly.
         m.special(dir + "/fifo", S_IFIFO, 0666);
         m.symlink(dir + "/victim", "../victim");
@@ -64,7 +65,8 @@ class symlink_race_test : public testing::Test {
   }
 
   // Swaps directories of dst with symlinks to outside (and back) until stopped.
-  void attack(const std::string& dst, std::atomic<bool>& stop, std::atomic<long>& swaps, unsigned seed) {
+  void attack(const std::string& dst, std::atomic<bool>& stop, std::atomic<long>& swaps,
+              unsigned seed) {
     std::mt19937 rng(seed);
     const char* levels[] = {"", "/a", "/a/b", "/a/b/c"};
     while (!stop.load()) {
@@ -93,7 +95,8 @@ class symlink_race_test : public testing::Test {
 
   // Runs the CLI with args while attack() works on dst, checks that it ended normally and that
   // nothing outside DST changed; returns the swaps the attacker made.
-  long copy_under_attack(const std::string& dst, unsigned seed, const std::vector<std::string>& args,
+  long copy_under_attack(const std::string& dst, unsigned seed,
+                         const std::vector<std::string>& args,
                          const process_options& options = {}) {
     std::atomic<bool> stop{false};
     std::atomic<long> swaps{0};
@@ -112,7 +115,8 @@ class symlink_race_test : public testing::Test {
     EXPECT_EQ(snapshot_tree(outside_), outside_before_) << "something was written outside DST";
     struct stat st {};
     ASSERT_EQ(::stat((outside_ + "/victim").c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 07777, 0600u) << "the victim's mode was changed through a planted symlink";
+    EXPECT_EQ(st.st_mode & 07777, 0600u)
+        << "the victim's mode was changed through a planted symlink";
   }
 
   scratch_dir scratch_{"symrace"};

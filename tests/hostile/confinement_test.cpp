@@ -2,9 +2,8 @@
 // tests/confine.sh, which makes the system's directories and the home directory read-only to it.
 // This checks that the confinement is in force where it can be (root with a mount namespace).
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -28,7 +27,8 @@ int try_create_in(const std::string& dir) {
   const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (d < 0) return errno;
   const std::string name = ".treecopy-confinement-probe-" + std::to_string(::getpid());
-  const int fd = ::openat(d, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int fd =
+      ::openat(d, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   const int err = fd < 0 ? errno : 0;
   if (fd >= 0) {
     ::close(fd);

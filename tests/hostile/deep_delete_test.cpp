@@ -3,10 +3,9 @@
 // limit) is removed under a small descriptor limit, and filters still protect an entry at its
 // bottom. Built with fd-relative calls: the paths are far longer than PATH_MAX.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <string>
 
@@ -27,7 +26,8 @@ void make_chain(const std::string& root, int depth, const std::string& leaf) {
     if (::mkdirat(dir.get(), "d", 0755) != 0) throw_errno("mkdir chain");
     dir = open_dir_at(dir.get(), "d");
   }
-  unique_fd f(::openat(dir.get(), leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+  unique_fd f(::openat(dir.get(), leaf.c_str(),
+                       O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
   if (!f.valid()) throw_errno("create leaf");
 }
 
@@ -60,7 +60,8 @@ class deep_delete_test : public testing::Test {
 
 TEST_F(deep_delete_test, a_chain_deeper_than_the_stack_and_the_descriptor_limit_is_removed) {
   make_chain(dst_, 20000, "leaf");
-  const auto r = run_treecopy_limited({"-q", "--update", "--delete", "-j", "4", src_, dst_}, 300, nofile(64));
+  const auto r =
+      run_treecopy_limited({"-q", "--update", "--delete", "-j", "4", src_, dst_}, 300, nofile(64));
   ASSERT_FALSE(hung(r)) << r.describe();
   EXPECT_EQ(r.signal, 0) << r.describe();
   EXPECT_EQ(r.exit_code, 0) << r.describe();
@@ -78,7 +79,8 @@ TEST_F(deep_delete_test, an_excluded_entry_at_the_bottom_keeps_its_chain) {
   EXPECT_EQ(r.exit_code, 1) << r.describe();  // each kept directory is reported, as rsync does
   EXPECT_EQ(chain_depth(dst_), 3000) << "the chain holding an excluded entry was removed";
   const auto dry = run_treecopy_limited(
-      {"-q", "--dry-run", "--update", "--delete", "--exclude", "*.log", src_, dst_}, 300, nofile(64));
+      {"-q", "--dry-run", "--update", "--delete", "--exclude", "*.log", src_, dst_}, 300,
+      nofile(64));
   EXPECT_EQ(dry.exit_code, 1) << dry.describe();
 }
 

@@ -2,11 +2,10 @@
 // directory elsewhere, mounted in a directory that SRC does not have (or has as a file), is left
 // alone and reported, and the rest of the mirror is still made. Mounting needs root: skipped
 // elsewhere.
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <optional>
 #include <string>

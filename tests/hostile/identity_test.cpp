@@ -4,11 +4,10 @@
 // --delete or --update removes. Whatever the hostile layout, SRC is never changed and nothing
 // outside DST is touched. Bind mounts need root: those tests skip elsewhere.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <string>
@@ -34,7 +33,8 @@ bool is_kind(const std::string& path, mode_t kind) {
 std::string run_text(const process_result& r) { return r.describe(); }
 
 bool mentions(const std::vector<error_line>& errors, const std::string& path) {
-  return std::any_of(errors.begin(), errors.end(), [&](const error_line& e) { return e.path == path; });
+  return std::any_of(errors.begin(), errors.end(),
+                     [&](const error_line& e) { return e.path == path; });
 }
 
 class identity_test : public testing::Test {
@@ -52,7 +52,6 @@ class identity_test : public testing::Test {
     EXPECT_EQ(read_file(src_ + "/a.txt"), std::optional<std::string>("alpha"));
     EXPECT_EQ(read_file(src_ + "/sub/b.txt"), std::optional<std::string>("bravo"));
   }
-
 
   scratch_dir scratch_{"identity"};
   std::string parent_ = scratch_ / "p";
@@ -234,8 +233,8 @@ TEST_F(identity_test, delete_keeps_excluded_entries_at_every_depth) {
   make_source();
   for (const std::vector<std::string>& rule :
        {std::vector<std::string>{"--exclude", "*.log"}, {"--exclude", "/old/deep/keep.log"}}) {
-    const std::string dst = scratch_ / ("dst" + rule[1].substr(rule[1].size() - 3) +
-                                        std::to_string(rule[1].size()));
+    const std::string dst =
+        scratch_ / ("dst" + rule[1].substr(rule[1].size() - 3) + std::to_string(rule[1].size()));
     tree_maker d(dst, 9);
     d.dir("old", 0755);
     d.file("old/junk.txt", "junk", 0644);
@@ -247,7 +246,8 @@ TEST_F(identity_test, delete_keeps_excluded_entries_at_every_depth) {
     std::vector<std::string> args = {"--update", "--delete", rule[0], rule[1], src_, dst};
     auto r = run_treecopy_limited(args, 60);
     EXPECT_EQ(r.exit_code, 1) << run_text(r);
-    EXPECT_EQ(read_file(dst + "/old/deep/keep.log"), std::optional<std::string>("log")) << run_text(r);
+    EXPECT_EQ(read_file(dst + "/old/deep/keep.log"), std::optional<std::string>("log"))
+        << run_text(r);
     EXPECT_FALSE(exists(dst + "/old/junk.txt"));
     EXPECT_FALSE(exists(dst + "/gone"));
     EXPECT_EQ(read_file(dst + "/a.txt"), std::optional<std::string>("alpha"));
@@ -267,7 +267,8 @@ TEST_F(identity_test, dry_run_delete_foresees_kept_directories) {
   d.file("old/junk.txt", "junk", 0644);
   d.file("old/keep.log", "log", 0644);
   d.finish();
-  auto r = run_treecopy_limited({"--dry-run", "-v", "--update", "--delete", "--exclude", "*.log", src_, dst_}, 60);
+  auto r = run_treecopy_limited(
+      {"--dry-run", "-v", "--update", "--delete", "--exclude", "*.log", src_, dst_}, 60);
   EXPECT_EQ(r.exit_code, 1) << run_text(r);
   EXPECT_TRUE(mentions(parse_error_lines(r.err), dst_ + "/old")) << run_text(r);
   const std::vector<std::string> lines = split_lines(r.out);
@@ -336,7 +337,8 @@ TEST_F(identity_test, progress_file_inside_source_or_destination_is_refused) {
   // Through a symlink to SRC and '..'.
   const std::string link = scratch_ / "srclink";
   ASSERT_EQ(::symlink(src_.c_str(), link.c_str()), 0);
-  r = run_treecopy_limited({"--progress-file", link + "/sub/../events", src_, scratch_ / "out2"}, 60);
+  r = run_treecopy_limited({"--progress-file", link + "/sub/../events", src_, scratch_ / "out2"},
+                           60);
   EXPECT_EQ(r.exit_code, 2) << run_text(r);
   EXPECT_FALSE(exists(src_ + "/events"));
   EXPECT_FALSE(exists(scratch_ / "out2"));
@@ -344,7 +346,8 @@ TEST_F(identity_test, progress_file_inside_source_or_destination_is_refused) {
   tree_maker d(dst_, 9);
   d.file("old", "old", 0644);
   d.finish();
-  r = run_treecopy_limited({"--update", "--delete", "--progress-file", dst_ + "/events", src_, dst_}, 60);
+  r = run_treecopy_limited(
+      {"--update", "--delete", "--progress-file", dst_ + "/events", src_, dst_}, 60);
   EXPECT_EQ(r.exit_code, 2) << run_text(r);
   EXPECT_EQ(read_file(dst_ + "/old"), std::optional<std::string>("old"));
   EXPECT_FALSE(exists(dst_ + "/events"));
@@ -370,7 +373,8 @@ TEST_F(identity_test, file_to_trailing_slash_needs_a_directory) {
 // Case: -H copies what SRC names, also a file or a FIFO (recreated, never opened).
 TEST_F(identity_test, follow_source_link_to_file_and_fifo) {
   make_source();
-  const std::string fifo = scratch_ / "fifo", to_file = scratch_ / "to_file", to_fifo = scratch_ / "to_fifo";
+  const std::string fifo = scratch_ / "fifo", to_file = scratch_ / "to_file",
+                    to_fifo = scratch_ / "to_fifo";
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0640), 0);
   ASSERT_EQ(::symlink((src_ + "/a.txt").c_str(), to_file.c_str()), 0);
   ASSERT_EQ(::symlink(fifo.c_str(), to_fifo.c_str()), 0);

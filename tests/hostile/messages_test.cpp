@@ -2,10 +2,9 @@
 // stderr), bad filter files are bad input (exit 2, nothing copied), every message names the real
 // path, quoted so that no name can split a line or forge one, and a source directory that cannot
 // be read is still created, as cp -a does.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <string>
@@ -34,7 +33,8 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 // The CLI with its stdout and/or stderr sent elsewhere (/dev/full), through the shell.
-process_result run_redirected(const std::vector<std::string>& args, const std::string& redirections) {
+process_result run_redirected(const std::vector<std::string>& args,
+                              const std::string& redirections) {
   std::vector<std::string> argv{"sh", "-c", "exec \"$0\" \"$@\" " + redirections, cli_path()};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv);
@@ -50,11 +50,29 @@ void small_tree(const std::string& root) {
 
 // What the names of the hostile names tests look like: every byte class that quote() handles.
 const std::vector<std::string>& awkward_names() {
-  static const std::vector<std::string> names{
-      "plain",       "it's",        "no\nsuch",     "\n",           "a\n\tb",     "'",
-      "''",          "\x01x",       "caf\xc3\xa9",  "bad\xff",      "c1\xc2\x85", "sp ace",
-      "$x",          "back\\slash", "tail'",        "\x1b[31mred",  "\x7f",       "ls\xe2\x80\xa8" "ep",
-      "treecopy: x", "q\"uote",     "x\r",          "\xf0\x9f\x98\x80"};
+  static const std::vector<std::string> names{"plain",
+                                              "it's",
+                                              "no\nsuch",
+                                              "\n",
+                                              "a\n\tb",
+                                              "'",
+                                              "''",
+                                              "\x01x",
+                                              "caf\xc3\xa9",
+                                              "bad\xff",
+                                              "c1\xc2\x85",
+                                              "sp ace",
+                                              "$x",
+                                              "back\\slash",
+                                              "tail'",
+                                              "\x1b[31mred",
+                                              "\x7f",
+                                              "ls\xe2\x80\xa8"
+                                              "ep",
+                                              "treecopy: x",
+                                              "q\"uote",
+                                              "x\r",
+                                              "\xf0\x9f\x98\x80"};
   return names;
 }
 
@@ -105,8 +123,10 @@ TEST(output_errors, events_on_stderr_say_that_stdout_was_lost) {
   EXPECT_TRUE(exited_with(r, 1));
   const auto lines = split_lines(r.err);
   ASSERT_FALSE(lines.empty()) << r.describe();
-  EXPECT_EQ(lines.back().rfind("{\"event\":\"output_error\",\"output\":\"stdout\",\"errno\":28,", 0), 0u)
-      << "stderr stays NDJSON\n" << r.describe();
+  EXPECT_EQ(
+      lines.back().rfind("{\"event\":\"output_error\",\"output\":\"stdout\",\"errno\":28,", 0), 0u)
+      << "stderr stays NDJSON\n"
+      << r.describe();
 }
 
 TEST(output_errors, help_and_version_to_a_full_stdout) {
@@ -172,7 +192,8 @@ TEST(unreadable_source_directory, is_created_with_its_metadata_like_cp) {
   for (const char* jobs : {"1", "4"}) {
     SCOPED_TRACE(jobs);
     const std::string dst = s / (std::string("tc") + jobs);
-    const auto r = run_treecopy_limited({"-q", "-j", jobs, s / "src", dst}, 60, as_uid(unprivileged_id));
+    const auto r =
+        run_treecopy_limited({"-q", "-j", jobs, s / "src", dst}, 60, as_uid(unprivileged_id));
     EXPECT_TRUE(exited_with(r, 1));
     const auto errors = parse_error_lines(r.err);
     ASSERT_EQ(errors.size(), 2u) << r.describe();
@@ -235,7 +256,8 @@ TEST(quoting, error_and_entry_lines_cannot_be_split_or_forged) {
   std::vector<std::string> malformed;
   const auto errors = parse_error_lines(r.err, &malformed);
   EXPECT_TRUE(malformed.empty()) << r.describe();
-  EXPECT_EQ(split_lines(r.err).size(), awkward_names().size()) << "one line per error\n" << r.describe();
+  EXPECT_EQ(split_lines(r.err).size(), awkward_names().size()) << "one line per error\n"
+                                                               << r.describe();
   std::vector<std::string> got, want;
   for (const error_line& e : errors) got.push_back(e.path);
   for (const std::string& name : awkward_names()) want.push_back(dst + "/" + name);
@@ -302,7 +324,8 @@ TEST(quoting, usage_errors_cannot_be_split_or_forged) {
         std::vector<std::string>{"--bad\ntreecopy: forged", s / "a", s / "b"}}) {
     const auto r = run_treecopy_limited(args, 60);
     EXPECT_EQ(r.exit_code, 2) << r.describe();
-    EXPECT_EQ(split_lines(r.err).size(), 1u) << "a usage error took more than one line\n" << r.describe();
+    EXPECT_EQ(split_lines(r.err).size(), 1u) << "a usage error took more than one line\n"
+                                             << r.describe();
   }
 }
 
@@ -317,9 +340,9 @@ TEST(real_paths, xattr_read_failure_names_the_source) {
     m.symlink("l", "f");
     m.finish();
   }
-  const auto r = run_process({"strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=flistxattr,llistxattr", "-e",
-                              "inject=flistxattr,llistxattr:error=EIO", cli_path(), "-q", "-j", "1",
-                              src, dst});
+  const auto r = run_process(
+      {"strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=flistxattr,llistxattr", "-e",
+       "inject=flistxattr,llistxattr:error=EIO", cli_path(), "-q", "-j", "1", src, dst});
   if (contains(r.err, "strace:")) GTEST_SKIP() << "strace cannot trace here\n" << r.describe();
   EXPECT_TRUE(exited_with(r, 1));
   const auto errors = parse_error_lines(r.err);
@@ -331,7 +354,8 @@ TEST(real_paths, xattr_read_failure_names_the_source) {
     paths.push_back(e.path);
   }
   for (const char* name : {"/f", "/l"})
-    EXPECT_NE(std::find(paths.begin(), paths.end(), src + name), paths.end()) << name << "\n" << r.describe();
+    EXPECT_NE(std::find(paths.begin(), paths.end(), src + name), paths.end()) << name << "\n"
+                                                                              << r.describe();
 }
 
 // ---- progress -----------------------------------------------------------------------------------

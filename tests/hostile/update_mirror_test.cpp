@@ -3,11 +3,10 @@
 // as SRC's are; a destination that stores whole seconds does not make every run copy everything;
 // and --dry-run takes the same decisions. Each case also checks that a further run is a no-op.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cerrno>
 #include <cstring>
@@ -34,7 +33,8 @@ using treecopy::entry_kind;
 void write_file(const std::string& path, const std::string& data, mode_t mode = 0644) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0) fail_errno("open " + path);
-  if (::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size())) fail_errno("write " + path);
+  if (::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
+    fail_errno("write " + path);
   ::close(fd);
 }
 
@@ -48,12 +48,14 @@ struct stat lstat_of(const std::string& path) {
 void copy_times(const std::string& from, const std::string& path) {
   const struct stat st = lstat_of(from);
   const struct timespec t[2] = {st.st_atim, st.st_mtim};
-  if (::utimensat(AT_FDCWD, path.c_str(), t, AT_SYMLINK_NOFOLLOW) != 0) fail_errno("utimensat " + path);
+  if (::utimensat(AT_FDCWD, path.c_str(), t, AT_SYMLINK_NOFOLLOW) != 0)
+    fail_errno("utimensat " + path);
 }
 
 void set_mtime(const std::string& path, time_t sec, long nsec) {
   const struct timespec t[2] = {{sec, nsec}, {sec, nsec}};
-  if (::utimensat(AT_FDCWD, path.c_str(), t, AT_SYMLINK_NOFOLLOW) != 0) fail_errno("utimensat " + path);
+  if (::utimensat(AT_FDCWD, path.c_str(), t, AT_SYMLINK_NOFOLLOW) != 0)
+    fail_errno("utimensat " + path);
 }
 
 std::string xattr_of(const std::string& path, const char* name) {
@@ -340,7 +342,8 @@ TEST_F(update_mirror, unprivileged_read_only_file_gets_attribute_and_mode) {
   s_.give_to(unprivileged_id);
   for (const std::string& p : {src_, src_ + "/f", src_ + "/other"})
     ASSERT_EQ(::lchown(p.c_str(), unprivileged_id, unprivileged_id), 0);
-  process_result r = faults::run_treecopy_limited({src_, dst_}, 60, faults::as_uid(unprivileged_id));
+  process_result r =
+      faults::run_treecopy_limited({src_, dst_}, 60, faults::as_uid(unprivileged_id));
   ASSERT_TRUE(exited_with(r, 0));
   ASSERT_EQ(::lsetxattr((src_ + "/f").c_str(), "user.tag", "v", 1, 0), 0);
   ASSERT_EQ(::chmod((src_ + "/f").c_str(), 0444), 0);
@@ -357,9 +360,11 @@ TEST_F(update_mirror, modify_window_option) {
   const struct stat st = lstat_of(src_ + "/f");
   set_mtime(dst_ + "/f", st.st_mtim.tv_sec + 1, st.st_mtim.tv_nsec);
   const ino_t ino = lstat_of(dst_ + "/f").st_ino;
-  process_result r = faults::run_treecopy_limited({"--update", "--modify-window=2", src_, dst_}, 60);
+  process_result r =
+      faults::run_treecopy_limited({"--update", "--modify-window=2", src_, dst_}, 60);
   EXPECT_TRUE(exited_with(r, 0));
-  EXPECT_EQ(lstat_of(dst_ + "/f").st_ino, ino) << "copied again within the window\n" << r.describe();
+  EXPECT_EQ(lstat_of(dst_ + "/f").st_ino, ino) << "copied again within the window\n"
+                                               << r.describe();
   r = faults::run_treecopy_limited({"--update", src_, dst_}, 60);
   EXPECT_TRUE(exited_with(r, 0));
   EXPECT_NE(lstat_of(dst_ + "/f").st_ino, ino) << "not copied without the window\n" << r.describe();
@@ -398,7 +403,8 @@ class coarse_time_image {
     mounted_ = true;
   }
   ~coarse_time_image() {
-    if (mounted_ && run_process({"umount", mount_}).exit_code != 0) run_process({"umount", "-l", mount_});
+    if (mounted_ && run_process({"umount", mount_}).exit_code != 0)
+      run_process({"umount", "-l", mount_});
   }
   const std::optional<std::string>& unavailable() const { return why_; }
   std::string operator/(const std::string& rel) const { return mount_ + "/" + rel; }

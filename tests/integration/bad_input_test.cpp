@@ -1,10 +1,9 @@
 // Bad input through the CLI: each case must exit with 2, print one line on stderr naming the path
 // (or option) and the reason, and leave the file system exactly as it was.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "copiers.hpp"
 #include "scratch.hpp"
@@ -35,7 +34,8 @@ class bad_input_test : public testing::Test {
     const process_result r = run_treecopy(args, options);
     EXPECT_TRUE(exited_with(r, 2));
     EXPECT_TRUE(one_error_line_naming(r, names));
-    EXPECT_EQ(snapshot_tree(scratch_.path()), before) << "the file system changed: " << r.describe();
+    EXPECT_EQ(snapshot_tree(scratch_.path()), before)
+        << "the file system changed: " << r.describe();
   }
 
   scratch_dir scratch_{"bad_input"};
@@ -91,7 +91,8 @@ TEST_F(bad_input_test, source_and_destination_the_same) {
   expect_refused({"--merge", src_, src_}, "src");
   expect_refused({"--merge", src_, scratch_ / "link_to_src"}, "src");
   expect_refused({"--merge", src_ + "/sub/..", src_}, "src");
-  expect_refused({"--merge", scratch_ / "existing_file", scratch_ / "existing_file"}, "existing_file");
+  expect_refused({"--merge", scratch_ / "existing_file", scratch_ / "existing_file"},
+                 "existing_file");
 }
 
 TEST_F(bad_input_test, destination_exists_without_merge) {

@@ -1,10 +1,9 @@
 // The command line itself: --version, --help, single-file and symlink sources, output options and
 // the table of exit codes.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <regex>
 

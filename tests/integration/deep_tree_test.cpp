@@ -1,9 +1,8 @@
 // A tree 2,000 levels deep (paths far beyond PATH_MAX) copied with only 256 descriptors allowed:
 // the copier must not hold one descriptor per level.
 #include <fcntl.h>
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "copiers.hpp"
 #include "scratch.hpp"
@@ -48,8 +47,8 @@ scratch_dir* deep_tree_test::scratch_ = nullptr;
 
 TEST_P(deep_tree_test, copies_with_256_descriptors) {
   const std::string dst = *scratch_ / ("dst_j" + std::to_string(GetParam()));
-  const process_result r = run_treecopy({"-q", "-j", std::to_string(GetParam()), *scratch_ / "src", dst},
-                                        with_nofile_limit(256));
+  const process_result r = run_treecopy(
+      {"-q", "-j", std::to_string(GetParam()), *scratch_ / "src", dst}, with_nofile_limit(256));
   EXPECT_TRUE(exited_with(r, 0));
   compare_options o;
   o.directory_atime = true;

@@ -1,8 +1,7 @@
 // Per-entry failures through the CLI (as uid 65534, who cannot read some source entries): exit
 // code 1, each failure reported with its path, everything else copied, directory metadata included.
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "copiers.hpp"
 #include "scratch.hpp"
@@ -38,7 +37,8 @@ class entry_errors_test : public testing::Test {
   // The lines of stderr that name `fragment`.
   static std::size_t lines_naming(const process_result& r, const std::string& fragment) {
     std::size_t n = 0;
-    for (const std::string& line : split_lines(r.err)) n += line.find(fragment) != std::string::npos;
+    for (const std::string& line : split_lines(r.err))
+      n += line.find(fragment) != std::string::npos;
     return n;
   }
 

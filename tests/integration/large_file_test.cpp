@@ -3,11 +3,10 @@
 // disk are streamed one at a time, and when the queue is full the worker that meets a file copies
 // it itself. Every one of these paths must give a tree equal to the source, bit for bit.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <memory>
 #include <ostream>
@@ -41,7 +40,8 @@ void build_large_tree(const std::string& root) {
   // Sparse files just over the threshold: a little data at the start, in the middle, at the end.
   m.dir("sparse");
   for (int i = 0; i < sparse_files; ++i) {
-    m.sparse_file("sparse/s" + std::to_string(i), 128 * mib + 4096, {0, 64 * mib + i * 4096, 128 * mib});
+    m.sparse_file("sparse/s" + std::to_string(i), 128 * mib + 4096,
+                  {0, 64 * mib + i * 4096, 128 * mib});
   }
   m.dir("small");
   for (int i = 0; i < 40; ++i) m.file("small/f" + std::to_string(i), m.random_bytes(100 * i));
@@ -72,7 +72,8 @@ void evict(const std::string& path) {
   unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) throw_errno("open '" + path + "'");
   if (::fdatasync(fd.get()) != 0) throw_errno("fdatasync '" + path + "'");
-  if (::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED) != 0) throw_errno("fadvise '" + path + "'");
+  if (::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_DONTNEED) != 0)
+    throw_errno("fadvise '" + path + "'");
 }
 
 void read_all(const std::string& path) {
@@ -85,7 +86,9 @@ void read_all(const std::string& path) {
 
 enum class source_cache { warm, cold };
 
-void PrintTo(source_cache c, std::ostream* os) { *os << (c == source_cache::warm ? "warm" : "cold"); }
+void PrintTo(source_cache c, std::ostream* os) {
+  *os << (c == source_cache::warm ? "warm" : "cold");
+}
 
 class large_file_test : public testing::TestWithParam<std::tuple<unsigned, source_cache>> {
  protected:
@@ -111,7 +114,8 @@ TEST_P(large_file_test, tree_equals_source) {
       ASSERT_GT(resident_pages(path), 0u) << path;
     } else {
       evict(path);
-      if (resident_pages(path) != 0) GTEST_SKIP() << "the page cache of " << path << " cannot be dropped here";
+      if (resident_pages(path) != 0)
+        GTEST_SKIP() << "the page cache of " << path << " cannot be dropped here";
     }
   }
   scratch_dir out("large-dst");
@@ -126,13 +130,14 @@ TEST_P(large_file_test, tree_equals_source) {
   EXPECT_TRUE(same_trees(src, out / "dst", o));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    jobs_and_cache, large_file_test,
-    testing::Combine(testing::Values(1u, 2u, 8u), testing::Values(source_cache::warm, source_cache::cold)),
-    [](const auto& info) {
-      return "j" + std::to_string(std::get<0>(info.param)) +
-             (std::get<1>(info.param) == source_cache::warm ? "_warm" : "_cold");
-    });
+INSTANTIATE_TEST_SUITE_P(jobs_and_cache, large_file_test,
+                         testing::Combine(testing::Values(1u, 2u, 8u),
+                                          testing::Values(source_cache::warm, source_cache::cold)),
+                         [](const auto& info) {
+                           return "j" + std::to_string(std::get<0>(info.param)) +
+                                  (std::get<1>(info.param) == source_cache::warm ? "_warm"
+                                                                                 : "_cold");
+                         });
 
 }  // namespace
 }  // namespace treecopy_test

@@ -1,10 +1,9 @@
 // The library API: copy_tree() in-process (fidelity, reentrancy), its observer, its report,
 // cancellation through a stop_token, and setup errors.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <mutex>
 #include <thread>
@@ -88,7 +87,8 @@ TEST_P(cross_fs_fidelity_test, full_tree_equals_source_and_cp) {
   const auto [from_disk, jobs] = GetParam();
   scratch_dir tmp("cross-fs");
   scratch_dir disk("cross-fs-disk", disk_scratch_root());
-  struct stat a {}, b {};
+  struct stat a {
+  }, b{};
   ASSERT_EQ(::stat(tmp.path().c_str(), &a), 0);
   ASSERT_EQ(::stat(disk.path().c_str(), &b), 0);
   if (a.st_dev == b.st_dev) GTEST_SKIP() << "the disk scratch and the scratch are one file system";
@@ -101,7 +101,8 @@ TEST_P(cross_fs_fidelity_test, full_tree_equals_source_and_cp) {
 INSTANTIATE_TEST_SUITE_P(directions, cross_fs_fidelity_test,
                          testing::Combine(testing::Bool(), testing::Values(1u, 8u)),
                          [](const auto& info) {
-                           return std::string(std::get<0>(info.param) ? "disk_to_tmpfs" : "tmpfs_to_disk") +
+                           return std::string(std::get<0>(info.param) ? "disk_to_tmpfs"
+                                                                      : "tmpfs_to_disk") +
                                   "_jobs_" + std::to_string(std::get<1>(info.param));
                          });
 
@@ -127,7 +128,8 @@ TEST(library, two_copies_run_concurrently_in_one_process) {
   for (int i = 0; i < 2; ++i) {
     const std::string seed = std::to_string(101 + i);
     EXPECT_TRUE(reports[i].ok()) << "copy " << i;
-    EXPECT_TRUE(same_trees(scratch / ("src" + seed), scratch / ("dst" + seed), labelled("source", "copy_tree")));
+    EXPECT_TRUE(same_trees(scratch / ("src" + seed), scratch / ("dst" + seed),
+                           labelled("source", "copy_tree")));
   }
 }
 
@@ -174,12 +176,14 @@ TEST_P(hand_off_test, directories_of_large_files_are_copied_whole) {
 
   // Into the finished copy again: --merge replaces every entry, --update then has nothing to do.
   options.merge = true;
-  const treecopy::copy_report merged = treecopy::copy_tree(scratch / "src", scratch / "dst", options);
+  const treecopy::copy_report merged =
+      treecopy::copy_tree(scratch / "src", scratch / "dst", options);
   EXPECT_TRUE(merged.ok()) << merged.error_count << " errors";
   EXPECT_EQ(merged.copied[k::file], 48u);
   EXPECT_TRUE(same_trees(scratch / "src", scratch / "dst", o));
   options.update = true;
-  const treecopy::copy_report updated = treecopy::copy_tree(scratch / "src", scratch / "dst", options);
+  const treecopy::copy_report updated =
+      treecopy::copy_tree(scratch / "src", scratch / "dst", options);
   EXPECT_TRUE(updated.ok()) << updated.error_count << " errors";
   EXPECT_EQ(updated.copied[k::file], 0u);
   EXPECT_EQ(updated.bytes_copied, 0u);
@@ -229,7 +233,8 @@ TEST(library, observer_and_report_list_failed_entries) {
   recording_observer observer;
   treecopy::copy_options options;
   options.merge = true;
-  const treecopy::copy_report r = treecopy::copy_tree(scratch / "src", scratch / "dst", options, &observer);
+  const treecopy::copy_report r =
+      treecopy::copy_tree(scratch / "src", scratch / "dst", options, &observer);
   EXPECT_FALSE(r.ok());
   ASSERT_EQ(r.error_count, 1u);
   ASSERT_EQ(r.errors.size(), 1u);

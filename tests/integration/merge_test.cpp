@@ -2,10 +2,9 @@
 // destination: files replaced, extra destination entries kept, and a directory over a file (or a
 // file over a directory) reported as a failure, exit code 1.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdint>
 #include <ctime>
@@ -104,8 +103,10 @@ TEST_F(merge_test, directory_over_file_and_file_over_directory_fail_like_cp) {
   EXPECT_TRUE(exited_with(r, 1));
   bool x_reported = false, y_reported = false;
   for (const std::string& line : split_lines(r.err)) {
-    x_reported |= line.find(dst_tc_ + "/x") != std::string::npos || line.find(src_ + "/x") != std::string::npos;
-    y_reported |= line.find(dst_tc_ + "/y") != std::string::npos || line.find(src_ + "/y") != std::string::npos;
+    x_reported |= line.find(dst_tc_ + "/x") != std::string::npos ||
+                  line.find(src_ + "/x") != std::string::npos;
+    y_reported |= line.find(dst_tc_ + "/y") != std::string::npos ||
+                  line.find(src_ + "/y") != std::string::npos;
   }
   EXPECT_TRUE(x_reported) << r.describe();
   EXPECT_TRUE(y_reported) << r.describe();

@@ -1,9 +1,8 @@
 // Copies run as an unprivileged user (uid/gid 65534 through setpriv): read-only source directories
 // must still receive their children, and ownership that cannot be kept is dropped silently, with
 // exactly cp -a's result (including the set-id bits cp clears when chown fails).
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "copiers.hpp"
 #include "scratch.hpp"
@@ -79,7 +78,8 @@ TEST_F(unprivileged_test, ownership_is_dropped_silently_like_cp) {
   ASSERT_TRUE(exited_with(cp, 0));
   for (int jobs : {1, 4}) {
     const std::string dst = scratch_ / ("dst_j" + std::to_string(jobs));
-    const process_result r = run_treecopy({"-q", "-j", std::to_string(jobs), src_, dst}, as_nobody_);
+    const process_result r =
+        run_treecopy({"-q", "-j", std::to_string(jobs), src_, dst}, as_nobody_);
     EXPECT_TRUE(exited_with(r, 0));
     EXPECT_EQ(r.err, "") << "ownership failures must be silent for a non-root user";
     compare_options o;
@@ -100,7 +100,8 @@ TEST_F(unprivileged_test, full_tree_equals_cp_as_unprivileged_user) {
   give_tree_to(scratch_ / "full", unprivileged_id, unprivileged_id);
   const process_result cp = run_cp(scratch_ / "full", scratch_ / "full_cp", as_nobody_);
   ASSERT_TRUE(cp_ok_except_long_paths(cp)) << cp.describe();
-  const process_result r = run_treecopy({"-j", "4", scratch_ / "full", scratch_ / "full_tc"}, as_nobody_);
+  const process_result r =
+      run_treecopy({"-j", "4", scratch_ / "full", scratch_ / "full_tc"}, as_nobody_);
   EXPECT_TRUE(exited_with(r, 0));
   compare_options o;
   o.directory_atime = true;

@@ -7,7 +7,8 @@
 
 namespace treecopy_test {
 
-process_result run_cp(const std::string& src, const std::string& dst, const process_options& options) {
+process_result run_cp(const std::string& src, const std::string& dst,
+                      const process_options& options) {
   return run_process({"cp", "-a", "--no-target-directory", "--", src, dst}, options);
 }
 
@@ -22,7 +23,8 @@ bool cp_ok_except_long_paths(const process_result& cp) {
 
 process_result run_treecopy(const std::vector<std::string>& args, const process_options& options) {
   const std::string cli = cli_path();
-  if (cli.empty()) throw std::runtime_error("the treecopy CLI was not built (TREECOPY_BUILD_CLI=OFF)");
+  if (cli.empty())
+    throw std::runtime_error("the treecopy CLI was not built (TREECOPY_BUILD_CLI=OFF)");
   std::vector<std::string> argv{cli};
   argv.insert(argv.end(), args.begin(), args.end());
   return run_process(argv, options);

@@ -32,9 +32,9 @@ void add_files(tree_maker& m) {
 void add_modes(tree_maker& m, build_report& report, bool unreadable) {
   m.dir("modes");
   const std::pair<const char*, mode_t> files[] = {
-      {"m0444", 00444}, {"m0700", 00700}, {"m0600", 00600}, {"m0640", 00640}, {"m0777", 00777},
-      {"setuid", 04755}, {"setgid", 02755}, {"sticky", 01644}, {"all_bits", 07777},
-      {"setuid_noexec", 04644}};
+      {"m0444", 00444},    {"m0700", 00700},        {"m0600", 00600},  {"m0640", 00640},
+      {"m0777", 00777},    {"setuid", 04755},       {"setgid", 02755}, {"sticky", 01644},
+      {"all_bits", 07777}, {"setuid_noexec", 04644}};
   for (const auto& [name, mode] : files) m.file(std::string("modes/") + name, name, mode);
   // Read-only directories with children: the copier must write into them before their mode.
   m.dir("modes/ro_dir", 0555);
@@ -49,8 +49,9 @@ void add_modes(tree_maker& m, build_report& report, bool unreadable) {
   m.dir("modes/setgid_dir/sub", 02755);
   m.dir("modes/odd_dir", 0751);
   if (!unreadable || !running_as_root()) {
-    report.missing.push_back("entries their owner cannot read (0000 and 0111 files, 0000 and 0300 "
-                             "directories): only root can copy them");
+    report.missing.push_back(
+        "entries their owner cannot read (0000 and 0111 files, 0000 and 0300 "
+        "directories): only root can copy them");
     return;
   }
   m.file("modes/m0000", "m0000", 00000);
@@ -132,7 +133,8 @@ void add_hardlinks(tree_maker& m) {
   for (int d = 0; d < 16; ++d) {
     const std::string dir = std::string(full_tree::many_links_dir) + "/d" + std::to_string(d);
     m.dir(dir);
-    for (int n = 0; n < 4; ++n) m.hardlink("hardlinks/many_origin", dir + "/name" + std::to_string(n));
+    for (int n = 0; n < 4; ++n)
+      m.hardlink("hardlinks/many_origin", dir + "/name" + std::to_string(n));
     m.file(dir + "/own_file", "not linked " + std::to_string(d));
   }
   // A second group reached from the same directories, interleaved with the first.
@@ -155,7 +157,9 @@ void add_xattrs(tree_maker& m, build_report& report, bool privileged) {
   m.symlink("xattrs/link", "file");
   std::string big(3000, 'v');
   const std::pair<const char*, std::string> attrs[] = {
-      {"user.plain", "value"}, {"user.binary", std::string("\0\1\2\xff", 4)}, {"user.empty", ""},
+      {"user.plain", "value"},
+      {"user.binary", std::string("\0\1\2\xff", 4)},
+      {"user.empty", ""},
       {"user.big", big}};
   std::error_code ec;
   for (const auto& [name, value] : attrs) {
@@ -163,7 +167,8 @@ void add_xattrs(tree_maker& m, build_report& report, bool privileged) {
   }
   if (!ec) ec = m.xattr("xattrs/read_only", "user.on_read_only", "ro");
   // Setting user.* needs write permission (for non-root), so the file becomes read-only after.
-  if (::fchmodat(m.root_fd(), "xattrs/read_only", 0444, 0) != 0) throw_errno("chmod xattrs/read_only");
+  if (::fchmodat(m.root_fd(), "xattrs/read_only", 0444, 0) != 0)
+    throw_errno("chmod xattrs/read_only");
   if (!ec) ec = m.xattr("xattrs/dir", "user.on_dir", "dir value");
   report.user_xattrs = !ec;
   if (ec) report.missing.push_back("user.* xattrs: setxattr failed: " + ec.message());
@@ -176,7 +181,8 @@ void add_xattrs(tree_maker& m, build_report& report, bool privileged) {
     report.missing.push_back("trusted.* xattrs: not running as root (or not requested)");
   }
   // The xattrs above changed the ctime; times are set again so atime stays ahead of it.
-  for (const char* rel : {"xattrs/file", "xattrs/read_only", "xattrs/link"}) m.set_times(rel, m.next_times());
+  for (const char* rel : {"xattrs/file", "xattrs/read_only", "xattrs/link"})
+    m.set_times(rel, m.next_times());
 }
 
 void add_acls(tree_maker& m, build_report& report) {

@@ -51,9 +51,9 @@ void add_empty(tree_maker& m) {
 
 void add_names(tree_maker& m) {
   m.dir("names");
-  const char* files[] = {"with space", "new\nline", "bad\xff\xfe utf8", "tab\there", "-leading-dash",
-                         ".hidden", "caf\xc3\xa9", "back\\slash", "*?[glob]", "'quotes\"",
-                         "trailing space ", "\x01control"};
+  const char* files[] = {"with space",    "new\nline", "bad\xff\xfe utf8", "tab\there",
+                         "-leading-dash", ".hidden",   "caf\xc3\xa9",      "back\\slash",
+                         "*?[glob]",      "'quotes\"", "trailing space ",  "\x01control"};
   for (const char* name : files) m.file(std::string("names/") + name, name);
   m.file("names/" + std::string(255, 'n'), "a name of 255 bytes");
   m.dir("names/dir with space");
@@ -72,7 +72,8 @@ void add_long_path(tree_maker& m) {
     std::string name = "level" + std::to_string(level) + "_";
     name.resize(200, 'L');
     m.dir(name, 0755, {}, dir.get());
-    if (level % 10 == 9) m.file("file_at_" + std::to_string(level), "deep", 0640, {}, {}, dir.get());
+    if (level % 10 == 9)
+      m.file("file_at_" + std::to_string(level), "deep", 0640, {}, {}, dir.get());
     dir = open_dir_at(dir.get(), name);
   }
   m.file("deep_file", m.random_bytes(10000), 0600, {}, {}, dir.get());

@@ -33,10 +33,10 @@ inline process_options with_nofile_limit(unsigned long limit) {
 
 /// What a finished child did.
 struct process_result {
-  int exit_code = -1;   ///< the exit status, or -1 when killed by a signal
-  int signal = 0;       ///< the signal that killed it, or 0
-  std::string out;      ///< everything written to stdout
-  std::string err;      ///< everything written to stderr
+  int exit_code = -1;  ///< the exit status, or -1 when killed by a signal
+  int signal = 0;      ///< the signal that killed it, or 0
+  std::string out;     ///< everything written to stdout
+  std::string err;     ///< everything written to stderr
 
   /// The command line and all of the above, for a failure message.
   std::string describe() const;
@@ -45,7 +45,8 @@ struct process_result {
 
 /// Runs argv (argv[0] looked up in PATH), waits for it and returns what it did. Throws
 /// std::system_error when the child cannot be started at all.
-process_result run_process(const std::vector<std::string>& argv, const process_options& options = {});
+process_result run_process(const std::vector<std::string>& argv,
+                           const process_options& options = {});
 
 /// The lines of a text, without their newline; a missing final newline still ends a line.
 std::vector<std::string> split_lines(const std::string& text);

@@ -17,7 +17,9 @@ struct random_dir {
   int depth;
 };
 
-std::uint64_t below(std::mt19937_64& rng, std::uint64_t bound) { return bound == 0 ? 0 : rng() % bound; }
+std::uint64_t below(std::mt19937_64& rng, std::uint64_t bound) {
+  return bound == 0 ? 0 : rng() % bound;
+}
 
 std::string random_name(std::mt19937_64& rng, const std::string& prefix, int index) {
   static const char alphabet[] = "abcdefghijklmnopqrstuvwxyz0123456789_-.";
@@ -26,19 +28,34 @@ std::string random_name(std::mt19937_64& rng, const std::string& prefix, int ind
   for (std::uint64_t i = 0; i < length; ++i) name += alphabet[below(rng, sizeof alphabet - 1)];
   // Now and then a space or a byte that is not UTF-8, so those paths get exercised too.
   switch (below(rng, 10)) {
-    case 0: name += " x"; break;
-    case 1: name += "\xe9"; break;
-    default: break;
+    case 0:
+      name += " x";
+      break;
+    case 1:
+      name += "\xe9";
+      break;
+    default:
+      break;
   }
   return name;
 }
 
 std::size_t random_size(std::mt19937_64& rng, std::size_t max_size) {
   switch (below(rng, 10)) {
-    case 0: return 0;
-    case 1: case 2: case 3: case 4: return below(rng, 4096);
-    case 5: case 6: case 7: case 8: return below(rng, 65536 < max_size ? 65536 : max_size + 1);
-    default: return below(rng, max_size + 1);
+    case 0:
+      return 0;
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+      return below(rng, 4096);
+    case 5:
+    case 6:
+    case 7:
+    case 8:
+      return below(rng, 65536 < max_size ? 65536 : max_size + 1);
+    default:
+      return below(rng, max_size + 1);
   }
 }
 
@@ -75,15 +92,18 @@ void build_random_tree(const std::string& root, const random_tree_options& o) {
   }
   if (o.links && !files.empty()) {
     for (int i = 0; i < o.files / 10; ++i) {
-      const std::string rel = in_dir(dirs[below(m.rng(), dirs.size())], random_name(m.rng(), "s", i));
+      const std::string rel =
+          in_dir(dirs[below(m.rng(), dirs.size())], random_name(m.rng(), "s", i));
       m.symlink(rel, below(m.rng(), 2) ? files[below(m.rng(), files.size())] : "../dangling");
     }
     for (int i = 0; i < o.files / 15; ++i) {
-      const std::string rel = in_dir(dirs[below(m.rng(), dirs.size())], random_name(m.rng(), "h", i));
+      const std::string rel =
+          in_dir(dirs[below(m.rng(), dirs.size())], random_name(m.rng(), "h", i));
       m.hardlink(files[below(m.rng(), files.size())], rel);
     }
     for (int i = 0; i < o.files / 50; ++i) {
-      const std::string rel = in_dir(dirs[below(m.rng(), dirs.size())], random_name(m.rng(), "p", i));
+      const std::string rel =
+          in_dir(dirs[below(m.rng(), dirs.size())], random_name(m.rng(), "p", i));
       m.special(rel, S_IFIFO, 0644);
     }
   }

@@ -37,7 +37,6 @@ class scratch_dir {
   std::string path_;
 };
 
-
 /// True when the tests run as root (uid 0).
 bool running_as_root();
 

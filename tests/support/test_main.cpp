@@ -1,7 +1,6 @@
 // main() of the test executables: GoogleTest, with the process set up the way the tests expect.
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "fd.hpp"
 

@@ -27,19 +27,23 @@ inline testing::AssertionResult exited_with(const process_result& r, int code) {
 
 /// Success when stderr is exactly one line starting with "treecopy: " that contains `names`
 /// (a path or an option) and some reason beyond it.
-inline testing::AssertionResult one_error_line_naming(const process_result& r, const std::string& names) {
+inline testing::AssertionResult one_error_line_naming(const process_result& r,
+                                                      const std::string& names) {
   const auto lines = split_lines(r.err);
   if (lines.size() != 1) {
-    return testing::AssertionFailure() << "expected one line on stderr, got " << lines.size() << "\n"
-                                       << r.describe();
+    return testing::AssertionFailure()
+           << "expected one line on stderr, got " << lines.size() << "\n"
+           << r.describe();
   }
   const std::string& line = lines[0];
   if (line.rfind("treecopy: ", 0) != 0) {
-    return testing::AssertionFailure() << "the line does not start with 'treecopy: '\n" << r.describe();
+    return testing::AssertionFailure() << "the line does not start with 'treecopy: '\n"
+                                       << r.describe();
   }
   const auto at = line.find(names);
   if (at == std::string::npos) {
-    return testing::AssertionFailure() << "the line does not name '" << names << "'\n" << r.describe();
+    return testing::AssertionFailure() << "the line does not name '" << names << "'\n"
+                                       << r.describe();
   }
   // A reason: a few words besides the prefix and the name.
   if (line.size() < std::string("treecopy: ").size() + names.size() + 8) {

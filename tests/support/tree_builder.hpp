@@ -12,11 +12,11 @@ namespace treecopy_test {
 /// capability (root for owners and devices, xattr support) are left out when it is missing, and
 /// `missing` says which and why, so tests can skip with that reason.
 struct build_report {
-  bool owners = false;          ///< entries owned by other users (uid 1234, 65534)
-  bool devices = false;         ///< character and block devices
-  bool user_xattrs = false;     ///< user.* on files and directories
-  bool trusted_xattrs = false;  ///< trusted.* (root only), on a file and a symlink
-  bool acls = false;            ///< access and default POSIX ACLs
+  bool owners = false;               ///< entries owned by other users (uid 1234, 65534)
+  bool devices = false;              ///< character and block devices
+  bool user_xattrs = false;          ///< user.* on files and directories
+  bool trusted_xattrs = false;       ///< trusted.* (root only), on a file and a symlink
+  bool acls = false;                 ///< access and default POSIX ACLs
   std::vector<std::string> missing;  ///< one line per case left out, with the reason
 
   /// The missing cases as one text.
@@ -34,9 +34,9 @@ struct full_tree_options {
 
 /// Creates root (which must not exist) holding every fidelity case: files of sizes 0, 1, 4095,
 /// 4096, 4097 and several MiB; odd and set-id modes; foreign owners; nanosecond times; symlinks of
-/// every sort; hard-link groups (across directories, and one with 64 names); xattrs and ACLs; sparse
-/// files; FIFOs, a socket and devices; empty and read-only directories; awkward names; a path
-/// longer than PATH_MAX. Directory modes and times are set last.
+/// every sort; hard-link groups (across directories, and one with 64 names); xattrs and ACLs;
+/// sparse files; FIFOs, a socket and devices; empty and read-only directories; awkward names; a
+/// path longer than PATH_MAX. Directory modes and times are set last.
 build_report build_full_tree(const std::string& root, const full_tree_options& options = {});
 
 /// Relative paths of notable entries of the full tree, for tests that look at one case.
@@ -54,12 +54,12 @@ inline constexpr const char* owners_dir = "owners";
 /// Options of build_random_tree().
 struct random_tree_options {
   std::uint64_t seed = 1;
-  int directories = 40;          ///< directories besides the root
-  int files = 300;               ///< regular files
-  int max_depth = 5;             ///< levels below the root
+  int directories = 40;  ///< directories besides the root
+  int files = 300;       ///< regular files
+  int max_depth = 5;     ///< levels below the root
   std::size_t max_file_size = 256 * 1024;
-  bool links = true;             ///< add symlinks, hard links and FIFOs too
-  std::int64_t time_base = 0;    ///< seconds all times derive from (0 = now)
+  bool links = true;           ///< add symlinks, hard links and FIFOs too
+  std::int64_t time_base = 0;  ///< seconds all times derive from (0 = now)
 };
 
 /// Creates root (which must not exist) as a random tree drawn from options.seed: the same options

@@ -25,14 +25,22 @@ using xattr_list = std::vector<std::pair<std::string, std::string>>;
 
 std::string type_name(mode_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFREG: return "regular file";
-    case S_IFDIR: return "directory";
-    case S_IFLNK: return "symlink";
-    case S_IFIFO: return "fifo";
-    case S_IFSOCK: return "socket";
-    case S_IFCHR: return "character device";
-    case S_IFBLK: return "block device";
-    default: return "unknown type";
+    case S_IFREG:
+      return "regular file";
+    case S_IFDIR:
+      return "directory";
+    case S_IFLNK:
+      return "symlink";
+    case S_IFIFO:
+      return "fifo";
+    case S_IFSOCK:
+      return "socket";
+    case S_IFCHR:
+      return "character device";
+    case S_IFBLK:
+      return "block device";
+    default:
+      return "unknown type";
   }
 }
 
@@ -122,7 +130,8 @@ void comparer::compare_roots(const std::string& left, const std::string& right) 
 // afterwards (see descend()), so open descriptors stay bounded whatever the depth.
 void comparer::compare_entry(unique_fd& lparent, const std::string& lname, unique_fd& rparent,
                              const std::string& rname, const std::string& rel, bool is_root) {
-  struct stat l {}, r {};
+  struct stat l {
+  }, r{};
   const bool l_ok = ::fstatat(lparent.get(), lname.c_str(), &l, AT_SYMLINK_NOFOLLOW) == 0;
   const int l_err = errno;
   const bool r_ok = ::fstatat(rparent.get(), rname.c_str(), &r, AT_SYMLINK_NOFOLLOW) == 0;
@@ -190,7 +199,8 @@ void comparer::compare_stat(const std::string& rel, const struct stat& l, const 
 
 void comparer::compare_time(const std::string& rel, const char* what, const timespec& l,
                             const timespec& r) {
-  if (l.tv_sec != r.tv_sec || l.tv_nsec != r.tv_nsec) add(rel, what, format_time(l), format_time(r));
+  if (l.tv_sec != r.tv_sec || l.tv_nsec != r.tv_nsec)
+    add(rel, what, format_time(l), format_time(r));
 }
 
 void comparer::compare_content(int lparent, const std::string& lname, int rparent,
@@ -252,11 +262,13 @@ void comparer::compare_xattrs(int lparent, const std::string& lname, int rparent
     if (it == rmap.end()) {
       add(rel, "xattr " + name, "'" + printable(value, 120) + "'", "(absent)");
     } else if (it->second != value) {
-      add(rel, "xattr " + name, "'" + printable(value, 120) + "'", "'" + printable(it->second, 120) + "'");
+      add(rel, "xattr " + name, "'" + printable(value, 120) + "'",
+          "'" + printable(it->second, 120) + "'");
     }
   }
   for (const auto& [name, value] : rmap) {
-    if (lmap.count(name) == 0) add(rel, "xattr " + name, "(absent)", "'" + printable(value, 120) + "'");
+    if (lmap.count(name) == 0)
+      add(rel, "xattr " + name, "(absent)", "'" + printable(value, 120) + "'");
   }
 }
 
@@ -318,7 +330,8 @@ std::string describe(const std::vector<difference>& diffs, const compare_options
     text += "  '" + printable(d.path) + "': " + d.attribute + ": " + options.left_label + "=" +
             d.left + " " + options.right_label + "=" + d.right + "\n";
   }
-  if (diffs.size() > max_shown) text += "  ... and " + std::to_string(diffs.size() - max_shown) + " more\n";
+  if (diffs.size() > max_shown)
+    text += "  ... and " + std::to_string(diffs.size() - max_shown) + " more\n";
   return text;
 }
 

@@ -35,8 +35,10 @@ entry_times tree_maker::next_times() {
 
 void tree_maker::dir(const std::string& rel, mode_t mode, std::optional<owner> who, int at) {
   // Created private and writable; the final mode comes in finish(), after the children.
-  if (::mkdirat(at_or_root(at), rel.c_str(), 0700) != 0) throw_errno("mkdir '" + printable(rel) + "'");
-  if (who && ::fchownat(at_or_root(at), rel.c_str(), who->uid, who->gid, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (::mkdirat(at_or_root(at), rel.c_str(), 0700) != 0)
+    throw_errno("mkdir '" + printable(rel) + "'");
+  if (who &&
+      ::fchownat(at_or_root(at), rel.c_str(), who->uid, who->gid, AT_SYMLINK_NOFOLLOW) != 0) {
     throw_errno("chown '" + printable(rel) + "'");
   }
   if (at < 0) dir_modes_[rel] = mode;
@@ -44,7 +46,8 @@ void tree_maker::dir(const std::string& rel, mode_t mode, std::optional<owner> w
 
 void tree_maker::file(const std::string& rel, const std::string& content, mode_t mode,
                       std::optional<owner> who, std::optional<entry_times> times, int at) {
-  unique_fd fd(::openat(at_or_root(at), rel.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  unique_fd fd(
+      ::openat(at_or_root(at), rel.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd.valid()) throw_errno("create '" + printable(rel) + "'");
   for (std::size_t done = 0; done < content.size();) {
     const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
@@ -52,7 +55,8 @@ void tree_maker::file(const std::string& rel, const std::string& content, mode_t
     done += static_cast<std::size_t>(n);
   }
   // Owner before mode: chown clears the set-id bits.
-  if (who && ::fchown(fd.get(), who->uid, who->gid) != 0) throw_errno("chown '" + printable(rel) + "'");
+  if (who && ::fchown(fd.get(), who->uid, who->gid) != 0)
+    throw_errno("chown '" + printable(rel) + "'");
   if (::fchmod(fd.get(), mode) != 0) throw_errno("chmod '" + printable(rel) + "'");
   const entry_times t = times ? *times : next_times();
   const timespec ts[2] = {t.atime, t.mtime};
@@ -68,7 +72,8 @@ std::string tree_maker::random_bytes(std::size_t size) {
   return bytes;
 }
 
-void tree_maker::sparse_file(const std::string& rel, off_t size, const std::vector<off_t>& data_offsets) {
+void tree_maker::sparse_file(const std::string& rel, off_t size,
+                             const std::vector<off_t>& data_offsets) {
   file(rel, "", 0644);
   unique_fd fd(::openat(root_.get(), rel.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd.valid()) throw_errno("open '" + printable(rel) + "'");
@@ -89,13 +94,15 @@ void tree_maker::symlink(const std::string& rel, const std::string& target,
   if (::symlinkat(target.c_str(), at_or_root(at), rel.c_str()) != 0) {
     throw_errno("symlink '" + printable(rel) + "'");
   }
-  if (who && ::fchownat(at_or_root(at), rel.c_str(), who->uid, who->gid, AT_SYMLINK_NOFOLLOW) != 0) {
+  if (who &&
+      ::fchownat(at_or_root(at), rel.c_str(), who->uid, who->gid, AT_SYMLINK_NOFOLLOW) != 0) {
     throw_errno("lchown '" + printable(rel) + "'");
   }
   set_times(rel, next_times(), at);
 }
 
-void tree_maker::hardlink(const std::string& existing, const std::string& rel, int existing_at, int at) {
+void tree_maker::hardlink(const std::string& existing, const std::string& rel, int existing_at,
+                          int at) {
   if (::linkat(at_or_root(existing_at), existing.c_str(), at_or_root(at), rel.c_str(), 0) != 0) {
     throw_errno("link '" + printable(rel) + "'");
   }
@@ -128,7 +135,8 @@ std::error_code tree_maker::xattr(const std::string& rel, const std::string& nam
   const unique_fd fd(::openat(at_or_root(at), rel.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) throw_errno("open '" + printable(rel) + "'");
   // setxattr (not lsetxattr) on the /proc link acts on the entry itself, symlinks included.
-  if (::setxattr(proc_fd_path(fd.get()).c_str(), name.c_str(), value.data(), value.size(), 0) != 0) {
+  if (::setxattr(proc_fd_path(fd.get()).c_str(), name.c_str(), value.data(), value.size(), 0) !=
+      0) {
     return {errno, std::generic_category()};
   }
   return {};
@@ -146,7 +154,8 @@ void tree_maker::finish() {
   cb.post = [this](const walk_entry& e) {
     const auto it = dir_modes_.find(e.rel_path);
     const mode_t mode = it == dir_modes_.end() ? 0755 : it->second;
-    if (::fchmodat(e.parent_fd, e.name.c_str(), mode, 0) != 0) throw_errno("chmod '" + printable(e.rel_path) + "'");
+    if (::fchmodat(e.parent_fd, e.name.c_str(), mode, 0) != 0)
+      throw_errno("chmod '" + printable(e.rel_path) + "'");
     set_times(e.name, next_times(), e.parent_fd);
   };
   walk_tree(root_path_, cb);

@@ -16,10 +16,10 @@ namespace treecopy_test {
 /// One entry met by walk_tree(). rel_path is "" for the root, "a/b" below it.
 struct walk_entry {
   const std::string& rel_path;
-  int parent_fd;             ///< the directory holding the entry
-  const std::string& name;   ///< the entry's name in parent_fd
-  const struct stat& st;     ///< lstat of the entry, taken before pre()
-  int depth;                 ///< 0 for the root
+  int parent_fd;            ///< the directory holding the entry
+  const std::string& name;  ///< the entry's name in parent_fd
+  const struct stat& st;    ///< lstat of the entry, taken before pre()
+  int depth;                ///< 0 for the root
 };
 
 /// What walk_tree() calls. pre() runs for every entry before a directory's children; returning

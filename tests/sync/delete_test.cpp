@@ -2,10 +2,9 @@
 // DST are removed as links (their targets outside DST untouched, never followed), excluded names
 // are neither copied nor deleted, a dry run lists and removes nothing, and the dangerous targets
 // ("/", the home directory, an ancestor of SRC) are refused before any work.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 
@@ -50,7 +49,8 @@ void add_extras(const std::string& dst, const std::string& outside) {
   if (::symlink((outside + "/victim").c_str(), (dst + "/keep/link_out_file").c_str()) != 0)
     throw_errno("symlink");
   if (::symlink(outside.c_str(), (dst + "/keep/link_out_dir").c_str()) != 0) throw_errno("symlink");
-  if (::symlink("../../../outside", (dst + "/keep/sub/rel_out").c_str()) != 0) throw_errno("symlink");
+  if (::symlink("../../../outside", (dst + "/keep/sub/rel_out").c_str()) != 0)
+    throw_errno("symlink");
   if (::mkfifo((dst + "/keep/extra_fifo").c_str(), 0600) != 0) throw_errno("mkfifo");
   // Where SRC has a directory, DST has a link to a directory outside: it must be replaced, and
   // nothing may be deleted or copied through it.
@@ -107,7 +107,8 @@ TEST_F(delete_test, mirror_removes_extras_and_never_leaves_dst) {
   std::sort(removed.begin(), removed.end());
   // The link that stood where SRC has a directory is replaced, not counted as extraneous.
   auto expected = expected_removals(dst_);
-  removed.erase(std::remove(removed.begin(), removed.end(), dst_ + "/was_link_in_dst"), removed.end());
+  removed.erase(std::remove(removed.begin(), removed.end(), dst_ + "/was_link_in_dst"),
+                removed.end());
   EXPECT_EQ(removed, expected);
   EXPECT_GE(r.removed, expected.size()) << describe(r);
 }
@@ -127,7 +128,8 @@ TEST_F(delete_test, dry_run_lists_and_removes_nothing) {
   for (const char* rel : {"extra_file", "extra_dir", "extra_link", "keep/link_out_file",
                           "keep/link_out_dir", "keep/sub/rel_out", "keep/extra_fifo"})
     EXPECT_TRUE(std::binary_search(removed.begin(), removed.end(), dst_ + "/" + rel))
-        << rel << " not listed; listed:\n" << testing::PrintToString(removed);
+        << rel << " not listed; listed:\n"
+        << testing::PrintToString(removed);
   EXPECT_GE(r.removed, 7u) << describe(r);
 }
 
@@ -145,8 +147,10 @@ TEST_F(delete_test, excluded_names_are_neither_copied_nor_deleted) {
   EXPECT_TRUE(r.ok()) << describe(r);
   EXPECT_FALSE(entry_exists(dst_ + "/keep/obj.o")) << "an excluded file was copied";
   EXPECT_FALSE(entry_exists(dst_ + "/cache")) << "an excluded directory was copied";
-  EXPECT_EQ(read_whole(dst_ + "/keep/stale.o"), "object only in DST") << "an excluded name was deleted";
-  EXPECT_EQ(read_whole(dst_ + "/keep/cache/c2"), "cache only in DST") << "an excluded dir was deleted";
+  EXPECT_EQ(read_whole(dst_ + "/keep/stale.o"), "object only in DST")
+      << "an excluded name was deleted";
+  EXPECT_EQ(read_whole(dst_ + "/keep/cache/c2"), "cache only in DST")
+      << "an excluded dir was deleted";
   compare_options c;
   c.ignore = {"keep/obj.o", "cache", "keep/stale.o", "keep/cache"};
   EXPECT_TRUE(same_trees(src_, dst_, c));
@@ -203,7 +207,8 @@ TEST(delete_refusal_test, home_directory_is_refused) {
   {
     // HOME itself given through a symlink: the same directory.
     home_override through_link(s / "home_link");
-    EXPECT_THROW(treecopy::copy_tree(s / "src", s / "home", mirror_options()), treecopy::setup_error)
+    EXPECT_THROW(treecopy::copy_tree(s / "src", s / "home", mirror_options()),
+                 treecopy::setup_error)
         << "HOME is a symlink to DST";
     EXPECT_EQ(snapshot_tree(s / "home"), before);
   }

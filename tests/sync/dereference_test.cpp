@@ -1,15 +1,14 @@
 // copy_options::dereference and one_file_system through copy_tree(): -L copies what links name,
 // reports a directory cycle instead of following it forever and copies the rest, reports dangling
 // links; -H follows SRC itself only; -x does not descend into another file system.
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
-#include <cstring>
 #include <chrono>
+#include <cstring>
 #include <future>
 
 #include "scratch.hpp"
@@ -55,12 +54,12 @@ void build_loops(const std::string& root) {
   m.dir("a");
   m.dir("a/b");
   m.file("a/b/data", "real data");
-  m.symlink("a/b/up", "..");       // a/b/up -> a: cycle
-  m.symlink("a/b/top", "../..");   // -> SRC itself: cycle
-  m.symlink("a/self", ".");        // -> a: cycle
+  m.symlink("a/b/up", "..");      // a/b/up -> a: cycle
+  m.symlink("a/b/top", "../..");  // -> SRC itself: cycle
+  m.symlink("a/self", ".");       // -> a: cycle
   m.dir("c");
   m.file("c/f", "in c");
-  m.symlink("to_c", "c");          // not a cycle: c is copied twice
+  m.symlink("to_c", "c");  // not a cycle: c is copied twice
   m.symlink("file_link", "a/b/data");
   m.finish();
 }
@@ -75,7 +74,8 @@ TEST(dereference_test, loops_are_reported_and_the_rest_copied) {
   EXPECT_EQ(r.error_count, 3u) << describe(r);
   for (const char* cycle : {"a/b/up", "a/b/top", "a/self"})
     EXPECT_TRUE(has_error(r, s / "src/" + cycle, treecopy::errc::directory_cycle))
-        << cycle << " not reported\n" << describe(r);
+        << cycle << " not reported\n"
+        << describe(r);
   EXPECT_EQ(read_whole(s / "dst/a/b/data"), "real data");
   EXPECT_TRUE(S_ISDIR(lstat_path(s / "dst/to_c").st_mode));
   EXPECT_EQ(read_whole(s / "dst/to_c/f"), "in c");
@@ -92,7 +92,8 @@ TEST(dereference_test, link_to_file_becomes_the_file) {
   m.symlink("link", "d/target");
   m.symlink("d/link2", "target");
   m.finish();
-  const treecopy::copy_report r = treecopy::copy_tree(s / "src", s / "dst", follow(symlink_mode::always));
+  const treecopy::copy_report r =
+      treecopy::copy_tree(s / "src", s / "dst", follow(symlink_mode::always));
   EXPECT_TRUE(r.ok()) << describe(r);
   for (const char* name : {"link", "d/link2"}) {
     const struct stat st = lstat_path(s / "dst/" + name);
@@ -116,7 +117,8 @@ TEST(dereference_test, dangling_link_is_reported) {
   m.file("ok", "fine");
   m.symlink("dangling", "nowhere");
   m.finish();
-  const treecopy::copy_report r = treecopy::copy_tree(s / "src", s / "dst", follow(symlink_mode::always));
+  const treecopy::copy_report r =
+      treecopy::copy_tree(s / "src", s / "dst", follow(symlink_mode::always));
   EXPECT_EQ(r.error_count, 1u) << describe(r);
   EXPECT_TRUE(has_error(r, s / "src/dangling", ENOENT)) << describe(r);
   EXPECT_EQ(read_whole(s / "dst/ok"), "fine");
@@ -154,8 +156,10 @@ TEST(dereference_test, command_line_follows_only_src) {
 class tmpfs_mount {
  public:
   explicit tmpfs_mount(const std::string& at) : at_(at) {
-    if (::mount("tmpfs", at.c_str(), "tmpfs", 0, "size=16m") == 0) mounted_ = true;
-    else error_ = errno;
+    if (::mount("tmpfs", at.c_str(), "tmpfs", 0, "size=16m") == 0)
+      mounted_ = true;
+    else
+      error_ = errno;
   }
   ~tmpfs_mount() {
     if (mounted_) ::umount2(at_.c_str(), MNT_DETACH);

@@ -1,9 +1,8 @@
 // Filters end to end through copy_tree(): a source tree laid out like a build checkout, copied with
 // the typical --exclude .git/ --exclude '*.o', and with include rules ahead of excludes. Excluded
 // entries are absent, everything else is an exact copy, and the report counts what was left out.
-#include <sys/stat.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <set>
 
@@ -52,11 +51,13 @@ TEST(filter_copy_test, typical_excludes) {
   recording_observer obs;
   const treecopy::copy_report r = treecopy::copy_tree(s / "src", s / "dst", o, &obs);
   EXPECT_TRUE(r.ok()) << describe(r);
-  const std::set<std::string> excluded = {".git", "src/main.o", "src/keep.o", "src/lib/util.o",
-                                          "src/objects.o", "vendor/other/.git"};
-  for (const auto& rel : excluded) EXPECT_FALSE(entry_exists(s / "dst/" + rel)) << rel << " was copied";
+  const std::set<std::string> excluded = {".git",           "src/main.o",    "src/keep.o",
+                                          "src/lib/util.o", "src/objects.o", "vendor/other/.git"};
+  for (const auto& rel : excluded)
+    EXPECT_FALSE(entry_exists(s / "dst/" + rel)) << rel << " was copied";
   EXPECT_EQ(r.skipped, excluded.size()) << describe(r);
-  EXPECT_TRUE(S_ISREG(lstat_path(s / "dst/vendor/dep/.git").st_mode)) << "a .git file is not a directory";
+  EXPECT_TRUE(S_ISREG(lstat_path(s / "dst/vendor/dep/.git").st_mode))
+      << "a .git file is not a directory";
   EXPECT_TRUE(S_ISLNK(lstat_path(s / "dst/src/main.o.link").st_mode));
   compare_options c;
   c.ignore = excluded;
@@ -78,7 +79,8 @@ TEST(filter_copy_test, include_before_exclude_and_anchored_rules) {
   EXPECT_TRUE(entry_exists(s / "dst/.git/HEAD"));
   const std::set<std::string> excluded = {"src/main.o", "src/lib/util.o", "src/objects.o",
                                           "vendor/other", "src/lib/util.c"};
-  for (const auto& rel : excluded) EXPECT_FALSE(entry_exists(s / "dst/" + rel)) << rel << " was copied";
+  for (const auto& rel : excluded)
+    EXPECT_FALSE(entry_exists(s / "dst/" + rel)) << rel << " was copied";
   compare_options c;
   c.ignore = excluded;
   EXPECT_TRUE(same_trees(s / "src", s / "dst", c));

@@ -2,11 +2,10 @@
 // the test. --reflink=always and auto share extents (filefrag -v shows "shared", free space
 // barely moves), never does not; always onto a file system that cannot clone fails clearly. One
 // test measures and prints the time to clone a tree holding 4 GiB of data.
-#include <sys/statvfs.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
@@ -57,7 +56,8 @@ class xfs_image {
              std::to_string(counter_++) + ".img";
     mount_ = *scratch_ / "mnt";
     ::mkdir(mount_.c_str(), 0755);
-    const process_result t = run_process({"truncate", "-s", std::to_string(size_mib) + "M", image_});
+    const process_result t =
+        run_process({"truncate", "-s", std::to_string(size_mib) + "M", image_});
     if (t.exit_code != 0) {
       why_ = "cannot create the image in " + image_dir() + ": " + t.err;
       return;
@@ -76,7 +76,8 @@ class xfs_image {
   }
 
   ~xfs_image() {
-    if (mounted_ && run_process({"umount", mount_}).exit_code != 0) run_process({"umount", "-l", mount_});
+    if (mounted_ && run_process({"umount", mount_}).exit_code != 0)
+      run_process({"umount", "-l", mount_});
     if (!image_.empty()) ::unlink(image_.c_str());
   }
 
@@ -102,7 +103,8 @@ class xfs_image {
 // Writes size_mib of real data (not preallocated extents, which XFS does not share) with xfs_io.
 void write_data(const std::string& path, std::uint64_t size_mib, int pattern) {
   const process_result r = run_process(
-      {"xfs_io", "-f", "-c", "pwrite -q -S " + std::to_string(pattern) + " -b 4m 0 " + std::to_string(size_mib) + "m",
+      {"xfs_io", "-f", "-c",
+       "pwrite -q -S " + std::to_string(pattern) + " -b 4m 0 " + std::to_string(size_mib) + "m",
        path});
   if (r.exit_code != 0) throw std::runtime_error("xfs_io pwrite failed\n" + r.describe());
 }
@@ -147,7 +149,8 @@ TEST_F(reflink_xfs_test, always_shares_extents) {
   std::string frag;
   EXPECT_TRUE(has_shared_extent(image_ / "dst/big1", frag)) << frag;
   EXPECT_TRUE(has_shared_extent(image_ / "dst/d/big2", frag)) << frag;
-  EXPECT_LT(grew, data_ / 10) << "a clone of " << data_ / mib << " MiB used " << grew / mib << " MiB";
+  EXPECT_LT(grew, data_ / 10) << "a clone of " << data_ / mib << " MiB used " << grew / mib
+                              << " MiB";
   EXPECT_TRUE(same_trees(image_ / "src", image_ / "dst"));
 }
 
@@ -167,7 +170,8 @@ TEST_F(reflink_xfs_test, never_does_not_share) {
   std::string frag;
   EXPECT_FALSE(has_shared_extent(image_ / "dst/big1", frag)) << frag;
   EXPECT_FALSE(has_shared_extent(image_ / "src/big1", frag)) << frag;
-  EXPECT_GE(grew, data_ * 9 / 10) << "a full copy of " << data_ / mib << " MiB used " << grew / mib << " MiB";
+  EXPECT_GE(grew, data_ * 9 / 10) << "a full copy of " << data_ / mib << " MiB used " << grew / mib
+                                  << " MiB";
   // A byte copy reads the source, and under relatime that moves the atime of files whose atime is
   // not after their mtime (as here): the copy keeps the atime the source had before, as cp does.
   compare_options no_atime;
@@ -189,7 +193,8 @@ TEST_F(reflink_xfs_test, merge_keeps_cloning_outside_a_mount_in_dst) {
   }
   ASSERT_EQ(::mkdir(dst.c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((dst + "/mnt").c_str(), 0755), 0);
-  const process_result m = run_process({"mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dst + "/mnt"});
+  const process_result m =
+      run_process({"mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", dst + "/mnt"});
   ASSERT_TRUE(exited_with(m, 0));
   struct unmount {
     std::string path;
@@ -218,7 +223,8 @@ TEST_F(reflink_xfs_test, always_across_file_systems_fails_clearly) {
   EXPECT_FALSE(entry_exists(s / "dst/big1")) << "a file that could not be cloned is left in DST";
 }
 
-// tmpfs cannot clone at all: --reflink=always fails (exit 1) and names the file, auto and never copy.
+// tmpfs cannot clone at all: --reflink=always fails (exit 1) and names the file, auto and never
+// copy.
 TEST(reflink_tmpfs_test, always_onto_tmpfs_fails_clearly) {
   scratch_dir s("reflink-tmpfs");
   tree_maker m(s / "src", 1102);
@@ -227,7 +233,8 @@ TEST(reflink_tmpfs_test, always_onto_tmpfs_fails_clearly) {
   m.finish();
   const process_result r = tc({"--reflink=always", s / "src", s / "dst"});
   EXPECT_TRUE(exited_with(r, 1));
-  EXPECT_NE(r.err.find(s / "dst/data"), std::string::npos) << "the message names the file\n" << r.describe();
+  EXPECT_NE(r.err.find(s / "dst/data"), std::string::npos) << "the message names the file\n"
+                                                           << r.describe();
   EXPECT_FALSE(entry_exists(s / "dst/data")) << "a file that could not be cloned is left in DST";
   for (const char* mode : {"--reflink=auto", "--reflink=never"}) {
     const std::string dst = s / (std::string("dst_") + (mode + 10));
@@ -251,7 +258,8 @@ TEST(reflink_timing_test, clone_tree_with_4_gib) {
   const auto w0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 4; ++i) write_data(image / ("src/big" + std::to_string(i)), 1024, 0x30 + i);
   run_process({"sync"});
-  const double write_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
+  const double write_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - w0).count();
   std::printf("wrote 4 GiB of data in %.1f s\n", write_s);
 
   for (const char* mode : {"--reflink=always", "--reflink=never"}) {
@@ -260,8 +268,10 @@ TEST(reflink_timing_test, clone_tree_with_4_gib) {
     const process_result r = tc({mode, image / "src", dst});
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     EXPECT_TRUE(exited_with(r, 0)) << mode;
-    std::printf("treecopy --progress=none -q %s SRC DST (4 GiB in 4 files + 2,000 small files, XFS "
-                "loop image): %.3f s\n", mode, s);
+    std::printf(
+        "treecopy --progress=none -q %s SRC DST (4 GiB in 4 files + 2,000 small files, XFS "
+        "loop image): %.3f s\n",
+        mode, s);
     RecordProperty(std::string("seconds_") + (mode + 10), std::to_string(s));
   }
 }

@@ -3,13 +3,12 @@
 // entry by entry (content, modes, owners, times to the nanosecond, hard links, directory
 // metadata), with no extra name left behind by the killed run.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
@@ -52,11 +51,14 @@ void build_corpus(const std::string& root) {
     m.dir(rel, dir_modes[rng() % std::size(dir_modes)]);
     dirs.push_back(rel);
   }
-  auto in = [&](const std::string& d, const std::string& name) { return d.empty() ? name : d + "/" + name; };
+  auto in = [&](const std::string& d, const std::string& name) {
+    return d.empty() ? name : d + "/" + name;
+  };
 
   m.dir("big", 0750);
   const std::string block = m.random_bytes(mib);
-  for (const auto& [name, size] : {std::pair{"b60", 60}, std::pair{"b100", 100}, std::pair{"b160", 160}}) {
+  for (const auto& [name, size] :
+       {std::pair{"b60", 60}, std::pair{"b100", 100}, std::pair{"b160", 160}}) {
     std::string content;
     content.reserve(static_cast<std::size_t>(size) * mib);
     for (int i = 0; i < size; ++i) {
@@ -78,10 +80,12 @@ void build_corpus(const std::string& root) {
     const std::string& target = files[rng() % files.size()];
     const int names = 1 + static_cast<int>(rng() % 2);
     for (int k = 0; k < names; ++k)
-      m.hardlink(target, in(dirs[rng() % dirs.size()], "h" + std::to_string(i) + "_" + std::to_string(k)));
+      m.hardlink(target,
+                 in(dirs[rng() % dirs.size()], "h" + std::to_string(i) + "_" + std::to_string(k)));
   }
   for (int i = 0; i < 100; ++i)
-    m.symlink(in(dirs[rng() % dirs.size()], "s" + std::to_string(i)), "../" + files[rng() % files.size()]);
+    m.symlink(in(dirs[rng() % dirs.size()], "s" + std::to_string(i)),
+              "../" + files[rng() % files.size()]);
   m.finish();
 }
 
@@ -113,7 +117,8 @@ int wait_for(pid_t pid) {
 // Waits until the copy started by start_copy() has created dst (its work begins there: process
 // start-up, slow under sanitizers, is not part of it) and returns that moment; nullopt when the
 // process ended first (its status is then in *status).
-std::optional<clock_type::time_point> wait_until_writing(pid_t pid, const std::string& dst, int* status) {
+std::optional<clock_type::time_point> wait_until_writing(pid_t pid, const std::string& dst,
+                                                         int* status) {
   for (;;) {
     if (entry_exists(dst)) return clock_type::now();
     const pid_t r = ::waitpid(pid, status, WNOHANG);
@@ -168,12 +173,14 @@ TEST(resume_test, kill_at_random_moments_then_update) {
   const auto build_start = clock_type::now();
   build_corpus(src);
   const census c = count_entries(src);
-  std::printf("corpus: %llu directories, %llu other entries, %.0f MiB of file data (built in %.1f s)\n",
-              static_cast<unsigned long long>(c.directories), static_cast<unsigned long long>(c.others),
-              static_cast<double>(c.file_bytes) / mib, seconds(clock_type::now() - build_start));
+  std::printf(
+      "corpus: %llu directories, %llu other entries, %.0f MiB of file data (built in %.1f s)\n",
+      static_cast<unsigned long long>(c.directories), static_cast<unsigned long long>(c.others),
+      static_cast<double>(c.file_bytes) / mib, seconds(clock_type::now() - build_start));
 
   // The full copy time, measured from the moment DST appears, spans the kill moments: the
-  // shortest of three copies, since a copy slowed by other loads would put most kills after the end.
+  // shortest of three copies, since a copy slowed by other loads would put most kills after the
+  // end.
   clock_type::duration full = clock_type::duration::max();
   for (int round = 0; round < 3; ++round) {
     if (round > 0) remove_tree(dst);

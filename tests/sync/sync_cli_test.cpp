@@ -2,11 +2,10 @@
 // refusals with exit code 2), --exclude/--include/--exclude-from (order kept across the two
 // options), -L/-H, -x and --reflink on a file system that cannot clone. Exit codes and messages
 // are checked along with the trees.
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstring>
 
@@ -70,7 +69,8 @@ TEST(sync_cli_test, checksum_sees_same_size_same_mtime_change) {
   overwrite_in_place(s / "src/f", std::string(4999, 'x') + "y", st.st_mtim);
   set_entry_times(s / "src/f", st.st_mtim);
   EXPECT_TRUE(exited_with(tc({"--update", s / "src", s / "dst"}), 0));
-  EXPECT_EQ(read_whole(s / "dst/f"), std::string(5000, 'x')) << "plain --update trusts size and mtime";
+  EXPECT_EQ(read_whole(s / "dst/f"), std::string(5000, 'x'))
+      << "plain --update trusts size and mtime";
   EXPECT_TRUE(exited_with(tc({"--update", "--checksum", s / "src", s / "dst"}), 0));
   EXPECT_TRUE(same_trees(s / "src", s / "dst"));
 }
@@ -190,7 +190,8 @@ TEST(sync_cli_filter_test, typical_excludes) {
   compare_options c;
   c.ignore = {".git", "src/a.o", "src/keep.o"};
   EXPECT_TRUE(same_trees(s / "src", s / "dst", c));
-  for (const char* rel : {".git", "src/a.o", "src/keep.o"}) EXPECT_FALSE(entry_exists(s / "dst/" + rel)) << rel;
+  for (const char* rel : {".git", "src/a.o", "src/keep.o"})
+    EXPECT_FALSE(entry_exists(s / "dst/" + rel)) << rel;
   EXPECT_TRUE(entry_exists(s / "dst/sub/.git"));
 }
 
@@ -198,13 +199,16 @@ TEST(sync_cli_filter_test, typical_excludes) {
 TEST(sync_cli_filter_test, include_and_exclude_keep_their_order) {
   scratch_dir s("cli-filter2");
   build_checkout(s / "src");
-  const process_result a = tc({"--include", "keep.o", "--exclude", "*.o", s / "src", s / "inc_first"});
+  const process_result a =
+      tc({"--include", "keep.o", "--exclude", "*.o", s / "src", s / "inc_first"});
   EXPECT_TRUE(exited_with(a, 0));
   EXPECT_TRUE(entry_exists(s / "inc_first/src/keep.o")) << a.describe();
   EXPECT_FALSE(entry_exists(s / "inc_first/src/a.o")) << a.describe();
-  const process_result b = tc({"--exclude", "*.o", "--include", "keep.o", s / "src", s / "exc_first"});
+  const process_result b =
+      tc({"--exclude", "*.o", "--include", "keep.o", s / "src", s / "exc_first"});
   EXPECT_TRUE(exited_with(b, 0));
-  EXPECT_FALSE(entry_exists(s / "exc_first/src/keep.o")) << "the exclude came first\n" << b.describe();
+  EXPECT_FALSE(entry_exists(s / "exc_first/src/keep.o")) << "the exclude came first\n"
+                                                         << b.describe();
 }
 
 TEST(sync_cli_filter_test, exclude_from_file) {

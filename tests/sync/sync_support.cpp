@@ -47,8 +47,10 @@ std::string inode_changes(const std::map<std::string, inode_state>& before,
   std::string text;
   for (const auto& [path, state] : before) {
     auto it = after.find(path);
-    if (it == after.end()) text += "  removed: " + printable(path) + "\n";
-    else if (!(it->second == state)) text += "  touched: " + printable(path) + "\n";
+    if (it == after.end())
+      text += "  removed: " + printable(path) + "\n";
+    else if (!(it->second == state))
+      text += "  touched: " + printable(path) + "\n";
   }
   for (const auto& [path, state] : after)
     if (!before.count(path)) text += "  added: " + printable(path) + "\n";
@@ -90,11 +92,13 @@ void write_file(const std::string& path, const std::string& content, const times
   set_fd_times(fd.get(), mtime, path);
 }
 
-void overwrite_in_place(const std::string& path, const std::string& content, const timespec& mtime) {
+void overwrite_in_place(const std::string& path, const std::string& content,
+                        const timespec& mtime) {
   unique_fd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) throw_errno("open '" + path + "'");
   write_all(fd.get(), content, path);
-  if (::ftruncate(fd.get(), static_cast<off_t>(content.size())) != 0) throw_errno("truncate '" + path + "'");
+  if (::ftruncate(fd.get(), static_cast<off_t>(content.size())) != 0)
+    throw_errno("truncate '" + path + "'");
   set_fd_times(fd.get(), mtime, path);
 }
 
@@ -129,8 +133,10 @@ home_override::home_override(const std::string& home) {
 }
 
 home_override::~home_override() {
-  if (old_) ::setenv("HOME", old_->c_str(), 1);
-  else ::unsetenv("HOME");
+  if (old_)
+    ::setenv("HOME", old_->c_str(), 1);
+  else
+    ::unsetenv("HOME");
 }
 
 std::string describe(const treecopy::copy_report& r) {

@@ -70,7 +70,8 @@ timespec future_atime(int index);
 /// Writes a whole file (created or truncated); sets its mtime and a future_atime().
 void write_file(const std::string& path, const std::string& content, const timespec& mtime);
 
-/// Overwrites the bytes of an existing file in place (same inode); sets its mtime and a future_atime().
+/// Overwrites the bytes of an existing file in place (same inode); sets its mtime and a
+/// future_atime().
 void overwrite_in_place(const std::string& path, const std::string& content, const timespec& mtime);
 
 /// Sets mtime and a future_atime() of an entry without following a symlink.

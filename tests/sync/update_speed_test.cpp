@@ -33,13 +33,15 @@ TEST(update_speed_test, noop_update_of_100k_small_files) {
   ASSERT_TRUE(exited_with(full, 0));
   double best = 1e9;
   for (int run = 0; run < 2; ++run) {
-    const double t = timed_seconds({"--progress=none", "-q", "--json", "--update", s / "src", s / "dst"}, noop);
+    const double t =
+        timed_seconds({"--progress=none", "-q", "--json", "--update", s / "src", s / "dst"}, noop);
     ASSERT_TRUE(exited_with(noop, 0));
     best = std::min(best, t);
     EXPECT_NE(noop.out.find("\"file\":0,"), std::string::npos) << noop.out;
     EXPECT_NE(noop.out.find("\"bytes\":0,"), std::string::npos) << noop.out;
     EXPECT_NE(noop.out.find("\"skipped\":" + std::to_string(c.others) + ","), std::string::npos)
-        << "expected " << c.others << " skipped\n" << noop.out;
+        << "expected " << c.others << " skipped\n"
+        << noop.out;
   }
   std::printf("corpus: %llu files in %llu directories\n", static_cast<unsigned long long>(c.others),
               static_cast<unsigned long long>(c.directories));

@@ -1,10 +1,9 @@
 // copy_options::update and checksum through copy_tree() in-process: an unchanged tree is left
 // alone (counters and inodes prove it), changed, added and removed entries are brought over, type
 // changes in both directions, a change --checksum alone can see, and hard-link groups.
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "scratch.hpp"
 #include "sync_support.hpp"
@@ -191,7 +190,8 @@ TEST(update_test, destination_edits_are_overwritten) {
   build_base(s / "src");
   ASSERT_TRUE(treecopy::copy_tree(s / "src", s / "dst").ok());
   write_file(s / "dst/a/same", "edited in the destination", past_time(30));
-  write_file(s / "dst/a/changed", "old content, old size", past_time(31));  // same size, other mtime
+  write_file(s / "dst/a/changed", "old content, old size",
+             past_time(31));  // same size, other mtime
   const treecopy::copy_report r = treecopy::copy_tree(s / "src", s / "dst", update_options());
   EXPECT_TRUE(r.ok()) << describe(r);
   EXPECT_EQ(r.copied[entry_kind::file], 2u) << describe(r);
@@ -217,7 +217,8 @@ TEST(update_test, checksum_catches_change_with_same_size_and_mtime) {
 
   const treecopy::copy_report plain = treecopy::copy_tree(s / "src", s / "dst", update_options());
   EXPECT_TRUE(plain.ok()) << describe(plain);
-  EXPECT_EQ(non_directories_copied(plain), 0u) << "size and mtime equal: skipped\n" << describe(plain);
+  EXPECT_EQ(non_directories_copied(plain), 0u) << "size and mtime equal: skipped\n"
+                                               << describe(plain);
   EXPECT_EQ(read_whole(s / "dst/d/f"), std::string(100000, 'a'));
 
   const treecopy::copy_report sum = treecopy::copy_tree(s / "src", s / "dst", update_options(true));
@@ -314,7 +315,8 @@ TEST(update_test, dry_run_changes_nothing_and_predicts_the_run) {
   ASSERT_TRUE(real.ok()) << describe(real);
   ASSERT_EQ(real.copied[entry_kind::file], static_cast<std::uint64_t>(n.files)) << describe(real);
   EXPECT_TRUE(same_trees(s / "src", s / "dst", labelled()));
-  EXPECT_TRUE(dry.ok()) << "the dry run foresees failures the real run does not have\n" << describe(dry);
+  EXPECT_TRUE(dry.ok()) << "the dry run foresees failures the real run does not have\n"
+                        << describe(dry);
   EXPECT_EQ(non_directories_copied(dry), non_directories_copied(real))
       << "dry: " << describe(dry) << "real: " << describe(real);
   EXPECT_EQ(dry.skipped, real.skipped) << "an up-to-date entry is not one that would be copied\n"

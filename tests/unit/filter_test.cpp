@@ -2,13 +2,13 @@
 // rule list, against a table of patterns, paths and expected decisions: '*', '?', "[...]",
 // "[!...]", '**', a leading '/', a trailing '/', name against path patterns, --include order,
 // backslash escapes, and the patterns that are refused.
+#include "plan/filter.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <string>
 #include <vector>
-
-#include "plan/filter.hpp"
 
 namespace {
 
@@ -38,8 +38,8 @@ std::string name_of(const std::string& rel) {
 std::string show(const filter_case& c) {
   std::string text = "rules:";
   for (const auto& r : c.rules) text += " '" + r + "'";
-  return text + "  path '" + c.rel + "'" + (c.is_dir ? " (dir)" : " (file)") +
-         "  expected " + (c.excluded ? "excluded" : "kept");
+  return text + "  path '" + c.rel + "'" + (c.is_dir ? " (dir)" : " (file)") + "  expected " +
+         (c.excluded ? "excluded" : "kept");
 }
 
 const bool dir = true, file = false;
@@ -179,7 +179,8 @@ TEST(filter_table_test, meaningless_patterns_are_refused) {
   try {
     filter({{false, "//"}});
   } catch (const treecopy::plan::filter_error& e) {
-    EXPECT_NE(std::string(e.what()).find("//"), std::string::npos) << "the message names the pattern";
+    EXPECT_NE(std::string(e.what()).find("//"), std::string::npos)
+        << "the message names the pattern";
   }
 }
 

@@ -1,6 +1,9 @@
 // git's ignore rules (src/plan/gitignore.hpp): pattern by pattern, and against git itself on
 // generated repositories (`git ls-files -o --exclude-standard`), which is the oracle.
+#include "plan/gitignore.hpp"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,10 +18,7 @@
 #include <system_error>
 #include <vector>
 
-#include <gtest/gtest.h>
-
 #include "fd.hpp"
-#include "plan/gitignore.hpp"
 #include "process.hpp"
 #include "scratch.hpp"
 
@@ -81,7 +81,10 @@ TEST(GitignorePatterns, SpacesCarriageReturnsAndByteOrderMark) {
   EXPECT_TRUE(top_ignores("sp\\ \n", "", "sp "));
   EXPECT_FALSE(top_ignores("sp\\ \n", "", "sp"));
   EXPECT_TRUE(top_ignores("foo\r\nbar\r\n", "", "bar"));
-  EXPECT_TRUE(top_ignores("\xEF\xBB\xBF" "foo\n", "", "foo"));
+  EXPECT_TRUE(
+      top_ignores("\xEF\xBB\xBF"
+                  "foo\n",
+                  "", "foo"));
   EXPECT_TRUE(top_ignores("no-newline-at-end", "", "no-newline-at-end"));
   EXPECT_FALSE(top_ignores("\n\n   \n", "", "x"));
 }
@@ -128,7 +131,8 @@ TEST(GitConfig, ExcludesFileSetting) {
 
 // Creates a file (never through a symlink: O_EXCL | O_NOFOLLOW) in dirfd with text.
 void put_file(int dirfd, const std::string& name, const std::string& text) {
-  int fd = ::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int fd =
+      ::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
   ASSERT_GE(fd, 0) << name << ": " << std::strerror(errno);
   ASSERT_EQ(::write(fd, text.data(), text.size()), static_cast<ssize_t>(text.size()));
   ::close(fd);
@@ -168,10 +172,31 @@ class repo_maker {
   int pick(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng_); }
 
   std::string component() {
-    static const std::vector<std::string> parts = {
-        "*", "*.o", "?", "[ab]*", "[!a]*", "b*", "*x*", "foo", "bar", "build", "a", "b",
-        "x.o", "y.log", "**", "\\!bang", "\\#hash", "sp\\ ", "st\\*r", "Build", "*.log", "doc",
-        "[[:digit:]]*", "*[[:upper:]]*", "[[:alpha:]][[:digit:]]"};
+    static const std::vector<std::string> parts = {"*",
+                                                   "*.o",
+                                                   "?",
+                                                   "[ab]*",
+                                                   "[!a]*",
+                                                   "b*",
+                                                   "*x*",
+                                                   "foo",
+                                                   "bar",
+                                                   "build",
+                                                   "a",
+                                                   "b",
+                                                   "x.o",
+                                                   "y.log",
+                                                   "**",
+                                                   "\\!bang",
+                                                   "\\#hash",
+                                                   "sp\\ ",
+                                                   "st\\*r",
+                                                   "Build",
+                                                   "*.log",
+                                                   "doc",
+                                                   "[[:digit:]]*",
+                                                   "*[[:upper:]]*",
+                                                   "[[:alpha:]][[:digit:]]"};
     return parts[pick(0, static_cast<int>(parts.size()) - 1)];
   }
 
@@ -190,9 +215,9 @@ class repo_maker {
   }
 
   std::mt19937 rng_;
-  const std::vector<std::string> names_ = {"a",     "b",    "foo",  "bar",   "build", "Build",
-                                           "x.o",   "y.log", "doc", "!bang", "#hash", "sp ",
-                                           "st*r",  "bx",   "ab",   "q",     "1x",    "B2"};
+  const std::vector<std::string> names_ = {"a",    "b",     "foo", "bar",   "build", "Build",
+                                           "x.o",  "y.log", "doc", "!bang", "#hash", "sp ",
+                                           "st*r", "bx",    "ab",  "q",     "1x",    "B2"};
 };
 
 // The files (not directories) that the module says git does not ignore, relative to the top.
@@ -280,7 +305,8 @@ TEST(GitignoreOracle, SameFilesAsGitLsFilesOnGeneratedRepositories) {
       want.insert(result.out.substr(at, end - at));
       at = end + 1;
     }
-    auto scope = ignore_scope::top(std::move(repo_wide), ignore_file(read_at(top.get(), ".gitignore"), ""));
+    auto scope =
+        ignore_scope::top(std::move(repo_wide), ignore_file(read_at(top.get(), ".gitignore"), ""));
     std::set<std::string> got;
     walk(top.get(), "", scope, got);
     auto all = git({"ls-files", "-o", "-z"});

@@ -1,18 +1,18 @@
 // Tests of the tree builders, the snapshot and the remover, with GNU cp -a as the reference: a
 // cp -a copy of a built tree must compare equal to it on every attribute, or the builder or the
 // comparator is wrong (and the copy tests would be meaningless).
+#include "tree_builder.hpp"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <climits>
 #include <ctime>
 
 #include "copiers.hpp"
 #include "scratch.hpp"
-#include "tree_builder.hpp"
 #include "tree_compare.hpp"
 #include "tree_walk.hpp"
 
@@ -60,7 +60,8 @@ TEST(tree_builder, full_tree_holds_every_case) {
   EXPECT_GT(s.kinds[S_IFLNK >> 12], 10u);
   struct stat st {};
   ASSERT_EQ(::stat((src + "/" + full_tree::sparse_file).c_str(), &st), 0);
-  EXPECT_LT(st.st_blocks * 512, st.st_size / 8) << "the sparse file is not sparse on " << scratch_root();
+  EXPECT_LT(st.st_blocks * 512, st.st_size / 8)
+      << "the sparse file is not sparse on " << scratch_root();
   ASSERT_EQ(::stat((src + "/" + full_tree::read_only_dir).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 07777, 0555u);
   if (running_as_root()) {

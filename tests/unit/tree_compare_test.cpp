@@ -1,18 +1,18 @@
 // Unit tests of the tree comparator: each kind of difference must be found, alone, with its path
 // and both values. A comparator that saw nothing would make every copy test pass vacuously.
+#include "tree_compare.hpp"
+
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <set>
 
 #include "copiers.hpp"
 #include "scratch.hpp"
-#include "tree_compare.hpp"
 #include "tree_maker.hpp"
 #include "tree_walk.hpp"
 
@@ -55,7 +55,8 @@ class tree_compare_test : public testing::Test {
   // The attributes reported, each as "path|attribute".
   std::multiset<std::string> found() const {
     std::multiset<std::string> out;
-    for (const difference& d : compare_trees(left_, right_, options_)) out.insert(d.path + "|" + d.attribute);
+    for (const difference& d : compare_trees(left_, right_, options_))
+      out.insert(d.path + "|" + d.attribute);
     return out;
   }
 
@@ -212,11 +213,13 @@ TEST_F(tree_compare_test, finds_xattr_changes) {
 TEST_F(tree_compare_test, finds_acl_changes) {
   const std::string acl = posix_acl_value(
       {{0x01, ~0u, 6}, {0x02, 1234, 4}, {0x04, ~0u, 4}, {0x10, ~0u, 4}, {0x20, ~0u, 0}});
-  if (::setxattr(right("d/file").c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0) != 0) {
+  if (::setxattr(right("d/file").c_str(), "system.posix_acl_access", acl.data(), acl.size(), 0) !=
+      0) {
     GTEST_SKIP() << "POSIX ACLs are not supported on " << scratch_root();
   }
   const set diffs = found();
-  EXPECT_EQ(diffs.count("d/file|xattr system.posix_acl_access"), 1u) << testing::PrintToString(diffs);
+  EXPECT_EQ(diffs.count("d/file|xattr system.posix_acl_access"), 1u)
+      << testing::PrintToString(diffs);
 }
 
 TEST_F(tree_compare_test, finds_lost_sparseness) {

@@ -76,7 +76,7 @@ bool has_default_acl(int fd) {
 
 copier::copier(setup_result& setup, const copy_options& options, copy_observer* observer,
                std::stop_token stop)
-    : setup_(setup), opt_(options), observer_(observer), stop_(std::move(stop)),
+    : setup_(setup), opt_(options), stop_(std::move(stop)), rep_(setup, opt_, observer, flags_),
       filter_(options.filters) {
   if (opt_.checksum) opt_.update = true;
   if (opt_.update) opt_.merge = true;
@@ -86,8 +86,7 @@ copier::copier(setup_result& setup, const copy_options& options, copy_observer* 
   is_root_ = euid_ == 0;
   umask_ = read_umask();
   mtime_window_ns_ = opt_.modify_window.count();
-  want_entries_ = observer_ && observer_->wants_entries();
-  sampler_wanted_ = observer_ != nullptr;
+  sampler_wanted_ = observer != nullptr;
   plan_threads();
   plan_descriptors();
   top_.is_top = true;
@@ -153,7 +152,7 @@ void copier::add_work(dir_node* node, std::int64_t n) {
 }
 
 copy_report copier::run() {
-  start_ = std::chrono::steady_clock::now();
+  rep_.start_clock();
   std::stop_callback on_stop(stop_, [this] { cancel(); });
 
   top_.src_fd = setup_.src_parent ? setup_.src_parent.get() : -1;
@@ -190,24 +189,14 @@ copy_report copier::run() {
                       std::string("cannot start the worker threads: ") + e.what());
   }
 
-  // Progress is a comfort: without a thread for it, the copy goes on and reports at the end.
-  std::jthread sampler;
-  if (sampler_wanted_) {
-    try {
-      sampler = std::jthread([this](const std::stop_token& done) { sample_progress(done); });
-    } catch (const std::system_error&) {
-    }
-  }
+  rep_.start_sampler();
   std::exception_ptr failure;
   try {
     run_tasks(arena);
   } catch (...) {
     failure = std::current_exception();
   }
-  if (sampler.joinable()) {
-    sampler.request_stop();
-    sampler.join();
-  }
+  rep_.stop_sampler();
   if (failure) {
     // Something the copy as a whole needs failed (a worker thread, memory for a task): what was
     // copied stays, and the caller learns what stopped the rest.
@@ -221,23 +210,7 @@ copy_report copier::run() {
       throw std::runtime_error(std::string("copy stopped: ") + e.what());
     }
   }
-  copy_report rep;
-  for (std::size_t k = 0; k < entry_kind_count; ++k)
-    rep.copied.by_kind[k] = count_.copied[k].load(std::memory_order_relaxed);
-  rep.bytes_copied = count_.bytes_done.load(std::memory_order_relaxed);
-  rep.error_count = count_.errors.load(std::memory_order_relaxed);
-  rep.skipped = count_.skipped.load(std::memory_order_relaxed);
-  rep.removed = count_.removed.load(std::memory_order_relaxed);
-  rep.errors = std::move(errors_);
-  rep.cancelled = cancel_requested_.load(std::memory_order_relaxed);
-  rep.elapsed = std::chrono::steady_clock::now() - start_;
-  if (observer_) {
-    try {
-      observer_->on_progress(snapshot());
-    } catch (...) {
-    }
-  }
-  return rep;
+  return rep_.finish();
 }
 
 // Runs the whole tree in the arena. TBB throws from here when it cannot start a worker thread or
@@ -276,12 +249,13 @@ void copier::run_root() {
     root_ = new dir_node;
     root_->parent = &top_;
     root_->name = setup_.src_name;
+    rep_.set_root(root_);
     top_.pending.fetch_add(1, std::memory_order_relaxed);
-    count_.entries_found.fetch_add(1, std::memory_order_relaxed);
-    count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
+    rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
+    rep_.count().dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
     process_dir(root_, true);
   } else {
-    count_.entries_found.fetch_add(1, std::memory_order_relaxed);
+    rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
     std::uint8_t dtype = S_ISREG(setup_.src_st.st_mode) ? DT_REG : DT_UNKNOWN;
     copy_entry(&top_, setup_.src_name.c_str(), dtype);
   }
@@ -301,7 +275,7 @@ void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
 }
 
 void copier::spawn_dir(dir_node* node, bool via_parent) {
-  count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
+  rep_.count().dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
   tasks_->run([this, node, via_parent] {
     process_dir(node, via_parent);
   });
@@ -322,10 +296,10 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   } else {
     std::string rel = rel_path(parent);
     int s = fs::open_dir_beneath(src_root_fd_, rel, opt_.dereference == symlink_mode::always);
-    if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
+    if (s < 0) return rep_.report(parent, node->name, false, operation::open_source, -s), false;
     reopened_src.reset(s);
     int d = dst_root_fd_ < 0 ? -1 : fs::open_dir_beneath(dst_root_fd_, rel);
-    if (d < 0 && !opt_.dry_run) return report(parent, node->name, true, operation::open_source, -d), false;
+    if (d < 0 && !opt_.dry_run) return rep_.report(parent, node->name, true, operation::open_source, -d), false;
     reopened_dst.reset(d);
     psrc = s;
     pdst = d;
@@ -336,23 +310,23 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   } else {
     int s = fs::open_at(psrc, node->name.c_str(), O_RDONLY | O_DIRECTORY | src_nofollow(parent));
     if (s == -EACCES && !opt_.dry_run) create_unlisted_dir(parent, node->name.c_str(), psrc, pdst);
-    if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
+    if (s < 0) return rep_.report(parent, node->name, false, operation::open_source, -s), false;
     sfd.reset(s);
   }
-  if (::fstat(sfd.get(), &node->st) != 0) return report(parent, node->name, false, operation::stat, errno), false;
-  if (!S_ISDIR(node->st.st_mode)) return report(parent, node->name, false, operation::open_source, ENOTDIR), false;
+  if (::fstat(sfd.get(), &node->st) != 0) return rep_.report(parent, node->name, false, operation::stat, errno), false;
+  if (!S_ISDIR(node->st.st_mode)) return rep_.report(parent, node->name, false, operation::open_source, ENOTDIR), false;
   if (opt_.dereference == symlink_mode::always) {
     // Following links can lead back to a directory being copied: report the cycle, do not loop.
     for (const dir_node* a = parent; a && !a->is_top; a = a->parent)
       if (a->st.st_ino == node->st.st_ino && a->st.st_dev == node->st.st_dev)
-        return report(parent, node->name, false, operation::open_source,
+        return rep_.report(parent, node->name, false, operation::open_source,
                       make_error_code(errc::directory_cycle)), false;
   }
   // DST, SRC or an ancestor of SRC met again inside SRC (a bind mount, a followed link): copying
   // it would copy the copy, or SRC, into itself without end (cp: "cannot copy a directory into
   // itself"). One compare against a few identities, after the fstat every directory gets anyway.
   if (node != root_ && protected_dir(file_id::of(node->st))) {
-    report(parent, node->name, false, operation::open_source, make_error_code(errc::into_itself));
+    rep_.report(parent, node->name, false, operation::open_source, make_error_code(errc::into_itself));
     return false;
   }
   node->no_descend = opt_.one_file_system && node != root_ && root_ && node->st.st_dev != root_->st.st_dev;
@@ -360,7 +334,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   node->pseudo_fs = node->st.st_dev == parent->src_dev ? parent->pseudo_fs : is_pseudo_fs(sfd.get());
   if (opt_.preserve_xattrs) {
     if (int err = fs::read_xattrs(sfd.get(), node->xattrs))
-      report(parent, node->name, false, operation::read_xattr, err);
+      rep_.report(parent, node->name, false, operation::read_xattr, err);
     else
       node->xattrs_read = true;
   }
@@ -371,26 +345,26 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     // Nothing is created: look at what exists, to foresee conflicts.
     d = pdst < 0 ? -ENOENT : fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
     if ((d == -ELOOP || d == -ENOTDIR) && !opt_.update)
-      return report(parent, node->name, true, operation::create, ENOTDIR), false;
+      return rep_.report(parent, node->name, true, operation::create, ENOTDIR), false;
     existed = d >= 0;
     if (d < 0) d = -1;
   } else {
     if (::mkdirat(pdst, dname, S_IRWXU) != 0) {
       int err = errno;
-      if (err != EEXIST || !opt_.merge) return report(parent, node->name, true, operation::create, err), false;
+      if (err != EEXIST || !opt_.merge) return rep_.report(parent, node->name, true, operation::create, err), false;
       existed = true;
     }
     d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
     if ((d == -ELOOP || d == -ENOTDIR) && opt_.update) {
       // --update: a file (or link) where the source now has a directory gives way.
       if (::unlinkat(pdst, dname, 0) != 0 || ::mkdirat(pdst, dname, S_IRWXU) != 0)
-        return report(parent, node->name, true, operation::remove, errno), false;
+        return rep_.report(parent, node->name, true, operation::remove, errno), false;
       existed = false;
       d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
     }
     if (d < 0) {
       int err = -d == ELOOP ? ENOTDIR : -d;  // an existing symlink is not a directory to merge into
-      return report(parent, node->name, true, operation::create, err), false;
+      return rep_.report(parent, node->name, true, operation::create, err), false;
     }
   }
   node->existed = existed;
@@ -400,7 +374,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   if (d >= 0 && (node == root_ || existed)) {
     struct stat ds {};
     fs::unique_fd guard(d);
-    if (::fstat(d, &ds) != 0) return report(parent, node->name, true, operation::stat, errno), false;
+    if (::fstat(d, &ds) != 0) return rep_.report(parent, node->name, true, operation::stat, errno), false;
     bool refused = false;
     if (node == root_) {
       dst_root_dev_ = ds.st_dev;
@@ -414,7 +388,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
       refused = protected_dir(file_id::of(ds));
     }
     if (refused) {
-      report(parent, node->name, true, operation::create, make_error_code(errc::holds_source));
+      rep_.report(parent, node->name, true, operation::create, make_error_code(errc::holds_source));
       return false;
     }
     guard.release();
@@ -435,7 +409,7 @@ void copier::process_dir(dir_node* node, bool via_parent) {
     try {
       opened = open_dir_pair(node, via_parent);
     } catch (const std::bad_alloc&) {
-      report(node->parent, node->name, false, operation::open_source, ENOMEM);
+      rep_.report(node->parent, node->name, false, operation::open_source, ENOMEM);
     }
   }
   if (node == root_ && opened) {
@@ -446,24 +420,24 @@ void copier::process_dir(dir_node* node, bool via_parent) {
   }
   if (via_parent) release_users(node->parent);
   if (!opened) {
-    count_.dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
+    rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
     dir_node* parent = node->parent;
     delete node;
     finish_child(parent);
     return;
   }
-  count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+  rep_.count().entries_done.fetch_add(1, std::memory_order_relaxed);
   if (!node->no_descend) {
     if (int err = fs::list_dir(node->src_fd, node->names, node->entries))
-      report(node, {}, false, operation::read_dir, err);
+      rep_.report(node, {}, false, operation::read_dir, err);
   }
-  count_.entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
-  count_.dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
+  rep_.count().entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
+  rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
   try {
     if (opt_.delete_extraneous && !stopping()) delete_extraneous(node);
     schedule_children(node);
   } catch (const std::bad_alloc&) {
-    report(node, {}, false, operation::read_dir, ENOMEM);
+    rep_.report(node, {}, false, operation::read_dir, ENOMEM);
   }
   release_users(node);
   finish_child(node);
@@ -480,15 +454,14 @@ void copier::schedule_children(dir_node* node) {
       return excluded(node, rel_dir, node->names.c_str() + e.name_offset, e.type);
     });
     const auto dropped = static_cast<std::uint64_t>(ents.end() - kept);
-    count_.skipped.fetch_add(dropped, std::memory_order_relaxed);
-    count_.entries_done.fetch_add(dropped, std::memory_order_relaxed);
+    rep_.skipped(dropped);
     ents.erase(kept, ents.end());
   }
   auto first_dir = std::stable_partition(ents.begin(), ents.end(),
                                          [](const fs::dir_entry& e) { return e.type != DT_DIR; });
   const auto nfiles = static_cast<std::uint32_t>(first_dir - ents.begin());
   if (stopping()) {
-    count_.entries_done.fetch_add(ents.size(), std::memory_order_relaxed);
+    rep_.count().entries_done.fetch_add(ents.size(), std::memory_order_relaxed);
     return;
   }
   for (auto it = first_dir; it != ents.end(); ++it)
@@ -553,7 +526,7 @@ void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end
   cursor_scope scope(&cursor);
   while (cursor.next < cursor.end) {
     if (stopping()) {
-      count_.entries_done.fetch_add(cursor.end - cursor.next, std::memory_order_relaxed);
+      rep_.count().entries_done.fetch_add(cursor.end - cursor.next, std::memory_order_relaxed);
       break;
     }
     const auto& e = node->entries[cursor.next++];
@@ -623,7 +596,7 @@ void copier::finish_child(dir_node* node) {
 // Owner, attributes, mode and times of a destination directory, after all its children.
 void copier::finalize_dir(dir_node* node) {
   if (opt_.dry_run) {
-    entry_done(node->parent, node->name, entry_kind::directory);
+    rep_.entry_done(node->parent, node->name, entry_kind::directory);
     node->pinned = false;
     return close_fds(node);
   }
@@ -632,7 +605,7 @@ void copier::finalize_dir(dir_node* node) {
   if (dfd < 0) {
     int fd = fs::open_dir_beneath(dst_root_fd_, rel_path(node));
     if (fd < 0) {
-      report(node->parent, node->name, true, operation::set_mode, -fd);
+      rep_.report(node->parent, node->name, true, operation::set_mode, -fd);
       return;
     }
     reopened.reset(fd);
@@ -645,102 +618,13 @@ void copier::finalize_dir(dir_node* node) {
     err = fs::remove_other_xattrs(dfd, node->xattrs);
     if (err) op = operation::set_xattr;
   }
-  if (err) report(node->parent, node->name, true, op, err);
-  else entry_done(node->parent, node->name, entry_kind::directory);
+  if (err) rep_.report(node->parent, node->name, true, op, err);
+  else rep_.entry_done(node->parent, node->name, entry_kind::directory);
   if (node == root_) {
     node->pinned = false;
     close_fds(node);
   } else {
     close_fds(node);
-  }
-}
-
-// ---- reporting ---------------------------------------------------------------------------------
-
-std::string copier::rel_path(const dir_node* node) const {
-  std::vector<const std::string*> parts;
-  std::size_t len = 0;
-  for (const dir_node* n = node; n && n != root_ && !n->is_top; n = n->parent) {
-    parts.push_back(&n->name);
-    len += n->name.size() + 1;
-  }
-  std::string out;
-  out.reserve(len);
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-    if (!out.empty()) out += '/';
-    out += **it;
-  }
-  return out;
-}
-
-std::string copier::display_path(const dir_node* node, std::string_view name, bool dst_side) const {
-  std::string out = dst_side ? setup_.dst_display : setup_.src_display;
-  if (node->is_top) return out;  // the entry is SRC/DST itself
-  while (out.size() > 1 && out.back() == '/') out.pop_back();
-  std::string rel = rel_path(node);
-  if (!rel.empty()) (out += '/') += rel;
-  if (!name.empty()) (out += '/') += name;
-  return out;
-}
-
-void copier::report(dir_node* node, std::string_view name, bool dst_side, operation op, int err) {
-  if (err == ECANCELED && stopping()) return;  // an entry cut short by a stop is not a failure
-  report(node, name, dst_side, op, std::error_code(err, std::generic_category()));
-}
-
-void copier::report(dir_node* node, std::string_view name, bool dst_side, operation op,
-                    std::error_code code) {
-  count_.errors.fetch_add(1, std::memory_order_relaxed);
-  count_.entries_done.fetch_add(1, std::memory_order_relaxed);
-  try {
-    entry_error e{display_path(node, name, dst_side), op, code,
-                  dst_side ? entry_side::destination : entry_side::source};
-    std::lock_guard lock(report_mu_);
-    if (observer_) observer_->on_error(e);
-    if (errors_.size() < opt_.max_errors_kept) errors_.push_back(std::move(e));
-  } catch (...) {
-    // Out of memory while reporting: the error is still counted.
-  }
-  if (opt_.fail_fast) request_stop();
-}
-
-void copier::entry_done(dir_node* node, std::string_view name, entry_kind kind) {
-  count_.copied[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
-  if (kind != entry_kind::directory) count_.entries_done.fetch_add(1, std::memory_order_relaxed);
-  if (!want_entries_) return;
-  try {
-    std::string path = display_path(node, node->is_top ? std::string_view{} : name, true);
-    std::lock_guard lock(report_mu_);
-    observer_->on_entry(kind, path);
-  } catch (...) {
-  }
-}
-
-progress_snapshot copier::snapshot() const {
-  progress_snapshot s;
-  s.entries_found = count_.entries_found.load(std::memory_order_relaxed);
-  s.entries_done = count_.entries_done.load(std::memory_order_relaxed);
-  s.bytes_done = count_.bytes_done.load(std::memory_order_relaxed);
-  // Sizes are counted from st_size, which files that grow or lie (/proc) exceed: what was copied
-  // is found too.
-  s.bytes_found = std::max(count_.bytes_found.load(std::memory_order_relaxed), s.bytes_done);
-  s.errors = count_.errors.load(std::memory_order_relaxed);
-  s.skipped = count_.skipped.load(std::memory_order_relaxed);
-  s.scan_complete = count_.dirs_unlisted.load(std::memory_order_relaxed) == 0;
-  s.elapsed = std::chrono::steady_clock::now() - start_;
-  return s;
-}
-
-void copier::sample_progress(const std::stop_token& done) {
-  std::unique_lock lock(sampler_mu_);
-  while (!done.stop_requested()) {
-    sampler_cv_.wait_for(lock, done, opt_.progress_interval, [] { return false; });
-    if (done.stop_requested()) break;
-    try {
-      if (!observer_->on_progress(snapshot())) cancel();
-    } catch (...) {
-      cancel();  // an observer that fails cannot watch the rest: stop rather than run blind
-    }
   }
 }
 

@@ -23,8 +23,9 @@
 #include <fcntl.h>
 
 #include "engine/context.hpp"
-#include "plan/filter.hpp"
+#include "engine/reporter.hpp"
 #include "engine/setup.hpp"
+#include "plan/filter.hpp"
 #include "treecopy/errors.hpp"
 #include "treecopy/observer.hpp"
 #include "treecopy/options.hpp"
@@ -110,7 +111,6 @@ class copier {
   bool protected_dir(const file_id& id) const noexcept {
     return id == dst_root_id_ || holds_source(id);
   }
-  void notify_removed(const std::string& path);
   void delete_extraneous(dir_node* node);
   bool excluded(dir_node* node, const std::string& rel_dir, const char* name, std::uint8_t& dtype);
   void copy_symlink(dir_node* node, const char* name, const struct stat& st);
@@ -148,31 +148,18 @@ class copier {
   }
   bool needs_chown(const struct stat& st, const dir_node* parent) const noexcept;
 
-  // Reporting.
-  void report(dir_node* node, std::string_view name, bool dst_side, operation op, int err);
-  void report(dir_node* node, std::string_view name, bool dst_side, operation op, std::error_code code);
-  void entry_done(dir_node* node, std::string_view name, entry_kind kind);
-  std::string rel_path(const dir_node* node) const;
-  std::string display_path(const dir_node* node, std::string_view name, bool dst_side) const;
+  std::string rel_path(const dir_node* node) const { return engine::rel_path(node, root_); }
   const char* dst_name(const dir_node* node, const char* name) const noexcept {
     return node->is_top ? setup_.dst_name.c_str() : name;
   }
-  bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
-  void request_stop() noexcept { stopping_.store(true, std::memory_order_relaxed); }
-  void cancel() noexcept {
-    cancel_requested_.store(true, std::memory_order_relaxed);
-    request_stop();
-  }
-  progress_snapshot snapshot() const;
-  void sample_progress(const std::stop_token& done);
+  bool stopping() const noexcept { return flags_.stopping(); }
+  void cancel() noexcept { flags_.cancel(); }
 
   setup_result& setup_;
   copy_options opt_;  ///< the caller's options, normalized (update implies merge, ...)
-  copy_observer* observer_;
-  bool want_entries_ = false;
   std::stop_token stop_;
-  std::atomic<bool> stopping_{false};          ///< no new entry may start
-  std::atomic<bool> cancel_requested_{false};  ///< the caller or the observer asked to stop
+  stop_flags flags_;
+  reporter rep_;
 
   unsigned jobs_ = 1;
   unsigned stream_cap_ = 1;  ///< large-file chunks copied at once: one per core, at most jobs_
@@ -211,17 +198,11 @@ class copier {
   std::map<std::pair<dev_t, ino_t>, nlink_t> dry_replaced_;
 
   plan::filter filter_;
-  counters count_;
   link_table links_;
-  std::mutex report_mu_;
-  std::mutex sampler_mu_;                ///< only for sampler_cv_'s timed waits
-  std::condition_variable_any sampler_cv_;
-  std::vector<entry_error> errors_;
   std::unique_ptr<tbb::task_group> tasks_;
   std::mutex big_mu_;  ///< guards the two below and each big_file's next and streams
   std::deque<std::shared_ptr<big_file>> big_queue_;  ///< large files with unclaimed chunks
   unsigned streams_ = 0;                             ///< stream tasks running
-  std::chrono::steady_clock::time_point start_;
 };
 
 }  // namespace treecopy::engine

@@ -4,6 +4,7 @@
 #include "engine/copier.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
@@ -15,13 +16,13 @@
 #include <cstdio>
 #include <cstring>
 #include <new>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <thread>
 #include <utility>
 
-#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
@@ -72,6 +73,69 @@ bool has_default_acl(int fd) {
   return ::fgetxattr(fd, "system.posix_acl_default", nullptr, 0) >= 0;
 }
 
+// Threads of the copy's own that work in its arena beside TBB's workers. TBB starts at most
+// (cores - 1) workers unless a process-wide global_control raises that ceiling, which would also
+// change it for every other user of TBB in the process (and several copies at once would undo each
+// other's). Copies block on I/O, so -j may ask for more workers than cores: the rest are these
+// threads. Each takes one of the arena's slots reserved for external threads and works on the
+// arena's tasks while it waits for a deferred task of its own, which release() drops. They are
+// started with pthread_create and TBB's stack size: a thread that cannot be started is one worker
+// fewer, never an abort (see plan_threads()).
+class arena_threads {
+ public:
+  explicit arena_threads(tbb::task_arena& arena) noexcept : arena_(arena) {}
+  ~arena_threads() { release(); }
+  arena_threads(const arena_threads&) = delete;
+  arena_threads& operator=(const arena_threads&) = delete;
+
+  /// Starts up to n threads into the arena; fewer when no more can be started.
+  void start(unsigned n) noexcept {
+    pthread_attr_t attr;
+    if (::pthread_attr_init(&attr) != 0) return;
+    ::pthread_attr_setstacksize(&attr, worker_stack_size);
+    try {
+      members_.reserve(n);
+      for (unsigned i = 0; i < n; ++i) {
+        auto m = std::make_unique<member>();
+        m->arena = &arena_;
+        m->done = m->waits.defer([] {});
+        if (::pthread_create(&m->thread, &attr, &member::work, m.get()) != 0) break;
+        members_.push_back(std::move(m));
+      }
+    } catch (...) {
+      // Out of memory: the threads started so far work, the others are not there.
+    }
+    ::pthread_attr_destroy(&attr);
+  }
+
+  /// Lets the threads leave the arena once its work is done, and joins them. A deferred task that
+  /// is destroyed without running ends the wait on it as if it had run.
+  void release() noexcept {
+    for (auto& m : members_) m->done = tbb::task_handle();
+    for (auto& m : members_) ::pthread_join(m->thread, nullptr);
+    members_.clear();
+  }
+
+ private:
+  struct member {
+    tbb::task_arena* arena = nullptr;
+    tbb::task_group waits;
+    tbb::task_handle done;
+    pthread_t thread{};
+    static void* work(void* self) {
+      auto* m = static_cast<member*>(self);
+      try {
+        m->arena->execute([m] { m->waits.wait(); });
+      } catch (...) {
+        // The tasks' failures are rethrown to the thread that waits for the copy's task group.
+      }
+      return nullptr;
+    }
+  };
+  tbb::task_arena& arena_;
+  std::vector<std::unique_ptr<member>> members_;
+};
+
 }  // namespace
 
 copier::copier(setup_result& setup, const copy_options& options, copy_observer* observer,
@@ -103,7 +167,6 @@ void copier::plan_threads() {
   const unsigned wanted = jobs_ - 1 + (sampler_wanted_ ? 1u : 0u);
   const unsigned got = startable_threads(wanted);
   if (got >= wanted) return;
-  threads_capped_ = true;
   unsigned workers = got > 0 ? got - 1 : 0;  // the spare
   if (sampler_wanted_ && workers > 0) --workers;
   jobs_ = std::min(jobs_, workers + 1);
@@ -170,13 +233,13 @@ copy_report copier::run() {
     top_.src_dev = setup_.src_st.st_dev;
   }
 
-  // TBB keeps at most (cores - 1) workers unless told otherwise; copies block on I/O, so a request
-  // for more workers than cores must raise that process-wide ceiling for as long as we run. Where
-  // fewer threads could be started, the ceiling comes down to what we have instead.
-  std::optional<tbb::global_control> ceiling;
-  if (jobs_ > static_cast<unsigned>(tbb::info::default_concurrency()) || threads_capped_)
-    ceiling.emplace(tbb::global_control::max_allowed_parallelism, jobs_);
-  tbb::task_arena arena(static_cast<int>(jobs_), 1);
+  // Of the jobs_ threads, the calling one and TBB's workers (at most cores - 1 of them: see
+  // arena_threads) run the tasks, and threads of our own the rest. The arena asks TBB for no more
+  // workers than that, and plan_threads() made sure that all of them can be started: TBB never
+  // tries to start a worker it cannot have (it would end the process).
+  const unsigned cores = static_cast<unsigned>(std::max(1, tbb::info::default_concurrency()));
+  const unsigned own = jobs_ - std::min(jobs_, cores);
+  tbb::task_arena arena(static_cast<int>(jobs_), 1 + own);
   // Started here, with nothing queued yet: an arena whose start failed cannot be used again, not
   // even to wait (it spins on its half-done start).
   try {
@@ -191,10 +254,14 @@ copy_report copier::run() {
 
   rep_.start_sampler();
   std::exception_ptr failure;
-  try {
-    run_tasks(arena);
-  } catch (...) {
-    failure = std::current_exception();
+  {
+    arena_threads extra(arena);
+    try {
+      extra.start(own);
+      run_tasks(arena);
+    } catch (...) {
+      failure = std::current_exception();
+    }
   }
   rep_.stop_sampler();
   if (failure) {

@@ -169,9 +169,6 @@ class copier {
   int umask_ = -1;  ///< process umask, or -1 when unknown (then modes are always set explicitly)
   int dir_fd_budget_ = 64;
   std::size_t big_queue_cap_ = 4;  ///< large files that may wait for a stream, each holding a pair
-  /// Fewer threads could be started than asked for: TBB's ceiling is lowered to jobs_ too, so that
-  /// it never tries to start a worker it cannot have (it would end the process).
-  bool threads_capped_ = false;
   bool sampler_wanted_ = false;  ///< a progress sampler thread, if one can be started
   std::atomic<int> open_dir_fds_{0};
   /// 0 unknown, 1 cloning works, 2 cannot clone between the root file systems.

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <memory>
 
-#include <oneapi/tbb/task_group.h>
 
 #include "engine/copier.hpp"
 
@@ -16,8 +15,6 @@ namespace treecopy::engine {
 namespace {
 
 // Files at least this large are split into chunks that several workers copy at once.
-constexpr std::uint64_t big_file_threshold = 128ull << 20;
-constexpr std::uint64_t chunk_size = 32ull << 20;
 // Files at least this large are stat'ed again after the copy to see whether they changed meanwhile.
 // Smaller ones are copied within microseconds of their first fstat; a shrink shows for any size.
 constexpr off_t recheck_threshold = 1 << 20;
@@ -63,135 +60,27 @@ bool copier::create_replacing(dir_node* node, const char* name, operation op, Cr
   }
 }
 
-/// A large file copied in chunks. It waits in the copier's stream queue (see start_big_file()) with
-/// its descriptors open; stream tasks claim its chunks in file order, so the file is read front to
-/// back by streams close together (never backwards, which defeats readahead on a cold cache). The
-/// last chunk to finish applies the metadata.
-struct big_file {
-  copier* c;
-  dir_node* node;
-  const char* name;  // points into node->names, kept alive by the node's users count
-  fs::unique_fd sfd, dfd;
-  struct stat st;
-  bool first_link;
-  bool sparse;
-  bool cached;  // its data was in the page cache when it was queued
-  std::uint64_t chunks;
-  std::uint64_t next = 0;  // the next unclaimed chunk; guarded by the copier's big_mu_
-  unsigned streams = 0;    // streams copying a chunk of it; guarded by big_mu_
-  std::atomic<std::uint64_t> remaining;
-  std::atomic<int> error{0};
-  std::atomic<bool> read_side{false};
-  std::atomic<bool> short_read{false};
-
-  void copy_chunk(std::uint64_t index) {
-    if (error.load(std::memory_order_relaxed) == 0) {
-      const auto size = static_cast<std::uint64_t>(st.st_size);
-      const std::uint64_t off = index * chunk_size;
-      const std::uint64_t len = std::min(chunk_size, size - off);
-      fs::copy_result r = fs::copy_range(sfd.get(), dfd.get(), off, len, sparse, c->data_control(node, st));
-      if (r.error) {
-        int expected = 0;
-        if (error.compare_exchange_strong(expected, r.error)) read_side.store(r.read_side);
-      } else if (!sparse && r.bytes < len) {
-        short_read.store(true, std::memory_order_relaxed);
-      }
-    }
-    if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) finish();
+// Every chunk of a large file is done: as copy_regular() does after copy_bytes().
+void copier::big_file_done(big_file& f) {
+  dir_node* node = f.node;
+  const char* name = f.name;
+  if (int err = f.error.load()) {
+    const bool read_side = f.read_side.load();
+    rep_.report(node, name, !read_side, read_side ? operation::read : operation::write, err);
+    discard_file(node, name);
+    if (f.first_link) link_waiters(node, name, f.st, false);
+  } else if (f.sparse && ::ftruncate(f.dfd.get(), f.st.st_size) != 0) {
+    rep_.report(node, name, true, operation::write, errno);
+    discard_file(node, name);
+    if (f.first_link) link_waiters(node, name, f.st, false);
+  } else {
+    const bool changed = source_changed(f.sfd.get(), f.st, f.short_read.load());
+    finish_file(node, name, f.sfd.get(), f.dfd, f.st, f.first_link, changed);
   }
-
-  void finish() {
-    if (int err = error.load()) {
-      c->rep_.report(node, name, !read_side.load(), read_side.load() ? operation::read : operation::write, err);
-      c->discard_file(node, name);
-      if (first_link) c->link_waiters(node, name, st, false);
-    } else if (sparse && ::ftruncate(dfd.get(), st.st_size) != 0) {
-      c->rep_.report(node, name, true, operation::write, errno);
-      c->discard_file(node, name);
-      if (first_link) c->link_waiters(node, name, st, false);
-    } else {
-      const bool changed = c->source_changed(sfd.get(), st, short_read.load());
-      c->finish_file(node, name, sfd.get(), dfd, st, first_link, changed);
-    }
-    sfd.reset();
-    dfd.reset();
-    c->release_users(node);
-    c->finish_child(node);
-  }
-};
-
-// Large files are queued rather than each given a stream of its own: stream tasks (run_stream())
-// copy at most stream_cap_ chunks at once, one per core and at most -j. More streams than cores
-// only slow the copy down: writes to one file take turns on its inode lock, and far-apart reads
-// cost seeks and readahead. Meanwhile the other workers go on with the small files. Returns false
-// when the queue is full: the caller then copies the file itself, so that a directory of many
-// large files does not hold two descriptors for each of them.
-bool copier::start_big_file(dir_node* node, const char* name, fs::unique_fd& sfd, fs::unique_fd& dfd,
-                            const struct stat& st, bool first) {
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  const std::uint64_t chunks = (size + chunk_size - 1) / chunk_size;
-  (void)::posix_fadvise(sfd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  const bool sparse = looks_sparse(st);
-  // A sparse file's holes are never cached: it counts as read from the disk.
-  const bool cached = !sparse && fs::mostly_cached(sfd.get(), size);
-  std::uint64_t spawn = 0;
-  {
-    std::lock_guard lock(big_mu_);
-    if (big_queue_.size() >= max_queued_big_files()) return false;
-    auto job = std::make_shared<big_file>();
-    job->c = this;
-    job->node = node;
-    job->name = name;
-    job->sfd = std::move(sfd);
-    job->dfd = std::move(dfd);
-    job->st = st;
-    job->first_link = first;
-    job->sparse = sparse;
-    job->cached = cached;
-    job->chunks = chunks;
-    job->remaining.store(chunks);
-    // The file keeps its directory open and unfinished until its last chunk is written.
-    add_work(node, 1);
-    node->users.fetch_add(1, std::memory_order_relaxed);
-    big_queue_.push_back(std::move(job));
-    spawn = std::min<std::uint64_t>(stream_cap_ - streams_, chunks);
-    streams_ += static_cast<unsigned>(spawn);
-  }
-  for (std::uint64_t i = 0; i < spawn; ++i) tasks_->run([this] { run_stream(); });
-  return true;
-}
-
-// A stream task: copies chunks until none is left unclaimed. A file whose data is cached is memory
-// work, and writes to one file take turns on its inode lock: streams spread over such files, each
-// chunk going to the one with the fewest streams on it. A file read from the disk has at most one
-// stream, which reads it front to back (two streams on one file cost each other's readahead and
-// take turns writing it), but several such files are read at once, one per stream: the disk gets
-// more than one request at a time and the copying into the destination runs on every core. Ties
-// go to the oldest file, so a stream stays with its file.
-void copier::run_stream() {
-  std::shared_ptr<big_file> job;
-  for (;;) {
-    std::shared_ptr<big_file> done = std::move(job);  // released outside the lock
-    std::uint64_t index = 0;
-    {
-      std::lock_guard lock(big_mu_);
-      if (done) --done->streams;
-      auto pick = big_queue_.end();
-      for (auto it = big_queue_.begin(); it != big_queue_.end(); ++it) {
-        if (!(*it)->cached && (*it)->streams > 0) continue;
-        if (pick == big_queue_.end() || (*it)->streams < (*pick)->streams) pick = it;
-      }
-      if (pick == big_queue_.end()) {
-        --streams_;
-        return;
-      }
-      job = *pick;
-      index = job->next++;
-      ++job->streams;
-      if (job->next == job->chunks) big_queue_.erase(pick);
-    }
-    job->copy_chunk(index);
-  }
+  f.sfd.reset();
+  f.dfd.reset();
+  release_users(node);
+  finish_child(node);
 }
 
 void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
@@ -251,7 +140,7 @@ void copier::copy_regular(dir_node* node, const char* name, bool claimed_first) 
   bool done = false;
   bool ok = try_clone(node, name, sfd.get(), dfd.get(), st, done);
   if (ok && !done && static_cast<std::uint64_t>(st.st_size) >= big_file_threshold &&
-      !node->pseudo_fs && start_big_file(node, name, sfd, dfd, st, first)) {
+      !node->pseudo_fs && streams_.start(*sched_, node, name, sfd, dfd, st, first)) {
     return;
   }
   bool changed = false;

@@ -211,6 +211,23 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
       node->xattrs_read = true;
   }
 
+  int d = -1;
+  if (!open_dst_dir(node, pdst, dname, d)) return false;
+  node->src_fd = sfd.release();
+  node->dst_fd = d;
+  open_dir_fds_.fetch_add(2, std::memory_order_relaxed);
+  // An existing directory, or one that inherited a default ACL, gives new entries modes that the
+  // umask does not predict: set them explicitly.
+  node->always_chmod = parent->always_chmod || node->existed;
+  if (!node->always_chmod && opt_.merge && d >= 0) node->always_chmod = has_default_acl(d);
+  return true;
+}
+
+// Creates (or, merging, finds) and opens node's destination directory dname in pdst; a dry run only
+// looks at what is there. Sets node->existed and node->dst_foreign, and DST's identity when node is
+// SRC's root. Returns false after reporting a failure; out: -1 when a dry run has nothing to open.
+bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out) {
+  dir_node* parent = node->parent;
   bool existed = false;
   int d = -1;
   if (opt_.dry_run) {
@@ -265,13 +282,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     }
     guard.release();
   }
-  node->src_fd = sfd.release();
-  node->dst_fd = d;
-  open_dir_fds_.fetch_add(2, std::memory_order_relaxed);
-  // An existing directory, or one that inherited a default ACL, gives new entries modes that the
-  // umask does not predict: set them explicitly.
-  node->always_chmod = parent->always_chmod || existed;
-  if (!node->always_chmod && opt_.merge && d >= 0) node->always_chmod = has_default_acl(d);
+  out = d;
   return true;
 }
 

@@ -45,6 +45,7 @@ class copier final : private stream_owner {
   // The copy as a whole, and opening a directory pair (copier.cpp).
   void plan_threads();
   bool open_dir_pair(dir_node* node, bool via_parent);
+  bool open_dst_dir(dir_node* node, int pdst, const char* dname, int& out);
 
   // The walker: directory tasks, batches, the descriptor budget, finalization (walker.cpp).
   void spawn_child(dir_node* node, const char* name, bool via_parent);

@@ -2,7 +2,6 @@
 // with every worker it was given, more than there are cores.
 #include <dirent.h>
 #include <gtest/gtest.h>
-
 #include <oneapi/tbb/global_control.h>
 
 #include <algorithm>

@@ -55,8 +55,8 @@ class arena_threads {
   /// Lets the threads leave the arena once its work is done, and joins them. A deferred task that
   /// is destroyed without running ends the wait on it as if it had run.
   void release() noexcept {
-    for (auto& m : members_) m->done = tbb::task_handle();
-    for (auto& m : members_) ::pthread_join(m->thread, nullptr);
+    for (const auto& m : members_) m->done = tbb::task_handle();
+    for (const auto& m : members_) ::pthread_join(m->thread, nullptr);
     members_.clear();
   }
 

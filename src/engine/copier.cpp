@@ -1,30 +1,23 @@
-// Scheduling of a copy: directory tasks that list a directory and spawn tasks for its
-// subdirectories and batches of its other entries, descriptor budgeting, and post-order
-// finalization of directory metadata (the last child to finish finalizes its parent).
+// A copy as a whole: its setup from the caller's options and the process's limits (threads, the
+// umask), the run from start to report, and the opening of each directory pair (source opened,
+// destination created or merged into, with the checks that keep the copy out of itself).
 #include "engine/copier.hpp"
 
 #include <fcntl.h>
-#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <new>
 #include <optional>
 #include <stdexcept>
 #include <system_error>
-#include <thread>
 #include <utility>
-
-#include <oneapi/tbb/global_control.h>
-#include <oneapi/tbb/info.h>
-#include <oneapi/tbb/task_arena.h>
-#include <oneapi/tbb/task_group.h>
 
 #include "engine/limits.hpp"
 
@@ -76,7 +69,7 @@ bool has_default_acl(int fd) {
 
 copier::copier(setup_result& setup, const copy_options& options, copy_observer* observer,
                std::stop_token stop)
-    : setup_(setup), opt_(options), observer_(observer), stop_(std::move(stop)),
+    : setup_(setup), opt_(options), stop_(std::move(stop)), rep_(setup, opt_, observer, flags_),
       filter_(options.filters) {
   if (opt_.checksum) opt_.update = true;
   if (opt_.update) opt_.merge = true;
@@ -86,13 +79,11 @@ copier::copier(setup_result& setup, const copy_options& options, copy_observer* 
   is_root_ = euid_ == 0;
   umask_ = read_umask();
   mtime_window_ns_ = opt_.modify_window.count();
-  want_entries_ = observer_ && observer_->wants_entries();
-  sampler_wanted_ = observer_ != nullptr;
+  sampler_wanted_ = observer != nullptr;
   plan_threads();
   plan_descriptors();
   top_.is_top = true;
   top_.pinned = true;
-  tasks_ = std::make_unique<tbb::task_group>();
 }
 
 copier::~copier() = default;
@@ -104,56 +95,13 @@ void copier::plan_threads() {
   const unsigned wanted = jobs_ - 1 + (sampler_wanted_ ? 1u : 0u);
   const unsigned got = startable_threads(wanted);
   if (got >= wanted) return;
-  threads_capped_ = true;
   unsigned workers = got > 0 ? got - 1 : 0;  // the spare
   if (sampler_wanted_ && workers > 0) --workers;
   jobs_ = std::min(jobs_, workers + 1);
 }
 
-// Descriptors: SRC's and DST's roots stay open for the whole copy. A worker holds the pair of the
-// directory it lists and a file pair (or a parent reopened by path and the pair it opens, or a
-// source file and a hard link's target directory): 4. With several workers, each may also keep a
-// pair open past the budget (they check it at the same time), and names of a hard-linked file
-// being copied keep their directories open while they wait: 6 each, and 4 spare. A large file
-// waiting for a stream holds its pair and its directory's. What the soft limit leaves after the
-// descriptors already open goes to directories kept open between their listing and their
-// finalization. When the limit cannot hold every worker, fewer run, down to one; below what one
-// needs, the copy does not start (and creates nothing).
-void copier::plan_descriptors() {
-  constexpr long alone = 4, per_worker = 6, waiters = 4;
-  long limit = descriptor_limit();
-  if (limit < 0) limit = 1L << 20;
-  long open_now = open_descriptors(limit);
-  if (open_now < 0) open_now = 16;  // no /proc: a guess at what a process usually has open
-  const long avail = limit - open_now - 1;  // DST's root is opened once the copy starts
-  if (avail < alone) {
-    throw setup_error(setup_.dst_display, std::make_error_code(std::errc::too_many_files_open),
-                      "too few file descriptors: the limit (ulimit -n) is " + std::to_string(limit) +
-                          " and " + std::to_string(open_now) + " are open already; a copy needs " +
-                          std::to_string(open_now + 1 + alone) + " at least");
-  }
-  const long fit = (avail - waiters) / per_worker;
-  jobs_ = fit >= 2 ? static_cast<unsigned>(std::min<long>(jobs_, fit)) : 1u;
-  long spare = avail - (jobs_ == 1 ? alone : per_worker * static_cast<long>(jobs_) + waiters);
-  stream_cap_ = std::clamp(static_cast<unsigned>(tbb::info::default_concurrency()), 1u, jobs_);
-  big_queue_cap_ = std::min<std::size_t>(4 * std::size_t{stream_cap_},
-                                         static_cast<std::size_t>(spare / 8));
-  spare -= 4 * static_cast<long>(big_queue_cap_);
-  spare -= std::min(24L, spare / 4);  // for descriptors the caller opens meanwhile
-  // + 2: the pair of SRC's and DST's roots counts among the open directories.
-  dir_fd_budget_ = static_cast<int>(std::clamp(spare, 0L, 4096L)) + 2;
-}
-
-bool copier::over_budget() const noexcept {
-  return open_dir_fds_.load(std::memory_order_relaxed) > dir_fd_budget_;
-}
-
-void copier::add_work(dir_node* node, std::int64_t n) {
-  node->pending.fetch_add(n, std::memory_order_relaxed);
-}
-
 copy_report copier::run() {
-  start_ = std::chrono::steady_clock::now();
+  rep_.start_clock();
   std::stop_callback on_stop(stop_, [this] { cancel(); });
 
   top_.src_fd = setup_.src_parent ? setup_.src_parent.get() : -1;
@@ -171,17 +119,8 @@ copy_report copier::run() {
     top_.src_dev = setup_.src_st.st_dev;
   }
 
-  // TBB keeps at most (cores - 1) workers unless told otherwise; copies block on I/O, so a request
-  // for more workers than cores must raise that process-wide ceiling for as long as we run. Where
-  // fewer threads could be started, the ceiling comes down to what we have instead.
-  std::optional<tbb::global_control> ceiling;
-  if (jobs_ > static_cast<unsigned>(tbb::info::default_concurrency()) || threads_capped_)
-    ceiling.emplace(tbb::global_control::max_allowed_parallelism, jobs_);
-  tbb::task_arena arena(static_cast<int>(jobs_), 1);
-  // Started here, with nothing queued yet: an arena whose start failed cannot be used again, not
-  // even to wait (it spins on its half-done start).
   try {
-    arena.initialize();
+    sched_ = make_tbb_scheduler(jobs_, flags_);
   } catch (const std::bad_alloc&) {
     throw setup_error(setup_.dst_display, std::make_error_code(std::errc::not_enough_memory),
                       "cannot start the worker threads: out of memory");
@@ -190,24 +129,14 @@ copy_report copier::run() {
                       std::string("cannot start the worker threads: ") + e.what());
   }
 
-  // Progress is a comfort: without a thread for it, the copy goes on and reports at the end.
-  std::jthread sampler;
-  if (sampler_wanted_) {
-    try {
-      sampler = std::jthread([this](const std::stop_token& done) { sample_progress(done); });
-    } catch (const std::system_error&) {
-    }
-  }
+  rep_.start_sampler();
   std::exception_ptr failure;
   try {
-    run_tasks(arena);
+    sched_->run([this] { run_root(); });
   } catch (...) {
     failure = std::current_exception();
   }
-  if (sampler.joinable()) {
-    sampler.request_stop();
-    sampler.join();
-  }
+  rep_.stop_sampler();
   if (failure) {
     // Something the copy as a whole needs failed (a worker thread, memory for a task): what was
     // copied stays, and the caller learns what stopped the rest.
@@ -221,90 +150,7 @@ copy_report copier::run() {
       throw std::runtime_error(std::string("copy stopped: ") + e.what());
     }
   }
-  copy_report rep;
-  for (std::size_t k = 0; k < entry_kind_count; ++k)
-    rep.copied.by_kind[k] = count_.copied[k].load(std::memory_order_relaxed);
-  rep.bytes_copied = count_.bytes_done.load(std::memory_order_relaxed);
-  rep.error_count = count_.errors.load(std::memory_order_relaxed);
-  rep.skipped = count_.skipped.load(std::memory_order_relaxed);
-  rep.removed = count_.removed.load(std::memory_order_relaxed);
-  rep.errors = std::move(errors_);
-  rep.cancelled = cancel_requested_.load(std::memory_order_relaxed);
-  rep.elapsed = std::chrono::steady_clock::now() - start_;
-  if (observer_) {
-    try {
-      observer_->on_progress(snapshot());
-    } catch (...) {
-    }
-  }
-  return rep;
-}
-
-// Runs the whole tree in the arena. TBB throws from here when it cannot start a worker thread or
-// allocate a task; the tasks already queued must still run before the group may be destroyed, or
-// its destructor waits for them forever: stop (they then skip their entries) and wait again, a
-// bounded number of times, since each wait may meet the same failure.
-void copier::run_tasks(tbb::task_arena& arena) {
-  std::exception_ptr failure;
-  try {
-    arena.execute([&] {
-      tasks_->run([this] { run_root(); });
-      tasks_->wait();
-    });
-    return;
-  } catch (...) {
-    failure = std::current_exception();
-  }
-  cancel();
-  for (unsigned attempt = 0; attempt <= jobs_ + 1; ++attempt) {
-    bool drained = false;
-    try {
-      arena.execute([&] { tasks_->wait(); });
-      drained = true;
-    } catch (...) {
-    }
-    if (drained) std::rethrow_exception(failure);
-  }
-  // TBB keeps failing: the queued tasks can no longer run. Leave the group to the process's end
-  // rather than wait for it forever.
-  (void)tasks_.release();
-  std::rethrow_exception(failure);
-}
-
-void copier::run_root() {
-  if (setup_.src_dir) {
-    root_ = new dir_node;
-    root_->parent = &top_;
-    root_->name = setup_.src_name;
-    top_.pending.fetch_add(1, std::memory_order_relaxed);
-    count_.entries_found.fetch_add(1, std::memory_order_relaxed);
-    count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
-    process_dir(root_, true);
-  } else {
-    count_.entries_found.fetch_add(1, std::memory_order_relaxed);
-    std::uint8_t dtype = S_ISREG(setup_.src_st.st_mode) ? DT_REG : DT_UNKNOWN;
-    copy_entry(&top_, setup_.src_name.c_str(), dtype);
-  }
-}
-
-// ---- directories -------------------------------------------------------------------------------
-
-// A task for subdirectory name of node. via_parent: it opens itself through node's descriptors,
-// which stay open for it; otherwise it reopens its parent by path.
-void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
-  auto* child = new dir_node;
-  child->parent = node;
-  child->name = name;
-  add_work(node, 1);
-  if (via_parent) node->users.fetch_add(1, std::memory_order_relaxed);
-  spawn_dir(child, via_parent);
-}
-
-void copier::spawn_dir(dir_node* node, bool via_parent) {
-  count_.dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
-  tasks_->run([this, node, via_parent] {
-    process_dir(node, via_parent);
-  });
+  return rep_.finish();
 }
 
 // Opens the source directory and creates and opens the destination one. via_parent: the parent's
@@ -322,10 +168,10 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   } else {
     std::string rel = rel_path(parent);
     int s = fs::open_dir_beneath(src_root_fd_, rel, opt_.dereference == symlink_mode::always);
-    if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
+    if (s < 0) return rep_.report(parent, node->name, false, operation::open_source, -s), false;
     reopened_src.reset(s);
     int d = dst_root_fd_ < 0 ? -1 : fs::open_dir_beneath(dst_root_fd_, rel);
-    if (d < 0 && !opt_.dry_run) return report(parent, node->name, true, operation::open_source, -d), false;
+    if (d < 0 && !opt_.dry_run) return rep_.report(parent, node->name, true, operation::open_source, -d), false;
     reopened_dst.reset(d);
     psrc = s;
     pdst = d;
@@ -336,23 +182,23 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   } else {
     int s = fs::open_at(psrc, node->name.c_str(), O_RDONLY | O_DIRECTORY | src_nofollow(parent));
     if (s == -EACCES && !opt_.dry_run) create_unlisted_dir(parent, node->name.c_str(), psrc, pdst);
-    if (s < 0) return report(parent, node->name, false, operation::open_source, -s), false;
+    if (s < 0) return rep_.report(parent, node->name, false, operation::open_source, -s), false;
     sfd.reset(s);
   }
-  if (::fstat(sfd.get(), &node->st) != 0) return report(parent, node->name, false, operation::stat, errno), false;
-  if (!S_ISDIR(node->st.st_mode)) return report(parent, node->name, false, operation::open_source, ENOTDIR), false;
+  if (::fstat(sfd.get(), &node->st) != 0) return rep_.report(parent, node->name, false, operation::stat, errno), false;
+  if (!S_ISDIR(node->st.st_mode)) return rep_.report(parent, node->name, false, operation::open_source, ENOTDIR), false;
   if (opt_.dereference == symlink_mode::always) {
     // Following links can lead back to a directory being copied: report the cycle, do not loop.
     for (const dir_node* a = parent; a && !a->is_top; a = a->parent)
       if (a->st.st_ino == node->st.st_ino && a->st.st_dev == node->st.st_dev)
-        return report(parent, node->name, false, operation::open_source,
+        return rep_.report(parent, node->name, false, operation::open_source,
                       make_error_code(errc::directory_cycle)), false;
   }
   // DST, SRC or an ancestor of SRC met again inside SRC (a bind mount, a followed link): copying
   // it would copy the copy, or SRC, into itself without end (cp: "cannot copy a directory into
   // itself"). One compare against a few identities, after the fstat every directory gets anyway.
   if (node != root_ && protected_dir(file_id::of(node->st))) {
-    report(parent, node->name, false, operation::open_source, make_error_code(errc::into_itself));
+    rep_.report(parent, node->name, false, operation::open_source, make_error_code(errc::into_itself));
     return false;
   }
   node->no_descend = opt_.one_file_system && node != root_ && root_ && node->st.st_dev != root_->st.st_dev;
@@ -360,37 +206,54 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   node->pseudo_fs = node->st.st_dev == parent->src_dev ? parent->pseudo_fs : is_pseudo_fs(sfd.get());
   if (opt_.preserve_xattrs) {
     if (int err = fs::read_xattrs(sfd.get(), node->xattrs))
-      report(parent, node->name, false, operation::read_xattr, err);
+      rep_.report(parent, node->name, false, operation::read_xattr, err);
     else
       node->xattrs_read = true;
   }
 
+  int d = -1;
+  if (!open_dst_dir(node, pdst, dname, d)) return false;
+  node->src_fd = sfd.release();
+  node->dst_fd = d;
+  open_dir_fds_.fetch_add(2, std::memory_order_relaxed);
+  // An existing directory, or one that inherited a default ACL, gives new entries modes that the
+  // umask does not predict: set them explicitly.
+  node->always_chmod = parent->always_chmod || node->existed;
+  if (!node->always_chmod && opt_.merge && d >= 0) node->always_chmod = has_default_acl(d);
+  return true;
+}
+
+// Creates (or, merging, finds) and opens node's destination directory dname in pdst; a dry run only
+// looks at what is there. Sets node->existed and node->dst_foreign, and DST's identity when node is
+// SRC's root. Returns false after reporting a failure; out: -1 when a dry run has nothing to open.
+bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out) {
+  dir_node* parent = node->parent;
   bool existed = false;
   int d = -1;
   if (opt_.dry_run) {
     // Nothing is created: look at what exists, to foresee conflicts.
     d = pdst < 0 ? -ENOENT : fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
     if ((d == -ELOOP || d == -ENOTDIR) && !opt_.update)
-      return report(parent, node->name, true, operation::create, ENOTDIR), false;
+      return rep_.report(parent, node->name, true, operation::create, ENOTDIR), false;
     existed = d >= 0;
     if (d < 0) d = -1;
   } else {
     if (::mkdirat(pdst, dname, S_IRWXU) != 0) {
       int err = errno;
-      if (err != EEXIST || !opt_.merge) return report(parent, node->name, true, operation::create, err), false;
+      if (err != EEXIST || !opt_.merge) return rep_.report(parent, node->name, true, operation::create, err), false;
       existed = true;
     }
     d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
     if ((d == -ELOOP || d == -ENOTDIR) && opt_.update) {
       // --update: a file (or link) where the source now has a directory gives way.
       if (::unlinkat(pdst, dname, 0) != 0 || ::mkdirat(pdst, dname, S_IRWXU) != 0)
-        return report(parent, node->name, true, operation::remove, errno), false;
+        return rep_.report(parent, node->name, true, operation::remove, errno), false;
       existed = false;
       d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
     }
     if (d < 0) {
       int err = -d == ELOOP ? ENOTDIR : -d;  // an existing symlink is not a directory to merge into
-      return report(parent, node->name, true, operation::create, err), false;
+      return rep_.report(parent, node->name, true, operation::create, err), false;
     }
   }
   node->existed = existed;
@@ -400,7 +263,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   if (d >= 0 && (node == root_ || existed)) {
     struct stat ds {};
     fs::unique_fd guard(d);
-    if (::fstat(d, &ds) != 0) return report(parent, node->name, true, operation::stat, errno), false;
+    if (::fstat(d, &ds) != 0) return rep_.report(parent, node->name, true, operation::stat, errno), false;
     bool refused = false;
     if (node == root_) {
       dst_root_dev_ = ds.st_dev;
@@ -414,334 +277,13 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
       refused = protected_dir(file_id::of(ds));
     }
     if (refused) {
-      report(parent, node->name, true, operation::create, make_error_code(errc::holds_source));
+      rep_.report(parent, node->name, true, operation::create, make_error_code(errc::holds_source));
       return false;
     }
     guard.release();
   }
-  node->src_fd = sfd.release();
-  node->dst_fd = d;
-  open_dir_fds_.fetch_add(2, std::memory_order_relaxed);
-  // An existing directory, or one that inherited a default ACL, gives new entries modes that the
-  // umask does not predict: set them explicitly.
-  node->always_chmod = parent->always_chmod || existed;
-  if (!node->always_chmod && opt_.merge && d >= 0) node->always_chmod = has_default_acl(d);
+  out = d;
   return true;
-}
-
-void copier::process_dir(dir_node* node, bool via_parent) {
-  bool opened = false;
-  if (!stopping()) {
-    try {
-      opened = open_dir_pair(node, via_parent);
-    } catch (const std::bad_alloc&) {
-      report(node->parent, node->name, false, operation::open_source, ENOMEM);
-    }
-  }
-  if (node == root_ && opened) {
-    src_root_fd_ = node->src_fd;
-    dst_root_fd_ = node->dst_fd;
-    node->pinned = true;
-    if (opt_.update && node->existed && node->dst_fd >= 0) detect_time_granularity(node->dst_fd);
-  }
-  if (via_parent) release_users(node->parent);
-  if (!opened) {
-    count_.dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
-    dir_node* parent = node->parent;
-    delete node;
-    finish_child(parent);
-    return;
-  }
-  count_.entries_done.fetch_add(1, std::memory_order_relaxed);
-  if (!node->no_descend) {
-    if (int err = fs::list_dir(node->src_fd, node->names, node->entries))
-      report(node, {}, false, operation::read_dir, err);
-  }
-  count_.entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
-  count_.dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
-  try {
-    if (opt_.delete_extraneous && !stopping()) delete_extraneous(node);
-    schedule_children(node);
-  } catch (const std::bad_alloc&) {
-    report(node, {}, false, operation::read_dir, ENOMEM);
-  }
-  release_users(node);
-  finish_child(node);
-}
-
-// Subdirectories first, then batches of the other entries: a worker pops its newest task first, so
-// it finishes this directory's files (and can close its descriptors) before it descends, while idle
-// workers steal the oldest tasks, the subdirectories, and so spread out across the tree.
-void copier::schedule_children(dir_node* node) {
-  auto& ents = node->entries;
-  if (!filter_.empty()) {
-    const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
-    auto kept = std::remove_if(ents.begin(), ents.end(), [&](fs::dir_entry& e) {
-      return excluded(node, rel_dir, node->names.c_str() + e.name_offset, e.type);
-    });
-    const auto dropped = static_cast<std::uint64_t>(ents.end() - kept);
-    count_.skipped.fetch_add(dropped, std::memory_order_relaxed);
-    count_.entries_done.fetch_add(dropped, std::memory_order_relaxed);
-    ents.erase(kept, ents.end());
-  }
-  auto first_dir = std::stable_partition(ents.begin(), ents.end(),
-                                         [](const fs::dir_entry& e) { return e.type != DT_DIR; });
-  const auto nfiles = static_cast<std::uint32_t>(first_dir - ents.begin());
-  if (stopping()) {
-    count_.entries_done.fetch_add(ents.size(), std::memory_order_relaxed);
-    return;
-  }
-  for (auto it = first_dir; it != ents.end(); ++it)
-    spawn_child(node, node->names.c_str() + it->name_offset, !over_budget());
-  if (nfiles == 0) return;
-  const std::uint32_t per = std::clamp<std::uint32_t>(nfiles / (jobs_ * 4), 8, 128);
-  // A few entries are done right here; so are all of them when too many directories are open
-  // already, rather than queue work that would keep this directory's descriptors open.
-  if (nfiles <= per || over_budget()) return copy_entries(node, 0, nfiles);
-  for (std::uint32_t b = 0; b < nfiles; b += per) {
-    std::uint32_t e = std::min(nfiles, b + per);
-    add_work(node, 1);
-    node->users.fetch_add(1, std::memory_order_relaxed);
-    tasks_->run([this, node, b, e] {
-      run_batch(node, b, e);
-    });
-  }
-}
-
-namespace {
-
-// The entries a worker is going through (copy_entries()), so that copy_regular(), several calls
-// down, can hand the rest of them to other workers when it meets a large file. Thread-local
-// rather than passed down: every path to copy_regular() (plain, --merge, --update, hard-link
-// waiters) would need it, and only the entry the loop is at may use it (armed).
-struct entry_cursor {
-  const copier* owner;
-  dir_node* node;
-  std::uint32_t next, end;
-  bool armed;
-};
-thread_local entry_cursor* current_entries = nullptr;
-
-// Restores the enclosing cursor however copy_entries() is left.
-class cursor_scope {
- public:
-  explicit cursor_scope(entry_cursor* c) noexcept : outer_(std::exchange(current_entries, c)) {}
-  ~cursor_scope() { current_entries = outer_; }
-  cursor_scope(const cursor_scope&) = delete;
-  cursor_scope& operator=(const cursor_scope&) = delete;
-
- private:
-  entry_cursor* outer_;
-};
-
-// Arms the cursor for the entry the loop is at, and only while that entry is being copied.
-class armed_while_copying {
- public:
-  explicit armed_while_copying(entry_cursor& c) noexcept : c_(c) { c_.armed = true; }
-  ~armed_while_copying() { c_.armed = false; }
-  armed_while_copying(const armed_while_copying&) = delete;
-  armed_while_copying& operator=(const armed_while_copying&) = delete;
-
- private:
-  entry_cursor& c_;
-};
-
-}  // namespace
-
-void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end) {
-  entry_cursor cursor{this, node, begin, end, false};
-  cursor_scope scope(&cursor);
-  while (cursor.next < cursor.end) {
-    if (stopping()) {
-      count_.entries_done.fetch_add(cursor.end - cursor.next, std::memory_order_relaxed);
-      break;
-    }
-    const auto& e = node->entries[cursor.next++];
-    armed_while_copying armed(cursor);
-    copy_entry(node, node->names.c_str() + e.name_offset, e.type);
-  }
-}
-
-// A file of a few MiB takes milliseconds, hundreds of small files' worth: the worker that meets
-// one spawns the entries after it as a batch of their own before copying it, so that idle
-// workers take them (and the other large files among them) instead of waiting for this one. File
-// sizes are known only once a file is open, so this is how the largest work starts early without
-// a stat per entry at listing time.
-void copier::hand_off_rest(dir_node* node) {
-  entry_cursor* c = current_entries;
-  if (!c || !c->armed || c->owner != this || c->node != node) return;
-  c->armed = false;
-  if (c->next >= c->end) return;
-  const std::uint32_t b = c->next, e = c->end;
-  add_work(node, 1);
-  node->users.fetch_add(1, std::memory_order_relaxed);
-  try {
-    tasks_->run([this, node, b, e] { run_batch(node, b, e); });
-  } catch (const std::bad_alloc&) {
-    // No task: this worker keeps the entries. The batch it is in still counts as pending and as
-    // a user of the listing, so neither count reaches zero here.
-    add_work(node, -1);
-    node->users.fetch_sub(1, std::memory_order_relaxed);
-    return;
-  }
-  c->end = b;
-}
-
-void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {
-  copy_entries(node, begin, end);
-  release_users(node);
-  finish_child(node);
-}
-
-void copier::close_fds(dir_node* node) {
-  if (node->pinned || node->src_fd < 0) return;
-  ::close(node->src_fd);
-  if (node->dst_fd >= 0) ::close(node->dst_fd);
-  node->src_fd = node->dst_fd = -1;
-  open_dir_fds_.fetch_sub(2, std::memory_order_relaxed);
-}
-
-void copier::release_users(dir_node* node) {
-  if (node->users.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  // Nobody lists or copies into this directory any more: drop the listing, and the descriptors
-  // too when many are open (finalization will reopen the destination by path).
-  std::string().swap(node->names);
-  std::vector<fs::dir_entry>().swap(node->entries);
-  if (over_budget()) close_fds(node);
-}
-
-void copier::finish_child(dir_node* node) {
-  while (node && node->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    if (node->is_top) return;
-    dir_node* parent = node->parent;
-    finalize_dir(node);
-    delete node;
-    node = parent;
-  }
-}
-
-// Owner, attributes, mode and times of a destination directory, after all its children.
-void copier::finalize_dir(dir_node* node) {
-  if (opt_.dry_run) {
-    entry_done(node->parent, node->name, entry_kind::directory);
-    node->pinned = false;
-    return close_fds(node);
-  }
-  fs::unique_fd reopened;
-  int dfd = node->dst_fd;
-  if (dfd < 0) {
-    int fd = fs::open_dir_beneath(dst_root_fd_, rel_path(node));
-    if (fd < 0) {
-      report(node->parent, node->name, true, operation::set_mode, -fd);
-      return;
-    }
-    reopened.reset(fd);
-    dfd = fd;
-  }
-  operation op{};
-  int err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op);
-  // --update makes an existing directory's attributes equal: also drop those SRC's has not.
-  if (!err && opt_.update && node->existed && node->xattrs_read) {
-    err = fs::remove_other_xattrs(dfd, node->xattrs);
-    if (err) op = operation::set_xattr;
-  }
-  if (err) report(node->parent, node->name, true, op, err);
-  else entry_done(node->parent, node->name, entry_kind::directory);
-  if (node == root_) {
-    node->pinned = false;
-    close_fds(node);
-  } else {
-    close_fds(node);
-  }
-}
-
-// ---- reporting ---------------------------------------------------------------------------------
-
-std::string copier::rel_path(const dir_node* node) const {
-  std::vector<const std::string*> parts;
-  std::size_t len = 0;
-  for (const dir_node* n = node; n && n != root_ && !n->is_top; n = n->parent) {
-    parts.push_back(&n->name);
-    len += n->name.size() + 1;
-  }
-  std::string out;
-  out.reserve(len);
-  for (auto it = parts.rbegin(); it != parts.rend(); ++it) {
-    if (!out.empty()) out += '/';
-    out += **it;
-  }
-  return out;
-}
-
-std::string copier::display_path(const dir_node* node, std::string_view name, bool dst_side) const {
-  std::string out = dst_side ? setup_.dst_display : setup_.src_display;
-  if (node->is_top) return out;  // the entry is SRC/DST itself
-  while (out.size() > 1 && out.back() == '/') out.pop_back();
-  std::string rel = rel_path(node);
-  if (!rel.empty()) (out += '/') += rel;
-  if (!name.empty()) (out += '/') += name;
-  return out;
-}
-
-void copier::report(dir_node* node, std::string_view name, bool dst_side, operation op, int err) {
-  if (err == ECANCELED && stopping()) return;  // an entry cut short by a stop is not a failure
-  report(node, name, dst_side, op, std::error_code(err, std::generic_category()));
-}
-
-void copier::report(dir_node* node, std::string_view name, bool dst_side, operation op,
-                    std::error_code code) {
-  count_.errors.fetch_add(1, std::memory_order_relaxed);
-  count_.entries_done.fetch_add(1, std::memory_order_relaxed);
-  try {
-    entry_error e{display_path(node, name, dst_side), op, code,
-                  dst_side ? entry_side::destination : entry_side::source};
-    std::lock_guard lock(report_mu_);
-    if (observer_) observer_->on_error(e);
-    if (errors_.size() < opt_.max_errors_kept) errors_.push_back(std::move(e));
-  } catch (...) {
-    // Out of memory while reporting: the error is still counted.
-  }
-  if (opt_.fail_fast) request_stop();
-}
-
-void copier::entry_done(dir_node* node, std::string_view name, entry_kind kind) {
-  count_.copied[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
-  if (kind != entry_kind::directory) count_.entries_done.fetch_add(1, std::memory_order_relaxed);
-  if (!want_entries_) return;
-  try {
-    std::string path = display_path(node, node->is_top ? std::string_view{} : name, true);
-    std::lock_guard lock(report_mu_);
-    observer_->on_entry(kind, path);
-  } catch (...) {
-  }
-}
-
-progress_snapshot copier::snapshot() const {
-  progress_snapshot s;
-  s.entries_found = count_.entries_found.load(std::memory_order_relaxed);
-  s.entries_done = count_.entries_done.load(std::memory_order_relaxed);
-  s.bytes_done = count_.bytes_done.load(std::memory_order_relaxed);
-  // Sizes are counted from st_size, which files that grow or lie (/proc) exceed: what was copied
-  // is found too.
-  s.bytes_found = std::max(count_.bytes_found.load(std::memory_order_relaxed), s.bytes_done);
-  s.errors = count_.errors.load(std::memory_order_relaxed);
-  s.skipped = count_.skipped.load(std::memory_order_relaxed);
-  s.scan_complete = count_.dirs_unlisted.load(std::memory_order_relaxed) == 0;
-  s.elapsed = std::chrono::steady_clock::now() - start_;
-  return s;
-}
-
-void copier::sample_progress(const std::stop_token& done) {
-  std::unique_lock lock(sampler_mu_);
-  while (!done.stop_requested()) {
-    sampler_cv_.wait_for(lock, done, opt_.progress_interval, [] { return false; });
-    if (done.stop_requested()) break;
-    try {
-      if (!observer_->on_progress(snapshot())) cancel();
-    } catch (...) {
-      cancel();  // an observer that fails cannot watch the rest: stop rather than run blind
-    }
-  }
 }
 
 }  // namespace treecopy::engine

@@ -1,42 +1,36 @@
-// The copy engine: a tree of directory tasks on a oneTBB task_group, sized by a task_arena.
+// The copy engine: a tree of directory tasks on a scheduler (scheduler.hpp), entries copied with
+// their metadata, the reporter, and large files on streams (stream.hpp).
 #pragma once
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
-#include <functional>
 #include <map>
 #include <memory>
-#include <condition_variable>
 #include <mutex>
 #include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <oneapi/tbb/task_arena.h>
-#include <oneapi/tbb/task_group.h>
-
-#include <fcntl.h>
-
 #include "engine/context.hpp"
-#include "plan/filter.hpp"
+#include "engine/reporter.hpp"
+#include "engine/scheduler.hpp"
 #include "engine/setup.hpp"
+#include "engine/stream.hpp"
+#include "plan/filter.hpp"
 #include "treecopy/errors.hpp"
 #include "treecopy/observer.hpp"
 #include "treecopy/options.hpp"
 #include "treecopy/report.hpp"
 
-
 namespace treecopy::engine {
 
-struct big_file;
-
 /// Runs one copy. Created and used by copy_tree() for a single call.
-class copier {
+class copier final : private stream_owner {
  public:
   copier(setup_result& setup, const copy_options& options, copy_observer* observer,
          std::stop_token stop);
@@ -48,13 +42,15 @@ class copier {
   copy_report run();
 
  private:
-  friend struct big_file;
+  // The copy as a whole, and opening a directory pair (copier.cpp).
+  void plan_threads();
+  bool open_dir_pair(dir_node* node, bool via_parent);
+  bool open_dst_dir(dir_node* node, int pdst, const char* dname, int& out);
 
-  // Scheduling (copier.cpp).
+  // The walker: directory tasks, batches, the descriptor budget, finalization (walker.cpp).
   void spawn_child(dir_node* node, const char* name, bool via_parent);
   void spawn_dir(dir_node* node, bool via_parent);
   void process_dir(dir_node* node, bool via_parent);
-  bool open_dir_pair(dir_node* node, bool via_parent);
   void schedule_children(dir_node* node);
   void run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end);
   void copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end);
@@ -66,8 +62,6 @@ class copier {
   void close_fds(dir_node* node);
   bool over_budget() const noexcept;
   void plan_descriptors();
-  void plan_threads();
-  void run_tasks(tbb::task_arena& arena);
   void run_root();
 
   // Entries (entries.cpp).
@@ -110,7 +104,6 @@ class copier {
   bool protected_dir(const file_id& id) const noexcept {
     return id == dst_root_id_ || holds_source(id);
   }
-  void notify_removed(const std::string& path);
   void delete_extraneous(dir_node* node);
   bool excluded(dir_node* node, const std::string& rel_dir, const char* name, std::uint8_t& dtype);
   void copy_symlink(dir_node* node, const char* name, const struct stat& st);
@@ -135,12 +128,9 @@ class copier {
   int apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname, const char* dname,
                     const struct stat& st, operation& op);
   void create_unlisted_dir(dir_node* parent, const char* name, int psrc, int pdst);
-  bool start_big_file(dir_node* node, const char* name, fs::unique_fd& sfd, fs::unique_fd& dfd,
-                      const struct stat& st, bool first);
-  void run_stream();
-  std::size_t max_queued_big_files() const noexcept { return big_queue_cap_; }
+  void big_file_done(big_file& f) override;
   mode_t created_mode(const struct stat& st) const noexcept;
-  fs::copy_control data_control(const dir_node* node, const struct stat& st) noexcept;
+  fs::copy_control data_control(const dir_node* node, const struct stat& st) noexcept override;
   /// Whether a file of node is copied between the two root file systems (SRC's and DST's), for
   /// which clone_state_ and cfr_refused_ speak.
   bool root_pair(const dir_node* node, const struct stat& st) const noexcept {
@@ -148,43 +138,25 @@ class copier {
   }
   bool needs_chown(const struct stat& st, const dir_node* parent) const noexcept;
 
-  // Reporting.
-  void report(dir_node* node, std::string_view name, bool dst_side, operation op, int err);
-  void report(dir_node* node, std::string_view name, bool dst_side, operation op, std::error_code code);
-  void entry_done(dir_node* node, std::string_view name, entry_kind kind);
-  std::string rel_path(const dir_node* node) const;
-  std::string display_path(const dir_node* node, std::string_view name, bool dst_side) const;
+  std::string rel_path(const dir_node* node) const { return engine::rel_path(node, root_); }
   const char* dst_name(const dir_node* node, const char* name) const noexcept {
     return node->is_top ? setup_.dst_name.c_str() : name;
   }
-  bool stopping() const noexcept { return stopping_.load(std::memory_order_relaxed); }
-  void request_stop() noexcept { stopping_.store(true, std::memory_order_relaxed); }
-  void cancel() noexcept {
-    cancel_requested_.store(true, std::memory_order_relaxed);
-    request_stop();
-  }
-  progress_snapshot snapshot() const;
-  void sample_progress(const std::stop_token& done);
+  bool stopping() const noexcept { return flags_.stopping(); }
+  void cancel() noexcept { flags_.cancel(); }
 
   setup_result& setup_;
   copy_options opt_;  ///< the caller's options, normalized (update implies merge, ...)
-  copy_observer* observer_;
-  bool want_entries_ = false;
   std::stop_token stop_;
-  std::atomic<bool> stopping_{false};          ///< no new entry may start
-  std::atomic<bool> cancel_requested_{false};  ///< the caller or the observer asked to stop
+  stop_flags flags_;
+  reporter rep_;
 
   unsigned jobs_ = 1;
-  unsigned stream_cap_ = 1;  ///< large-file chunks copied at once: one per core, at most jobs_
   uid_t euid_ = 0;
   gid_t egid_ = 0;
   bool is_root_ = false;
   int umask_ = -1;  ///< process umask, or -1 when unknown (then modes are always set explicitly)
   int dir_fd_budget_ = 64;
-  std::size_t big_queue_cap_ = 4;  ///< large files that may wait for a stream, each holding a pair
-  /// Fewer threads could be started than asked for: TBB's ceiling is lowered to jobs_ too, so that
-  /// it never tries to start a worker it cannot have (it would end the process).
-  bool threads_capped_ = false;
   bool sampler_wanted_ = false;  ///< a progress sampler thread, if one can be started
   std::atomic<int> open_dir_fds_{0};
   /// 0 unknown, 1 cloning works, 2 cannot clone between the root file systems.
@@ -211,17 +183,9 @@ class copier {
   std::map<std::pair<dev_t, ino_t>, nlink_t> dry_replaced_;
 
   plan::filter filter_;
-  counters count_;
   link_table links_;
-  std::mutex report_mu_;
-  std::mutex sampler_mu_;                ///< only for sampler_cv_'s timed waits
-  std::condition_variable_any sampler_cv_;
-  std::vector<entry_error> errors_;
-  std::unique_ptr<tbb::task_group> tasks_;
-  std::mutex big_mu_;  ///< guards the two below and each big_file's next and streams
-  std::deque<std::shared_ptr<big_file>> big_queue_;  ///< large files with unclaimed chunks
-  unsigned streams_ = 0;                             ///< stream tasks running
-  std::chrono::steady_clock::time_point start_;
+  std::unique_ptr<scheduler> sched_;
+  stream_queue streams_{*this};
 };
 
 }  // namespace treecopy::engine

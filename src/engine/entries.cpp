@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <memory>
 
-#include <oneapi/tbb/task_group.h>
 
 #include "engine/copier.hpp"
 
@@ -16,8 +15,6 @@ namespace treecopy::engine {
 namespace {
 
 // Files at least this large are split into chunks that several workers copy at once.
-constexpr std::uint64_t big_file_threshold = 128ull << 20;
-constexpr std::uint64_t chunk_size = 32ull << 20;
 // Files at least this large are stat'ed again after the copy to see whether they changed meanwhile.
 // Smaller ones are copied within microseconds of their first fstat; a shrink shows for any size.
 constexpr off_t recheck_threshold = 1 << 20;
@@ -58,140 +55,32 @@ bool copier::create_replacing(dir_node* node, const char* name, operation op, Cr
       if (!replace_existing(node, name)) return false;  // reported there
       continue;
     }
-    report(node, name, true, op, err);
+    rep_.report(node, name, true, op, err);
     return false;
   }
 }
 
-/// A large file copied in chunks. It waits in the copier's stream queue (see start_big_file()) with
-/// its descriptors open; stream tasks claim its chunks in file order, so the file is read front to
-/// back by streams close together (never backwards, which defeats readahead on a cold cache). The
-/// last chunk to finish applies the metadata.
-struct big_file {
-  copier* c;
-  dir_node* node;
-  const char* name;  // points into node->names, kept alive by the node's users count
-  fs::unique_fd sfd, dfd;
-  struct stat st;
-  bool first_link;
-  bool sparse;
-  bool cached;  // its data was in the page cache when it was queued
-  std::uint64_t chunks;
-  std::uint64_t next = 0;  // the next unclaimed chunk; guarded by the copier's big_mu_
-  unsigned streams = 0;    // streams copying a chunk of it; guarded by big_mu_
-  std::atomic<std::uint64_t> remaining;
-  std::atomic<int> error{0};
-  std::atomic<bool> read_side{false};
-  std::atomic<bool> short_read{false};
-
-  void copy_chunk(std::uint64_t index) {
-    if (error.load(std::memory_order_relaxed) == 0) {
-      const auto size = static_cast<std::uint64_t>(st.st_size);
-      const std::uint64_t off = index * chunk_size;
-      const std::uint64_t len = std::min(chunk_size, size - off);
-      fs::copy_result r = fs::copy_range(sfd.get(), dfd.get(), off, len, sparse, c->data_control(node, st));
-      if (r.error) {
-        int expected = 0;
-        if (error.compare_exchange_strong(expected, r.error)) read_side.store(r.read_side);
-      } else if (!sparse && r.bytes < len) {
-        short_read.store(true, std::memory_order_relaxed);
-      }
-    }
-    if (remaining.fetch_sub(1, std::memory_order_acq_rel) == 1) finish();
+// Every chunk of a large file is done: as copy_regular() does after copy_bytes().
+void copier::big_file_done(big_file& f) {
+  dir_node* node = f.node;
+  const char* name = f.name;
+  if (int err = f.error.load()) {
+    const bool read_side = f.read_side.load();
+    rep_.report(node, name, !read_side, read_side ? operation::read : operation::write, err);
+    discard_file(node, name);
+    if (f.first_link) link_waiters(node, name, f.st, false);
+  } else if (f.sparse && ::ftruncate(f.dfd.get(), f.st.st_size) != 0) {
+    rep_.report(node, name, true, operation::write, errno);
+    discard_file(node, name);
+    if (f.first_link) link_waiters(node, name, f.st, false);
+  } else {
+    const bool changed = source_changed(f.sfd.get(), f.st, f.short_read.load());
+    finish_file(node, name, f.sfd.get(), f.dfd, f.st, f.first_link, changed);
   }
-
-  void finish() {
-    if (int err = error.load()) {
-      c->report(node, name, !read_side.load(), read_side.load() ? operation::read : operation::write, err);
-      c->discard_file(node, name);
-      if (first_link) c->link_waiters(node, name, st, false);
-    } else if (sparse && ::ftruncate(dfd.get(), st.st_size) != 0) {
-      c->report(node, name, true, operation::write, errno);
-      c->discard_file(node, name);
-      if (first_link) c->link_waiters(node, name, st, false);
-    } else {
-      const bool changed = c->source_changed(sfd.get(), st, short_read.load());
-      c->finish_file(node, name, sfd.get(), dfd, st, first_link, changed);
-    }
-    sfd.reset();
-    dfd.reset();
-    c->release_users(node);
-    c->finish_child(node);
-  }
-};
-
-// Large files are queued rather than each given a stream of its own: stream tasks (run_stream())
-// copy at most stream_cap_ chunks at once, one per core and at most -j. More streams than cores
-// only slow the copy down: writes to one file take turns on its inode lock, and far-apart reads
-// cost seeks and readahead. Meanwhile the other workers go on with the small files. Returns false
-// when the queue is full: the caller then copies the file itself, so that a directory of many
-// large files does not hold two descriptors for each of them.
-bool copier::start_big_file(dir_node* node, const char* name, fs::unique_fd& sfd, fs::unique_fd& dfd,
-                            const struct stat& st, bool first) {
-  const auto size = static_cast<std::uint64_t>(st.st_size);
-  const std::uint64_t chunks = (size + chunk_size - 1) / chunk_size;
-  (void)::posix_fadvise(sfd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  const bool sparse = looks_sparse(st);
-  // A sparse file's holes are never cached: it counts as read from the disk.
-  const bool cached = !sparse && fs::mostly_cached(sfd.get(), size);
-  std::uint64_t spawn = 0;
-  {
-    std::lock_guard lock(big_mu_);
-    if (big_queue_.size() >= max_queued_big_files()) return false;
-    auto job = std::make_shared<big_file>();
-    job->c = this;
-    job->node = node;
-    job->name = name;
-    job->sfd = std::move(sfd);
-    job->dfd = std::move(dfd);
-    job->st = st;
-    job->first_link = first;
-    job->sparse = sparse;
-    job->cached = cached;
-    job->chunks = chunks;
-    job->remaining.store(chunks);
-    // The file keeps its directory open and unfinished until its last chunk is written.
-    add_work(node, 1);
-    node->users.fetch_add(1, std::memory_order_relaxed);
-    big_queue_.push_back(std::move(job));
-    spawn = std::min<std::uint64_t>(stream_cap_ - streams_, chunks);
-    streams_ += static_cast<unsigned>(spawn);
-  }
-  for (std::uint64_t i = 0; i < spawn; ++i) tasks_->run([this] { run_stream(); });
-  return true;
-}
-
-// A stream task: copies chunks until none is left unclaimed. A file whose data is cached is memory
-// work, and writes to one file take turns on its inode lock: streams spread over such files, each
-// chunk going to the one with the fewest streams on it. A file read from the disk has at most one
-// stream, which reads it front to back (two streams on one file cost each other's readahead and
-// take turns writing it), but several such files are read at once, one per stream: the disk gets
-// more than one request at a time and the copying into the destination runs on every core. Ties
-// go to the oldest file, so a stream stays with its file.
-void copier::run_stream() {
-  std::shared_ptr<big_file> job;
-  for (;;) {
-    std::shared_ptr<big_file> done = std::move(job);  // released outside the lock
-    std::uint64_t index = 0;
-    {
-      std::lock_guard lock(big_mu_);
-      if (done) --done->streams;
-      auto pick = big_queue_.end();
-      for (auto it = big_queue_.begin(); it != big_queue_.end(); ++it) {
-        if (!(*it)->cached && (*it)->streams > 0) continue;
-        if (pick == big_queue_.end() || (*it)->streams < (*pick)->streams) pick = it;
-      }
-      if (pick == big_queue_.end()) {
-        --streams_;
-        return;
-      }
-      job = *pick;
-      index = job->next++;
-      ++job->streams;
-      if (job->next == job->chunks) big_queue_.erase(pick);
-    }
-    job->copy_chunk(index);
-  }
+  f.sfd.reset();
+  f.dfd.reset();
+  release_users(node);
+  finish_child(node);
 }
 
 void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
@@ -203,7 +92,7 @@ void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
     if (!stat_source(node, name, st)) return;
     copy_by_stat(node, name, st);
   } catch (const std::bad_alloc&) {
-    report(node, name, false, operation::read, ENOMEM);
+    rep_.report(node, name, false, operation::read, ENOMEM);
   }
 }
 
@@ -228,16 +117,16 @@ void copier::copy_regular(dir_node* node, const char* name, bool claimed_first) 
         ::fstatat(node->src_fd, name, &st, follows(node) ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
         !S_ISREG(st.st_mode))
       return copy_by_stat(node, name, st);
-    return report(node, name, false, operation::open_source, -s);
+    return rep_.report(node, name, false, operation::open_source, -s);
   }
   fs::unique_fd sfd(s);
   struct stat st {};
-  if (::fstat(sfd.get(), &st) != 0) return report(node, name, false, operation::stat, errno);
+  if (::fstat(sfd.get(), &st) != 0) return rep_.report(node, name, false, operation::stat, errno);
   if (!S_ISREG(st.st_mode)) {
     sfd.reset();
     return copy_by_stat(node, name, st);
   }
-  count_.bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+  rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
   if (st.st_size >= hand_off_threshold) hand_off_rest(node);
   bool first = claimed_first;
   if (!first && st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
@@ -251,7 +140,7 @@ void copier::copy_regular(dir_node* node, const char* name, bool claimed_first) 
   bool done = false;
   bool ok = try_clone(node, name, sfd.get(), dfd.get(), st, done);
   if (ok && !done && static_cast<std::uint64_t>(st.st_size) >= big_file_threshold &&
-      !node->pseudo_fs && start_big_file(node, name, sfd, dfd, st, first)) {
+      !node->pseudo_fs && streams_.start(*sched_, node, name, sfd, dfd, st, first)) {
     return;
   }
   bool changed = false;
@@ -277,12 +166,12 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
   int err = fs::clone_file(sfd, dfd);
   if (err == 0) {
     clone_state_.store(1, std::memory_order_relaxed);
-    count_.bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
     done = true;
     return true;
   }
   if (opt_.reflink == reflink_mode::always) {
-    report(node, name, true, operation::clone, err);
+    rep_.report(node, name, true, operation::clone, err);
     return false;
   }
   // Remember that the two root file systems cannot clone, so later files skip the attempt.
@@ -297,7 +186,7 @@ fs::copy_control copier::data_control(const dir_node* node, const struct stat& s
   const bool root_fs = root_pair(node, st);
   const bool use_cfr = opt_.reflink != reflink_mode::never &&
                        !(root_fs && cfr_refused_.load(std::memory_order_relaxed));
-  return {&count_.bytes_done, &stopping_, use_cfr, root_fs ? &cfr_refused_ : nullptr};
+  return {&rep_.count().bytes_done, flags_.flag(), use_cfr, root_fs ? &cfr_refused_ : nullptr};
 }
 
 // Copies the bytes, keeping holes. Reports its own failure; false means discard the file. changed:
@@ -313,11 +202,11 @@ bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, cons
   ctl.dst_position_ours = true;  // a fresh descriptor, written by this thread alone
   fs::copy_result r = fs::copy_range(sfd, dfd, 0, len, sparse, ctl);
   if (r.error) {
-    report(node, name, !r.read_side, r.read_side ? operation::read : operation::write, r.error);
+    rep_.report(node, name, !r.read_side, r.read_side ? operation::read : operation::write, r.error);
     return false;
   }
   if (sparse && ::ftruncate(dfd, st.st_size) != 0) {
-    report(node, name, true, operation::write, errno);
+    rep_.report(node, name, true, operation::write, errno);
     return false;
   }
   if (!node->pseudo_fs) changed = source_changed(sfd, st, !sparse && r.bytes < len);
@@ -348,12 +237,12 @@ void copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_f
     op = operation::close;
   }
   if (err) {
-    report(node, name, names_dst(op), op, err);
+    rep_.report(node, name, names_dst(op), op, err);
     if (op == operation::close) discard_file(node, name);  // the data may not have reached the disk
   } else if (changed) {
-    report(node, name, false, operation::read, make_error_code(errc::source_changed));
+    rep_.report(node, name, false, operation::read, make_error_code(errc::source_changed));
   } else {
-    entry_done(node, name, entry_kind::file);
+    rep_.entry_done(node, name, entry_kind::file);
   }
   if (first_link) link_waiters(node, name, st, err == 0 || op != operation::close);
 }
@@ -378,11 +267,11 @@ bool copier::replace_existing(dir_node* node, const char* name) {
   const char* dname = dst_name(node, name);
   struct stat st {};
   if (::fstatat(node->dst_fd, dname, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-    report(node, name, true, operation::create, EISDIR);  // cannot overwrite a directory
+    rep_.report(node, name, true, operation::create, EISDIR);  // cannot overwrite a directory
     return false;
   }
   if (::unlinkat(node->dst_fd, dname, 0) != 0 && errno != ENOENT) {
-    report(node, name, true, operation::remove, errno);
+    rep_.report(node, name, true, operation::remove, errno);
     return false;
   }
   return true;
@@ -483,7 +372,7 @@ void copier::copy_symlink(dir_node* node, const char* name, const struct stat& s
   std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 255) + 1, '\0');
   for (;;) {
     ssize_t n = ::readlinkat(node->src_fd, name, target.data(), target.size());
-    if (n < 0) return report(node, name, false, operation::read_link, errno);
+    if (n < 0) return rep_.report(node, name, false, operation::read_link, errno);
     if (static_cast<std::size_t>(n) < target.size()) {
       target.resize(static_cast<std::size_t>(n));
       break;
@@ -501,8 +390,8 @@ void copier::copy_symlink(dir_node* node, const char* name, const struct stat& s
   }
   operation op{};
   if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op))
-    report(node, name, names_dst(op), op, err);
-  else entry_done(node, name, entry_kind::symlink);
+    rep_.report(node, name, names_dst(op), op, err);
+  else rep_.entry_done(node, name, entry_kind::symlink);
   if (first) link_waiters(node, name, st, true);
 }
 
@@ -521,8 +410,8 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
   }
   operation op{};
   if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op))
-    report(node, name, names_dst(op), op, err);
-  else entry_done(node, name, kind_of(st.st_mode));
+    rep_.report(node, name, names_dst(op), op, err);
+  else rep_.entry_done(node, name, kind_of(st.st_mode));
   if (first) link_waiters(node, name, st, true);
 }
 
@@ -531,25 +420,24 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
 void copier::dry_entry(dir_node* node, const char* name) {
   struct stat st {};
   if (::fstatat(node->src_fd, name, &st, follows(node) ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
-    return report(node, name, false, operation::stat, errno);
+    return rep_.report(node, name, false, operation::stat, errno);
   if (S_ISDIR(st.st_mode)) {
     return spawn_child(node, name, true);
   }
   if (S_ISREG(st.st_mode) && ::faccessat(node->src_fd, name, R_OK, AT_EACCESS) != 0)
-    return report(node, name, false, operation::open_source, errno);
+    return rep_.report(node, name, false, operation::open_source, errno);
   if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !is_root_)
-    return report(node, name, true, operation::create, EPERM);
+    return rep_.report(node, name, true, operation::create, EPERM);
   struct stat dst {};
   const bool have_dst =
       node->dst_fd >= 0 && ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0;
   if (have_dst) {
-    if (!opt_.merge) return report(node, name, true, operation::create, EEXIST);
+    if (!opt_.merge) return rep_.report(node, name, true, operation::create, EEXIST);
     // --update replaces a directory by a non-directory; --merge refuses, as cp.
-    if (S_ISDIR(dst.st_mode) && !opt_.update) return report(node, name, true, operation::create, EISDIR);
+    if (S_ISDIR(dst.st_mode) && !opt_.update) return rep_.report(node, name, true, operation::create, EISDIR);
   }
   auto skip = [&] {
-    count_.skipped.fetch_add(1, std::memory_order_relaxed);
-    count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+    rep_.skipped();
   };
   const bool group = st.st_nlink > 1 && !node->is_top;
   if (group && opt_.update && S_ISREG(st.st_mode)) {
@@ -562,28 +450,28 @@ void copier::dry_entry(dir_node* node, const char* name) {
     } else {
       if (c.what == link_claim::kind::link_to && have_dst && c.target_ino != 0 && dst.st_ino == c.target_ino)
         return skip();
-      return entry_done(node, name, entry_kind::hardlink);
+      return rep_.entry_done(node, name, entry_kind::hardlink);
     }
   } else {
     if (opt_.update && have_dst && dry_up_to_date(node, name, st, dst)) return skip();
     if (group) {
       link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
-      if (c.what != link_claim::kind::first) return entry_done(node, name, entry_kind::hardlink);
+      if (c.what != link_claim::kind::first) return rep_.entry_done(node, name, entry_kind::hardlink);
       dry_waiters(links_.finish(st.st_dev, st.st_ino, true, 0));
     }
   }
   if (S_ISREG(st.st_mode)) {
-    count_.bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
-    count_.bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+    rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
   }
-  entry_done(node, name, kind_of(st.st_mode));
+  rep_.entry_done(node, name, kind_of(st.st_mode));
 }
 
 // Names of a hard-link group that met its first name between claim() and finish() (another
 // worker): in a dry run they would be links.
 void copier::dry_waiters(std::vector<link_table::waiter> waiters) {
   for (auto& w : waiters) {
-    entry_done(w.node, w.name, entry_kind::hardlink);
+    rep_.entry_done(w.node, w.name, entry_kind::hardlink);
     release_users(w.node);
     finish_child(w.node);
   }
@@ -604,7 +492,7 @@ bool copier::handle_links(dir_node* node, const char* name, const struct stat& s
     case link_claim::kind::link_to: {
       int pfd = fs::open_dir_beneath(dst_root_fd_, c.target_parent);
       if (pfd < 0) {
-        report(node, name, true, operation::link, -pfd);
+        rep_.report(node, name, true, operation::link, -pfd);
         return true;
       }
       fs::unique_fd parent(pfd);
@@ -623,7 +511,7 @@ void copier::make_link(dir_node* node, const char* name, int target_dir, const c
         return ::linkat(target_dir, target_name, node->dst_fd, dname, 0) == 0 ? 0 : errno;
       }))
     return;
-  entry_done(node, name, entry_kind::hardlink);
+  rep_.entry_done(node, name, entry_kind::hardlink);
 }
 
 void copier::link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok) {
@@ -645,8 +533,7 @@ void copier::link_waiters(dir_node* node, const char* name, const struct stat& s
         ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have, AT_SYMLINK_NOFOLLOW) == 0 &&
         have.st_ino == dst_ino) {
       // --update: this name is already a link to the first copy.
-      count_.skipped.fetch_add(1, std::memory_order_relaxed);
-      count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+      rep_.skipped();
     } else if (ok) make_link(w.node, w.name.c_str(), node->dst_fd, dst_name(node, name));
     else copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);
     release_users(w.node);

@@ -34,9 +34,6 @@ long open_descriptors(long below) noexcept {
 
 namespace {
 
-// oneTBB's default worker stack size on 64-bit systems: probe threads take as much address space.
-constexpr std::size_t tbb_stack_size = std::size_t{4} << 20;
-
 bool below(int resource, rlim_t bound) noexcept {
   struct rlimit rl {};
   return ::getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < bound;
@@ -60,7 +57,7 @@ unsigned startable_threads(unsigned wanted) noexcept {
   if (wanted == 0 || (!nproc_small && !below(RLIMIT_AS, RLIM_INFINITY))) return wanted;
   pthread_attr_t attr;
   if (::pthread_attr_init(&attr) != 0) return 0;
-  ::pthread_attr_setstacksize(&attr, tbb_stack_size);
+  ::pthread_attr_setstacksize(&attr, worker_stack_size);
   pthread_mutex_t gate = PTHREAD_MUTEX_INITIALIZER;
   ::pthread_mutex_lock(&gate);  // every probe thread waits here, so that all are alive at once
   std::vector<pthread_t> started;

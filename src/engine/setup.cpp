@@ -159,28 +159,18 @@ std::vector<file_id> ancestor_chain(int dirfd) {
   return chain;
 }
 
-setup_result prepare(const std::filesystem::path& src_path, const std::filesystem::path& dst_path,
-                     const copy_options& options) {
-  setup_result r;
-  const std::string src = src_path.string(), dst = dst_path.string();
-  r.src_display = src;
-  r.dst_display = dst;
-  if (src.empty()) fail(src, ENOENT, "source path is empty");
-  if (dst.empty()) fail(dst, ENOENT, "destination path is empty");
+namespace {
 
-  const bool merge = options.merge || options.update || options.checksum;
-  if (options.delete_extraneous && !merge)
-    fail(dst, EINVAL, "--delete needs --update or --merge (it only makes sense on an existing DST)");
-
-  // SRC: its own metadata, not a symlink's target (cp -a), unless a trailing '/', -H or -L asks
-  // to follow it.
+// Reads SRC's metadata and opens it (a directory) or its parent (anything else), with the chain
+// of their ancestors. SRC's own metadata, not a symlink's target (cp -a), unless a trailing '/',
+// -H or -L asks to follow it. Returns whether SRC is a directory.
+bool open_source(const std::string& src, const copy_options& options, setup_result& r) {
   const bool follow_src = options.dereference != symlink_mode::never;
   if ((follow_src ? ::stat(src.c_str(), &r.src_st) : ::lstat(src.c_str(), &r.src_st)) != 0)
     fail_errno(src, errno, "cannot read source");
-  const bool src_is_dir = S_ISDIR(r.src_st.st_mode);
   std::string src_parent, src_name;
   split_path(src, src_parent, src_name);
-  if (src_is_dir) {
+  if (S_ISDIR(r.src_st.st_mode)) {
     int fd = fs::open_at(AT_FDCWD, src.c_str(), O_RDONLY | O_DIRECTORY);
     if (fd < 0) fail_errno(src, -fd, "cannot open source directory");
     r.src_dir.reset(fd);
@@ -202,6 +192,25 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
       ::close(probe);
     }
   }
+  return S_ISDIR(r.src_st.st_mode);
+}
+
+}  // namespace
+
+setup_result prepare(const std::filesystem::path& src_path, const std::filesystem::path& dst_path,
+                     const copy_options& options) {
+  setup_result r;
+  const std::string src = src_path.string(), dst = dst_path.string();
+  r.src_display = src;
+  r.dst_display = dst;
+  if (src.empty()) fail(src, ENOENT, "source path is empty");
+  if (dst.empty()) fail(dst, ENOENT, "destination path is empty");
+
+  const bool merge = options.merge || options.update || options.checksum;
+  if (options.delete_extraneous && !merge)
+    fail(dst, EINVAL, "--delete needs --update or --merge (it only makes sense on an existing DST)");
+
+  const bool src_is_dir = open_source(src, options, r);
 
   // DST: the parent must exist; "." and ".." name an existing directory through its real path.
   // A trailing '/' says DST is a directory (cp: "Not a directory" otherwise).

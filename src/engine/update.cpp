@@ -50,7 +50,7 @@ ssize_t read_full(int fd, char* buf, std::size_t n, off_t off) {
 bool copier::stat_source(dir_node* node, const char* name, struct stat& st) {
   const int flags = follows(node) ? 0 : AT_SYMLINK_NOFOLLOW;
   if (::fstatat(node->src_fd, name, &st, flags) == 0) return true;
-  report(node, name, false, operation::stat, errno);  // with -L: a dangling link
+  rep_.report(node, name, false, operation::stat, errno);  // with -L: a dangling link
   return false;
 }
 
@@ -62,7 +62,7 @@ void copier::merge_entry(dir_node* node, const char* name) {
   const char* dname = dst_name(node, name);
   struct stat dst {};
   if (::fstatat(node->dst_fd, dname, &dst, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno != ENOENT) return report(node, name, true, operation::stat, errno);
+    if (errno != ENOENT) return rep_.report(node, name, true, operation::stat, errno);
     return copy_by_stat(node, name, src);
   }
   bool first = false;
@@ -78,12 +78,11 @@ void copier::merge_entry(dir_node* node, const char* name) {
         return;  // linked (replacing what is there) when the first name is copied
       case link_claim::kind::link_to: {
         if (c.target_ino != 0 && dst.st_ino == c.target_ino) {
-          count_.skipped.fetch_add(1, std::memory_order_relaxed);
-          count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+          rep_.skipped();
           return;
         }
         int pfd = fs::open_dir_beneath(dst_root_fd_, c.target_parent);
-        if (pfd < 0) return report(node, name, true, operation::link, -pfd);
+        if (pfd < 0) return rep_.report(node, name, true, operation::link, -pfd);
         fs::unique_fd parent(pfd);
         return make_link(node, name, parent.get(), c.target_name.c_str());
       }
@@ -99,14 +98,14 @@ void copier::merge_entry(dir_node* node, const char* name) {
   bool room = true;
   if (S_ISDIR(dst.st_mode)) {
     if (!opt_.update) {
-      report(node, name, true, operation::create, EISDIR);
+      rep_.report(node, name, true, operation::create, EISDIR);
       room = false;
     } else {
       const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
       room = remove_tree(node, node->dst_fd, dname, dname, rel) == removal::removed;
     }
   } else if (::unlinkat(node->dst_fd, dname, 0) != 0 && errno != ENOENT) {
-    report(node, name, true, operation::remove, errno);
+    rep_.report(node, name, true, operation::remove, errno);
     room = false;
   }
   if (!room) {
@@ -174,11 +173,10 @@ bool copier::keep_entry(dir_node* node, const char* name, const struct stat& src
                         const struct stat& dst) {
   operation op{};
   if (int err = fix_meta(node, name, src, dst, op)) {
-    report(node, name, true, op, err);
+    rep_.report(node, name, true, op, err);
     return false;
   }
-  count_.skipped.fetch_add(1, std::memory_order_relaxed);
-  count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+  rep_.skipped();
   return true;
 }
 
@@ -303,12 +301,11 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
                                     const std::string& sub, const std::string& node_rel) {
   std::string path = sub;  // of the entry at hand, relative to node's destination directory
   auto fail = [&](auto err) {  // an errno value or an errc
-    report(node, path, true, operation::remove, err);
+    rep_.report(node, path, true, operation::remove, err);
     return removal::failed;
   };
   auto gone = [&] {
-    count_.removed.fetch_add(1, std::memory_order_relaxed);
-    if (want_entries_) notify_removed(display_path(node, path, true));
+    rep_.removed(node, path);
     return removal::removed;
   };
   // A non-directory goes at once; ENOENT counts as removed. nullopt: a directory, to enter.
@@ -413,7 +410,7 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
     if (done.failed) {
       result = removal::failed;  // the failure below was reported
     } else if (done.kept) {
-      report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
+      rep_.report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
       result = removal::kept;
     } else if (!opt_.dry_run && ::unlinkat(parent, done.name.c_str(), AT_REMOVEDIR) != 0) {
       result = fail(errno);
@@ -435,11 +432,11 @@ void copier::delete_extraneous(dir_node* node) {
   for (const auto& e : node->entries) in_src.insert(node->names.c_str() + e.name_offset);
   // A descriptor of its own: listing moves the directory offset.
   int fd = fs::open_at(node->dst_fd, ".", O_RDONLY | fs::dir_open_flags);
-  if (fd < 0) return report(node, {}, true, operation::read_dir, -fd);
+  if (fd < 0) return rep_.report(node, {}, true, operation::read_dir, -fd);
   fs::unique_fd dir(fd);
   std::string names;
   std::vector<fs::dir_entry> entries;
-  if (int err = fs::list_dir(dir.get(), names, entries)) return report(node, {}, true, operation::read_dir, err);
+  if (int err = fs::list_dir(dir.get(), names, entries)) return rep_.report(node, {}, true, operation::read_dir, err);
   const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
   for (auto& e : entries) {
     const char* name = names.c_str() + e.name_offset;
@@ -466,16 +463,6 @@ bool copier::excluded(dir_node* node, const std::string& rel_dir, const char* na
   if (!filter_.needs_path()) return filter_.excluded({}, name, dtype == DT_DIR);
   std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
   return filter_.excluded(rel, name, dtype == DT_DIR);
-}
-
-void copier::notify_removed(const std::string& path) {
-  if (!want_entries_) return;
-  try {
-    std::lock_guard lock(report_mu_);
-    observer_->on_remove(path);
-  } catch (...) {
-    // An observer's failure must not escape into the task scheduler.
-  }
 }
 
 }  // namespace treecopy::engine

@@ -1,0 +1,323 @@
+// The walker: directory tasks that list a directory and spawn tasks for its subdirectories and
+// batches of its other entries, the descriptor budget, and post-order finalization of directory
+// metadata (the last child to finish finalizes its parent). Written against the scheduler
+// interface (scheduler.hpp): nothing here knows oneTBB.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <new>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "engine/copier.hpp"
+#include "engine/limits.hpp"
+
+namespace treecopy::engine {
+
+// Descriptors: SRC's and DST's roots stay open for the whole copy. A worker holds the pair of the
+// directory it lists and a file pair (or a parent reopened by path and the pair it opens, or a
+// source file and a hard link's target directory): 4. With several workers, each may also keep a
+// pair open past the budget (they check it at the same time), and names of a hard-linked file
+// being copied keep their directories open while they wait: 6 each, and 4 spare. A large file
+// waiting for a stream holds its pair and its directory's. What the soft limit leaves after the
+// descriptors already open goes to directories kept open between their listing and their
+// finalization. When the limit cannot hold every worker, fewer run, down to one; below what one
+// needs, the copy does not start (and creates nothing).
+void copier::plan_descriptors() {
+  constexpr long alone = 4, per_worker = 6, waiters = 4;
+  long limit = descriptor_limit();
+  if (limit < 0) limit = 1L << 20;
+  long open_now = open_descriptors(limit);
+  if (open_now < 0) open_now = 16;          // no /proc: a guess at what a process usually has open
+  const long avail = limit - open_now - 1;  // DST's root is opened once the copy starts
+  if (avail < alone) {
+    throw setup_error(setup_.dst_display, std::make_error_code(std::errc::too_many_files_open),
+                      "too few file descriptors: the limit (ulimit -n) is " +
+                          std::to_string(limit) + " and " + std::to_string(open_now) +
+                          " are open already; a copy needs " +
+                          std::to_string(open_now + 1 + alone) + " at least");
+  }
+  const long fit = (avail - waiters) / per_worker;
+  jobs_ = fit >= 2 ? static_cast<unsigned>(std::min<long>(jobs_, fit)) : 1u;
+  long spare = avail - (jobs_ == 1 ? alone : per_worker * static_cast<long>(jobs_) + waiters);
+  const unsigned stream_cap = std::clamp(scheduler_cores(), 1u, jobs_);
+  const std::size_t big_queue_cap =
+      std::min<std::size_t>(4 * std::size_t{stream_cap}, static_cast<std::size_t>(spare / 8));
+  streams_.set_limits(stream_cap, big_queue_cap);
+  spare -= 4 * static_cast<long>(big_queue_cap);
+  spare -= std::min(24L, spare / 4);  // for descriptors the caller opens meanwhile
+  // + 2: the pair of SRC's and DST's roots counts among the open directories.
+  dir_fd_budget_ = static_cast<int>(std::clamp(spare, 0L, 4096L)) + 2;
+}
+
+bool copier::over_budget() const noexcept {
+  return open_dir_fds_.load(std::memory_order_relaxed) > dir_fd_budget_;
+}
+
+void copier::add_work(dir_node* node, std::int64_t n) {
+  node->pending.fetch_add(n, std::memory_order_relaxed);
+}
+
+void copier::run_root() {
+  if (setup_.src_dir) {
+    root_ = new dir_node;
+    root_->parent = &top_;
+    root_->name = setup_.src_name;
+    rep_.set_root(root_);
+    top_.pending.fetch_add(1, std::memory_order_relaxed);
+    rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
+    rep_.count().dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
+    process_dir(root_, true);
+  } else {
+    rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
+    std::uint8_t dtype = S_ISREG(setup_.src_st.st_mode) ? DT_REG : DT_UNKNOWN;
+    copy_entry(&top_, setup_.src_name.c_str(), dtype);
+  }
+}
+
+// A task for subdirectory name of node. via_parent: it opens itself through node's descriptors,
+// which stay open for it; otherwise it reopens its parent by path.
+void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
+  auto* child = new dir_node;
+  child->parent = node;
+  child->name = name;
+  add_work(node, 1);
+  if (via_parent) node->users.fetch_add(1, std::memory_order_relaxed);
+  spawn_dir(child, via_parent);
+}
+
+void copier::spawn_dir(dir_node* node, bool via_parent) {
+  rep_.count().dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
+  sched_->spawn([this, node, via_parent] { process_dir(node, via_parent); });
+}
+
+void copier::process_dir(dir_node* node, bool via_parent) {
+  bool opened = false;
+  if (!stopping()) {
+    try {
+      opened = open_dir_pair(node, via_parent);
+    } catch (const std::bad_alloc&) {
+      rep_.report(node->parent, node->name, false, operation::open_source, ENOMEM);
+    }
+  }
+  if (node == root_ && opened) {
+    src_root_fd_ = node->src_fd;
+    dst_root_fd_ = node->dst_fd;
+    node->pinned = true;
+    if (opt_.update && node->existed && node->dst_fd >= 0) detect_time_granularity(node->dst_fd);
+  }
+  if (via_parent) release_users(node->parent);
+  if (!opened) {
+    rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
+    dir_node* parent = node->parent;
+    delete node;
+    finish_child(parent);
+    return;
+  }
+  rep_.count().entries_done.fetch_add(1, std::memory_order_relaxed);
+  if (!node->no_descend) {
+    if (int err = fs::list_dir(node->src_fd, node->names, node->entries))
+      rep_.report(node, {}, false, operation::read_dir, err);
+  }
+  rep_.count().entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
+  rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
+  try {
+    if (opt_.delete_extraneous && !stopping()) delete_extraneous(node);
+    schedule_children(node);
+  } catch (const std::bad_alloc&) {
+    rep_.report(node, {}, false, operation::read_dir, ENOMEM);
+  }
+  release_users(node);
+  finish_child(node);
+}
+
+// Subdirectories first, then batches of the other entries: a worker pops its newest task first, so
+// it finishes this directory's files (and can close its descriptors) before it descends, while idle
+// workers steal the oldest tasks, the subdirectories, and so spread out across the tree.
+void copier::schedule_children(dir_node* node) {
+  auto& ents = node->entries;
+  if (!filter_.empty()) {
+    const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
+    auto kept = std::remove_if(ents.begin(), ents.end(), [&](fs::dir_entry& e) {
+      return excluded(node, rel_dir, node->names.c_str() + e.name_offset, e.type);
+    });
+    const auto dropped = static_cast<std::uint64_t>(ents.end() - kept);
+    rep_.skipped(dropped);
+    ents.erase(kept, ents.end());
+  }
+  auto first_dir = std::stable_partition(ents.begin(), ents.end(),
+                                         [](const fs::dir_entry& e) { return e.type != DT_DIR; });
+  const auto nfiles = static_cast<std::uint32_t>(first_dir - ents.begin());
+  if (stopping()) {
+    rep_.count().entries_done.fetch_add(ents.size(), std::memory_order_relaxed);
+    return;
+  }
+  for (auto it = first_dir; it != ents.end(); ++it)
+    spawn_child(node, node->names.c_str() + it->name_offset, !over_budget());
+  if (nfiles == 0) return;
+  const std::uint32_t per = std::clamp<std::uint32_t>(nfiles / (jobs_ * 4), 8, 128);
+  // A few entries are done right here; so are all of them when too many directories are open
+  // already, rather than queue work that would keep this directory's descriptors open.
+  if (nfiles <= per || over_budget()) return copy_entries(node, 0, nfiles);
+  for (std::uint32_t b = 0; b < nfiles; b += per) {
+    std::uint32_t e = std::min(nfiles, b + per);
+    add_work(node, 1);
+    node->users.fetch_add(1, std::memory_order_relaxed);
+    sched_->spawn([this, node, b, e] { run_batch(node, b, e); });
+  }
+}
+
+namespace {
+
+// The entries a worker is going through (copy_entries()), so that copy_regular(), several calls
+// down, can hand the rest of them to other workers when it meets a large file. Thread-local
+// rather than passed down: every path to copy_regular() (plain, --merge, --update, hard-link
+// waiters) would need it, and only the entry the loop is at may use it (armed).
+struct entry_cursor {
+  const copier* owner;
+  dir_node* node;
+  std::uint32_t next, end;
+  bool armed;
+};
+thread_local entry_cursor* current_entries = nullptr;
+
+// Restores the enclosing cursor however copy_entries() is left.
+class cursor_scope {
+ public:
+  explicit cursor_scope(entry_cursor* c) noexcept : outer_(std::exchange(current_entries, c)) {}
+  ~cursor_scope() { current_entries = outer_; }
+  cursor_scope(const cursor_scope&) = delete;
+  cursor_scope& operator=(const cursor_scope&) = delete;
+
+ private:
+  entry_cursor* outer_;
+};
+
+// Arms the cursor for the entry the loop is at, and only while that entry is being copied.
+class armed_while_copying {
+ public:
+  explicit armed_while_copying(entry_cursor& c) noexcept : c_(c) { c_.armed = true; }
+  ~armed_while_copying() { c_.armed = false; }
+  armed_while_copying(const armed_while_copying&) = delete;
+  armed_while_copying& operator=(const armed_while_copying&) = delete;
+
+ private:
+  entry_cursor& c_;
+};
+
+}  // namespace
+
+void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end) {
+  entry_cursor cursor{this, node, begin, end, false};
+  cursor_scope scope(&cursor);
+  while (cursor.next < cursor.end) {
+    if (stopping()) {
+      rep_.count().entries_done.fetch_add(cursor.end - cursor.next, std::memory_order_relaxed);
+      break;
+    }
+    const auto& e = node->entries[cursor.next++];
+    armed_while_copying armed(cursor);
+    copy_entry(node, node->names.c_str() + e.name_offset, e.type);
+  }
+}
+
+// A file of a few MiB takes milliseconds, hundreds of small files' worth: the worker that meets
+// one spawns the entries after it as a batch of their own before copying it, so that idle
+// workers take them (and the other large files among them) instead of waiting for this one. File
+// sizes are known only once a file is open, so this is how the largest work starts early without
+// a stat per entry at listing time.
+void copier::hand_off_rest(dir_node* node) {
+  entry_cursor* c = current_entries;
+  if (!c || !c->armed || c->owner != this || c->node != node) return;
+  c->armed = false;
+  if (c->next >= c->end) return;
+  const std::uint32_t b = c->next, e = c->end;
+  add_work(node, 1);
+  node->users.fetch_add(1, std::memory_order_relaxed);
+  try {
+    sched_->spawn([this, node, b, e] { run_batch(node, b, e); });
+  } catch (const std::bad_alloc&) {
+    // No task: this worker keeps the entries. The batch it is in still counts as pending and as
+    // a user of the listing, so neither count reaches zero here.
+    add_work(node, -1);
+    node->users.fetch_sub(1, std::memory_order_relaxed);
+    return;
+  }
+  c->end = b;
+}
+
+void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {
+  copy_entries(node, begin, end);
+  release_users(node);
+  finish_child(node);
+}
+
+void copier::close_fds(dir_node* node) {
+  if (node->pinned || node->src_fd < 0) return;
+  ::close(node->src_fd);
+  if (node->dst_fd >= 0) ::close(node->dst_fd);
+  node->src_fd = node->dst_fd = -1;
+  open_dir_fds_.fetch_sub(2, std::memory_order_relaxed);
+}
+
+void copier::release_users(dir_node* node) {
+  if (node->users.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // Nobody lists or copies into this directory any more: drop the listing, and the descriptors
+  // too when many are open (finalization will reopen the destination by path).
+  std::string().swap(node->names);
+  std::vector<fs::dir_entry>().swap(node->entries);
+  if (over_budget()) close_fds(node);
+}
+
+void copier::finish_child(dir_node* node) {
+  while (node && node->pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (node->is_top) return;
+    dir_node* parent = node->parent;
+    finalize_dir(node);
+    delete node;
+    node = parent;
+  }
+}
+
+// Owner, attributes, mode and times of a destination directory, after all its children.
+void copier::finalize_dir(dir_node* node) {
+  if (opt_.dry_run) {
+    rep_.entry_done(node->parent, node->name, entry_kind::directory);
+    node->pinned = false;
+    return close_fds(node);
+  }
+  fs::unique_fd reopened;
+  int dfd = node->dst_fd;
+  if (dfd < 0) {
+    int fd = fs::open_dir_beneath(dst_root_fd_, rel_path(node));
+    if (fd < 0) {
+      rep_.report(node->parent, node->name, true, operation::set_mode, -fd);
+      return;
+    }
+    reopened.reset(fd);
+    dfd = fd;
+  }
+  operation op{};
+  int err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op);
+  // --update makes an existing directory's attributes equal: also drop those SRC's has not.
+  if (!err && opt_.update && node->existed && node->xattrs_read) {
+    err = fs::remove_other_xattrs(dfd, node->xattrs);
+    if (err) op = operation::set_xattr;
+  }
+  if (err)
+    rep_.report(node->parent, node->name, true, op, err);
+  else
+    rep_.entry_done(node->parent, node->name, entry_kind::directory);
+  if (node == root_) {
+    node->pinned = false;
+    close_fds(node);
+  } else {
+    close_fds(node);
+  }
+}
+
+}  // namespace treecopy::engine

@@ -24,22 +24,6 @@
 namespace treecopy::engine {
 namespace {
 
-// The process umask, read without changing it (umask() would race with other threads).
-int read_umask() {
-  std::FILE* f = std::fopen("/proc/self/status", "re");
-  if (!f) return -1;
-  char line[256];
-  int mask = -1;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "Umask:", 6) == 0) {
-      mask = static_cast<int>(std::strtol(line + 6, nullptr, 8));
-      break;
-    }
-  }
-  std::fclose(f);
-  return mask;
-}
-
 // File systems whose files report sizes that are wrong (0, or a page): read them until EOF.
 bool is_pseudo_fs(int fd) {
   struct statfs sfs {};
@@ -69,16 +53,9 @@ bool has_default_acl(int fd) {
 
 copier::copier(setup_result& setup, const copy_options& options, copy_observer* observer,
                std::stop_token stop)
-    : setup_(setup), opt_(options), stop_(std::move(stop)), rep_(setup, opt_, observer, flags_),
+    : setup_(setup), opt_(options), pol_(setup.policy), stop_(std::move(stop)), rep_(setup, opt_, observer, flags_),
       filter_(options.filters) {
-  if (opt_.checksum) opt_.update = true;
-  if (opt_.update) opt_.merge = true;
   jobs_ = opt_.jobs ? opt_.jobs : default_jobs();
-  euid_ = ::geteuid();
-  egid_ = ::getegid();
-  is_root_ = euid_ == 0;
-  umask_ = read_umask();
-  mtime_window_ns_ = opt_.modify_window.count();
   sampler_wanted_ = observer != nullptr;
   plan_threads();
   plan_descriptors();
@@ -109,7 +86,7 @@ copy_report copier::run() {
   // New entries get modes the umask predicts, except under a default ACL or a set-group-ID
   // directory (which also decides their group): there, owner and mode are always set explicitly.
   struct stat top_st {};
-  top_.always_chmod = umask_ < 0 || has_default_acl(top_.dst_fd) ||
+  top_.always_chmod = pol_.who.umask < 0 || has_default_acl(top_.dst_fd) ||
                       ::fstat(top_.dst_fd, &top_st) != 0 || (top_st.st_mode & S_ISGID) != 0;
   if (setup_.src_dir) {
     top_.src_dev = setup_.src_st.st_dev;
@@ -219,7 +196,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   // An existing directory, or one that inherited a default ACL, gives new entries modes that the
   // umask does not predict: set them explicitly.
   node->always_chmod = parent->always_chmod || node->existed;
-  if (!node->always_chmod && opt_.merge && d >= 0) node->always_chmod = has_default_acl(d);
+  if (!node->always_chmod && pol_.merge && d >= 0) node->always_chmod = has_default_acl(d);
   return true;
 }
 
@@ -233,18 +210,18 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
   if (opt_.dry_run) {
     // Nothing is created: look at what exists, to foresee conflicts.
     d = pdst < 0 ? -ENOENT : fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
-    if ((d == -ELOOP || d == -ENOTDIR) && !opt_.update)
+    if ((d == -ELOOP || d == -ENOTDIR) && !pol_.update)
       return rep_.report(parent, node->name, true, operation::create, ENOTDIR), false;
     existed = d >= 0;
     if (d < 0) d = -1;
   } else {
     if (::mkdirat(pdst, dname, S_IRWXU) != 0) {
       int err = errno;
-      if (err != EEXIST || !opt_.merge) return rep_.report(parent, node->name, true, operation::create, err), false;
+      if (err != EEXIST || !pol_.merge) return rep_.report(parent, node->name, true, operation::create, err), false;
       existed = true;
     }
     d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
-    if ((d == -ELOOP || d == -ENOTDIR) && opt_.update) {
+    if ((d == -ELOOP || d == -ENOTDIR) && pol_.update) {
       // --update: a file (or link) where the source now has a directory gives way.
       if (::unlinkat(pdst, dname, 0) != 0 || ::mkdirat(pdst, dname, S_IRWXU) != 0)
         return rep_.report(parent, node->name, true, operation::remove, errno), false;

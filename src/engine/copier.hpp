@@ -146,16 +146,15 @@ class copier final : private stream_owner {
   void cancel() noexcept { flags_.cancel(); }
 
   setup_result& setup_;
-  copy_options opt_;  ///< the caller's options, normalized (update implies merge, ...)
+  copy_options opt_;  ///< the caller's options (merge/update/checksum: read pol_)
+  /// The options normalized in setup (prepare) and the process's ids; its mtime window widens
+  /// when DST is opened (detect_time_granularity), before any of its children is.
+  plan::policy pol_;
   std::stop_token stop_;
   stop_flags flags_;
   reporter rep_;
 
   unsigned jobs_ = 1;
-  uid_t euid_ = 0;
-  gid_t egid_ = 0;
-  bool is_root_ = false;
-  int umask_ = -1;  ///< process umask, or -1 when unknown (then modes are always set explicitly)
   int dir_fd_budget_ = 64;
   bool sampler_wanted_ = false;  ///< a progress sampler thread, if one can be started
   std::atomic<int> open_dir_fds_{0};
@@ -169,9 +168,6 @@ class copier final : private stream_owner {
   /// DST's directory (created or merged into), likewise: a source directory with this identity is
   /// the copy itself (DST reached again through a bind mount or a link inside SRC).
   file_id dst_root_id_{};
-  /// --update: mtimes at most this far apart count as equal (modify_window, and DST's time
-  /// granularity); set when DST is opened, before any of its children is.
-  std::int64_t mtime_window_ns_ = 0;
 
   dir_node top_;              ///< the virtual parent of SRC
   dir_node* root_ = nullptr;  ///< SRC itself when it is a directory

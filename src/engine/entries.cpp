@@ -51,7 +51,7 @@ bool copier::create_replacing(dir_node* node, const char* name, operation op, Cr
   for (int attempt = 0;; ++attempt) {
     int err = create();
     if (err == 0) return true;
-    if (err == EEXIST && opt_.merge && attempt == 0) {
+    if (err == EEXIST && pol_.merge && attempt == 0) {
       if (!replace_existing(node, name)) return false;  // reported there
       continue;
     }
@@ -86,7 +86,7 @@ void copier::big_file_done(big_file& f) {
 void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
   try {
     if (opt_.dry_run) return dry_entry(node, name);
-    if (opt_.merge || opt_.update) return merge_entry(node, name);
+    if (pol_.merge) return merge_entry(node, name);
     if (dtype == DT_REG) return copy_regular(node, name);
     struct stat st {};
     if (!stat_source(node, name, st)) return;
@@ -278,12 +278,12 @@ bool copier::replace_existing(dir_node* node, const char* name) {
 }
 
 mode_t copier::created_mode(const struct stat& st) const noexcept {
-  return static_cast<mode_t>(st.st_mode & 0777 & ~static_cast<mode_t>(umask_ < 0 ? 0 : umask_));
+  return static_cast<mode_t>(st.st_mode & 0777 & ~static_cast<mode_t>(pol_.who.umask < 0 ? 0 : pol_.who.umask));
 }
 
 bool copier::needs_chown(const struct stat& st, const dir_node* parent) const noexcept {
   if (!opt_.preserve_ownership) return false;
-  return parent->always_chmod || st.st_uid != euid_ || st.st_gid != egid_;
+  return parent->always_chmod || st.st_uid != pol_.who.euid || st.st_gid != pol_.who.egid;
 }
 
 // Metadata through a descriptor, in cp's order: owner (chown clears set-id bits), attributes, mode,
@@ -293,11 +293,11 @@ int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct
   mode_t mode = st.st_mode & 07777;
   if (needs_chown(st, parent) && ::fchown(dfd, st.st_uid, st.st_gid) != 0) {
     int err = errno;
-    if (is_root_ || (err != EPERM && err != EINVAL)) return op = operation::set_owner, err;
+    if (pol_.is_root() || (err != EPERM && err != EINVAL)) return op = operation::set_owner, err;
     // Not permitted, as for any non-root cp -a: keep at least the group if we may, and never leave
     // set-id bits on an entry that does not have the source's owner (cp also drops the sticky bit
     // of such files, but not of directories).
-    if (st.st_gid != egid_) (void)::fchown(dfd, static_cast<uid_t>(-1), st.st_gid);
+    if (st.st_gid != pol_.who.egid) (void)::fchown(dfd, static_cast<uid_t>(-1), st.st_gid);
     mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID | (S_ISREG(st.st_mode) ? S_ISVTX : 0));
   }
   bool force_chmod = false;
@@ -307,7 +307,7 @@ int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct
     };
     bool read_side = false;
     int err = write_attrs(read_side);
-    if (err == EACCES && !read_side && !is_root_ && (created_mode(st) & S_IWUSR) == 0) {
+    if (err == EACCES && !read_side && !pol_.is_root() && (created_mode(st) & S_IWUSR) == 0) {
       // user.* attributes need write permission even through a descriptor, and the file was
       // created read-only: lend the owner write permission until the final mode is set.
       if (::fchmod(dfd, created_mode(st) | S_IWUSR) == 0) {
@@ -333,8 +333,8 @@ int copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sna
   if (needs_chown(st, parent) &&
       ::fchownat(dfd, dname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) {
     int err = errno;
-    if (is_root_ || (err != EPERM && err != EINVAL)) return op = operation::set_owner, err;
-    if (st.st_gid != egid_)
+    if (pol_.is_root() || (err != EPERM && err != EINVAL)) return op = operation::set_owner, err;
+    if (st.st_gid != pol_.who.egid)
       (void)::fchownat(dfd, dname, static_cast<uid_t>(-1), st.st_gid, AT_SYMLINK_NOFOLLOW);
     mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID);
   }
@@ -361,7 +361,7 @@ void copier::create_unlisted_dir(dir_node* parent, const char* name, int psrc, i
   const int follow = opt_.dereference == symlink_mode::always ? 0 : AT_SYMLINK_NOFOLLOW;
   if (::fstatat(psrc, name, &st, follow) != 0 || !S_ISDIR(st.st_mode)) return;
   const char* dname = dst_name(parent, name);
-  if (::mkdirat(pdst, dname, S_IRWXU) != 0 && (errno != EEXIST || !opt_.merge)) return;
+  if (::mkdirat(pdst, dname, S_IRWXU) != 0 && (errno != EEXIST || !pol_.merge)) return;
   fs::unique_fd d(fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags));
   if (d.get() < 0) return;
   operation op{};
@@ -426,21 +426,21 @@ void copier::dry_entry(dir_node* node, const char* name) {
   }
   if (S_ISREG(st.st_mode) && ::faccessat(node->src_fd, name, R_OK, AT_EACCESS) != 0)
     return rep_.report(node, name, false, operation::open_source, errno);
-  if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !is_root_)
+  if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !pol_.is_root())
     return rep_.report(node, name, true, operation::create, EPERM);
   struct stat dst {};
   const bool have_dst =
       node->dst_fd >= 0 && ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0;
   if (have_dst) {
-    if (!opt_.merge) return rep_.report(node, name, true, operation::create, EEXIST);
+    if (!pol_.merge) return rep_.report(node, name, true, operation::create, EEXIST);
     // --update replaces a directory by a non-directory; --merge refuses, as cp.
-    if (S_ISDIR(dst.st_mode) && !opt_.update) return rep_.report(node, name, true, operation::create, EISDIR);
+    if (S_ISDIR(dst.st_mode) && !pol_.update) return rep_.report(node, name, true, operation::create, EISDIR);
   }
   auto skip = [&] {
     rep_.skipped();
   };
   const bool group = st.st_nlink > 1 && !node->is_top;
-  if (group && opt_.update && S_ISREG(st.st_mode)) {
+  if (group && pol_.update && S_ISREG(st.st_mode)) {
     // As merge_entry(): the first name is compared, the others are links to it or are made so.
     link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
     if (c.what == link_claim::kind::first) {
@@ -453,7 +453,7 @@ void copier::dry_entry(dir_node* node, const char* name) {
       return rep_.entry_done(node, name, entry_kind::hardlink);
     }
   } else {
-    if (opt_.update && have_dst && dry_up_to_date(node, name, st, dst)) return skip();
+    if (pol_.update && have_dst && dry_up_to_date(node, name, st, dst)) return skip();
     if (group) {
       link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
       if (c.what != link_claim::kind::first) return rep_.entry_done(node, name, entry_kind::hardlink);
@@ -519,7 +519,7 @@ void copier::link_waiters(dir_node* node, const char* name, const struct stat& s
   // --update compares later names with the first copy's inode, so remember which it is.
   struct stat dst {};
   ino_t dst_ino = 0;
-  if (ok && opt_.update &&
+  if (ok && pol_.update &&
       ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0)
     dst_ino = dst.st_ino;
   try {

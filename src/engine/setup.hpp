@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "fs/sys.hpp"
+#include "plan/decide.hpp"
 #include "treecopy/options.hpp"
 
 namespace treecopy::engine {
@@ -41,6 +42,9 @@ struct setup_result {
   /// one of these identities would copy SRC into itself; a destination directory with one of them
   /// holds SRC and must never be merged into or removed.
   std::vector<file_id> src_chain;
+  /// The options normalized (checksum implies update implies merge) with the process's ids and
+  /// umask: what the engine decides by, never copy_options' merge/update/checksum.
+  plan::policy policy;
 };
 
 /// Validates src and dst and opens them; throws setup_error with a one-line reason otherwise.

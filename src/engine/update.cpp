@@ -66,7 +66,7 @@ void copier::merge_entry(dir_node* node, const char* name) {
     return copy_by_stat(node, name, src);
   }
   bool first = false;
-  if (opt_.update && S_ISREG(src.st_mode) && src.st_nlink > 1 && !node->is_top) {
+  if (pol_.update && S_ISREG(src.st_mode) && src.st_nlink > 1 && !node->is_top) {
     link_claim c = links_.claim(src.st_dev, src.st_ino, node, name, [&] { return rel_path(node); });
     switch (c.what) {
       case link_claim::kind::first:
@@ -89,7 +89,7 @@ void copier::merge_entry(dir_node* node, const char* name) {
       case link_claim::kind::copy:
         break;
     }
-  } else if (opt_.update && up_to_date(node, name, src, dst)) {
+  } else if (pol_.update && up_to_date(node, name, src, dst)) {
     keep_entry(node, name, src, dst);
     return;
   }
@@ -97,7 +97,7 @@ void copier::merge_entry(dir_node* node, const char* name) {
   // refuses to overwrite a directory with a non-directory).
   bool room = true;
   if (S_ISDIR(dst.st_mode)) {
-    if (!opt_.update) {
+    if (!pol_.update) {
       rep_.report(node, name, true, operation::create, EISDIR);
       room = false;
     } else {
@@ -129,7 +129,7 @@ bool copier::up_to_date(dir_node* node, const char* name, const struct stat& src
   if (dst.st_nlink > src.st_nlink) return false;
   // A target of the same length and mtime can still differ.
   if (S_ISLNK(src.st_mode) && !same_link_target(node, name, src.st_size)) return false;
-  if (opt_.checksum && S_ISREG(src.st_mode)) return same_content(node, name);
+  if (pol_.checksum && S_ISREG(src.st_mode)) return same_content(node, name);
   return same_mtime(src.st_mtim, dst.st_mtim);
 }
 
@@ -152,7 +152,7 @@ bool copier::dry_up_to_date(dir_node* node, const char* name, const struct stat&
 
 bool copier::same_mtime(const struct timespec& a, const struct timespec& b) const noexcept {
   const std::int64_t d = ns_between(a, b);
-  return (d < 0 ? -d : d) <= mtime_window_ns_;
+  return (d < 0 ? -d : d) <= pol_.mtime_window_ns;
 }
 
 bool copier::same_link_target(dir_node* node, const char* name, off_t size) {
@@ -191,10 +191,10 @@ int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
   // failure is silent then); set-id bits stay off an entry without SRC's owner.
   bool owner_ok =
       !opt_.preserve_ownership || (src.st_uid == dst.st_uid && src.st_gid == dst.st_gid);
-  if (!owner_ok && (is_root_ || src.st_uid == euid_)) {
+  if (!owner_ok && (pol_.is_root() || src.st_uid == pol_.who.euid)) {
     if (::fchownat(dfd, dname, src.st_uid, src.st_gid, AT_SYMLINK_NOFOLLOW) == 0) {
       owner_ok = true;
-    } else if (is_root_ || (errno != EPERM && errno != EINVAL)) {
+    } else if (pol_.is_root() || (errno != EPERM && errno != EINVAL)) {
       return op = operation::set_owner, errno;
     }
   }
@@ -211,7 +211,7 @@ int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
   if (attrs) {
     bool read_side = false;
     int err = fs::sync_xattrs_at(node->src_fd, name, dfd, dname, read_side);
-    if (err == EACCES && !read_side && !is_root_ && !link && (dst.st_mode & S_IWUSR) == 0 &&
+    if (err == EACCES && !read_side && !pol_.is_root() && !link && (dst.st_mode & S_IWUSR) == 0 &&
         ::fchmodat(dfd, dname, (dst.st_mode & 07777) | S_IWUSR, AT_SYMLINK_NOFOLLOW) == 0) {
       // user.* attributes need write permission: lend it until the mode is set below.
       set_mode = true;
@@ -241,7 +241,7 @@ int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
 void copier::detect_time_granularity(int dfd) {
   struct statfs sfs {};
   if (::fstatfs(dfd, &sfs) == 0 && sfs.f_type == MSDOS_SUPER_MAGIC) {
-    mtime_window_ns_ = std::max<std::int64_t>(mtime_window_ns_, 2 * ns_per_s - 1);
+    pol_.mtime_window_ns = std::max<std::int64_t>(pol_.mtime_window_ns, 2 * ns_per_s - 1);
     return;
   }
   struct stat before {};
@@ -257,7 +257,7 @@ void copier::detect_time_granularity(int dfd) {
     const struct timespec restore[2] = {{0, UTIME_OMIT}, before.st_mtim};
     (void)::futimens(dfd, restore);
   }
-  if (dropped > 0) mtime_window_ns_ = std::max(mtime_window_ns_, dropped);
+  if (dropped > 0) pol_.mtime_window_ns = std::max(pol_.mtime_window_ns, dropped);
 }
 
 // --checksum: compares the bytes themselves. Both files are local, so reading them is the whole

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "engine/scheduler.hpp"
 #include "engine/setup.hpp"
 #include "engine/stream.hpp"
+#include "plan/decide.hpp"
 #include "plan/filter.hpp"
 #include "treecopy/errors.hpp"
 #include "treecopy/observer.hpp"
@@ -28,6 +30,17 @@
 #include "treecopy/report.hpp"
 
 namespace treecopy::engine {
+
+/// The hard-link table's answer as the plan's decisions take it (one to one).
+inline plan::link_answer to_answer(link_claim::kind k) noexcept {
+  switch (k) {
+    case link_claim::kind::first: return plan::link_answer::first;
+    case link_claim::kind::wait: return plan::link_answer::wait;
+    case link_claim::kind::link_to: return plan::link_answer::link_to;
+    case link_claim::kind::copy: return plan::link_answer::copy;
+  }
+  return plan::link_answer::none;
+}
 
 /// Runs one copy. Created and used by copy_tree() for a single call.
 class copier final : private stream_owner {
@@ -68,8 +81,7 @@ class copier final : private stream_owner {
   void copy_entry(dir_node* node, const char* name, std::uint8_t dtype);
   void copy_by_stat(dir_node* node, const char* name, const struct stat& st);
   void dry_entry(dir_node* node, const char* name);
-  void dry_waiters(std::vector<link_table::waiter> waiters);
-  bool dry_up_to_date(dir_node* node, const char* name, const struct stat& src, struct stat dst);
+  void dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t dst_ino);
   void copy_regular(dir_node* node, const char* name, bool claimed_first = false);
   bool stat_source(dir_node* node, const char* name, struct stat& st);
   /// Whether symlinks among node's source entries are followed: with -L all are; with -H only SRC
@@ -83,7 +95,10 @@ class copier final : private stream_owner {
   // Merge, update and delete (update.cpp).
   void merge_entry(dir_node* node, const char* name);
   bool up_to_date(dir_node* node, const char* name, const struct stat& src, const struct stat& dst);
-  bool same_mtime(const struct timespec& a, const struct timespec& b) const noexcept;
+  /// plan::decide_entry() with the I/O it asks for (the table's answer is left in c).
+  plan::entry_decision decide(dir_node* node, const char* name, const plan::entry_facts& s,
+                              const plan::entry_facts* d, const struct stat& src, link_claim& c,
+                              const std::function<std::string()>& parent_path);
   bool same_link_target(dir_node* node, const char* name, off_t size);
   bool keep_entry(dir_node* node, const char* name, const struct stat& src, const struct stat& dst);
   int fix_meta(dir_node* node, const char* name, const struct stat& src, const struct stat& dst,
@@ -109,6 +124,12 @@ class copier final : private stream_owner {
   void copy_symlink(dir_node* node, const char* name, const struct stat& st);
   void copy_special(dir_node* node, const char* name, const struct stat& st);
   bool handle_links(dir_node* node, const char* name, const struct stat& st, bool& first);
+  /// Whether creating this entry asks the hard-link table first (plan's claim_at_create).
+  bool claims_at_create(const dir_node* node, const struct stat& st) const noexcept {
+    plan::entry_context ctx;
+    ctx.at_top = node->is_top;
+    return plan::decide_entry(pol_, plan::entry_facts::of(st), nullptr, ctx).claim_at_create;
+  }
   void link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok);
   void make_link(dir_node* node, const char* name, int target_dir, const char* target_name);
   int create_file(dir_node* node, const char* name, mode_t mode);

@@ -34,10 +34,14 @@ namespace treecopy::engine {
 /// The hard-link table's answer as the plan's decisions take it (one to one).
 inline plan::link_answer to_answer(link_claim::kind k) noexcept {
   switch (k) {
-    case link_claim::kind::first: return plan::link_answer::first;
-    case link_claim::kind::wait: return plan::link_answer::wait;
-    case link_claim::kind::link_to: return plan::link_answer::link_to;
-    case link_claim::kind::copy: return plan::link_answer::copy;
+    case link_claim::kind::first:
+      return plan::link_answer::first;
+    case link_claim::kind::wait:
+      return plan::link_answer::wait;
+    case link_claim::kind::link_to:
+      return plan::link_answer::link_to;
+    case link_claim::kind::copy:
+      return plan::link_answer::copy;
   }
   return plan::link_answer::none;
 }
@@ -86,10 +90,7 @@ class copier final : private stream_owner {
   bool stat_source(dir_node* node, const char* name, struct stat& st);
   /// Whether symlinks among node's source entries are followed: with -L all are; with -H only SRC
   /// itself (the one entry of the virtual parent).
-  bool follows(const dir_node* node) const noexcept {
-    return opt_.dereference == symlink_mode::always ||
-           (node->is_top && opt_.dereference == symlink_mode::command_line);
-  }
+  bool follows(const dir_node* node) const noexcept { return pol_.follows(node->is_top); }
   int src_nofollow(const dir_node* node) const noexcept { return follows(node) ? 0 : O_NOFOLLOW; }
 
   // Merge, update and delete (update.cpp).
@@ -109,16 +110,6 @@ class copier final : private stream_owner {
   enum class removal { removed, kept, failed };
   removal remove_tree(dir_node* node, int dirfd, const char* name, const std::string& sub,
                       const std::string& node_rel);
-  /// Whether a directory is SRC or one of its ancestors.
-  bool holds_source(const file_id& id) const noexcept {
-    for (const file_id& a : setup_.src_chain)
-      if (a == id) return true;
-    return false;
-  }
-  /// Whether a directory is SRC, holds SRC, or is DST: never merged into, removed or descended.
-  bool protected_dir(const file_id& id) const noexcept {
-    return id == dst_root_id_ || holds_source(id);
-  }
   void delete_extraneous(dir_node* node);
   bool excluded(dir_node* node, const std::string& rel_dir, const char* name, std::uint8_t& dtype);
   void copy_symlink(dir_node* node, const char* name, const struct stat& st);
@@ -186,9 +177,11 @@ class copier final : private stream_owner {
   std::atomic<bool> cfr_refused_{false};
   /// DST's file system: set when DST is opened, before any of its children is.
   dev_t dst_root_dev_ = 0;
-  /// DST's directory (created or merged into), likewise: a source directory with this identity is
-  /// the copy itself (DST reached again through a bind mount or a link inside SRC).
-  file_id dst_root_id_{};
+  /// The directories never copied, merged into or removed: SRC and its ancestors (from setup)
+  /// and DST's directory (created or merged into), set once when DST is opened, before any of its
+  /// children is: a source directory that is DST is the copy itself (DST reached again through a
+  /// bind mount or a link inside SRC).
+  plan::guards guards_;
 
   dir_node top_;              ///< the virtual parent of SRC
   dir_node* root_ = nullptr;  ///< SRC itself when it is a directory

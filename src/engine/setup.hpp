@@ -15,12 +15,7 @@ namespace treecopy::engine {
 
 /// A file's identity: what every safety decision compares, never path strings (a bind mount, a
 /// symlink or '..' gives one directory several paths, but one identity).
-struct file_id {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  static file_id of(const struct stat& st) noexcept { return {st.st_dev, st.st_ino}; }
-  bool operator==(const file_id&) const = default;
-};
+using file_id = plan::identity;
 
 /// The identities of directory dirfd and of each of its ancestors up to '/', through "..": the
 /// chain a path from '/' takes, whatever mounts it crosses. Stops early (shorter chain) where an

@@ -330,10 +330,12 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
     struct stat st {};
     if (::fstat(fd, &st) != 0) return fail(errno), false;
     l.id = file_id::of(st);
-    if (protected_dir(l.id)) return fail(make_error_code(errc::holds_source)), false;
-    // Another file system (or a bind mount) mounted inside DST is not the copy's to empty: rm -r
-    // would, rsync -x would not. Left alone and reported, like a directory that holds SRC.
-    if (fs::is_mount_below(parent, fd)) return fail(make_error_code(errc::mount_point)), false;
+    // SRC, what holds it, or DST; another file system (or a bind mount) mounted inside DST is not
+    // the copy's to empty either: rm -r would, rsync -x would not. Left alone and reported.
+    const bool protects = guards_.protects(l.id);
+    if (std::error_code refused = plan::refuse_removal(guards_, plan::entry_facts::of(st),
+                                                       !protects && fs::is_mount_below(parent, fd)))
+      return fail(refused), false;
     if (int err = fs::list_dir(fd, l.names, l.entries)) return fail(err), false;
     l.name = entry;
     l.path_len = path.size();
@@ -392,15 +394,20 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
     }
     done.fd.reset();
     removal result = removal::removed;
-    if (done.failed) {
-      result = removal::failed;  // the failure below was reported
-    } else if (done.kept) {
-      rep_.report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
-      result = removal::kept;
-    } else if (!opt_.dry_run && ::unlinkat(parent, done.name.c_str(), AT_REMOVEDIR) != 0) {
-      result = fail(errno);
-    } else {
-      result = gone();
+    switch (plan::finish_removal(done.failed, done.kept)) {
+      case plan::removal_end::failed:
+        result = removal::failed;  // the failure below was reported
+        break;
+      case plan::removal_end::kept:
+        rep_.report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
+        result = removal::kept;
+        break;
+      case plan::removal_end::remove:
+        if (!opt_.dry_run && ::unlinkat(parent, done.name.c_str(), AT_REMOVEDIR) != 0)
+          result = fail(errno);
+        else
+          result = gone();
+        break;
     }
     if (stack.empty()) return result;
     stack.back().fd = std::move(up);
@@ -411,7 +418,7 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
 
 // --delete: removes what DST has in this directory and SRC does not (excluded names are kept).
 void copier::delete_extraneous(dir_node* node) {
-  if (!node->existed || node->dst_fd < 0) return;
+  if (node->dst_fd < 0) return;
   std::unordered_set<std::string_view> in_src;
   in_src.reserve(node->entries.size());
   for (const auto& e : node->entries) in_src.insert(node->names.c_str() + e.name_offset);
@@ -425,16 +432,18 @@ void copier::delete_extraneous(dir_node* node) {
   const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
   for (auto& e : entries) {
     const char* name = names.c_str() + e.name_offset;
-    if (in_src.count(name)) continue;
-    if (!filter_.empty()) {
+    const bool in_source = in_src.count(name) != 0;
+    bool excluded = false;  // neither copied nor deleted
+    if (!in_source && !filter_.empty()) {
       if (e.type == DT_UNKNOWN) {
         struct stat st {};
         if (::fstatat(dir.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) e.type = DT_DIR;
       }
       std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
-      if (filter_.excluded(rel, name, e.type == DT_DIR)) continue;
+      excluded = filter_.excluded(rel, name, e.type == DT_DIR);
     }
-    remove_tree(node, node->dst_fd, name, name, rel_dir);
+    if (plan::decide_extraneous(in_source, excluded) == plan::extraneous_action::remove)
+      remove_tree(node, node->dst_fd, name, name, rel_dir);
   }
 }
 

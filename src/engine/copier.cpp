@@ -24,22 +24,6 @@
 namespace treecopy::engine {
 namespace {
 
-// The process umask, read without changing it (umask() would race with other threads).
-int read_umask() {
-  std::FILE* f = std::fopen("/proc/self/status", "re");
-  if (!f) return -1;
-  char line[256];
-  int mask = -1;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "Umask:", 6) == 0) {
-      mask = static_cast<int>(std::strtol(line + 6, nullptr, 8));
-      break;
-    }
-  }
-  std::fclose(f);
-  return mask;
-}
-
 // File systems whose files report sizes that are wrong (0, or a page): read them until EOF.
 bool is_pseudo_fs(int fd) {
   struct statfs sfs {};
@@ -69,16 +53,9 @@ bool has_default_acl(int fd) {
 
 copier::copier(setup_result& setup, const copy_options& options, copy_observer* observer,
                std::stop_token stop)
-    : setup_(setup), opt_(options), stop_(std::move(stop)), rep_(setup, opt_, observer, flags_),
+    : setup_(setup), opt_(options), pol_(setup.policy), stop_(std::move(stop)), rep_(setup, opt_, observer, flags_),
       filter_(options.filters) {
-  if (opt_.checksum) opt_.update = true;
-  if (opt_.update) opt_.merge = true;
   jobs_ = opt_.jobs ? opt_.jobs : default_jobs();
-  euid_ = ::geteuid();
-  egid_ = ::getegid();
-  is_root_ = euid_ == 0;
-  umask_ = read_umask();
-  mtime_window_ns_ = opt_.modify_window.count();
   sampler_wanted_ = observer != nullptr;
   plan_threads();
   plan_descriptors();
@@ -109,7 +86,7 @@ copy_report copier::run() {
   // New entries get modes the umask predicts, except under a default ACL or a set-group-ID
   // directory (which also decides their group): there, owner and mode are always set explicitly.
   struct stat top_st {};
-  top_.always_chmod = umask_ < 0 || has_default_acl(top_.dst_fd) ||
+  top_.always_chmod = pol_.who.umask < 0 || has_default_acl(top_.dst_fd) ||
                       ::fstat(top_.dst_fd, &top_st) != 0 || (top_st.st_mode & S_ISGID) != 0;
   if (setup_.src_dir) {
     top_.src_dev = setup_.src_st.st_dev;
@@ -187,21 +164,19 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   }
   if (::fstat(sfd.get(), &node->st) != 0) return rep_.report(parent, node->name, false, operation::stat, errno), false;
   if (!S_ISDIR(node->st.st_mode)) return rep_.report(parent, node->name, false, operation::open_source, ENOTDIR), false;
-  if (opt_.dereference == symlink_mode::always) {
-    // Following links can lead back to a directory being copied: report the cycle, do not loop.
-    for (const dir_node* a = parent; a && !a->is_top; a = a->parent)
-      if (a->st.st_ino == node->st.st_ino && a->st.st_dev == node->st.st_dev)
-        return rep_.report(parent, node->name, false, operation::open_source,
-                      make_error_code(errc::directory_cycle)), false;
-  }
-  // DST, SRC or an ancestor of SRC met again inside SRC (a bind mount, a followed link): copying
-  // it would copy the copy, or SRC, into itself without end (cp: "cannot copy a directory into
-  // itself"). One compare against a few identities, after the fstat every directory gets anyway.
-  if (node != root_ && protected_dir(file_id::of(node->st))) {
-    rep_.report(parent, node->name, false, operation::open_source, make_error_code(errc::into_itself));
-    return false;
-  }
-  node->no_descend = opt_.one_file_system && node != root_ && root_ && node->st.st_dev != root_->st.st_dev;
+  // Following links (-L) can lead back to a directory being copied; DST, SRC or an ancestor of
+  // SRC met again inside SRC (a bind mount, a followed link) would copy the copy, or SRC, into
+  // itself without end (cp: "cannot copy a directory into itself"); -x copies other file systems
+  // empty. Decided on the fstat every directory gets anyway.
+  bool revisits = false;
+  for (const dir_node* a = parent; pol_.checks_cycles() && a && !a->is_top; a = a->parent)
+    if (file_id::of(a->st) == file_id::of(node->st)) revisits = true;
+  const plan::dir_source_decision source = plan::decide_dir_source(
+      pol_, guards_, plan::entry_facts::of(node->st), node == root_,
+      root_ ? root_->st.st_dev : node->st.st_dev, revisits);
+  if (source.what == plan::dir_source_action::refuse)
+    return rep_.report(parent, node->name, false, operation::open_source, source.error), false;
+  node->no_descend = source.what == plan::dir_source_action::copy_empty;
   node->src_dev = node->st.st_dev;
   node->pseudo_fs = node->st.st_dev == parent->src_dev ? parent->pseudo_fs : is_pseudo_fs(sfd.get());
   if (opt_.preserve_xattrs) {
@@ -218,8 +193,11 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   open_dir_fds_.fetch_add(2, std::memory_order_relaxed);
   // An existing directory, or one that inherited a default ACL, gives new entries modes that the
   // umask does not predict: set them explicitly.
-  node->always_chmod = parent->always_chmod || node->existed;
-  if (!node->always_chmod && opt_.merge && d >= 0) node->always_chmod = has_default_acl(d);
+  switch (plan::dir_explicit_modes(pol_, parent->always_chmod, node->existed)) {
+    case plan::explicit_modes::yes: node->always_chmod = true; break;
+    case plan::explicit_modes::no: node->always_chmod = false; break;
+    case plan::explicit_modes::probe_acl: node->always_chmod = d >= 0 && has_default_acl(d); break;
+  }
   return true;
 }
 
@@ -228,27 +206,40 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
 // SRC's root. Returns false after reporting a failure; out: -1 when a dry run has nothing to open.
 bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out) {
   dir_node* parent = node->parent;
+  if (node == root_) guards_.src_chain = setup_.src_chain;  // once, before any child is opened
   bool existed = false;
   int d = -1;
+  // What DST has under dname decides (plan::decide_dir_dest): created, merged into, replaced
+  // (--update: a file or link where SRC now has a directory) or refused.
+  auto found_at = [](int fd) {
+    return fd >= 0 ? plan::found::directory
+           : (fd == -ELOOP || fd == -ENOTDIR) ? plan::found::other : plan::found::nothing;
+  };
   if (opt_.dry_run) {
     // Nothing is created: look at what exists, to foresee conflicts.
     d = pdst < 0 ? -ENOENT : fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
-    if ((d == -ELOOP || d == -ENOTDIR) && !opt_.update)
-      return rep_.report(parent, node->name, true, operation::create, ENOTDIR), false;
+    const plan::dir_dest_decision dest = plan::decide_dir_dest(pol_, found_at(d));
+    if (dest.what == plan::dir_dest_action::conflict)
+      return rep_.report(parent, node->name, true, operation::create, dest.error), false;
     existed = d >= 0;
     if (d < 0) d = -1;
   } else {
     if (::mkdirat(pdst, dname, S_IRWXU) != 0) {
       int err = errno;
-      if (err != EEXIST || !opt_.merge) return rep_.report(parent, node->name, true, operation::create, err), false;
+      if (err != EEXIST) return rep_.report(parent, node->name, true, operation::create, err), false;
+      // Without merge what is there is refused whatever it is: not opened.
+      d = pol_.merge ? fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags) : 0;
+      const plan::dir_dest_decision dest = plan::decide_dir_dest(pol_, found_at(d));
+      if (dest.what == plan::dir_dest_action::conflict)
+        return rep_.report(parent, node->name, true, operation::create, dest.error), false;
       existed = true;
-    }
-    d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
-    if ((d == -ELOOP || d == -ENOTDIR) && opt_.update) {
-      // --update: a file (or link) where the source now has a directory gives way.
-      if (::unlinkat(pdst, dname, 0) != 0 || ::mkdirat(pdst, dname, S_IRWXU) != 0)
-        return rep_.report(parent, node->name, true, operation::remove, errno), false;
-      existed = false;
+      if (dest.what == plan::dir_dest_action::replace) {
+        if (::unlinkat(pdst, dname, 0) != 0 || ::mkdirat(pdst, dname, S_IRWXU) != 0)
+          return rep_.report(parent, node->name, true, operation::remove, errno), false;
+        existed = false;
+        d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
+      }
+    } else {
       d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
     }
     if (d < 0) {
@@ -264,22 +255,17 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
     struct stat ds {};
     fs::unique_fd guard(d);
     if (::fstat(d, &ds) != 0) return rep_.report(parent, node->name, true, operation::stat, errno), false;
-    bool refused = false;
     if (node == root_) {
       dst_root_dev_ = ds.st_dev;
-      dst_root_id_ = file_id::of(ds);
-      // Setup refused this DST by identity for --delete; it may have been swapped since.
-      refused = existed && opt_.delete_extraneous && holds_source(dst_root_id_);
+      guards_.dst_root = file_id::of(ds);
     } else {
       node->dst_foreign = ds.st_dev != dst_root_dev_;
-      // A directory of DST that is SRC or holds it (a bind mount): merging into it, or --delete
-      // in it, would change or remove SRC itself.
-      refused = protected_dir(file_id::of(ds));
     }
-    if (refused) {
-      rep_.report(parent, node->name, true, operation::create, make_error_code(errc::holds_source));
-      return false;
-    }
+    // DST that holds SRC (refused by setup for --delete, maybe swapped since), or a directory of
+    // DST that is SRC or holds it (a bind mount): merging into it, or --delete in it, would change
+    // or remove SRC itself.
+    if (std::error_code refused = plan::check_dir_dest(pol_, guards_, node == root_, plan::entry_facts::of(ds)))
+      return rep_.report(parent, node->name, true, operation::create, refused), false;
     guard.release();
   }
   out = d;

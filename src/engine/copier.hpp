@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +22,7 @@
 #include "engine/scheduler.hpp"
 #include "engine/setup.hpp"
 #include "engine/stream.hpp"
+#include "plan/decide.hpp"
 #include "plan/filter.hpp"
 #include "treecopy/errors.hpp"
 #include "treecopy/observer.hpp"
@@ -28,6 +30,21 @@
 #include "treecopy/report.hpp"
 
 namespace treecopy::engine {
+
+/// The hard-link table's answer as the plan's decisions take it (one to one).
+inline plan::link_answer to_answer(link_claim::kind k) noexcept {
+  switch (k) {
+    case link_claim::kind::first:
+      return plan::link_answer::first;
+    case link_claim::kind::wait:
+      return plan::link_answer::wait;
+    case link_claim::kind::link_to:
+      return plan::link_answer::link_to;
+    case link_claim::kind::copy:
+      return plan::link_answer::copy;
+  }
+  return plan::link_answer::none;
+}
 
 /// Runs one copy. Created and used by copy_tree() for a single call.
 class copier final : private stream_owner {
@@ -68,22 +85,21 @@ class copier final : private stream_owner {
   void copy_entry(dir_node* node, const char* name, std::uint8_t dtype);
   void copy_by_stat(dir_node* node, const char* name, const struct stat& st);
   void dry_entry(dir_node* node, const char* name);
-  void dry_waiters(std::vector<link_table::waiter> waiters);
-  bool dry_up_to_date(dir_node* node, const char* name, const struct stat& src, struct stat dst);
+  void dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t dst_ino);
   void copy_regular(dir_node* node, const char* name, bool claimed_first = false);
   bool stat_source(dir_node* node, const char* name, struct stat& st);
   /// Whether symlinks among node's source entries are followed: with -L all are; with -H only SRC
   /// itself (the one entry of the virtual parent).
-  bool follows(const dir_node* node) const noexcept {
-    return opt_.dereference == symlink_mode::always ||
-           (node->is_top && opt_.dereference == symlink_mode::command_line);
-  }
+  bool follows(const dir_node* node) const noexcept { return pol_.follows(node->is_top); }
   int src_nofollow(const dir_node* node) const noexcept { return follows(node) ? 0 : O_NOFOLLOW; }
 
   // Merge, update and delete (update.cpp).
   void merge_entry(dir_node* node, const char* name);
   bool up_to_date(dir_node* node, const char* name, const struct stat& src, const struct stat& dst);
-  bool same_mtime(const struct timespec& a, const struct timespec& b) const noexcept;
+  /// plan::decide_entry() with the I/O it asks for (the table's answer is left in c).
+  plan::entry_decision decide(dir_node* node, const char* name, const plan::entry_facts& s,
+                              const plan::entry_facts* d, const struct stat& src, link_claim& c,
+                              const std::function<std::string()>& parent_path);
   bool same_link_target(dir_node* node, const char* name, off_t size);
   bool keep_entry(dir_node* node, const char* name, const struct stat& src, const struct stat& dst);
   int fix_meta(dir_node* node, const char* name, const struct stat& src, const struct stat& dst,
@@ -94,21 +110,17 @@ class copier final : private stream_owner {
   enum class removal { removed, kept, failed };
   removal remove_tree(dir_node* node, int dirfd, const char* name, const std::string& sub,
                       const std::string& node_rel);
-  /// Whether a directory is SRC or one of its ancestors.
-  bool holds_source(const file_id& id) const noexcept {
-    for (const file_id& a : setup_.src_chain)
-      if (a == id) return true;
-    return false;
-  }
-  /// Whether a directory is SRC, holds SRC, or is DST: never merged into, removed or descended.
-  bool protected_dir(const file_id& id) const noexcept {
-    return id == dst_root_id_ || holds_source(id);
-  }
   void delete_extraneous(dir_node* node);
   bool excluded(dir_node* node, const std::string& rel_dir, const char* name, std::uint8_t& dtype);
   void copy_symlink(dir_node* node, const char* name, const struct stat& st);
   void copy_special(dir_node* node, const char* name, const struct stat& st);
   bool handle_links(dir_node* node, const char* name, const struct stat& st, bool& first);
+  /// Whether creating this entry asks the hard-link table first (plan's claim_at_create).
+  bool claims_at_create(const dir_node* node, const struct stat& st) const noexcept {
+    plan::entry_context ctx;
+    ctx.at_top = node->is_top;
+    return plan::decide_entry(pol_, plan::entry_facts::of(st), nullptr, ctx).claim_at_create;
+  }
   void link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok);
   void make_link(dir_node* node, const char* name, int target_dir, const char* target_name);
   int create_file(dir_node* node, const char* name, mode_t mode);
@@ -146,16 +158,15 @@ class copier final : private stream_owner {
   void cancel() noexcept { flags_.cancel(); }
 
   setup_result& setup_;
-  copy_options opt_;  ///< the caller's options, normalized (update implies merge, ...)
+  copy_options opt_;  ///< the caller's options (merge/update/checksum: read pol_)
+  /// The options normalized in setup (prepare) and the process's ids; its mtime window widens
+  /// when DST is opened (detect_time_granularity), before any of its children is.
+  plan::policy pol_;
   std::stop_token stop_;
   stop_flags flags_;
   reporter rep_;
 
   unsigned jobs_ = 1;
-  uid_t euid_ = 0;
-  gid_t egid_ = 0;
-  bool is_root_ = false;
-  int umask_ = -1;  ///< process umask, or -1 when unknown (then modes are always set explicitly)
   int dir_fd_budget_ = 64;
   bool sampler_wanted_ = false;  ///< a progress sampler thread, if one can be started
   std::atomic<int> open_dir_fds_{0};
@@ -166,12 +177,11 @@ class copier final : private stream_owner {
   std::atomic<bool> cfr_refused_{false};
   /// DST's file system: set when DST is opened, before any of its children is.
   dev_t dst_root_dev_ = 0;
-  /// DST's directory (created or merged into), likewise: a source directory with this identity is
-  /// the copy itself (DST reached again through a bind mount or a link inside SRC).
-  file_id dst_root_id_{};
-  /// --update: mtimes at most this far apart count as equal (modify_window, and DST's time
-  /// granularity); set when DST is opened, before any of its children is.
-  std::int64_t mtime_window_ns_ = 0;
+  /// The directories never copied, merged into or removed: SRC and its ancestors (from setup)
+  /// and DST's directory (created or merged into), set once when DST is opened, before any of its
+  /// children is: a source directory that is DST is the copy itself (DST reached again through a
+  /// bind mount or a link inside SRC).
+  plan::guards guards_;
 
   dir_node top_;              ///< the virtual parent of SRC
   dir_node* root_ = nullptr;  ///< SRC itself when it is a directory

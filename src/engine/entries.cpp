@@ -51,7 +51,7 @@ bool copier::create_replacing(dir_node* node, const char* name, operation op, Cr
   for (int attempt = 0;; ++attempt) {
     int err = create();
     if (err == 0) return true;
-    if (err == EEXIST && opt_.merge && attempt == 0) {
+    if (err == EEXIST && plan::decide_exists(pol_, nullptr, attempt).what == plan::action::replace) {
       if (!replace_existing(node, name)) return false;  // reported there
       continue;
     }
@@ -86,7 +86,7 @@ void copier::big_file_done(big_file& f) {
 void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
   try {
     if (opt_.dry_run) return dry_entry(node, name);
-    if (opt_.merge || opt_.update) return merge_entry(node, name);
+    if (pol_.merge) return merge_entry(node, name);
     if (dtype == DT_REG) return copy_regular(node, name);
     struct stat st {};
     if (!stat_source(node, name, st)) return;
@@ -129,7 +129,7 @@ void copier::copy_regular(dir_node* node, const char* name, bool claimed_first) 
   rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
   if (st.st_size >= hand_off_threshold) hand_off_rest(node);
   bool first = claimed_first;
-  if (!first && st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
+  if (!first && claims_at_create(node, st) && handle_links(node, name, st, first)) return;
 
   int d = create_file(node, name, st.st_mode & 0777);
   if (d < 0) {
@@ -266,8 +266,12 @@ int copier::create_file(dir_node* node, const char* name, mode_t mode) {
 bool copier::replace_existing(dir_node* node, const char* name) {
   const char* dname = dst_name(node, name);
   struct stat st {};
-  if (::fstatat(node->dst_fd, dname, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-    rep_.report(node, name, true, operation::create, EISDIR);  // cannot overwrite a directory
+  plan::entry_facts there;
+  const bool have = ::fstatat(node->dst_fd, dname, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  if (have) there = plan::entry_facts::of(st);
+  const plan::entry_decision d = plan::decide_exists(pol_, have ? &there : nullptr, 0);
+  if (d.what == plan::action::conflict) {
+    rep_.report(node, name, true, operation::create, d.error);  // cannot overwrite a directory
     return false;
   }
   if (::unlinkat(node->dst_fd, dname, 0) != 0 && errno != ENOENT) {
@@ -278,12 +282,11 @@ bool copier::replace_existing(dir_node* node, const char* name) {
 }
 
 mode_t copier::created_mode(const struct stat& st) const noexcept {
-  return static_cast<mode_t>(st.st_mode & 0777 & ~static_cast<mode_t>(umask_ < 0 ? 0 : umask_));
+  return plan::created_mode(pol_, plan::entry_facts::of(st));
 }
 
 bool copier::needs_chown(const struct stat& st, const dir_node* parent) const noexcept {
-  if (!opt_.preserve_ownership) return false;
-  return parent->always_chmod || st.st_uid != euid_ || st.st_gid != egid_;
+  return plan::new_needs_chown(pol_, plan::entry_facts::of(st), parent->always_chmod);
 }
 
 // Metadata through a descriptor, in cp's order: owner (chown clears set-id bits), attributes, mode,
@@ -293,12 +296,12 @@ int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct
   mode_t mode = st.st_mode & 07777;
   if (needs_chown(st, parent) && ::fchown(dfd, st.st_uid, st.st_gid) != 0) {
     int err = errno;
-    if (is_root_ || (err != EPERM && err != EINVAL)) return op = operation::set_owner, err;
+    if (plan::chown_failure_reported(pol_, err)) return op = operation::set_owner, err;
     // Not permitted, as for any non-root cp -a: keep at least the group if we may, and never leave
     // set-id bits on an entry that does not have the source's owner (cp also drops the sticky bit
     // of such files, but not of directories).
-    if (st.st_gid != egid_) (void)::fchown(dfd, static_cast<uid_t>(-1), st.st_gid);
-    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID | (S_ISREG(st.st_mode) ? S_ISVTX : 0));
+    if (st.st_gid != pol_.who.egid) (void)::fchown(dfd, static_cast<uid_t>(-1), st.st_gid);
+    mode = plan::mode_without_owner(plan::entry_facts::of(st));
   }
   bool force_chmod = false;
   if (opt_.preserve_xattrs && (xattrs || sfd >= 0)) {
@@ -307,7 +310,7 @@ int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct
     };
     bool read_side = false;
     int err = write_attrs(read_side);
-    if (err == EACCES && !read_side && !is_root_ && (created_mode(st) & S_IWUSR) == 0) {
+    if (plan::lend_write_for_xattrs(pol_, err, read_side, created_mode(st))) {
       // user.* attributes need write permission even through a descriptor, and the file was
       // created read-only: lend the owner write permission until the final mode is set.
       if (::fchmod(dfd, created_mode(st) | S_IWUSR) == 0) {
@@ -317,7 +320,7 @@ int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct
     }
     if (err) return op = read_side ? operation::read_xattr : operation::set_xattr, err;
   }
-  if (force_chmod || S_ISDIR(st.st_mode) || parent->always_chmod || mode != created_mode(st)) {
+  if (plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod) || force_chmod) {
     if (::fchmod(dfd, mode) != 0) return op = operation::set_mode, errno;
   }
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
@@ -333,17 +336,17 @@ int copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sna
   if (needs_chown(st, parent) &&
       ::fchownat(dfd, dname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) {
     int err = errno;
-    if (is_root_ || (err != EPERM && err != EINVAL)) return op = operation::set_owner, err;
-    if (st.st_gid != egid_)
+    if (plan::chown_failure_reported(pol_, err)) return op = operation::set_owner, err;
+    if (st.st_gid != pol_.who.egid)
       (void)::fchownat(dfd, dname, static_cast<uid_t>(-1), st.st_gid, AT_SYMLINK_NOFOLLOW);
-    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID);
+    mode = plan::mode_without_owner(plan::entry_facts::of(st));
   }
   if (opt_.preserve_xattrs && src_dirfd >= 0) {
     bool read_side = false;
     if (int err = fs::copy_xattrs_at(src_dirfd, sname, dfd, dname, read_side))
       return op = read_side ? operation::read_xattr : operation::set_xattr, err;
   }
-  if (!S_ISLNK(st.st_mode) && (parent->always_chmod || mode != created_mode(st))) {
+  if (plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod)) {
     // Never through a symlink: something planted under this name since mknodat() must not get
     // the mode (fchmodat2, or glibc's O_PATH emulation on older kernels).
     if (::fchmodat(dfd, dname, mode, AT_SYMLINK_NOFOLLOW) != 0) return op = operation::set_mode, errno;
@@ -361,7 +364,7 @@ void copier::create_unlisted_dir(dir_node* parent, const char* name, int psrc, i
   const int follow = opt_.dereference == symlink_mode::always ? 0 : AT_SYMLINK_NOFOLLOW;
   if (::fstatat(psrc, name, &st, follow) != 0 || !S_ISDIR(st.st_mode)) return;
   const char* dname = dst_name(parent, name);
-  if (::mkdirat(pdst, dname, S_IRWXU) != 0 && (errno != EEXIST || !opt_.merge)) return;
+  if (::mkdirat(pdst, dname, S_IRWXU) != 0 && (errno != EEXIST || !pol_.merge)) return;
   fs::unique_fd d(fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags));
   if (d.get() < 0) return;
   operation op{};
@@ -380,7 +383,7 @@ void copier::copy_symlink(dir_node* node, const char* name, const struct stat& s
     target.resize(target.size() * 2);  // it grew since the stat
   }
   bool first = false;
-  if (st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
+  if (claims_at_create(node, st) && handle_links(node, name, st, first)) return;
   const char* dname = dst_name(node, name);
   if (!create_replacing(node, name, operation::create, [&] {
         return ::symlinkat(target.c_str(), node->dst_fd, dname) == 0 ? 0 : errno;
@@ -397,7 +400,7 @@ void copier::copy_symlink(dir_node* node, const char* name, const struct stat& s
 
 void copier::copy_special(dir_node* node, const char* name, const struct stat& st) {
   bool first = false;
-  if (st.st_nlink > 1 && !node->is_top && handle_links(node, name, st, first)) return;
+  if (claims_at_create(node, st) && handle_links(node, name, st, first)) return;
   const char* dname = dst_name(node, name);
   const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
   const mode_t mode = (st.st_mode & S_IFMT) | (st.st_mode & 0777);
@@ -415,8 +418,8 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
   if (first) link_waiters(node, name, st, true);
 }
 
-// --dry-run: what would be done with one entry, and what would fail that can be known now.
-// --update decides as merge_entry() does.
+// --dry-run: what the real run would do with one entry (the same plan::decide_entry()), recorded
+// (counts, the observer, errors that can be known now) instead of done.
 void copier::dry_entry(dir_node* node, const char* name) {
   struct stat st {};
   if (::fstatat(node->src_fd, name, &st, follows(node) ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
@@ -424,42 +427,68 @@ void copier::dry_entry(dir_node* node, const char* name) {
   if (S_ISDIR(st.st_mode)) {
     return spawn_child(node, name, true);
   }
-  if (S_ISREG(st.st_mode) && ::faccessat(node->src_fd, name, R_OK, AT_EACCESS) != 0)
-    return rep_.report(node, name, false, operation::open_source, errno);
-  if ((S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) && !is_root_)
-    return rep_.report(node, name, true, operation::create, EPERM);
   struct stat dst {};
   const bool have_dst =
       node->dst_fd >= 0 && ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0;
-  if (have_dst) {
-    if (!opt_.merge) return rep_.report(node, name, true, operation::create, EEXIST);
-    // --update replaces a directory by a non-directory; --merge refuses, as cp.
-    if (S_ISDIR(dst.st_mode) && !opt_.update) return rep_.report(node, name, true, operation::create, EISDIR);
+  const plan::entry_facts s = plan::entry_facts::of(st);
+  plan::entry_facts d = plan::entry_facts::of(dst);
+  // A name of a DST inode that the real run would replace no longer counts as one of its names.
+  const std::pair<dev_t, ino_t> key{dst.st_dev, dst.st_ino};
+  if (have_dst && dst.st_nlink > 1) {
+    std::lock_guard lock(dry_mu_);
+    auto it = dry_replaced_.find(key);
+    if (it != dry_replaced_.end()) d.nlink -= it->second;
   }
-  auto skip = [&] {
-    rep_.skipped();
+  link_claim c{link_claim::kind::copy, {}, {}, 0};
+  const plan::entry_decision dec =
+      decide(node, name, s, have_dst ? &d : nullptr, st, c, [] { return std::string(); });
+  bool first = dec.first_link;
+  auto finish_group = [&](bool ok, ino_t ino) {
+    if (first) dry_waiters(links_.finish(st.st_dev, st.st_ino, ok, ino), ok, ino);
   };
-  const bool group = st.st_nlink > 1 && !node->is_top;
-  if (group && opt_.update && S_ISREG(st.st_mode)) {
-    // As merge_entry(): the first name is compared, the others are links to it or are made so.
-    link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
-    if (c.what == link_claim::kind::first) {
-      const bool equal = have_dst && dry_up_to_date(node, name, st, dst);
-      dry_waiters(links_.finish(st.st_dev, st.st_ino, true, equal ? dst.st_ino : 0));
-      if (equal) return skip();
-    } else {
-      if (c.what == link_claim::kind::link_to && have_dst && c.target_ino != 0 && dst.st_ino == c.target_ino)
-        return skip();
+  switch (dec.what) {
+    case plan::action::conflict:
+      finish_group(false, 0);
+      return rep_.report(node, name, true, operation::create, dec.error);
+    case plan::action::wait:
+      return;  // counted when the first name is done (dry_waiters)
+    case plan::action::skip:
+      return rep_.skipped();
+    case plan::action::link:
       return rep_.entry_done(node, name, entry_kind::hardlink);
-    }
-  } else {
-    if (opt_.update && have_dst && dry_up_to_date(node, name, st, dst)) return skip();
-    if (group) {
-      link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
-      if (c.what != link_claim::kind::first) return rep_.entry_done(node, name, entry_kind::hardlink);
-      dry_waiters(links_.finish(st.st_dev, st.st_ino, true, 0));
-    }
+    case plan::action::keep:
+      finish_group(true, plan::remembers_first_inode(pol_, true) ? dst.st_ino : 0);
+      return rep_.skipped();
+    default:
+      break;
   }
+  // Created, after making room as the real run would (a directory in the way is removed first).
+  if (dec.what == plan::action::replace_tree) {
+    const char* dname = dst_name(node, name);
+    const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
+    if (remove_tree(node, node->dst_fd, dname, dname, rel) != removal::removed) return finish_group(false, 0);
+  } else if (dec.what == plan::action::replace && dst.st_nlink > 1) {
+    std::lock_guard lock(dry_mu_);
+    ++dry_replaced_[key];
+  }
+  // What can be foreseen to fail at creation: the source is opened before the table is asked.
+  if (S_ISREG(st.st_mode) && ::faccessat(node->src_fd, name, R_OK, AT_EACCESS) != 0) {
+    const int err = errno;
+    finish_group(false, 0);
+    return rep_.report(node, name, false, operation::open_source, err);
+  }
+  if (dec.claim_at_create) {
+    c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
+    const plan::entry_decision at = plan::decide_create(to_answer(c.what));
+    if (at.what == plan::action::wait) return;  // counted by dry_waiters
+    if (at.what == plan::action::link) return rep_.entry_done(node, name, entry_kind::hardlink);
+    first = at.first_link;
+  }
+  if (int err = plan::foresee_create(pol_, s)) {  // as mknodat() would fail
+    finish_group(false, 0);
+    return rep_.report(node, name, true, operation::create, err);
+  }
+  finish_group(true, 0);
   if (S_ISREG(st.st_mode)) {
     rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
     rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
@@ -468,10 +497,25 @@ void copier::dry_entry(dir_node* node, const char* name) {
 }
 
 // Names of a hard-link group that met its first name between claim() and finish() (another
-// worker): in a dry run they would be links.
-void copier::dry_waiters(std::vector<link_table::waiter> waiters) {
+// worker): what link_waiters() would make of them (plan::decide_waiter()).
+void copier::dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t dst_ino) {
   for (auto& w : waiters) {
-    rep_.entry_done(w.node, w.name, entry_kind::hardlink);
+    struct stat have {};
+    plan::entry_facts have_facts;
+    const bool looked = ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
+        ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have, AT_SYMLINK_NOFOLLOW) == 0;
+    if (looked) have_facts = plan::entry_facts::of(have);
+    switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
+      case plan::action::skip:
+        rep_.skipped();
+        break;
+      case plan::action::link:
+        rep_.entry_done(w.node, w.name, entry_kind::hardlink);
+        break;
+      default:
+        copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);  // on its own, as the real run
+        break;
+    }
     release_users(w.node);
     finish_child(w.node);
   }
@@ -483,13 +527,11 @@ void copier::dry_waiters(std::vector<link_table::waiter> waiters) {
 // done); false when the caller must copy it, with first telling whether others may wait for it.
 bool copier::handle_links(dir_node* node, const char* name, const struct stat& st, bool& first) {
   link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [&] { return rel_path(node); });
-  switch (c.what) {
-    case link_claim::kind::first:
-      first = true;
-      return false;
-    case link_claim::kind::wait:
+  const plan::entry_decision d = plan::decide_create(to_answer(c.what));
+  switch (d.what) {
+    case plan::action::wait:
       return true;
-    case link_claim::kind::link_to: {
+    case plan::action::link: {
       int pfd = fs::open_dir_beneath(dst_root_fd_, c.target_parent);
       if (pfd < 0) {
         rep_.report(node, name, true, operation::link, -pfd);
@@ -499,10 +541,10 @@ bool copier::handle_links(dir_node* node, const char* name, const struct stat& s
       make_link(node, name, parent.get(), c.target_name.c_str());
       return true;
     }
-    case link_claim::kind::copy:
+    default:
+      first = d.first_link;
       return false;
   }
-  return false;
 }
 
 void copier::make_link(dir_node* node, const char* name, int target_dir, const char* target_name) {
@@ -519,7 +561,7 @@ void copier::link_waiters(dir_node* node, const char* name, const struct stat& s
   // --update compares later names with the first copy's inode, so remember which it is.
   struct stat dst {};
   ino_t dst_ino = 0;
-  if (ok && opt_.update &&
+  if (plan::remembers_first_inode(pol_, ok) &&
       ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0)
     dst_ino = dst.st_ino;
   try {
@@ -528,14 +570,23 @@ void copier::link_waiters(dir_node* node, const char* name, const struct stat& s
     return;
   }
   for (auto& w : waiters) {
+    // Only with the first copy's inode remembered (--update) is what the name has looked at.
     struct stat have {};
-    if (ok && dst_ino != 0 &&
-        ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have, AT_SYMLINK_NOFOLLOW) == 0 &&
-        have.st_ino == dst_ino) {
-      // --update: this name is already a link to the first copy.
-      rep_.skipped();
-    } else if (ok) make_link(w.node, w.name.c_str(), node->dst_fd, dst_name(node, name));
-    else copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);
+    plan::entry_facts have_facts;
+    const bool looked = ok && dst_ino != 0 &&
+        ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have, AT_SYMLINK_NOFOLLOW) == 0;
+    if (looked) have_facts = plan::entry_facts::of(have);
+    switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
+      case plan::action::skip:  // --update: this name is already a link to the first copy
+        rep_.skipped();
+        break;
+      case plan::action::link:
+        make_link(w.node, w.name.c_str(), node->dst_fd, dst_name(node, name));
+        break;
+      default:
+        copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);
+        break;
+    }
     release_users(w.node);
     finish_child(w.node);
   }

@@ -9,6 +9,7 @@
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -17,6 +18,22 @@
 
 namespace treecopy::engine {
 namespace {
+
+// The process umask, read without changing it (umask() would race with other threads).
+int read_umask() {
+  std::FILE* f = std::fopen("/proc/self/status", "re");
+  if (!f) return -1;
+  char line[256];
+  int mask = -1;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "Umask:", 6) == 0) {
+      mask = static_cast<int>(std::strtol(line + 6, nullptr, 8));
+      break;
+    }
+  }
+  std::fclose(f);
+  return mask;
+}
 
 [[noreturn]] void fail(const std::string& path, int err, const std::string& reason) {
   throw setup_error(path, std::error_code(err, std::generic_category()), quote(path) + ": " + reason);
@@ -206,7 +223,9 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   if (src.empty()) fail(src, ENOENT, "source path is empty");
   if (dst.empty()) fail(dst, ENOENT, "destination path is empty");
 
-  const bool merge = options.merge || options.update || options.checksum;
+  // The one place where checksum implies update and update implies merge.
+  r.policy = plan::normalize(options, {::geteuid(), ::getegid(), read_umask()});
+  const bool merge = r.policy.merge;
   if (options.delete_extraneous && !merge)
     fail(dst, EINVAL, "--delete needs --update or --merge (it only makes sense on an existing DST)");
 

@@ -8,18 +8,14 @@
 #include <vector>
 
 #include "fs/sys.hpp"
+#include "plan/decide.hpp"
 #include "treecopy/options.hpp"
 
 namespace treecopy::engine {
 
 /// A file's identity: what every safety decision compares, never path strings (a bind mount, a
 /// symlink or '..' gives one directory several paths, but one identity).
-struct file_id {
-  dev_t dev = 0;
-  ino_t ino = 0;
-  static file_id of(const struct stat& st) noexcept { return {st.st_dev, st.st_ino}; }
-  bool operator==(const file_id&) const = default;
-};
+using file_id = plan::identity;
 
 /// The identities of directory dirfd and of each of its ancestors up to '/', through "..": the
 /// chain a path from '/' takes, whatever mounts it crosses. Stops early (shorter chain) where an
@@ -41,6 +37,9 @@ struct setup_result {
   /// one of these identities would copy SRC into itself; a destination directory with one of them
   /// holds SRC and must never be merged into or removed.
   std::vector<file_id> src_chain;
+  /// The options normalized (checksum implies update implies merge) with the process's ids and
+  /// umask: what the engine decides by, never copy_options' merge/update/checksum.
+  plan::policy policy;
 };
 
 /// Validates src and dst and opens them; throws setup_error with a one-line reason otherwise.

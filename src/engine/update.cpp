@@ -26,10 +26,6 @@ std::int64_t ns_between(const struct timespec& a, const struct timespec& b) {
   return (static_cast<std::int64_t>(a.tv_sec) - b.tv_sec) * ns_per_s + (a.tv_nsec - b.tv_nsec);
 }
 
-bool later(const struct timespec& a, const struct timespec& b) {
-  return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
-}
-
 // Reads up to n bytes at off; returns bytes read or -errno.
 ssize_t read_full(int fd, char* buf, std::size_t n, off_t off) {
   std::size_t got = 0;
@@ -45,6 +41,8 @@ ssize_t read_full(int fd, char* buf, std::size_t n, off_t off) {
   return static_cast<ssize_t>(got);
 }
 
+plan::compared compared(bool equal) { return equal ? plan::compared::equal : plan::compared::differ; }
+
 }  // namespace
 
 bool copier::stat_source(dir_node* node, const char* name, struct stat& st) {
@@ -54,7 +52,8 @@ bool copier::stat_source(dir_node* node, const char* name, struct stat& st) {
   return false;
 }
 
-// One non-directory entry when DST may already have something of that name.
+// One non-directory entry when DST may already have something of that name: the decision is
+// plan::decide_entry()'s, asked again with the I/O it needs (the hard-link table, a comparison).
 void copier::merge_entry(dir_node* node, const char* name) {
   struct stat src {};
   if (!stat_source(node, name, src)) return;
@@ -65,45 +64,39 @@ void copier::merge_entry(dir_node* node, const char* name) {
     if (errno != ENOENT) return rep_.report(node, name, true, operation::stat, errno);
     return copy_by_stat(node, name, src);
   }
-  bool first = false;
-  if (opt_.update && S_ISREG(src.st_mode) && src.st_nlink > 1 && !node->is_top) {
-    link_claim c = links_.claim(src.st_dev, src.st_ino, node, name, [&] { return rel_path(node); });
-    switch (c.what) {
-      case link_claim::kind::first:
-        if (up_to_date(node, name, src, dst))
-          return link_waiters(node, name, src, keep_entry(node, name, src, dst));
-        first = true;
-        break;
-      case link_claim::kind::wait:
-        return;  // linked (replacing what is there) when the first name is copied
-      case link_claim::kind::link_to: {
-        if (c.target_ino != 0 && dst.st_ino == c.target_ino) {
-          rep_.skipped();
-          return;
-        }
-        int pfd = fs::open_dir_beneath(dst_root_fd_, c.target_parent);
-        if (pfd < 0) return rep_.report(node, name, true, operation::link, -pfd);
-        fs::unique_fd parent(pfd);
-        return make_link(node, name, parent.get(), c.target_name.c_str());
-      }
-      case link_claim::kind::copy:
-        break;
+  const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
+  link_claim c{link_claim::kind::copy, {}, {}, 0};
+  const plan::entry_decision dec = decide(node, name, s, &d, src, c, [&] { return rel_path(node); });
+  const bool first = dec.first_link;
+  switch (dec.what) {
+    case plan::action::keep: {
+      const bool ok = keep_entry(node, name, src, dst);
+      if (first) link_waiters(node, name, src, ok);
+      return;
     }
-  } else if (opt_.update && up_to_date(node, name, src, dst)) {
-    keep_entry(node, name, src, dst);
-    return;
+    case plan::action::skip:
+      return rep_.skipped();
+    case plan::action::wait:
+      return;  // linked (replacing what is there) when the first name is copied
+    case plan::action::link: {
+      int pfd = fs::open_dir_beneath(dst_root_fd_, c.target_parent);
+      if (pfd < 0) return rep_.report(node, name, true, operation::link, -pfd);
+      fs::unique_fd parent(pfd);
+      return make_link(node, name, parent.get(), c.target_name.c_str());
+    }
+    case plan::action::create:
+      return copy_by_stat(node, name, src);
+    default:
+      break;
   }
-  // Something else is there: make room. A directory gives way only to --update (as cp, --merge
-  // refuses to overwrite a directory with a non-directory).
+  // Something else is there: make room (or not: --merge does not overwrite a directory).
   bool room = true;
-  if (S_ISDIR(dst.st_mode)) {
-    if (!opt_.update) {
-      rep_.report(node, name, true, operation::create, EISDIR);
-      room = false;
-    } else {
-      const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
-      room = remove_tree(node, node->dst_fd, dname, dname, rel) == removal::removed;
-    }
+  if (dec.what == plan::action::conflict) {
+    rep_.report(node, name, true, operation::create, dec.error);
+    room = false;
+  } else if (dec.what == plan::action::replace_tree) {
+    const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
+    room = remove_tree(node, node->dst_fd, dname, dname, rel) == removal::removed;
   } else if (::unlinkat(node->dst_fd, dname, 0) != 0 && errno != ENOENT) {
     rep_.report(node, name, true, operation::remove, errno);
     room = false;
@@ -116,43 +109,46 @@ void copier::merge_entry(dir_node* node, const char* name) {
   copy_by_stat(node, name, src);
 }
 
+// plan::decide_entry() for one entry, with the I/O it asks for: the hard-link table (its answer
+// left in c) and the comparisons of link targets or contents.
+plan::entry_decision copier::decide(dir_node* node, const char* name, const plan::entry_facts& s,
+                                    const plan::entry_facts* d, const struct stat& src,
+                                    link_claim& c, const std::function<std::string()>& parent_path) {
+  plan::entry_context ctx;
+  ctx.at_top = node->is_top;
+  plan::entry_decision dec = plan::decide_entry(pol_, s, d, ctx);
+  while (dec.what == plan::action::ask) {
+    switch (dec.asks) {
+      case plan::need::link_claim:
+        c = links_.claim(src.st_dev, src.st_ino, node, name, parent_path);
+        ctx.link = to_answer(c.what);
+        ctx.link_target_ino = c.target_ino;
+        break;
+      case plan::need::link_target:
+        ctx.comparison = compared(same_link_target(node, name, src.st_size));
+        break;
+      case plan::need::content:
+        ctx.comparison = compared(same_content(node, name));
+        break;
+      case plan::need::nothing:
+        return dec;  // not asked for anything: cannot happen
+    }
+    dec = plan::decide_entry(pol_, s, d, ctx);
+  }
+  return dec;
+}
+
 // Whether DST's entry holds SRC's data (or link target, or device number), so that only its
 // metadata may need setting (keep_entry()).
 bool copier::up_to_date(dir_node* node, const char* name, const struct stat& src,
                         const struct stat& dst) {
-  if ((src.st_mode & S_IFMT) != (dst.st_mode & S_IFMT) || src.st_size != dst.st_size) return false;
-  if ((S_ISCHR(src.st_mode) || S_ISBLK(src.st_mode)) && src.st_rdev != dst.st_rdev) return false;
-  // DST's inode has names SRC's has not: it is shared with an entry that SRC keeps apart (SRC
-  // broke a hard link, or DST was linked elsewhere), and writing one would change the other. A
-  // fresh copy splits it; the other names are linked or copied on their own turn. Intact groups
-  // have equal counts (SRC's may be higher: names outside SRC, or excluded).
-  if (dst.st_nlink > src.st_nlink) return false;
-  // A target of the same length and mtime can still differ.
-  if (S_ISLNK(src.st_mode) && !same_link_target(node, name, src.st_size)) return false;
-  if (opt_.checksum && S_ISREG(src.st_mode)) return same_content(node, name);
-  return same_mtime(src.st_mtim, dst.st_mtim);
-}
-
-// up_to_date() for --dry-run, which replaces nothing: an entry that the real run would replace
-// no longer counts as a name of its DST inode when a later name of that inode is looked at.
-bool copier::dry_up_to_date(dir_node* node, const char* name, const struct stat& src, struct stat dst) {
-  const std::pair<dev_t, ino_t> key{dst.st_dev, dst.st_ino};
-  if (dst.st_nlink > 1) {
-    std::lock_guard lock(dry_mu_);
-    auto it = dry_replaced_.find(key);
-    if (it != dry_replaced_.end()) dst.st_nlink -= it->second;
-  }
-  if (up_to_date(node, name, src, dst)) return true;
-  if (dst.st_nlink > 1) {
-    std::lock_guard lock(dry_mu_);
-    ++dry_replaced_[key];
-  }
-  return false;
-}
-
-bool copier::same_mtime(const struct timespec& a, const struct timespec& b) const noexcept {
-  const std::int64_t d = ns_between(a, b);
-  return (d < 0 ? -d : d) <= mtime_window_ns_;
+  const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
+  plan::need asks = plan::need::nothing;
+  plan::compared c = plan::compare_data(pol_, s, d, plan::compared::not_done, &asks);
+  if (asks == plan::need::link_target) c = compared(same_link_target(node, name, src.st_size));
+  else if (asks == plan::need::content) c = compared(same_content(node, name));
+  if (asks != plan::need::nothing) c = plan::compare_data(pol_, s, d, c, nullptr);
+  return c == plan::compared::equal;
 }
 
 bool copier::same_link_target(dir_node* node, const char* name, off_t size) {
@@ -186,32 +182,23 @@ int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
                      const struct stat& dst, operation& op) {
   const char* dname = dst_name(node, name);
   const int dfd = node->dst_fd;
-  const bool link = S_ISLNK(src.st_mode);
-  // Without the privilege only the group of one's own files can change (as for a new entry, a
-  // failure is silent then); set-id bits stay off an entry without SRC's owner.
-  bool owner_ok =
-      !opt_.preserve_ownership || (src.st_uid == dst.st_uid && src.st_gid == dst.st_gid);
-  if (!owner_ok && (is_root_ || src.st_uid == euid_)) {
+  // Which steps, as plan::fix_metadata() says; set-id bits stay off an entry without SRC's owner.
+  const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
+  const plan::meta_fix fix = plan::fix_metadata(pol_, s, d);
+  bool owner_ok = !fix.owner_differs;
+  if (fix.chown) {
     if (::fchownat(dfd, dname, src.st_uid, src.st_gid, AT_SYMLINK_NOFOLLOW) == 0) {
       owner_ok = true;
-    } else if (is_root_ || (errno != EPERM && errno != EINVAL)) {
+    } else if (plan::chown_failure_reported(pol_, errno)) {
       return op = operation::set_owner, errno;
     }
   }
-  mode_t mode = src.st_mode & 07777;
-  if (!owner_ok)
-    mode &= ~static_cast<mode_t>(S_ISUID | S_ISGID | (S_ISREG(src.st_mode) ? S_ISVTX : 0));
-  // chown() may have cleared set-id bits: set the mode again after it.
-  const bool chowned = owner_ok && (src.st_uid != dst.st_uid || src.st_gid != dst.st_gid);
-  bool set_mode = !link && (chowned || mode != (dst.st_mode & 07777));
-  // SRC's ctime not before DST's: SRC may have changed since DST was last set (attributes, ACLs,
-  // or else a chmod, a new link...): compare the attributes. Equal ctimes count, as two changes
-  // within one clock tick get the same time; writing an attribute moves DST's ctime on.
-  const bool attrs = opt_.preserve_xattrs && !later(dst.st_ctim, src.st_ctim);
-  if (attrs) {
+  mode_t mode = 0;
+  bool set_mode = plan::fix_mode(pol_, s, d, owner_ok, mode);
+  if (fix.sync_xattrs) {
     bool read_side = false;
     int err = fs::sync_xattrs_at(node->src_fd, name, dfd, dname, read_side);
-    if (err == EACCES && !read_side && !is_root_ && !link && (dst.st_mode & S_IWUSR) == 0 &&
+    if (plan::lend_write_for_xattrs(pol_, err, read_side, dst.st_mode) &&
         ::fchmodat(dfd, dname, (dst.st_mode & 07777) | S_IWUSR, AT_SYMLINK_NOFOLLOW) == 0) {
       // user.* attributes need write permission: lend it until the mode is set below.
       set_mode = true;
@@ -221,10 +208,8 @@ int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
   }
   if (set_mode && ::fchmodat(dfd, dname, mode, AT_SYMLINK_NOFOLLOW) != 0)
     return op = operation::set_mode, errno;
-  // The times are also set again when SRC changed after DST was set, even if nothing differed
-  // (SRC was renamed, or linked elsewhere): that moves DST's ctime past SRC's, so the next run
-  // does not compare the attributes again. Not for equal ctimes: a fresh copy has them.
-  if (!same_mtime(src.st_mtim, dst.st_mtim) || (attrs && later(src.st_ctim, dst.st_ctim))) {
+  // The times are also set again when SRC changed after DST was set (fix_metadata()).
+  if (fix.set_times) {
     const struct timespec times[2] = {src.st_atim, src.st_mtim};
     if (::utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW) != 0)
       return op = operation::set_times, errno;
@@ -241,14 +226,14 @@ int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
 void copier::detect_time_granularity(int dfd) {
   struct statfs sfs {};
   if (::fstatfs(dfd, &sfs) == 0 && sfs.f_type == MSDOS_SUPER_MAGIC) {
-    mtime_window_ns_ = std::max<std::int64_t>(mtime_window_ns_, 2 * ns_per_s - 1);
+    plan::allow_granularity(pol_, {true, 0});
     return;
   }
   struct stat before {};
   if (::fstat(dfd, &before) != 0) return;
   std::int64_t dropped = 0;
   if (opt_.dry_run) {
-    if (before.st_mtim.tv_nsec == 0 && before.st_ctim.tv_nsec == 0) dropped = ns_per_s - 1;
+    dropped = plan::guess_dropped_ns(plan::entry_facts::of(before));
   } else {
     const struct timespec probe[2] = {{0, UTIME_OMIT}, {before.st_mtim.tv_sec | 1, ns_per_s - 1}};
     struct stat after {};
@@ -257,7 +242,7 @@ void copier::detect_time_granularity(int dfd) {
     const struct timespec restore[2] = {{0, UTIME_OMIT}, before.st_mtim};
     (void)::futimens(dfd, restore);
   }
-  if (dropped > 0) mtime_window_ns_ = std::max(mtime_window_ns_, dropped);
+  plan::allow_granularity(pol_, {false, dropped});
 }
 
 // --checksum: compares the bytes themselves. Both files are local, so reading them is the whole
@@ -345,10 +330,12 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
     struct stat st {};
     if (::fstat(fd, &st) != 0) return fail(errno), false;
     l.id = file_id::of(st);
-    if (protected_dir(l.id)) return fail(make_error_code(errc::holds_source)), false;
-    // Another file system (or a bind mount) mounted inside DST is not the copy's to empty: rm -r
-    // would, rsync -x would not. Left alone and reported, like a directory that holds SRC.
-    if (fs::is_mount_below(parent, fd)) return fail(make_error_code(errc::mount_point)), false;
+    // SRC, what holds it, or DST; another file system (or a bind mount) mounted inside DST is not
+    // the copy's to empty either: rm -r would, rsync -x would not. Left alone and reported.
+    const bool protects = guards_.protects(l.id);
+    if (std::error_code refused = plan::refuse_removal(guards_, plan::entry_facts::of(st),
+                                                       !protects && fs::is_mount_below(parent, fd)))
+      return fail(refused), false;
     if (int err = fs::list_dir(fd, l.names, l.entries)) return fail(err), false;
     l.name = entry;
     l.path_len = path.size();
@@ -407,15 +394,20 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
     }
     done.fd.reset();
     removal result = removal::removed;
-    if (done.failed) {
-      result = removal::failed;  // the failure below was reported
-    } else if (done.kept) {
-      rep_.report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
-      result = removal::kept;
-    } else if (!opt_.dry_run && ::unlinkat(parent, done.name.c_str(), AT_REMOVEDIR) != 0) {
-      result = fail(errno);
-    } else {
-      result = gone();
+    switch (plan::finish_removal(done.failed, done.kept)) {
+      case plan::removal_end::failed:
+        result = removal::failed;  // the failure below was reported
+        break;
+      case plan::removal_end::kept:
+        rep_.report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
+        result = removal::kept;
+        break;
+      case plan::removal_end::remove:
+        if (!opt_.dry_run && ::unlinkat(parent, done.name.c_str(), AT_REMOVEDIR) != 0)
+          result = fail(errno);
+        else
+          result = gone();
+        break;
     }
     if (stack.empty()) return result;
     stack.back().fd = std::move(up);
@@ -426,7 +418,7 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
 
 // --delete: removes what DST has in this directory and SRC does not (excluded names are kept).
 void copier::delete_extraneous(dir_node* node) {
-  if (!node->existed || node->dst_fd < 0) return;
+  if (node->dst_fd < 0) return;
   std::unordered_set<std::string_view> in_src;
   in_src.reserve(node->entries.size());
   for (const auto& e : node->entries) in_src.insert(node->names.c_str() + e.name_offset);
@@ -440,16 +432,18 @@ void copier::delete_extraneous(dir_node* node) {
   const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
   for (auto& e : entries) {
     const char* name = names.c_str() + e.name_offset;
-    if (in_src.count(name)) continue;
-    if (!filter_.empty()) {
+    const bool in_source = in_src.count(name) != 0;
+    bool excluded = false;  // neither copied nor deleted
+    if (!in_source && !filter_.empty()) {
       if (e.type == DT_UNKNOWN) {
         struct stat st {};
         if (::fstatat(dir.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) e.type = DT_DIR;
       }
       std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
-      if (filter_.excluded(rel, name, e.type == DT_DIR)) continue;
+      excluded = filter_.excluded(rel, name, e.type == DT_DIR);
     }
-    remove_tree(node, node->dst_fd, name, name, rel_dir);
+    if (plan::decide_extraneous(in_source, excluded) == plan::extraneous_action::remove)
+      remove_tree(node, node->dst_fd, name, name, rel_dir);
   }
 }
 

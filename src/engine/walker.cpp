@@ -108,7 +108,7 @@ void copier::process_dir(dir_node* node, bool via_parent) {
     src_root_fd_ = node->src_fd;
     dst_root_fd_ = node->dst_fd;
     node->pinned = true;
-    if (opt_.update && node->existed && node->dst_fd >= 0) detect_time_granularity(node->dst_fd);
+    if (pol_.update && node->existed && node->dst_fd >= 0) detect_time_granularity(node->dst_fd);
   }
   if (via_parent) release_users(node->parent);
   if (!opened) {
@@ -126,7 +126,7 @@ void copier::process_dir(dir_node* node, bool via_parent) {
   rep_.count().entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
   rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
   try {
-    if (opt_.delete_extraneous && !stopping()) delete_extraneous(node);
+    if (plan::deletes_in(pol_, node->existed) && !stopping()) delete_extraneous(node);
     schedule_children(node);
   } catch (const std::bad_alloc&) {
     rep_.report(node, {}, false, operation::read_dir, ENOMEM);
@@ -304,7 +304,7 @@ void copier::finalize_dir(dir_node* node) {
   operation op{};
   int err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op);
   // --update makes an existing directory's attributes equal: also drop those SRC's has not.
-  if (!err && opt_.update && node->existed && node->xattrs_read) {
+  if (!err && plan::prunes_dir_xattrs(pol_, node->existed, node->xattrs_read)) {
     err = fs::remove_other_xattrs(dfd, node->xattrs);
     if (err) op = operation::set_xattr;
   }

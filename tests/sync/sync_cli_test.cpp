@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -306,6 +307,93 @@ TEST(sync_cli_test, one_file_system) {
   EXPECT_TRUE(S_ISDIR(lstat_path(s / "dst/mnt").st_mode));
   EXPECT_FALSE(entry_exists(s / "dst/mnt/elsewhere"));
   EXPECT_FALSE(entry_exists(s / "dst2/mnt/elsewhere"));
+}
+
+// ---- a dry run foresees the real run ------------------------------------------------------------
+
+// The parts of a --json report that a dry run must foresee: all but the timing and the dry_run flag.
+std::string foreseen(std::string json) {
+  for (const char* key : {"\"elapsed\":", "\"bytes_per_second\":", "\"dry_run\":"}) {
+    const std::size_t at = json.find(key);
+    if (at == std::string::npos) continue;
+    const std::size_t end = json.find(',', at);
+    json.erase(at, end == std::string::npos ? std::string::npos : end - at + 1);
+  }
+  return json;
+}
+
+// Runs the copy with --dry-run, then for real: the dry run reports the counts and errors that the
+// real run then has.
+void expect_dry_run_foresees(const std::vector<std::string>& args, const process_options& how = {}) {
+  auto run = [&](bool dry) {
+    std::vector<std::string> a = {"--progress=none", "-j", "4", "--json"};
+    if (dry) a.push_back("--dry-run");
+    a.insert(a.end(), args.begin(), args.end());
+    return run_treecopy(a, how);
+  };
+  const process_result dry = run(true);
+  const process_result real = run(false);
+  EXPECT_EQ(dry.exit_code, real.exit_code) << dry.describe() << real.describe();
+  EXPECT_EQ(foreseen(dry.out), foreseen(real.out)) << dry.describe() << real.describe();
+}
+
+// A scratch directory that uid 65534 can write in, with SRC's directory owned by it.
+void give_to_nobody(const scratch_dir& s) {
+  ASSERT_EQ(::chmod(s.path().c_str(), 0755), 0);
+  ASSERT_EQ(::chown(s.path().c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::mkdir((s / "src").c_str(), 0755), 0);
+  ASSERT_EQ(::chown((s / "src").c_str(), 65534, 65534), 0);
+}
+
+// An unreadable file that DST already has: --update keeps it (only its mode is set), no open.
+TEST(dry_run_foresees_test, unreadable_file_already_up_to_date) {
+  scratch_dir s("dry-unreadable");
+  give_to_nobody(s);
+  write_file(s / "src/f", "bytes", past_time(1));
+  ASSERT_EQ(::lchown((s / "src/f").c_str(), 65534, 65534), 0);
+  ASSERT_TRUE(exited_with(run_treecopy({"--progress=none", s / "src", s / "dst"}, as_user(65534)), 0));
+  ASSERT_EQ(::chmod((s / "src/f").c_str(), 0), 0);
+  expect_dry_run_foresees({"--update", s / "src", s / "dst"}, as_user(65534));
+}
+
+// A device that DST already has, copied by root: a user's --update keeps it (no mknod, no EPERM).
+TEST(dry_run_foresees_test, device_already_up_to_date_without_root) {
+  scratch_dir s("dry-device");
+  give_to_nobody(s);
+  if (::mknod((s / "src/null").c_str(), S_IFCHR | 0666, makedev(1, 3)) != 0)
+    GTEST_SKIP() << "cannot make a device node here: " << std::strerror(errno);
+  set_entry_times(s / "src/null", past_time(2));
+  ASSERT_TRUE(exited_with(run_treecopy({"--progress=none", s / "src", s / "dst"}), 0));
+  expect_dry_run_foresees({"--update", s / "src", s / "dst"}, as_user(65534));
+}
+
+// --update replaces a DST directory by SRC's file: what it removes is counted by the dry run too.
+TEST(dry_run_foresees_test, directory_replaced_by_a_file) {
+  scratch_dir s("dry-dir-file");
+  ASSERT_EQ(::mkdir((s / "src").c_str(), 0755), 0);
+  write_file(s / "src/x", "file", past_time(3));
+  write_file(s / "src/other", "other", past_time(4));
+  ASSERT_TRUE(exited_with(tc({s / "src", s / "dst"}), 0));
+  ASSERT_EQ(::unlink((s / "dst/x").c_str()), 0);
+  ASSERT_EQ(::mkdir((s / "dst/x").c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((s / "dst/x/sub").c_str(), 0755), 0);
+  write_file(s / "dst/x/a", "a", past_time(5));
+  write_file(s / "dst/x/sub/b", "b", past_time(6));
+  expect_dry_run_foresees({"--update", s / "src", s / "dst"});
+}
+
+// Names of a hard-linked file in several directories, DST up to date: while the first name is
+// compared (--checksum reads it), the others wait for it; each is counted once, as kept.
+TEST(dry_run_foresees_test, waiting_hard_link_names_counted_once) {
+  scratch_dir s("dry-links");
+  ASSERT_EQ(::mkdir((s / "src").c_str(), 0755), 0);
+  for (int i = 0; i < 8; ++i)
+    ASSERT_EQ(::mkdir((s / ("src/d" + std::to_string(i))).c_str(), 0755), 0);
+  write_file(s / "src/d0/big", std::string(std::size_t{32} << 20, 'x'), past_time(7));
+  for (int i = 1; i < 8; ++i)
+    ASSERT_EQ(::link((s / "src/d0/big").c_str(), (s / ("src/d" + std::to_string(i) + "/big")).c_str()), 0);
+  ASSERT_TRUE(exited_with(tc({s / "src", s / "dst"}), 0));
+  expect_dry_run_foresees({"--checksum", s / "src", s / "dst"});
 }
 
 }  // namespace

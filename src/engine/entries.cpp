@@ -108,27 +108,39 @@ void copier::copy_by_stat(dir_node* node, const char* name, const struct stat& s
   }
 }
 
-void copier::copy_regular(dir_node* node, const char* name, bool claimed_first) {
+void copier::copy_regular(dir_node* node, const char* name, const struct stat* claimed) {
+  // The first name of a hard-link group claimed by the caller (--update): whatever stops this copy
+  // early must finish the group, or the names waiting for it would never be linked or reported.
+  auto give_up = [&] {
+    if (claimed) link_waiters(node, name, *claimed, false);
+  };
   int s = fs::open_at(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
   if (s < 0) {
     struct stat st {};
     // Listed as a file but something else now (a symlink: ELOOP; a socket: ENXIO): copy what it is.
     if ((s == -ELOOP || s == -ENXIO) &&
         ::fstatat(node->src_fd, name, &st, follows(node) ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
-        !S_ISREG(st.st_mode))
+        !S_ISREG(st.st_mode)) {
+      give_up();
       return copy_by_stat(node, name, st);
-    return rep_.report(node, name, false, operation::open_source, -s);
+    }
+    rep_.report(node, name, false, operation::open_source, -s);
+    return give_up();
   }
   fs::unique_fd sfd(s);
   struct stat st {};
-  if (::fstat(sfd.get(), &st) != 0) return rep_.report(node, name, false, operation::stat, errno);
+  if (::fstat(sfd.get(), &st) != 0) {
+    rep_.report(node, name, false, operation::stat, errno);
+    return give_up();
+  }
   if (!S_ISREG(st.st_mode)) {
     sfd.reset();
+    give_up();
     return copy_by_stat(node, name, st);
   }
   rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
   if (st.st_size >= hand_off_threshold) hand_off_rest(node);
-  bool first = claimed_first;
+  bool first = claimed != nullptr;
   if (!first && claims_at_create(node, st) && handle_links(node, name, st, first)) return;
 
   int d = create_file(node, name, st.st_mode & 0777);

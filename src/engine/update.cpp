@@ -105,7 +105,7 @@ void copier::merge_entry(dir_node* node, const char* name) {
     if (first) link_waiters(node, name, src, false);
     return;
   }
-  if (S_ISREG(src.st_mode)) return copy_regular(node, name, first);
+  if (S_ISREG(src.st_mode)) return copy_regular(node, name, first ? &src : nullptr);
   copy_by_stat(node, name, src);
 }
 

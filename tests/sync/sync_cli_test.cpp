@@ -396,5 +396,27 @@ TEST(dry_run_foresees_test, waiting_hard_link_names_counted_once) {
   expect_dry_run_foresees({"--checksum", s / "src", s / "dst"});
 }
 
+// --update, a hard-linked file whose source cannot be read: the first name fails, and the names
+// waiting for it are reported too (they were left waiting, unreported, and their directory never
+// got its metadata).
+TEST(update_link_group_test, unreadable_first_name_releases_the_others) {
+  scratch_dir s("update-unreadable-links");
+  give_to_nobody(s);
+  write_file(s / "src/a", "old", past_time(1));
+  ASSERT_EQ(::link((s / "src/a").c_str(), (s / "src/b").c_str()), 0);
+  ASSERT_EQ(::lchown((s / "src/a").c_str(), 65534, 65534), 0);
+  ASSERT_TRUE(exited_with(run_treecopy({"--progress=none", s / "src", s / "dst"}, as_user(65534)), 0));
+  write_file(s / "src/a", "newer bytes", past_time(2));
+  ASSERT_EQ(::chmod((s / "src/a").c_str(), 0), 0);
+  auto r = run_treecopy({"--progress=none", "-j", "1", "--update", s / "src", s / "dst"},
+                        as_user(65534));
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  EXPECT_NE(r.err.find("'" + s / "src/a" + "'"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("'" + s / "src/b" + "'"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("2 errors"), std::string::npos) << r.describe();
+  EXPECT_NE(r.err.find("(1 directory)"), std::string::npos) << "DST's directory was not finalized\n"
+                                                           << r.describe();
+}
+
 }  // namespace
 }  // namespace treecopy_test

@@ -28,7 +28,8 @@ struct dir_node {
   std::string name;  ///< name in the parent (source side; the destination uses the same name)
 
   /// Children not finished yet, plus one for the listing task itself. The task that brings it to
-  /// zero finalizes the directory (mode and times after every child was written) and then its parent.
+  /// zero finalizes the directory (mode and times after every child was written) and then its
+  /// parent.
   std::atomic<std::int64_t> pending{1};
   /// Tasks that need src_fd/dst_fd open. When it reaches zero the descriptors may be closed early
   /// (when too many are open), and reopened by path at finalization.
@@ -36,12 +37,12 @@ struct dir_node {
 
   int src_fd = -1;
   int dst_fd = -1;
-  bool pinned = false;        ///< descriptors owned by the copy as a whole (root and its parent)
-  bool is_top = false;        ///< the virtual parent of SRC: no metadata of its own
-  bool pseudo_fs = false;     ///< source is on /proc, /sys...: sizes lie, read until EOF
-  bool existed = false;       ///< the destination directory was there before (merge, update)
-  bool no_descend = false;    ///< on another file system with one_file_system: copy it empty
-  bool followed = false;      ///< reached through a symlink (dereference): reopen by following
+  bool pinned = false;      ///< descriptors owned by the copy as a whole (root and its parent)
+  bool is_top = false;      ///< the virtual parent of SRC: no metadata of its own
+  bool pseudo_fs = false;   ///< source is on /proc, /sys...: sizes lie, read until EOF
+  bool existed = false;     ///< the destination directory was there before (merge, update)
+  bool no_descend = false;  ///< on another file system with one_file_system: copy it empty
+  bool followed = false;    ///< reached through a symlink (dereference): reopen by following
   /// The destination directory, there before (merge), is on another file system than DST's: what
   /// the copy remembers of DST's file system (no clones, no copy_file_range) does not hold here.
   bool dst_foreign = false;
@@ -50,8 +51,8 @@ struct dir_node {
   bool always_chmod = false;
   dev_t src_dev = 0;
 
-  struct stat st {};       ///< the source directory's metadata, applied at finalization
-  fs::xattr_list xattrs;  ///< the source directory's attributes, applied at finalization
+  struct stat st {};         ///< the source directory's metadata, applied at finalization
+  fs::xattr_list xattrs;     ///< the source directory's attributes, applied at finalization
   bool xattrs_read = false;  ///< xattrs holds all of them (else DST's are not pruned)
 
   // The listing, kept while batches of its entries are in flight.

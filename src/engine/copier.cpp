@@ -53,7 +53,11 @@ bool has_default_acl(int fd) {
 
 copier::copier(setup_result& setup, const copy_options& options, copy_observer* observer,
                std::stop_token stop)
-    : setup_(setup), opt_(options), pol_(setup.policy), stop_(std::move(stop)), rep_(setup, opt_, observer, flags_),
+    : setup_(setup),
+      opt_(options),
+      pol_(setup.policy),
+      stop_(std::move(stop)),
+      rep_(setup, opt_, observer, flags_),
       filter_(options.filters) {
   jobs_ = opt_.jobs ? opt_.jobs : default_jobs();
   sampler_wanted_ = observer != nullptr;
@@ -102,7 +106,8 @@ copy_report copier::run() {
     throw setup_error(setup_.dst_display, std::make_error_code(std::errc::not_enough_memory),
                       "cannot start the worker threads: out of memory");
   } catch (const std::exception& e) {
-    throw setup_error(setup_.dst_display, std::make_error_code(std::errc::resource_unavailable_try_again),
+    throw setup_error(setup_.dst_display,
+                      std::make_error_code(std::errc::resource_unavailable_try_again),
                       std::string("cannot start the worker threads: ") + e.what());
   }
 
@@ -148,7 +153,8 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     if (s < 0) return rep_.report(parent, node->name, false, operation::open_source, -s), false;
     reopened_src.reset(s);
     int d = dst_root_fd_ < 0 ? -1 : fs::open_dir_beneath(dst_root_fd_, rel);
-    if (d < 0 && !opt_.dry_run) return rep_.report(parent, node->name, true, operation::open_source, -d), false;
+    if (d < 0 && !opt_.dry_run)
+      return rep_.report(parent, node->name, true, operation::open_source, -d), false;
     reopened_dst.reset(d);
     psrc = s;
     pdst = d;
@@ -162,8 +168,10 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     if (s < 0) return rep_.report(parent, node->name, false, operation::open_source, -s), false;
     sfd.reset(s);
   }
-  if (::fstat(sfd.get(), &node->st) != 0) return rep_.report(parent, node->name, false, operation::stat, errno), false;
-  if (!S_ISDIR(node->st.st_mode)) return rep_.report(parent, node->name, false, operation::open_source, ENOTDIR), false;
+  if (::fstat(sfd.get(), &node->st) != 0)
+    return rep_.report(parent, node->name, false, operation::stat, errno), false;
+  if (!S_ISDIR(node->st.st_mode))
+    return rep_.report(parent, node->name, false, operation::open_source, ENOTDIR), false;
   // Following links (-L) can lead back to a directory being copied; DST, SRC or an ancestor of
   // SRC met again inside SRC (a bind mount, a followed link) would copy the copy, or SRC, into
   // itself without end (cp: "cannot copy a directory into itself"); -x copies other file systems
@@ -171,14 +179,15 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   bool revisits = false;
   for (const dir_node* a = parent; pol_.checks_cycles() && a && !a->is_top; a = a->parent)
     if (file_id::of(a->st) == file_id::of(node->st)) revisits = true;
-  const plan::dir_source_decision source = plan::decide_dir_source(
-      pol_, guards_, plan::entry_facts::of(node->st), node == root_,
-      root_ ? root_->st.st_dev : node->st.st_dev, revisits);
+  const plan::dir_source_decision source =
+      plan::decide_dir_source(pol_, guards_, plan::entry_facts::of(node->st), node == root_,
+                              root_ ? root_->st.st_dev : node->st.st_dev, revisits);
   if (source.what == plan::dir_source_action::refuse)
     return rep_.report(parent, node->name, false, operation::open_source, source.error), false;
   node->no_descend = source.what == plan::dir_source_action::copy_empty;
   node->src_dev = node->st.st_dev;
-  node->pseudo_fs = node->st.st_dev == parent->src_dev ? parent->pseudo_fs : is_pseudo_fs(sfd.get());
+  node->pseudo_fs =
+      node->st.st_dev == parent->src_dev ? parent->pseudo_fs : is_pseudo_fs(sfd.get());
   if (opt_.preserve_xattrs) {
     if (int err = fs::read_xattrs(sfd.get(), node->xattrs))
       rep_.report(parent, node->name, false, operation::read_xattr, err);
@@ -194,9 +203,15 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   // An existing directory, or one that inherited a default ACL, gives new entries modes that the
   // umask does not predict: set them explicitly.
   switch (plan::dir_explicit_modes(pol_, parent->always_chmod, node->existed)) {
-    case plan::explicit_modes::yes: node->always_chmod = true; break;
-    case plan::explicit_modes::no: node->always_chmod = false; break;
-    case plan::explicit_modes::probe_acl: node->always_chmod = d >= 0 && has_default_acl(d); break;
+    case plan::explicit_modes::yes:
+      node->always_chmod = true;
+      break;
+    case plan::explicit_modes::no:
+      node->always_chmod = false;
+      break;
+    case plan::explicit_modes::probe_acl:
+      node->always_chmod = d >= 0 && has_default_acl(d);
+      break;
   }
   return true;
 }
@@ -212,8 +227,9 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
   // What DST has under dname decides (plan::decide_dir_dest): created, merged into, replaced
   // (--update: a file or link where SRC now has a directory) or refused.
   auto found_at = [](int fd) {
-    return fd >= 0 ? plan::found::directory
-           : (fd == -ELOOP || fd == -ENOTDIR) ? plan::found::other : plan::found::nothing;
+    return fd >= 0                            ? plan::found::directory
+           : (fd == -ELOOP || fd == -ENOTDIR) ? plan::found::other
+                                              : plan::found::nothing;
   };
   if (opt_.dry_run) {
     // Nothing is created: look at what exists, to foresee conflicts.
@@ -226,7 +242,8 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
   } else {
     if (::mkdirat(pdst, dname, S_IRWXU) != 0) {
       int err = errno;
-      if (err != EEXIST) return rep_.report(parent, node->name, true, operation::create, err), false;
+      if (err != EEXIST)
+        return rep_.report(parent, node->name, true, operation::create, err), false;
       // Without merge what is there is refused whatever it is: not opened.
       d = pol_.merge ? fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags) : 0;
       const plan::dir_dest_decision dest = plan::decide_dir_dest(pol_, found_at(d));
@@ -254,7 +271,8 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
   if (d >= 0 && (node == root_ || existed)) {
     struct stat ds {};
     fs::unique_fd guard(d);
-    if (::fstat(d, &ds) != 0) return rep_.report(parent, node->name, true, operation::stat, errno), false;
+    if (::fstat(d, &ds) != 0)
+      return rep_.report(parent, node->name, true, operation::stat, errno), false;
     if (node == root_) {
       dst_root_dev_ = ds.st_dev;
       guards_.dst_root = file_id::of(ds);
@@ -264,7 +282,8 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
     // DST that holds SRC (refused by setup for --delete, maybe swapped since), or a directory of
     // DST that is SRC or holds it (a bind mount): merging into it, or --delete in it, would change
     // or remove SRC itself.
-    if (std::error_code refused = plan::check_dir_dest(pol_, guards_, node == root_, plan::entry_facts::of(ds)))
+    if (std::error_code refused =
+            plan::check_dir_dest(pol_, guards_, node == root_, plan::entry_facts::of(ds)))
       return rep_.report(parent, node->name, true, operation::create, refused), false;
     guard.release();
   }

@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <memory>
 
-
 #include "engine/copier.hpp"
 
 namespace treecopy::engine {
@@ -23,13 +22,20 @@ constexpr off_t hand_off_threshold = 1 << 20;
 
 entry_kind kind_of(mode_t mode) {
   switch (mode & S_IFMT) {
-    case S_IFLNK: return entry_kind::symlink;
-    case S_IFIFO: return entry_kind::fifo;
-    case S_IFSOCK: return entry_kind::socket;
-    case S_IFCHR: return entry_kind::char_device;
-    case S_IFBLK: return entry_kind::block_device;
-    case S_IFDIR: return entry_kind::directory;
-    default: return entry_kind::file;
+    case S_IFLNK:
+      return entry_kind::symlink;
+    case S_IFIFO:
+      return entry_kind::fifo;
+    case S_IFSOCK:
+      return entry_kind::socket;
+    case S_IFCHR:
+      return entry_kind::char_device;
+    case S_IFBLK:
+      return entry_kind::block_device;
+    case S_IFDIR:
+      return entry_kind::directory;
+    default:
+      return entry_kind::file;
   }
 }
 
@@ -38,8 +44,8 @@ entry_kind kind_of(mode_t mode) {
 bool names_dst(operation op) { return op != operation::read_xattr; }
 
 bool looks_sparse(const struct stat& st) {
-  return st.st_size > 0 && static_cast<std::uint64_t>(st.st_blocks) * 512 <
-                               static_cast<std::uint64_t>(st.st_size);
+  return st.st_size > 0 &&
+         static_cast<std::uint64_t>(st.st_blocks) * 512 < static_cast<std::uint64_t>(st.st_size);
 }
 
 }  // namespace
@@ -51,7 +57,8 @@ bool copier::create_replacing(dir_node* node, const char* name, operation op, Cr
   for (int attempt = 0;; ++attempt) {
     int err = create();
     if (err == 0) return true;
-    if (err == EEXIST && plan::decide_exists(pol_, nullptr, attempt).what == plan::action::replace) {
+    if (err == EEXIST &&
+        plan::decide_exists(pol_, nullptr, attempt).what == plan::action::replace) {
       if (!replace_existing(node, name)) return false;  // reported there
       continue;
     }
@@ -98,13 +105,16 @@ void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
 
 void copier::copy_by_stat(dir_node* node, const char* name, const struct stat& st) {
   switch (st.st_mode & S_IFMT) {
-    case S_IFREG: return copy_regular(node, name);
-    case S_IFLNK: return copy_symlink(node, name, st);
+    case S_IFREG:
+      return copy_regular(node, name);
+    case S_IFLNK:
+      return copy_symlink(node, name, st);
     case S_IFDIR: {
       // Listed without a type (DT_UNKNOWN): a directory after all.
       return spawn_child(node, name, true);
     }
-    default: return copy_special(node, name, st);
+    default:
+      return copy_special(node, name, st);
   }
 }
 
@@ -138,7 +148,8 @@ void copier::copy_regular(dir_node* node, const char* name, const struct stat* c
     give_up();
     return copy_by_stat(node, name, st);
   }
-  rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+  rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                     std::memory_order_relaxed);
   if (st.st_size >= hand_off_threshold) hand_off_rest(node);
   bool first = claimed != nullptr;
   if (!first && claims_at_create(node, st) && handle_links(node, name, st, first)) return;
@@ -173,12 +184,14 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
   done = st.st_size == 0 && !node->pseudo_fs;
   if (done || opt_.reflink == reflink_mode::never || node->pseudo_fs) return true;
   const bool root = root_pair(node, st);
-  if (root && clone_state_.load(std::memory_order_relaxed) == 2 && opt_.reflink != reflink_mode::always)
+  if (root && clone_state_.load(std::memory_order_relaxed) == 2 &&
+      opt_.reflink != reflink_mode::always)
     return true;
   int err = fs::clone_file(sfd, dfd);
   if (err == 0) {
     clone_state_.store(1, std::memory_order_relaxed);
-    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                      std::memory_order_relaxed);
     done = true;
     return true;
   }
@@ -214,7 +227,8 @@ bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, cons
   ctl.dst_position_ours = true;  // a fresh descriptor, written by this thread alone
   fs::copy_result r = fs::copy_range(sfd, dfd, 0, len, sparse, ctl);
   if (r.error) {
-    rep_.report(node, name, !r.read_side, r.read_side ? operation::read : operation::write, r.error);
+    rep_.report(node, name, !r.read_side, r.read_side ? operation::read : operation::write,
+                r.error);
     return false;
   }
   if (sparse && ::ftruncate(dfd, st.st_size) != 0) {
@@ -272,7 +286,6 @@ int copier::create_file(dir_node* node, const char* name, mode_t mode) {
   });
   return fd;
 }
-
 
 // --merge: removes the destination entry that a non-directory is about to replace.
 bool copier::replace_existing(dir_node* node, const char* name) {
@@ -332,7 +345,8 @@ int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct
     }
     if (err) return op = read_side ? operation::read_xattr : operation::set_xattr, err;
   }
-  if (plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod) || force_chmod) {
+  if (plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod) ||
+      force_chmod) {
     if (::fchmod(dfd, mode) != 0) return op = operation::set_mode, errno;
   }
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
@@ -361,10 +375,12 @@ int copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sna
   if (plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod)) {
     // Never through a symlink: something planted under this name since mknodat() must not get
     // the mode (fchmodat2, or glibc's O_PATH emulation on older kernels).
-    if (::fchmodat(dfd, dname, mode, AT_SYMLINK_NOFOLLOW) != 0) return op = operation::set_mode, errno;
+    if (::fchmodat(dfd, dname, mode, AT_SYMLINK_NOFOLLOW) != 0)
+      return op = operation::set_mode, errno;
   }
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
-  if (::utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW) != 0) return op = operation::set_times, errno;
+  if (::utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW) != 0)
+    return op = operation::set_times, errno;
   return 0;
 }
 
@@ -406,7 +422,8 @@ void copier::copy_symlink(dir_node* node, const char* name, const struct stat& s
   operation op{};
   if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op))
     rep_.report(node, name, names_dst(op), op, err);
-  else rep_.entry_done(node, name, entry_kind::symlink);
+  else
+    rep_.entry_done(node, name, entry_kind::symlink);
   if (first) link_waiters(node, name, st, true);
 }
 
@@ -426,7 +443,8 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
   operation op{};
   if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op))
     rep_.report(node, name, names_dst(op), op, err);
-  else rep_.entry_done(node, name, kind_of(st.st_mode));
+  else
+    rep_.entry_done(node, name, kind_of(st.st_mode));
   if (first) link_waiters(node, name, st, true);
 }
 
@@ -440,8 +458,8 @@ void copier::dry_entry(dir_node* node, const char* name) {
     return spawn_child(node, name, true);
   }
   struct stat dst {};
-  const bool have_dst =
-      node->dst_fd >= 0 && ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0;
+  const bool have_dst = node->dst_fd >= 0 && ::fstatat(node->dst_fd, dst_name(node, name), &dst,
+                                                       AT_SYMLINK_NOFOLLOW) == 0;
   const plan::entry_facts s = plan::entry_facts::of(st);
   plan::entry_facts d = plan::entry_facts::of(dst);
   // A name of a DST inode that the real run would replace no longer counts as one of its names.
@@ -478,7 +496,8 @@ void copier::dry_entry(dir_node* node, const char* name) {
   if (dec.what == plan::action::replace_tree) {
     const char* dname = dst_name(node, name);
     const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
-    if (remove_tree(node, node->dst_fd, dname, dname, rel) != removal::removed) return finish_group(false, 0);
+    if (remove_tree(node, node->dst_fd, dname, dname, rel) != removal::removed)
+      return finish_group(false, 0);
   } else if (dec.what == plan::action::replace && dst.st_nlink > 1) {
     std::lock_guard lock(dry_mu_);
     ++dry_replaced_[key];
@@ -502,8 +521,10 @@ void copier::dry_entry(dir_node* node, const char* name) {
   }
   finish_group(true, 0);
   if (S_ISREG(st.st_mode)) {
-    rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
-    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size), std::memory_order_relaxed);
+    rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                       std::memory_order_relaxed);
+    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                      std::memory_order_relaxed);
   }
   rep_.entry_done(node, name, kind_of(st.st_mode));
 }
@@ -515,7 +536,8 @@ void copier::dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t
     struct stat have {};
     plan::entry_facts have_facts;
     const bool looked = ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
-        ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have, AT_SYMLINK_NOFOLLOW) == 0;
+                        ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have,
+                                  AT_SYMLINK_NOFOLLOW) == 0;
     if (looked) have_facts = plan::entry_facts::of(have);
     switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
       case plan::action::skip:
@@ -586,7 +608,8 @@ void copier::link_waiters(dir_node* node, const char* name, const struct stat& s
     struct stat have {};
     plan::entry_facts have_facts;
     const bool looked = ok && dst_ino != 0 &&
-        ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have, AT_SYMLINK_NOFOLLOW) == 0;
+                        ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have,
+                                  AT_SYMLINK_NOFOLLOW) == 0;
     if (looked) have_facts = plan::entry_facts::of(have);
     switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
       case plan::action::skip:  // --update: this name is already a link to the first copy

@@ -7,8 +7,8 @@
 
 namespace treecopy::engine {
 
-/// oneTBB's default worker stack size on 64-bit systems: the copy's own worker threads get the same,
-/// and probe threads (startable_threads()) take as much address space.
+/// oneTBB's default worker stack size on 64-bit systems: the copy's own worker threads get the
+/// same, and probe threads (startable_threads()) take as much address space.
 inline constexpr std::size_t worker_stack_size = std::size_t{4} << 20;
 
 /// The soft RLIMIT_NOFILE, or -1 when there is none.

@@ -36,7 +36,8 @@ int read_umask() {
 }
 
 [[noreturn]] void fail(const std::string& path, int err, const std::string& reason) {
-  throw setup_error(path, std::error_code(err, std::generic_category()), quote(path) + ": " + reason);
+  throw setup_error(path, std::error_code(err, std::generic_category()),
+                    quote(path) + ": " + reason);
 }
 
 [[noreturn]] void fail_errno(const std::string& path, int err, const char* what) {
@@ -100,14 +101,19 @@ std::optional<fs_place> place_of(int fd) {
   while (!place && ::getline(&line, &cap, f) > 0) {
     std::istringstream in(line);
     std::string id, parent, dev, root, point;
-    if (!(in >> id >> parent >> dev >> root >> point) || id != std::to_string(stx.stx_mnt_id)) continue;
+    if (!(in >> id >> parent >> dev >> root >> point) || id != std::to_string(stx.stx_mnt_id))
+      continue;
     root = unescape_mountinfo(root);
     point = unescape_mountinfo(point);
     std::string below;  // real, relative to the mount point
-    if (point == "/") below = real;
-    else if (real == point) below = "";
-    else if (real.compare(0, point.size() + 1, point + "/") == 0) below = real.substr(point.size());
-    else break;  // the mount point is hidden from this process's view: no answer
+    if (point == "/")
+      below = real;
+    else if (real == point)
+      below = "";
+    else if (real.compare(0, point.size() + 1, point + "/") == 0)
+      below = real.substr(point.size());
+    else
+      break;  // the mount point is hidden from this process's view: no answer
     place = fs_place{dev, root == "/" ? (below.empty() ? "/" : below) : root + below};
   }
   std::free(line);
@@ -227,7 +233,8 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   r.policy = plan::normalize(options, {::geteuid(), ::getegid(), read_umask()});
   const bool merge = r.policy.merge;
   if (options.delete_extraneous && !merge)
-    fail(dst, EINVAL, "--delete needs --update or --merge (it only makes sense on an existing DST)");
+    fail(dst, EINVAL,
+         "--delete needs --update or --merge (it only makes sense on an existing DST)");
 
   const bool src_is_dir = open_source(src, options, r);
 
@@ -252,8 +259,9 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   if (dst_exists && S_ISLNK(dst_st.st_mode)) {
     // Following it would merge into (and with --delete, empty) whatever it names: only when asked.
     if (!dst_slash)
-      fail(dst, ELOOP, "destination is a symbolic link (write " + quote(dst + "/") +
-                           " to copy into the directory it names)");
+      fail(dst, ELOOP,
+           "destination is a symbolic link (write " + quote(dst + "/") +
+               " to copy into the directory it names)");
     follow_dst_link(dst, pfd, dst_name, r, dst_name, dst_st);
     pfd = r.dst_parent.get();
   }
@@ -279,7 +287,8 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
     dst_place = place_of(pfd);  // DST's parent
   }
   if (src_place && dst_place && place_within(*dst_place, *src_place))
-    fail(dst, EINVAL, "destination is inside the source directory " + quote(src) + " (seen through a mount)");
+    fail(dst, EINVAL,
+         "destination is inside the source directory " + quote(src) + " (seen through a mount)");
 
   // Mirroring removes whatever DST has that SRC has not: refuse the targets where a mistake would
   // be a disaster.
@@ -288,12 +297,14 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
     if (id_of("/") == dst_id) fail(dst, EINVAL, "refusing --delete on the root directory");
     if (id_of(std::getenv("HOME")) == dst_id)
       fail(dst, EINVAL, "refusing --delete on the home directory");
-    if (in_chain(r.src_chain, dst_id) || (src_place && dst_place && place_within(*src_place, *dst_place)))
+    if (in_chain(r.src_chain, dst_id) ||
+        (src_place && dst_place && place_within(*src_place, *dst_place)))
       fail(dst, EINVAL, "refusing --delete on an ancestor of the source " + quote(src));
   }
 
   if (dst_exists) {
-    if (!merge) fail(dst, EEXIST, "destination already exists (use --merge or --update to copy into it)");
+    if (!merge)
+      fail(dst, EEXIST, "destination already exists (use --merge or --update to copy into it)");
     if (src_is_dir && !S_ISDIR(dst_st.st_mode))
       fail(dst, ENOTDIR, "cannot overwrite non-directory with directory");
     if (!src_is_dir && S_ISDIR(dst_st.st_mode))

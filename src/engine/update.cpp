@@ -41,7 +41,9 @@ ssize_t read_full(int fd, char* buf, std::size_t n, off_t off) {
   return static_cast<ssize_t>(got);
 }
 
-plan::compared compared(bool equal) { return equal ? plan::compared::equal : plan::compared::differ; }
+plan::compared compared(bool equal) {
+  return equal ? plan::compared::equal : plan::compared::differ;
+}
 
 }  // namespace
 
@@ -66,7 +68,8 @@ void copier::merge_entry(dir_node* node, const char* name) {
   }
   const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
   link_claim c{link_claim::kind::copy, {}, {}, 0};
-  const plan::entry_decision dec = decide(node, name, s, &d, src, c, [&] { return rel_path(node); });
+  const plan::entry_decision dec =
+      decide(node, name, s, &d, src, c, [&] { return rel_path(node); });
   const bool first = dec.first_link;
   switch (dec.what) {
     case plan::action::keep: {
@@ -113,7 +116,8 @@ void copier::merge_entry(dir_node* node, const char* name) {
 // left in c) and the comparisons of link targets or contents.
 plan::entry_decision copier::decide(dir_node* node, const char* name, const plan::entry_facts& s,
                                     const plan::entry_facts* d, const struct stat& src,
-                                    link_claim& c, const std::function<std::string()>& parent_path) {
+                                    link_claim& c,
+                                    const std::function<std::string()>& parent_path) {
   plan::entry_context ctx;
   ctx.at_top = node->is_top;
   plan::entry_decision dec = plan::decide_entry(pol_, s, d, ctx);
@@ -145,14 +149,17 @@ bool copier::up_to_date(dir_node* node, const char* name, const struct stat& src
   const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
   plan::need asks = plan::need::nothing;
   plan::compared c = plan::compare_data(pol_, s, d, plan::compared::not_done, &asks);
-  if (asks == plan::need::link_target) c = compared(same_link_target(node, name, src.st_size));
-  else if (asks == plan::need::content) c = compared(same_content(node, name));
+  if (asks == plan::need::link_target)
+    c = compared(same_link_target(node, name, src.st_size));
+  else if (asks == plan::need::content)
+    c = compared(same_content(node, name));
   if (asks != plan::need::nothing) c = plan::compare_data(pol_, s, d, c, nullptr);
   return c == plan::compared::equal;
 }
 
 bool copier::same_link_target(dir_node* node, const char* name, off_t size) {
-  if (size <= 0 || size > 4096) return false;  // a length the kernel does not say: compare by copying
+  if (size <= 0 || size > 4096)
+    return false;  // a length the kernel does not say: compare by copying
   const auto n = static_cast<std::size_t>(size);
   char a[4097], b[4097];
   if (::readlinkat(node->src_fd, name, a, n + 1) != size) return false;
@@ -251,7 +258,8 @@ bool copier::same_content(dir_node* node, const char* name) {
   int s = fs::open_at(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
   if (s < 0) return false;
   fs::unique_fd sfd(s);
-  int d = fs::open_at(node->dst_fd, dst_name(node, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  int d = fs::open_at(node->dst_fd, dst_name(node, name),
+                      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (d < 0) return false;
   fs::unique_fd dfd(d);
   constexpr std::size_t chunk = std::size_t{256} << 10;
@@ -284,7 +292,7 @@ bool copier::same_content(dir_node* node, const char* name) {
 // moved meanwhile stops the removal instead of removing entries of another directory.
 copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
                                     const std::string& sub, const std::string& node_rel) {
-  std::string path = sub;  // of the entry at hand, relative to node's destination directory
+  std::string path = sub;      // of the entry at hand, relative to node's destination directory
   auto fail = [&](auto err) {  // an errno value or an errc
     rep_.report(node, path, true, operation::remove, err);
     return removal::failed;
@@ -356,7 +364,8 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
       if (!filter_.empty()) {
         if (e.type == DT_UNKNOWN) {
           struct stat cst {};
-          if (::fstatat(top.fd.get(), child, &cst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(cst.st_mode))
+          if (::fstatat(top.fd.get(), child, &cst, AT_SYMLINK_NOFOLLOW) == 0 &&
+              S_ISDIR(cst.st_mode))
             e.type = DT_DIR;
         }
         const std::string rel = !filter_.needs_path() ? std::string()
@@ -428,7 +437,8 @@ void copier::delete_extraneous(dir_node* node) {
   fs::unique_fd dir(fd);
   std::string names;
   std::vector<fs::dir_entry> entries;
-  if (int err = fs::list_dir(dir.get(), names, entries)) return rep_.report(node, {}, true, operation::read_dir, err);
+  if (int err = fs::list_dir(dir.get(), names, entries))
+    return rep_.report(node, {}, true, operation::read_dir, err);
   const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
   for (auto& e : entries) {
     const char* name = names.c_str() + e.name_offset;
@@ -437,7 +447,8 @@ void copier::delete_extraneous(dir_node* node) {
     if (!in_source && !filter_.empty()) {
       if (e.type == DT_UNKNOWN) {
         struct stat st {};
-        if (::fstatat(dir.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) e.type = DT_DIR;
+        if (::fstatat(dir.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+          e.type = DT_DIR;
       }
       std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
       excluded = filter_.excluded(rel, name, e.type == DT_DIR);
@@ -448,11 +459,13 @@ void copier::delete_extraneous(dir_node* node) {
 }
 
 // Applies the filters to one listed entry; learns the type by stat when the listing did not say.
-bool copier::excluded(dir_node* node, const std::string& rel_dir, const char* name, std::uint8_t& dtype) {
+bool copier::excluded(dir_node* node, const std::string& rel_dir, const char* name,
+                      std::uint8_t& dtype) {
   if (filter_.empty()) return false;
   if (dtype == DT_UNKNOWN) {
     struct stat st {};
-    if (::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) dtype = DT_DIR;
+    if (::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+      dtype = DT_DIR;
   }
   if (!filter_.needs_path()) return filter_.excluded({}, name, dtype == DT_DIR);
   std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;

@@ -311,7 +311,8 @@ TEST(sync_cli_test, one_file_system) {
 
 // ---- a dry run foresees the real run ------------------------------------------------------------
 
-// The parts of a --json report that a dry run must foresee: all but the timing and the dry_run flag.
+// The parts of a --json report that a dry run must foresee: all but the timing and the dry_run
+// flag.
 std::string foreseen(std::string json) {
   for (const char* key : {"\"elapsed\":", "\"bytes_per_second\":", "\"dry_run\":"}) {
     const std::size_t at = json.find(key);
@@ -324,7 +325,8 @@ std::string foreseen(std::string json) {
 
 // Runs the copy with --dry-run, then for real: the dry run reports the counts and errors that the
 // real run then has.
-void expect_dry_run_foresees(const std::vector<std::string>& args, const process_options& how = {}) {
+void expect_dry_run_foresees(const std::vector<std::string>& args,
+                             const process_options& how = {}) {
   auto run = [&](bool dry) {
     std::vector<std::string> a = {"--progress=none", "-j", "4", "--json"};
     if (dry) a.push_back("--dry-run");
@@ -351,7 +353,8 @@ TEST(dry_run_foresees_test, unreadable_file_already_up_to_date) {
   give_to_nobody(s);
   write_file(s / "src/f", "bytes", past_time(1));
   ASSERT_EQ(::lchown((s / "src/f").c_str(), 65534, 65534), 0);
-  ASSERT_TRUE(exited_with(run_treecopy({"--progress=none", s / "src", s / "dst"}, as_user(65534)), 0));
+  ASSERT_TRUE(
+      exited_with(run_treecopy({"--progress=none", s / "src", s / "dst"}, as_user(65534)), 0));
   ASSERT_EQ(::chmod((s / "src/f").c_str(), 0), 0);
   expect_dry_run_foresees({"--update", s / "src", s / "dst"}, as_user(65534));
 }
@@ -391,7 +394,9 @@ TEST(dry_run_foresees_test, waiting_hard_link_names_counted_once) {
     ASSERT_EQ(::mkdir((s / ("src/d" + std::to_string(i))).c_str(), 0755), 0);
   write_file(s / "src/d0/big", std::string(std::size_t{32} << 20, 'x'), past_time(7));
   for (int i = 1; i < 8; ++i)
-    ASSERT_EQ(::link((s / "src/d0/big").c_str(), (s / ("src/d" + std::to_string(i) + "/big")).c_str()), 0);
+    ASSERT_EQ(
+        ::link((s / "src/d0/big").c_str(), (s / ("src/d" + std::to_string(i) + "/big")).c_str()),
+        0);
   ASSERT_TRUE(exited_with(tc({s / "src", s / "dst"}), 0));
   expect_dry_run_foresees({"--checksum", s / "src", s / "dst"});
 }
@@ -405,7 +410,8 @@ TEST(update_link_group_test, unreadable_first_name_releases_the_others) {
   write_file(s / "src/a", "old", past_time(1));
   ASSERT_EQ(::link((s / "src/a").c_str(), (s / "src/b").c_str()), 0);
   ASSERT_EQ(::lchown((s / "src/a").c_str(), 65534, 65534), 0);
-  ASSERT_TRUE(exited_with(run_treecopy({"--progress=none", s / "src", s / "dst"}, as_user(65534)), 0));
+  ASSERT_TRUE(
+      exited_with(run_treecopy({"--progress=none", s / "src", s / "dst"}, as_user(65534)), 0));
   write_file(s / "src/a", "newer bytes", past_time(2));
   ASSERT_EQ(::chmod((s / "src/a").c_str(), 0), 0);
   auto r = run_treecopy({"--progress=none", "-j", "1", "--update", s / "src", s / "dst"},
@@ -415,7 +421,7 @@ TEST(update_link_group_test, unreadable_first_name_releases_the_others) {
   EXPECT_NE(r.err.find("'" + s / "src/b" + "'"), std::string::npos) << r.describe();
   EXPECT_NE(r.err.find("2 errors"), std::string::npos) << r.describe();
   EXPECT_NE(r.err.find("(1 directory)"), std::string::npos) << "DST's directory was not finalized\n"
-                                                           << r.describe();
+                                                            << r.describe();
 }
 
 }  // namespace

@@ -86,7 +86,10 @@ class copier final : private stream_owner {
   void copy_by_stat(dir_node* node, const char* name, const struct stat& st);
   void dry_entry(dir_node* node, const char* name);
   void dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t dst_ino);
-  void copy_regular(dir_node* node, const char* name, const struct stat* claimed = nullptr);
+  /// Copies a regular file. claimed: the stat under which the caller claimed the first name of a
+  /// hard-link group; replace: DST's entry of that name is to be removed once the source is open.
+  void copy_regular(dir_node* node, const char* name, const struct stat* claimed = nullptr,
+                    bool replace = false);
   bool stat_source(dir_node* node, const char* name, struct stat& st);
   /// Whether symlinks among node's source entries are followed: with -L all are; with -H only SRC
   /// itself (the one entry of the virtual parent).

@@ -118,7 +118,8 @@ void copier::copy_by_stat(dir_node* node, const char* name, const struct stat& s
   }
 }
 
-void copier::copy_regular(dir_node* node, const char* name, const struct stat* claimed) {
+void copier::copy_regular(dir_node* node, const char* name, const struct stat* claimed,
+                          bool replace) {
   // The first name of a hard-link group claimed by the caller (--update): whatever stops this copy
   // early must finish the group, or the names waiting for it would never be linked or reported.
   auto give_up = [&] {
@@ -153,6 +154,10 @@ void copier::copy_regular(dir_node* node, const char* name, const struct stat* c
   if (st.st_size >= hand_off_threshold) hand_off_rest(node);
   bool first = claimed != nullptr;
   if (!first && claims_at_create(node, st) && handle_links(node, name, st, first)) return;
+  if (replace && ::unlinkat(node->dst_fd, dst_name(node, name), 0) != 0 && errno != ENOENT) {
+    rep_.report(node, name, true, operation::remove, errno);
+    return give_up();
+  }
 
   int d = create_file(node, name, st.st_mode & 0777);
   if (d < 0) {

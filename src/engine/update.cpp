@@ -100,6 +100,10 @@ void copier::merge_entry(dir_node* node, const char* name) {
   } else if (dec.what == plan::action::replace_tree) {
     const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
     room = remove_tree(node, node->dst_fd, dname, dname, rel) == removal::removed;
+  } else if (S_ISREG(src.st_mode)) {
+    // A file replaces what is there only once its source is open: an unreadable source leaves
+    // DST's old copy in place (as cp does), instead of removing it and failing.
+    return copy_regular(node, name, first ? &src : nullptr, true);
   } else if (::unlinkat(node->dst_fd, dname, 0) != 0 && errno != ENOENT) {
     rep_.report(node, name, true, operation::remove, errno);
     room = false;

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 
 #include "copiers.hpp"
 #include "scratch.hpp"
@@ -403,7 +405,7 @@ TEST(dry_run_foresees_test, waiting_hard_link_names_counted_once) {
 
 // --update, a hard-linked file whose source cannot be read: the first name fails, and the names
 // waiting for it are reported too (they were left waiting, unreported, and their directory never
-// got its metadata).
+// got its metadata); DST's old copies stay (they were removed before the source was opened).
 TEST(update_link_group_test, unreadable_first_name_releases_the_others) {
   scratch_dir s("update-unreadable-links");
   give_to_nobody(s);
@@ -422,6 +424,12 @@ TEST(update_link_group_test, unreadable_first_name_releases_the_others) {
   EXPECT_NE(r.err.find("2 errors"), std::string::npos) << r.describe();
   EXPECT_NE(r.err.find("(1 directory)"), std::string::npos) << "DST's directory was not finalized\n"
                                                             << r.describe();
+  for (const char* name : {"dst/a", "dst/b"}) {
+    std::ifstream in(s / name, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(in.good() || in.eof()) << name << " was removed";
+    EXPECT_EQ(text, "old") << name;
+  }
 }
 
 }  // namespace

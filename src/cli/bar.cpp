@@ -61,7 +61,11 @@ void bar_view::progress(const treecopy::progress_snapshot& s, const progress_est
   if (visible_ && now - last_draw_ < min_gap) return;
   last_draw_ = now;
   // \r, the line, then "erase to end of line" so a shorter line leaves no tail of the last one.
-  write_all(fd_, "\r" + bar_line(s, e, terminal_width(fd_)) + "\x1b[K");
+  // Appended in place: GCC 12 warns (-Wrestrict, a false positive) on "\r" + std::string.
+  std::string out = "\r";
+  out += bar_line(s, e, terminal_width(fd_));
+  out += "\x1b[K";
+  write_all(fd_, out);
   visible_ = true;
 }
 

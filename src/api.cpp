@@ -170,8 +170,9 @@ std::uint64_t entry_counts::total() const noexcept {
 
 unsigned default_jobs() noexcept {
   // Copies wait on the disk as much as on the CPU: more workers than cores keep requests in flight.
-  // Measured on 2 cores (README, Speed): from a cold cache 8 workers copy small files 1.27x faster
-  // than 2 and 1.12x faster than 4, while in memory 8 cost at most 3% against the best count.
+  // Measured on 2 cores (docs/benchmarks.md, "Workers and the default count"): from a cold cache 8
+  // workers copy small files 2.0x faster than 2, while in memory 8 stay within 5% of the best count
+  // on small files and source trees.
   unsigned cores = std::thread::hardware_concurrency();
   if (cores == 0) cores = 2;
   return std::clamp(4 * cores, 8u, 64u);

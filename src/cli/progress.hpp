@@ -78,7 +78,7 @@ class lines_view final : public progress_view {
 };
 
 /// --progress=json: NDJSON events (start, progress, error, entry, stop_requested, finish) on a
-/// descriptor. The fields are documented in README, "Progress and machine-readable output".
+/// descriptor. The fields are documented in docs/output.md.
 class json_view final : public progress_view {
  public:
   explicit json_view(int fd) : fd_(fd) {}

@@ -15,7 +15,7 @@ namespace {
 using treecopy::errc;
 using treecopy::operation;
 
-// The documented ids (README, "Progress and machine-readable output"), in enumeration order:
+// The documented ids (docs/output.md), in enumeration order:
 // changing one breaks every consumer of the JSON output.
 const std::vector<std::string> operation_ids = {
     "open_source", "stat",      "read_dir",  "read_link", "read_xattr", "read",

@@ -28,7 +28,7 @@ class CMakeExtension(Extension):
 
 
 class CMakeBuild(build_ext):
-    """Configures the whole project with only the Python module enabled and builds that target."""
+    """Configures the whole project with the Python modules enabled and builds the extension's target."""
 
     def build_extension(self, ext):
         build_dir = os.path.abspath(os.path.join(self.build_temp, "cmake"))
@@ -38,16 +38,17 @@ class CMakeBuild(build_ext):
             "-DCMAKE_BUILD_TYPE=Release",
             "-DBUILD_SHARED_LIBS=OFF",
             "-DTREECOPY_BUILD_PYTHON=ON",
-            "-DTREECOPY_BUILD_CLI=OFF",
+            "-DTREECOPY_BUILD_CLI=ON",  # for treecopy._cli (python -m treecopy)
             "-DTREECOPY_BUILD_TESTS=OFF",
             "-DTREECOPY_BUILD_BENCH=OFF",
             "-DTREECOPY_INSTALL=OFF",
             "-DPython3_EXECUTABLE=" + sys.executable,
         ])
-        subprocess.check_call(["cmake", "--build", build_dir, "--target", "_treecopy", "--parallel", jobs])
-        built = glob.glob(os.path.join(build_dir, "python", "treecopy", "_treecopy*.so"))
+        cmake_target = ext.name.rsplit(".", 1)[1]
+        subprocess.check_call(["cmake", "--build", build_dir, "--target", cmake_target, "--parallel", jobs])
+        built = glob.glob(os.path.join(build_dir, "python", "treecopy", cmake_target + ".*so"))
         if len(built) != 1:
-            raise RuntimeError("expected one built _treecopy module, found %r" % (built,))
+            raise RuntimeError("expected one built %s module, found %r" % (cmake_target, built))
         target = self.get_ext_fullpath(ext.name)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         shutil.copyfile(built[0], target)
@@ -57,7 +58,7 @@ setup(
     version=project_version(),
     packages=["treecopy"],
     package_dir={"treecopy": "treecopy"},
-    ext_modules=[CMakeExtension("treecopy._treecopy")],
+    ext_modules=[CMakeExtension("treecopy._treecopy"), CMakeExtension("treecopy._cli")],
     cmdclass={"build_ext": CMakeBuild},
     zip_safe=False,
 )

@@ -27,7 +27,7 @@ mount -t tmpfs -o "size=${STRESS_TMPFS_SIZE:-10g},nr_inodes=3000000,mode=755" tm
 cleanup() { umount -l "$mnt" 2>/dev/null || true; rmdir "$mnt" 2>/dev/null || true; }
 trap cleanup EXIT
 
-echo "treecopy: $bin ($("$bin" --version))"
+echo "treecopy: $bin ($("$bin" --version | head -n1))"
 echo "tmpfs: $mnt; $(nproc) cores; $(grep MemTotal /proc/meminfo)"
 printf '%-34s %10s %14s %s\n' "case" "seconds" "peak RSS MiB" "check"
 

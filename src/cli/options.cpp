@@ -7,31 +7,80 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "build_info.hpp"
 #include "summary.hpp"
 
 namespace treecopy_cli {
 namespace {
 
-const char* const help_footer = R"(Examples:
-  treecopy src/ dst/              copy the tree src to dst (dst must not exist)
-  treecopy -j 16 /mnt/nfs/src dst more workers for slow or remote storage
-  treecopy --merge src dst        copy into an existing dst, replacing files
-  treecopy --update --delete --exclude .git/ --exclude '*.o' src dst
-                                  make dst a mirror of src again, copying only what changed
-  treecopy --dry-run -v src dst   list what would be copied, change nothing
-  treecopy --progress=json --progress-file events.ndjson --json src dst > summary.json
+const doc_item examples[] = {
+    {"treecopy src/ dst/", "copy the tree src to dst (dst must not exist)"},
+    {"treecopy -j 16 /mnt/nfs/src dst", "more workers for slow or remote storage"},
+    {"treecopy --merge src dst", "copy into an existing dst, replacing files"},
+    {"treecopy --update --delete --exclude .git/ --exclude '*.o' src dst",
+     "make dst a mirror of src again, copying only what changed"},
+    {"treecopy --dry-run -v src dst", "list what would be copied, change nothing"},
+    {"treecopy --progress=json --progress-file events.ndjson --json src dst > summary.json",
+     "progress events to a file, the summary as JSON on stdout"},
+};
 
-Progress (--progress): bar (a live line; the default on a terminal), lines (a plain line every
+const doc_item exit_codes[] = {
+    {"0", "every entry was copied"},
+    {"1",
+     "some entries failed (each is reported on stderr); the rest was copied; or output was lost\n"
+     "(a failed write of -v lines, progress events or the summary)"},
+    {"2",
+     "bad usage or bad input (missing source, destination inside source, ...): nothing was "
+     "touched"},
+    {"130", "stopped by SIGINT (Ctrl-C)"},
+    {"143", "stopped by SIGTERM"},
+};
+
+const char* const progress_text =
+    R"(Progress (--progress): bar (a live line; the default on a terminal), lines (a plain line every
 --progress-interval seconds, default 5: the default when stderr is not a terminal), json (NDJSON
 events on stderr or --progress-file, one per second by default), none. Ctrl-C or SIGTERM stops
-cleanly (files being written are removed) and prints the summary; a second one quits at once.
+cleanly (files being written are removed) and prints the summary; a second one quits at once.)";
 
-Exit codes:
-  0    every entry was copied
-  1    some entries failed (each is reported on stderr); the rest was copied; or output was lost
-       (a failed write of -v lines, progress events or the summary)
-  2    bad usage or bad input (missing source, destination inside source, ...): nothing was touched
-  130  stopped by SIGINT (Ctrl-C);  143  stopped by SIGTERM)";
+const value_set value_set_table[] = {
+    {"--reflink", {"auto", "always", "never"}},
+    {"--progress", {"auto", "bar", "lines", "json", "none"}},
+};
+
+std::vector<std::string> values_of(std::string_view option) {
+  for (const value_set& v : value_set_table)
+    if (v.option == option) return {v.values.begin(), v.values.end()};
+  return {};
+}
+
+// term then text, the text starting at column indent (on the next line when the term is longer),
+// its continuation lines indented alike.
+void add_item(std::string& out, const doc_item& item, std::size_t indent) {
+  out += "  ";
+  out += item.term;
+  if (item.term.size() + 3 > indent) {
+    out += '\n';
+    out.append(indent, ' ');
+  } else {
+    out.append(indent - 2 - item.term.size(), ' ');
+  }
+  for (char c : item.text) {
+    out += c;
+    if (c == '\n') out.append(indent, ' ');
+  }
+  out += '\n';
+}
+
+std::string help_footer() {
+  std::string out = "Examples:\n";
+  for (const doc_item& e : examples) add_item(out, e, 34);
+  out += '\n';
+  out += progress_text;
+  out += "\n\nExit codes:\n";
+  for (const doc_item& e : exit_codes) add_item(out, e, 7);
+  out.pop_back();
+  return out;
+}
 
 }  // namespace
 
@@ -138,19 +187,25 @@ void add_sync_options(CLI::App& app, cli_args& a) {
 
 }  // namespace
 
-std::optional<int> parse(int argc, char** argv, cli_args& a) {
-  CLI::App app{"treecopy: copy a directory tree in parallel, as faithfully as cp -a", "treecopy"};
-  app.footer(help_footer);
-  app.set_version_flag("--version", std::string("treecopy ") + treecopy::version());
+std::span<const doc_item> exit_code_docs() { return exit_codes; }
+std::span<const doc_item> example_docs() { return examples; }
+std::string_view progress_doc() { return progress_text; }
+std::span<const value_set> value_sets() { return value_set_table; }
+
+std::unique_ptr<CLI::App> make_app(cli_args& a, unsigned machine_jobs) {
+  auto owner = std::make_unique<CLI::App>(
+      "treecopy: copy a directory tree in parallel, as faithfully as cp -a", "treecopy");
+  CLI::App& app = *owner;
+  app.footer(help_footer());
+  app.set_version_flag("--version", version_text());
   app.add_option("SRC", a.src, "Source: a directory, file, symlink or special file")->required();
   app.add_option("DST", a.dst, "Destination; its parent must exist")->required();
-  app.add_option("-j,--jobs", a.jobs,
-                 "Concurrent workers (default: 4 x cores, 8 to 64; this machine: " +
-                     std::to_string(treecopy::default_jobs()) + ")")
-      ->check(CLI::Range(1u, 1024u));
+  std::string jobs_help = "Concurrent workers (default: 4 x cores, 8 to 64";
+  if (machine_jobs) jobs_help += "; this machine: " + std::to_string(machine_jobs);
+  app.add_option("-j,--jobs", a.jobs, jobs_help + ")")->check(CLI::Range(1u, 1024u));
   app.add_flag("--merge", a.options.merge, "DST may exist: copy into it, replacing files");
   app.add_option("--reflink", a.reflink, "Share data blocks (FICLONE): auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->check(CLI::IsMember(values_of("--reflink")))
       ->capture_default_str();
   app.add_flag("--fail-fast", a.options.fail_fast, "Stop at the first entry that fails");
   app.add_flag(
@@ -161,16 +216,23 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
   app.add_flag("-v,--verbose", a.verbose,
                "Print each entry created (with --dry-run: that would be)");
   app.add_option("--progress", a.progress, "Progress view: auto, bar, lines, json or none")
-      ->check(CLI::IsMember({"auto", "bar", "lines", "json", "none"}))
+      ->check(CLI::IsMember(values_of("--progress")))
       ->capture_default_str();
   app.add_option("--progress-interval", a.progress_interval,
                  "Seconds between progress lines or events (default: lines 5, json 1; bar 0.1)")
       ->check(CLI::Range(0.1, 86400.0));
   app.add_option("--progress-file", a.progress_file,
                  "Write the JSON progress events to this file instead of stderr (implies "
-                 "--progress=json)");
+                 "--progress=json)")
+      ->type_name("FILE");
   app.add_flag("--json", a.json, "Print the summary as one JSON object on stdout");
   add_sync_options(app, a);
+  return owner;
+}
+
+std::optional<int> parse(int argc, char** argv, cli_args& a) {
+  std::unique_ptr<CLI::App> owner = make_app(a, treecopy::default_jobs());
+  CLI::App& app = *owner;
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

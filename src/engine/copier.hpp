@@ -105,8 +105,8 @@ class copier final : private stream_owner {
                               const std::function<std::string()>& parent_path);
   bool same_link_target(dir_node* node, const char* name, off_t size);
   bool keep_entry(dir_node* node, const char* name, const struct stat& src, const struct stat& dst);
-  int fix_meta(dir_node* node, const char* name, const struct stat& src, const struct stat& dst,
-               operation& op);
+  std::error_code fix_meta(dir_node* node, const char* name, const struct stat& src,
+                           const struct stat& dst, operation& op);
   void detect_time_granularity(int dfd);
   bool same_content(dir_node* node, const char* name);
   /// What remove_tree() did with an entry.
@@ -126,7 +126,7 @@ class copier final : private stream_owner {
   }
   void link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok);
   void make_link(dir_node* node, const char* name, int target_dir, const char* target_name);
-  int create_file(dir_node* node, const char* name, mode_t mode);
+  fs::unique_fd create_file(dir_node* node, const char* name, mode_t mode);
   template <class Create>  // defined and used in entries.cpp only
   bool create_replacing(dir_node* node, const char* name, operation op, Create&& create);
   bool replace_existing(dir_node* node, const char* name);
@@ -138,10 +138,10 @@ class copier final : private stream_owner {
   void finish_file(dir_node* node, const char* name, int sfd, fs::unique_fd& dfd,
                    const struct stat& st, bool first_link, bool changed = false);
   void discard_file(dir_node* node, const char* name);
-  int apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct stat& st,
-                    const fs::xattr_list* xattrs, operation& op);
-  int apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname, const char* dname,
-                    const struct stat& st, operation& op);
+  std::error_code apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct stat& st,
+                                const fs::xattr_list* xattrs, operation& op);
+  std::error_code apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname,
+                                const char* dname, const struct stat& st, operation& op);
   void create_unlisted_dir(dir_node* parent, const char* name, int psrc, int pdst);
   void big_file_done(big_file& f) override;
   mode_t created_mode(const struct stat& st) const noexcept;

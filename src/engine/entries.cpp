@@ -50,14 +50,14 @@ bool looks_sparse(const struct stat& st) {
 
 }  // namespace
 
-// Creates an entry with create() (0 or errno); with --merge, once more after removing what was in
+// Creates an entry with create() (its error); with --merge, once more after removing what was in
 // the way. Reports a failure as op; returns whether the entry now exists.
 template <class Create>
 bool copier::create_replacing(dir_node* node, const char* name, operation op, Create&& create) {
   for (int attempt = 0;; ++attempt) {
-    int err = create();
-    if (err == 0) return true;
-    if (err == EEXIST &&
+    std::error_code err = create();
+    if (!err) return true;
+    if (err == std::errc::file_exists &&
         plan::decide_exists(pol_, nullptr, attempt).what == plan::action::replace) {
       if (!replace_existing(node, name)) return false;  // reported there
       continue;
@@ -71,13 +71,15 @@ bool copier::create_replacing(dir_node* node, const char* name, operation op, Cr
 void copier::big_file_done(big_file& f) {
   dir_node* node = f.node;
   const char* name = f.name;
-  if (int err = f.error.load()) {
+  std::error_code err;
+  if (int chunk_err = f.error.load()) {
     const bool read_side = f.read_side.load();
-    rep_.report(node, name, !read_side, read_side ? operation::read : operation::write, err);
+    rep_.report(node, name, !read_side, read_side ? operation::read : operation::write,
+                fs::errno_code(chunk_err));
     discard_file(node, name);
     if (f.first_link) link_waiters(node, name, f.st, false);
-  } else if (f.sparse && ::ftruncate(f.dfd.get(), f.st.st_size) != 0) {
-    rep_.report(node, name, true, operation::write, errno);
+  } else if (f.sparse && (err = fs::truncate(f.dfd.get(), f.st.st_size))) {
+    rep_.report(node, name, true, operation::write, err);
     discard_file(node, name);
     if (f.first_link) link_waiters(node, name, f.st, false);
   } else {
@@ -99,7 +101,7 @@ void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
     if (!stat_source(node, name, st)) return;
     copy_by_stat(node, name, st);
   } catch (const std::bad_alloc&) {
-    rep_.report(node, name, false, operation::read, ENOMEM);
+    rep_.report(node, name, false, operation::read, fs::errno_code(ENOMEM));
   }
 }
 
@@ -125,23 +127,23 @@ void copier::copy_regular(dir_node* node, const char* name, const struct stat* c
   auto give_up = [&] {
     if (claimed) link_waiters(node, name, *claimed, false);
   };
-  int s = fs::open_at(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
-  if (s < 0) {
+  auto [sfd, open_err] =
+      fs::open(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
+  if (open_err) {
     struct stat st {};
     // Listed as a file but something else now (a symlink: ELOOP; a socket: ENXIO): copy what it is.
-    if ((s == -ELOOP || s == -ENXIO) &&
-        ::fstatat(node->src_fd, name, &st, follows(node) ? 0 : AT_SYMLINK_NOFOLLOW) == 0 &&
-        !S_ISREG(st.st_mode)) {
+    if ((open_err == std::errc::too_many_symbolic_link_levels ||
+         open_err == std::errc::no_such_device_or_address) &&
+        !fs::stat_at(node->src_fd, name, st, fs::follow{follows(node)}) && !S_ISREG(st.st_mode)) {
       give_up();
       return copy_by_stat(node, name, st);
     }
-    rep_.report(node, name, false, operation::open_source, -s);
+    rep_.report(node, name, false, operation::open_source, open_err);
     return give_up();
   }
-  fs::unique_fd sfd(s);
   struct stat st {};
-  if (::fstat(sfd.get(), &st) != 0) {
-    rep_.report(node, name, false, operation::stat, errno);
+  if (std::error_code err = fs::stat(sfd.get(), st)) {
+    rep_.report(node, name, false, operation::stat, err);
     return give_up();
   }
   if (!S_ISREG(st.st_mode)) {
@@ -154,17 +156,19 @@ void copier::copy_regular(dir_node* node, const char* name, const struct stat* c
   if (st.st_size >= hand_off_threshold) hand_off_rest(node);
   bool first = claimed != nullptr;
   if (!first && claims_at_create(node, st) && handle_links(node, name, st, first)) return;
-  if (replace && ::unlinkat(node->dst_fd, dst_name(node, name), 0) != 0 && errno != ENOENT) {
-    rep_.report(node, name, true, operation::remove, errno);
-    return give_up();
+  if (replace) {
+    std::error_code err = fs::unlink_at(node->dst_fd, dst_name(node, name));
+    if (err && err != std::errc::no_such_file_or_directory) {
+      rep_.report(node, name, true, operation::remove, err);
+      return give_up();
+    }
   }
 
-  int d = create_file(node, name, st.st_mode & 0777);
-  if (d < 0) {
+  fs::unique_fd dfd = create_file(node, name, st.st_mode & 0777);
+  if (!dfd) {
     if (first) link_waiters(node, name, st, false);
     return;
   }
-  fs::unique_fd dfd(d);
   bool done = false;
   bool ok = try_clone(node, name, sfd.get(), dfd.get(), st, done);
   if (ok && !done && static_cast<std::uint64_t>(st.st_size) >= big_file_threshold &&
@@ -192,8 +196,8 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
   if (root && clone_state_.load(std::memory_order_relaxed) == 2 &&
       opt_.reflink != reflink_mode::always)
     return true;
-  int err = fs::clone_file(sfd, dfd);
-  if (err == 0) {
+  std::error_code err = fs::clone(sfd, dfd);
+  if (!err) {
     clone_state_.store(1, std::memory_order_relaxed);
     rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size),
                                       std::memory_order_relaxed);
@@ -227,18 +231,20 @@ bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, cons
   const bool sparse = !node->pseudo_fs && looks_sparse(st);
   const std::uint64_t len = node->pseudo_fs ? UINT64_MAX : static_cast<std::uint64_t>(st.st_size);
   // Large files are read front to back: a wider readahead window matters on a cold cache.
-  if (st.st_size >= (1 << 20)) (void)::posix_fadvise(sfd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  if (st.st_size >= (1 << 20)) (void)fs::advise(sfd, POSIX_FADV_SEQUENTIAL);
   fs::copy_control ctl = data_control(node, st);
   ctl.dst_position_ours = true;  // a fresh descriptor, written by this thread alone
   fs::copy_result r = fs::copy_range(sfd, dfd, 0, len, sparse, ctl);
   if (r.error) {
     rep_.report(node, name, !r.read_side, r.read_side ? operation::read : operation::write,
-                r.error);
+                r.code());
     return false;
   }
-  if (sparse && ::ftruncate(dfd, st.st_size) != 0) {
-    rep_.report(node, name, true, operation::write, errno);
-    return false;
+  if (sparse) {
+    if (std::error_code err = fs::truncate(dfd, st.st_size)) {
+      rep_.report(node, name, true, operation::write, err);
+      return false;
+    }
   }
   if (!node->pseudo_fs) changed = source_changed(sfd, st, !sparse && r.bytes < len);
   return true;
@@ -251,7 +257,7 @@ bool copier::source_changed(int sfd, const struct stat& before, bool short_read)
   if (short_read) return true;
   if (before.st_size < recheck_threshold) return false;
   struct stat now {};
-  if (::fstat(sfd, &now) != 0) return false;
+  if (fs::stat(sfd, now)) return false;
   return now.st_size != before.st_size || now.st_mtim.tv_sec != before.st_mtim.tv_sec ||
          now.st_mtim.tv_nsec != before.st_mtim.tv_nsec;
 }
@@ -261,8 +267,8 @@ bool copier::source_changed(int sfd, const struct stat& before, bool short_read)
 void copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_fd& dfd,
                          const struct stat& st, bool first_link, bool changed) {
   operation op{};
-  int err = apply_fd_meta(node, sfd, dfd.get(), st, nullptr, op);
-  int cerr = dfd.close_checked();
+  std::error_code err = apply_fd_meta(node, sfd, dfd.get(), st, nullptr, op);
+  std::error_code cerr = dfd.close();
   if (!err && cerr) {
     err = cerr;
     op = operation::close;
@@ -275,19 +281,20 @@ void copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_f
   } else {
     rep_.entry_done(node, name, entry_kind::file);
   }
-  if (first_link) link_waiters(node, name, st, err == 0 || op != operation::close);
+  if (first_link) link_waiters(node, name, st, !err || op != operation::close);
 }
 
 void copier::discard_file(dir_node* node, const char* name) {
-  ::unlinkat(node->dst_fd, dst_name(node, name), 0);
+  (void)fs::unlink_at(node->dst_fd, dst_name(node, name));
 }
 
-int copier::create_file(dir_node* node, const char* name, mode_t mode) {
+fs::unique_fd copier::create_file(dir_node* node, const char* name, mode_t mode) {
   const char* dname = dst_name(node, name);
-  int fd = -1;
+  fs::unique_fd fd;
   create_replacing(node, name, operation::create, [&] {
-    fd = fs::open_at(node->dst_fd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
-    return fd < 0 ? -fd : 0;
+    fs::opened o = fs::open(node->dst_fd, dname, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode);
+    fd = std::move(o.fd);
+    return o.error;
   });
   return fd;
 }
@@ -297,15 +304,16 @@ bool copier::replace_existing(dir_node* node, const char* name) {
   const char* dname = dst_name(node, name);
   struct stat st {};
   plan::entry_facts there;
-  const bool have = ::fstatat(node->dst_fd, dname, &st, AT_SYMLINK_NOFOLLOW) == 0;
+  const bool have = !fs::stat_at(node->dst_fd, dname, st, fs::follow::no);
   if (have) there = plan::entry_facts::of(st);
   const plan::entry_decision d = plan::decide_exists(pol_, have ? &there : nullptr, 0);
-  if (d.what == plan::action::conflict) {
-    rep_.report(node, name, true, operation::create, d.error);  // cannot overwrite a directory
+  if (d.what == plan::action::conflict) {  // cannot overwrite a directory
+    rep_.report(node, name, true, operation::create, fs::errno_code(d.error));
     return false;
   }
-  if (::unlinkat(node->dst_fd, dname, 0) != 0 && errno != ENOENT) {
-    rep_.report(node, name, true, operation::remove, errno);
+  std::error_code err = fs::unlink_at(node->dst_fd, dname);
+  if (err && err != std::errc::no_such_file_or_directory) {
+    rep_.report(node, name, true, operation::remove, err);
     return false;
   }
   return true;
@@ -320,73 +328,73 @@ bool copier::needs_chown(const struct stat& st, const dir_node* parent) const no
 }
 
 // Metadata through a descriptor, in cp's order: owner (chown clears set-id bits), attributes, mode,
-// times. Returns 0 or errno, with op naming the failed step.
-int copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct stat& st,
-                          const fs::xattr_list* xattrs, operation& op) {
+// times. Returns the failure, with op naming the failed step.
+std::error_code copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd,
+                                      const struct stat& st, const fs::xattr_list* xattrs,
+                                      operation& op) {
   mode_t mode = st.st_mode & 07777;
-  if (needs_chown(st, parent) && ::fchown(dfd, st.st_uid, st.st_gid) != 0) {
-    int err = errno;
-    if (plan::chown_failure_reported(pol_, err)) return op = operation::set_owner, err;
-    // Not permitted, as for any non-root cp -a: keep at least the group if we may, and never leave
-    // set-id bits on an entry that does not have the source's owner (cp also drops the sticky bit
-    // of such files, but not of directories).
-    if (st.st_gid != pol_.who.egid) (void)::fchown(dfd, static_cast<uid_t>(-1), st.st_gid);
-    mode = plan::mode_without_owner(plan::entry_facts::of(st));
+  if (needs_chown(st, parent)) {
+    if (std::error_code err = fs::chown(dfd, st.st_uid, st.st_gid)) {
+      if (plan::chown_failure_reported(pol_, err.value())) return op = operation::set_owner, err;
+      // Not permitted, as for any non-root cp -a: keep at least the group if we may, and never
+      // leave set-id bits on an entry that does not have the source's owner (cp also drops the
+      // sticky bit of such files, but not of directories).
+      if (st.st_gid != pol_.who.egid) (void)fs::chown(dfd, static_cast<uid_t>(-1), st.st_gid);
+      mode = plan::mode_without_owner(plan::entry_facts::of(st));
+    }
   }
   bool force_chmod = false;
   if (opt_.preserve_xattrs && (xattrs || sfd >= 0)) {
-    auto write_attrs = [&](bool& read_side) {
-      return xattrs ? fs::write_xattrs(dfd, *xattrs) : fs::copy_xattrs(sfd, dfd, read_side);
+    auto write_attrs = [&]() -> fs::copy_error {
+      return xattrs ? fs::copy_error{fs::set_xattrs(dfd, *xattrs), false}
+                    : fs::copy_xattrs(sfd, dfd);
     };
-    bool read_side = false;
-    int err = write_attrs(read_side);
-    if (plan::lend_write_for_xattrs(pol_, err, read_side, created_mode(st))) {
+    fs::copy_error e = write_attrs();
+    if (plan::lend_write_for_xattrs(pol_, e.error.value(), e.read_side, created_mode(st))) {
       // user.* attributes need write permission even through a descriptor, and the file was
       // created read-only: lend the owner write permission until the final mode is set.
-      if (::fchmod(dfd, created_mode(st) | S_IWUSR) == 0) {
+      if (!fs::chmod(dfd, created_mode(st) | S_IWUSR)) {
         force_chmod = true;
-        err = write_attrs(read_side);
+        e = write_attrs();
       }
     }
-    if (err) return op = read_side ? operation::read_xattr : operation::set_xattr, err;
+    if (e) return op = e.read_side ? operation::read_xattr : operation::set_xattr, e.error;
   }
   if (plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod) ||
       force_chmod) {
-    if (::fchmod(dfd, mode) != 0) return op = operation::set_mode, errno;
+    if (std::error_code err = fs::chmod(dfd, mode)) return op = operation::set_mode, err;
   }
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
-  if (::futimens(dfd, times) != 0) return op = operation::set_times, errno;
-  return 0;
+  if (std::error_code err = fs::set_times(dfd, times)) return op = operation::set_times, err;
+  return {};
 }
 
 // Metadata by name, for entries that cannot be opened (symlinks, devices, FIFOs, sockets).
-int copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname,
-                          const char* dname, const struct stat& st, operation& op) {
+std::error_code copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname,
+                                      const char* dname, const struct stat& st, operation& op) {
   const int dfd = parent->dst_fd;
   mode_t mode = st.st_mode & 07777;
-  if (needs_chown(st, parent) &&
-      ::fchownat(dfd, dname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) != 0) {
-    int err = errno;
-    if (plan::chown_failure_reported(pol_, err)) return op = operation::set_owner, err;
-    if (st.st_gid != pol_.who.egid)
-      (void)::fchownat(dfd, dname, static_cast<uid_t>(-1), st.st_gid, AT_SYMLINK_NOFOLLOW);
-    mode = plan::mode_without_owner(plan::entry_facts::of(st));
+  if (needs_chown(st, parent)) {
+    if (std::error_code err = fs::chown_at(dfd, dname, st.st_uid, st.st_gid)) {
+      if (plan::chown_failure_reported(pol_, err.value())) return op = operation::set_owner, err;
+      if (st.st_gid != pol_.who.egid)
+        (void)fs::chown_at(dfd, dname, static_cast<uid_t>(-1), st.st_gid);
+      mode = plan::mode_without_owner(plan::entry_facts::of(st));
+    }
   }
   if (opt_.preserve_xattrs && src_dirfd >= 0) {
-    bool read_side = false;
-    if (int err = fs::copy_xattrs_at(src_dirfd, sname, dfd, dname, read_side))
-      return op = read_side ? operation::read_xattr : operation::set_xattr, err;
+    if (fs::copy_error e = fs::copy_xattrs_at(src_dirfd, sname, dfd, dname))
+      return op = e.read_side ? operation::read_xattr : operation::set_xattr, e.error;
   }
   if (plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod)) {
     // Never through a symlink: something planted under this name since mknodat() must not get
     // the mode (fchmodat2, or glibc's O_PATH emulation on older kernels).
-    if (::fchmodat(dfd, dname, mode, AT_SYMLINK_NOFOLLOW) != 0)
-      return op = operation::set_mode, errno;
+    if (std::error_code err = fs::chmod_at(dfd, dname, mode)) return op = operation::set_mode, err;
   }
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
-  if (::utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW) != 0)
-    return op = operation::set_times, errno;
-  return 0;
+  if (std::error_code err = fs::set_times_at(dfd, dname, times))
+    return op = operation::set_times, err;
+  return {};
 }
 
 // A source directory that cannot be opened (no read permission): as cp -a, its copy is still
@@ -394,38 +402,33 @@ int copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sna
 // open's failure. Failures here go unreported beside that one, as they would only repeat it.
 void copier::create_unlisted_dir(dir_node* parent, const char* name, int psrc, int pdst) {
   struct stat st {};
-  const int follow = opt_.dereference == symlink_mode::always ? 0 : AT_SYMLINK_NOFOLLOW;
-  if (::fstatat(psrc, name, &st, follow) != 0 || !S_ISDIR(st.st_mode)) return;
+  const fs::follow follow{opt_.dereference == symlink_mode::always};
+  if (fs::stat_at(psrc, name, st, follow) || !S_ISDIR(st.st_mode)) return;
   const char* dname = dst_name(parent, name);
-  if (::mkdirat(pdst, dname, S_IRWXU) != 0 && (errno != EEXIST || !pol_.merge)) return;
-  fs::unique_fd d(fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags));
-  if (d.get() < 0) return;
+  if (std::error_code err = fs::make_dir_at(pdst, dname, S_IRWXU);
+      err && (err != std::errc::file_exists || !pol_.merge))
+    return;
+  fs::opened d = fs::open(pdst, dname, O_RDONLY | fs::dir_open_flags);
+  if (!d) return;
   operation op{};
-  (void)apply_fd_meta(parent, -1, d.get(), st, nullptr, op);
+  (void)apply_fd_meta(parent, -1, d.fd.get(), st, nullptr, op);
 }
 
 void copier::copy_symlink(dir_node* node, const char* name, const struct stat& st) {
-  std::string target(static_cast<std::size_t>(st.st_size > 0 ? st.st_size : 255) + 1, '\0');
-  for (;;) {
-    ssize_t n = ::readlinkat(node->src_fd, name, target.data(), target.size());
-    if (n < 0) return rep_.report(node, name, false, operation::read_link, errno);
-    if (static_cast<std::size_t>(n) < target.size()) {
-      target.resize(static_cast<std::size_t>(n));
-      break;
-    }
-    target.resize(target.size() * 2);  // it grew since the stat
-  }
+  std::string target;
+  const std::size_t size = st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 0;
+  if (std::error_code err = fs::read_link_at(node->src_fd, name, target, size))
+    return rep_.report(node, name, false, operation::read_link, err);
   bool first = false;
   if (claims_at_create(node, st) && handle_links(node, name, st, first)) return;
   const char* dname = dst_name(node, name);
-  if (!create_replacing(node, name, operation::create, [&] {
-        return ::symlinkat(target.c_str(), node->dst_fd, dname) == 0 ? 0 : errno;
-      })) {
+  if (!create_replacing(node, name, operation::create,
+                        [&] { return fs::symlink_at(target.c_str(), node->dst_fd, dname); })) {
     if (first) link_waiters(node, name, st, false);
     return;
   }
   operation op{};
-  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op))
+  if (std::error_code err = apply_at_meta(node, node->src_fd, name, dname, st, op))
     rep_.report(node, name, names_dst(op), op, err);
   else
     rep_.entry_done(node, name, entry_kind::symlink);
@@ -440,13 +443,13 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
   const mode_t mode = (st.st_mode & S_IFMT) | (st.st_mode & 0777);
   // FIFOs and sockets are recreated, never opened: opening a FIFO for reading would block.
   if (!create_replacing(node, name, operation::create, [&] {
-        return ::mknodat(node->dst_fd, dname, mode, device ? st.st_rdev : 0) == 0 ? 0 : errno;
+        return fs::make_node_at(node->dst_fd, dname, mode, device ? st.st_rdev : 0);
       })) {
     if (first) link_waiters(node, name, st, false);
     return;
   }
   operation op{};
-  if (int err = apply_at_meta(node, node->src_fd, name, dname, st, op))
+  if (std::error_code err = apply_at_meta(node, node->src_fd, name, dname, st, op))
     rep_.report(node, name, names_dst(op), op, err);
   else
     rep_.entry_done(node, name, kind_of(st.st_mode));
@@ -457,14 +460,14 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
 // (counts, the observer, errors that can be known now) instead of done.
 void copier::dry_entry(dir_node* node, const char* name) {
   struct stat st {};
-  if (::fstatat(node->src_fd, name, &st, follows(node) ? 0 : AT_SYMLINK_NOFOLLOW) != 0)
-    return rep_.report(node, name, false, operation::stat, errno);
+  if (std::error_code err = fs::stat_at(node->src_fd, name, st, fs::follow{follows(node)}))
+    return rep_.report(node, name, false, operation::stat, err);
   if (S_ISDIR(st.st_mode)) {
     return spawn_child(node, name, true);
   }
   struct stat dst {};
-  const bool have_dst = node->dst_fd >= 0 && ::fstatat(node->dst_fd, dst_name(node, name), &dst,
-                                                       AT_SYMLINK_NOFOLLOW) == 0;
+  const bool have_dst =
+      node->dst_fd >= 0 && !fs::stat_at(node->dst_fd, dst_name(node, name), dst, fs::follow::no);
   const plan::entry_facts s = plan::entry_facts::of(st);
   plan::entry_facts d = plan::entry_facts::of(dst);
   // A name of a DST inode that the real run would replace no longer counts as one of its names.
@@ -484,7 +487,7 @@ void copier::dry_entry(dir_node* node, const char* name) {
   switch (dec.what) {
     case plan::action::conflict:
       finish_group(false, 0);
-      return rep_.report(node, name, true, operation::create, dec.error);
+      return rep_.report(node, name, true, operation::create, fs::errno_code(dec.error));
     case plan::action::wait:
       return;  // counted when the first name is done (dry_waiters)
     case plan::action::skip:
@@ -508,10 +511,11 @@ void copier::dry_entry(dir_node* node, const char* name) {
     ++dry_replaced_[key];
   }
   // What can be foreseen to fail at creation: the source is opened before the table is asked.
-  if (S_ISREG(st.st_mode) && ::faccessat(node->src_fd, name, R_OK, AT_EACCESS) != 0) {
-    const int err = errno;
-    finish_group(false, 0);
-    return rep_.report(node, name, false, operation::open_source, err);
+  if (S_ISREG(st.st_mode)) {
+    if (std::error_code err = fs::access_at(node->src_fd, name, R_OK)) {
+      finish_group(false, 0);
+      return rep_.report(node, name, false, operation::open_source, err);
+    }
   }
   if (dec.claim_at_create) {
     c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
@@ -522,7 +526,7 @@ void copier::dry_entry(dir_node* node, const char* name) {
   }
   if (int err = plan::foresee_create(pol_, s)) {  // as mknodat() would fail
     finish_group(false, 0);
-    return rep_.report(node, name, true, operation::create, err);
+    return rep_.report(node, name, true, operation::create, fs::errno_code(err));
   }
   finish_group(true, 0);
   if (S_ISREG(st.st_mode)) {
@@ -540,9 +544,9 @@ void copier::dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t
   for (auto& w : waiters) {
     struct stat have {};
     plan::entry_facts have_facts;
-    const bool looked = ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
-                        ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have,
-                                  AT_SYMLINK_NOFOLLOW) == 0;
+    const bool looked =
+        ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
+        !fs::stat_at(w.node->dst_fd, dst_name(w.node, w.name.c_str()), have, fs::follow::no);
     if (looked) have_facts = plan::entry_facts::of(have);
     switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
       case plan::action::skip:
@@ -571,13 +575,12 @@ bool copier::handle_links(dir_node* node, const char* name, const struct stat& s
     case plan::action::wait:
       return true;
     case plan::action::link: {
-      int pfd = fs::open_dir_beneath(dst_root_fd_, c.target_parent);
-      if (pfd < 0) {
-        rep_.report(node, name, true, operation::link, -pfd);
+      fs::opened parent = fs::open_beneath(dst_root_fd_, c.target_parent);
+      if (!parent) {
+        rep_.report(node, name, true, operation::link, parent.error);
         return true;
       }
-      fs::unique_fd parent(pfd);
-      make_link(node, name, parent.get(), c.target_name.c_str());
+      make_link(node, name, parent.fd.get(), c.target_name.c_str());
       return true;
     }
     default:
@@ -588,9 +591,8 @@ bool copier::handle_links(dir_node* node, const char* name, const struct stat& s
 
 void copier::make_link(dir_node* node, const char* name, int target_dir, const char* target_name) {
   const char* dname = dst_name(node, name);
-  if (!create_replacing(node, name, operation::link, [&] {
-        return ::linkat(target_dir, target_name, node->dst_fd, dname, 0) == 0 ? 0 : errno;
-      }))
+  if (!create_replacing(node, name, operation::link,
+                        [&] { return fs::link_at(target_dir, target_name, node->dst_fd, dname); }))
     return;
   rep_.entry_done(node, name, entry_kind::hardlink);
 }
@@ -601,7 +603,7 @@ void copier::link_waiters(dir_node* node, const char* name, const struct stat& s
   struct stat dst {};
   ino_t dst_ino = 0;
   if (plan::remembers_first_inode(pol_, ok) &&
-      ::fstatat(node->dst_fd, dst_name(node, name), &dst, AT_SYMLINK_NOFOLLOW) == 0)
+      !fs::stat_at(node->dst_fd, dst_name(node, name), dst, fs::follow::no))
     dst_ino = dst.st_ino;
   try {
     waiters = links_.finish(st.st_dev, st.st_ino, ok, dst_ino);
@@ -612,9 +614,9 @@ void copier::link_waiters(dir_node* node, const char* name, const struct stat& s
     // Only with the first copy's inode remembered (--update) is what the name has looked at.
     struct stat have {};
     plan::entry_facts have_facts;
-    const bool looked = ok && dst_ino != 0 &&
-                        ::fstatat(w.node->dst_fd, dst_name(w.node, w.name.c_str()), &have,
-                                  AT_SYMLINK_NOFOLLOW) == 0;
+    const bool looked =
+        ok && dst_ino != 0 &&
+        !fs::stat_at(w.node->dst_fd, dst_name(w.node, w.name.c_str()), have, fs::follow::no);
     if (looked) have_facts = plan::entry_facts::of(have);
     switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
       case plan::action::skip:  // --update: this name is already a link to the first copy

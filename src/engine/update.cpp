@@ -26,21 +26,6 @@ std::int64_t ns_between(const struct timespec& a, const struct timespec& b) {
   return (static_cast<std::int64_t>(a.tv_sec) - b.tv_sec) * ns_per_s + (a.tv_nsec - b.tv_nsec);
 }
 
-// Reads up to n bytes at off; returns bytes read or -errno.
-ssize_t read_full(int fd, char* buf, std::size_t n, off_t off) {
-  std::size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::pread(fd, buf + got, n - got, off + static_cast<off_t>(got));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (r == 0) break;
-    got += static_cast<std::size_t>(r);
-  }
-  return static_cast<ssize_t>(got);
-}
-
 plan::compared compared(bool equal) {
   return equal ? plan::compared::equal : plan::compared::differ;
 }
@@ -48,9 +33,9 @@ plan::compared compared(bool equal) {
 }  // namespace
 
 bool copier::stat_source(dir_node* node, const char* name, struct stat& st) {
-  const int flags = follows(node) ? 0 : AT_SYMLINK_NOFOLLOW;
-  if (::fstatat(node->src_fd, name, &st, flags) == 0) return true;
-  rep_.report(node, name, false, operation::stat, errno);  // with -L: a dangling link
+  std::error_code err = fs::stat_at(node->src_fd, name, st, fs::follow{follows(node)});
+  if (!err) return true;
+  rep_.report(node, name, false, operation::stat, err);  // with -L: a dangling link
   return false;
 }
 
@@ -62,8 +47,9 @@ void copier::merge_entry(dir_node* node, const char* name) {
   if (S_ISDIR(src.st_mode)) return copy_by_stat(node, name, src);
   const char* dname = dst_name(node, name);
   struct stat dst {};
-  if (::fstatat(node->dst_fd, dname, &dst, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno != ENOENT) return rep_.report(node, name, true, operation::stat, errno);
+  if (std::error_code err = fs::stat_at(node->dst_fd, dname, dst, fs::follow::no)) {
+    if (err != std::errc::no_such_file_or_directory)
+      return rep_.report(node, name, true, operation::stat, err);
     return copy_by_stat(node, name, src);
   }
   const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
@@ -82,10 +68,9 @@ void copier::merge_entry(dir_node* node, const char* name) {
     case plan::action::wait:
       return;  // linked (replacing what is there) when the first name is copied
     case plan::action::link: {
-      int pfd = fs::open_dir_beneath(dst_root_fd_, c.target_parent);
-      if (pfd < 0) return rep_.report(node, name, true, operation::link, -pfd);
-      fs::unique_fd parent(pfd);
-      return make_link(node, name, parent.get(), c.target_name.c_str());
+      fs::opened parent = fs::open_beneath(dst_root_fd_, c.target_parent);
+      if (!parent) return rep_.report(node, name, true, operation::link, parent.error);
+      return make_link(node, name, parent.fd.get(), c.target_name.c_str());
     }
     case plan::action::create:
       return copy_by_stat(node, name, src);
@@ -95,7 +80,7 @@ void copier::merge_entry(dir_node* node, const char* name) {
   // Something else is there: make room (or not: --merge does not overwrite a directory).
   bool room = true;
   if (dec.what == plan::action::conflict) {
-    rep_.report(node, name, true, operation::create, dec.error);
+    rep_.report(node, name, true, operation::create, fs::errno_code(dec.error));
     room = false;
   } else if (dec.what == plan::action::replace_tree) {
     const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
@@ -104,8 +89,9 @@ void copier::merge_entry(dir_node* node, const char* name) {
     // A file replaces what is there only once its source is open: an unreadable source leaves
     // DST's old copy in place (as cp does), instead of removing it and failing.
     return copy_regular(node, name, first ? &src : nullptr, true);
-  } else if (::unlinkat(node->dst_fd, dname, 0) != 0 && errno != ENOENT) {
-    rep_.report(node, name, true, operation::remove, errno);
+  } else if (std::error_code err = fs::unlink_at(node->dst_fd, dname);
+             err && err != std::errc::no_such_file_or_directory) {
+    rep_.report(node, name, true, operation::remove, err);
     room = false;
   }
   if (!room) {
@@ -165,10 +151,10 @@ bool copier::same_link_target(dir_node* node, const char* name, off_t size) {
   if (size <= 0 || size > 4096)
     return false;  // a length the kernel does not say: compare by copying
   const auto n = static_cast<std::size_t>(size);
-  char a[4097], b[4097];
-  if (::readlinkat(node->src_fd, name, a, n + 1) != size) return false;
-  if (::readlinkat(node->dst_fd, dst_name(node, name), b, n + 1) != size) return false;
-  return std::memcmp(a, b, n) == 0;
+  std::string a, b;
+  if (fs::read_link_at(node->src_fd, name, a, n) || a.size() != n) return false;
+  if (fs::read_link_at(node->dst_fd, dst_name(node, name), b, n) || b.size() != n) return false;
+  return a == b;
 }
 
 // --update: DST's entry has SRC's data. Its metadata is made equal too, as rsync -a does: owner
@@ -179,7 +165,7 @@ bool copier::same_link_target(dir_node* node, const char* name, off_t size) {
 bool copier::keep_entry(dir_node* node, const char* name, const struct stat& src,
                         const struct stat& dst) {
   operation op{};
-  if (int err = fix_meta(node, name, src, dst, op)) {
+  if (std::error_code err = fix_meta(node, name, src, dst, op)) {
     rep_.report(node, name, true, op, err);
     return false;
   }
@@ -188,9 +174,9 @@ bool copier::keep_entry(dir_node* node, const char* name, const struct stat& src
 }
 
 // The metadata steps of apply_at_meta() (owner, attributes, mode, times, in that order), each only
-// where SRC and DST differ. Returns 0 or errno, with op naming the failed step.
-int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
-                     const struct stat& dst, operation& op) {
+// where SRC and DST differ. Returns the failure, with op naming the failed step.
+std::error_code copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
+                                 const struct stat& dst, operation& op) {
   const char* dname = dst_name(node, name);
   const int dfd = node->dst_fd;
   // Which steps, as plan::fix_metadata() says; set-id bits stay off an entry without SRC's owner.
@@ -198,34 +184,33 @@ int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
   const plan::meta_fix fix = plan::fix_metadata(pol_, s, d);
   bool owner_ok = !fix.owner_differs;
   if (fix.chown) {
-    if (::fchownat(dfd, dname, src.st_uid, src.st_gid, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (std::error_code err = fs::chown_at(dfd, dname, src.st_uid, src.st_gid); !err)
       owner_ok = true;
-    } else if (plan::chown_failure_reported(pol_, errno)) {
-      return op = operation::set_owner, errno;
-    }
+    else if (plan::chown_failure_reported(pol_, err.value()))
+      return op = operation::set_owner, err;
   }
   mode_t mode = 0;
   bool set_mode = plan::fix_mode(pol_, s, d, owner_ok, mode);
   if (fix.sync_xattrs) {
-    bool read_side = false;
-    int err = fs::sync_xattrs_at(node->src_fd, name, dfd, dname, read_side);
-    if (plan::lend_write_for_xattrs(pol_, err, read_side, dst.st_mode) &&
-        ::fchmodat(dfd, dname, (dst.st_mode & 07777) | S_IWUSR, AT_SYMLINK_NOFOLLOW) == 0) {
+    fs::copy_error e = fs::sync_xattrs_at(node->src_fd, name, dfd, dname);
+    if (plan::lend_write_for_xattrs(pol_, e.error.value(), e.read_side, dst.st_mode) &&
+        !fs::chmod_at(dfd, dname, (dst.st_mode & 07777) | S_IWUSR)) {
       // user.* attributes need write permission: lend it until the mode is set below.
       set_mode = true;
-      err = fs::sync_xattrs_at(node->src_fd, name, dfd, dname, read_side);
+      e = fs::sync_xattrs_at(node->src_fd, name, dfd, dname);
     }
-    if (err) return op = read_side ? operation::read_xattr : operation::set_xattr, err;
+    if (e) return op = e.read_side ? operation::read_xattr : operation::set_xattr, e.error;
   }
-  if (set_mode && ::fchmodat(dfd, dname, mode, AT_SYMLINK_NOFOLLOW) != 0)
-    return op = operation::set_mode, errno;
+  if (set_mode) {
+    if (std::error_code err = fs::chmod_at(dfd, dname, mode)) return op = operation::set_mode, err;
+  }
   // The times are also set again when SRC changed after DST was set (fix_metadata()).
   if (fix.set_times) {
     const struct timespec times[2] = {src.st_atim, src.st_mtim};
-    if (::utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW) != 0)
-      return op = operation::set_times, errno;
+    if (std::error_code err = fs::set_times_at(dfd, dname, times))
+      return op = operation::set_times, err;
   }
-  return 0;
+  return {};
 }
 
 // The granularity of DST's mtimes, so that --update does not copy again every file of a
@@ -236,22 +221,22 @@ int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
 // file system is probed, not others mounted inside it.
 void copier::detect_time_granularity(int dfd) {
   struct statfs sfs {};
-  if (::fstatfs(dfd, &sfs) == 0 && sfs.f_type == MSDOS_SUPER_MAGIC) {
+  if (!fs::stat_fs(dfd, sfs) && sfs.f_type == MSDOS_SUPER_MAGIC) {
     plan::allow_granularity(pol_, {true, 0});
     return;
   }
   struct stat before {};
-  if (::fstat(dfd, &before) != 0) return;
+  if (fs::stat(dfd, before)) return;
   std::int64_t dropped = 0;
   if (opt_.dry_run) {
     dropped = plan::guess_dropped_ns(plan::entry_facts::of(before));
   } else {
     const struct timespec probe[2] = {{0, UTIME_OMIT}, {before.st_mtim.tv_sec | 1, ns_per_s - 1}};
     struct stat after {};
-    if (::futimens(dfd, probe) != 0 || ::fstat(dfd, &after) != 0) return;  // not ours: exact
+    if (fs::set_times(dfd, probe) || fs::stat(dfd, after)) return;  // not ours: exact
     dropped = ns_between(probe[1], after.st_mtim);
     const struct timespec restore[2] = {{0, UTIME_OMIT}, before.st_mtim};
-    (void)::futimens(dfd, restore);
+    (void)fs::set_times(dfd, restore);
   }
   plan::allow_granularity(pol_, {false, dropped});
 }
@@ -259,13 +244,12 @@ void copier::detect_time_granularity(int dfd) {
 // --checksum: compares the bytes themselves. Both files are local, so reading them is the whole
 // cost either way, and a byte comparison is exact where a hash is only almost so.
 bool copier::same_content(dir_node* node, const char* name) {
-  int s = fs::open_at(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
-  if (s < 0) return false;
-  fs::unique_fd sfd(s);
-  int d = fs::open_at(node->dst_fd, dst_name(node, name),
-                      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  if (d < 0) return false;
-  fs::unique_fd dfd(d);
+  fs::opened sfd =
+      fs::open(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
+  if (!sfd) return false;
+  fs::opened dfd =
+      fs::open(node->dst_fd, dst_name(node, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (!dfd) return false;
   constexpr std::size_t chunk = std::size_t{256} << 10;
   thread_local std::unique_ptr<char[]> a, b;
   if (!a) {
@@ -274,11 +258,11 @@ bool copier::same_content(dir_node* node, const char* name) {
     if (!a || !b) return false;
   }
   for (off_t off = 0;; off += chunk) {
-    ssize_t na = read_full(sfd.get(), a.get(), chunk, off);
-    ssize_t nb = read_full(dfd.get(), b.get(), chunk, off);
-    if (na < 0 || nb < 0 || na != nb) return false;
-    if (std::memcmp(a.get(), b.get(), static_cast<std::size_t>(na)) != 0) return false;
-    if (static_cast<std::size_t>(na) < chunk) return true;
+    std::size_t na = 0, nb = 0;
+    if (fs::pread_full(sfd.fd.get(), a.get(), chunk, off, na)) return false;
+    if (fs::pread_full(dfd.fd.get(), b.get(), chunk, off, nb)) return false;
+    if (na != nb || std::memcmp(a.get(), b.get(), na) != 0) return false;
+    if (na < chunk) return true;
   }
 }
 
@@ -296,8 +280,8 @@ bool copier::same_content(dir_node* node, const char* name) {
 // moved meanwhile stops the removal instead of removing entries of another directory.
 copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
                                     const std::string& sub, const std::string& node_rel) {
-  std::string path = sub;      // of the entry at hand, relative to node's destination directory
-  auto fail = [&](auto err) {  // an errno value or an errc
+  std::string path = sub;  // of the entry at hand, relative to node's destination directory
+  auto fail = [&](std::error_code err) {
     rep_.report(node, path, true, operation::remove, err);
     return removal::failed;
   };
@@ -310,14 +294,16 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
   auto remove_entry = [&](int parent, const char* entry) -> std::optional<removal> {
     if (opt_.dry_run) {
       struct stat st {};
-      if (::fstatat(parent, entry, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT ? removal::removed : fail(errno);
+      if (std::error_code err = fs::stat_at(parent, entry, st, fs::follow::no))
+        return err == std::errc::no_such_file_or_directory ? removal::removed : fail(err);
       if (!S_ISDIR(st.st_mode)) return gone();
       return std::nullopt;
     }
-    if (::unlinkat(parent, entry, 0) == 0) return gone();
-    if (errno == ENOENT) return removal::removed;
-    if (errno != EISDIR && errno != EPERM) return fail(errno);
+    std::error_code err = fs::unlink_at(parent, entry);
+    if (!err) return gone();
+    if (err == std::errc::no_such_file_or_directory) return removal::removed;
+    if (err != std::errc::is_a_directory && err != std::errc::operation_not_permitted)
+      return fail(err);
     return std::nullopt;
   };
 
@@ -335,12 +321,13 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
   // Opens and lists directory entry of parent; false when it must not or cannot be entered
   // (reported).
   auto enter = [&](int parent, const char* entry) {
-    int fd = fs::open_at(parent, entry, O_RDONLY | fs::dir_open_flags);
-    if (fd < 0) return fail(-fd), false;
+    fs::opened o = fs::open(parent, entry, O_RDONLY | fs::dir_open_flags);
+    if (!o) return fail(o.error), false;
     level l;
-    l.fd.reset(fd);
+    l.fd = std::move(o.fd);
+    const int fd = l.fd.get();
     struct stat st {};
-    if (::fstat(fd, &st) != 0) return fail(errno), false;
+    if (std::error_code err = fs::stat(fd, st)) return fail(err), false;
     l.id = file_id::of(st);
     // SRC, what holds it, or DST; another file system (or a bind mount) mounted inside DST is not
     // the copy's to empty either: rm -r would, rsync -x would not. Left alone and reported.
@@ -348,7 +335,7 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
     if (std::error_code refused = plan::refuse_removal(guards_, plan::entry_facts::of(st),
                                                        !protects && fs::is_mount_below(parent, fd)))
       return fail(refused), false;
-    if (int err = fs::list_dir(fd, l.names, l.entries)) return fail(err), false;
+    if (std::error_code err = fs::read_dir(fd, l.names, l.entries)) return fail(err), false;
     l.name = entry;
     l.path_len = path.size();
     if (!stack.empty()) stack.back().fd.reset();  // back up through ".." later
@@ -368,8 +355,7 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
       if (!filter_.empty()) {
         if (e.type == DT_UNKNOWN) {
           struct stat cst {};
-          if (::fstatat(top.fd.get(), child, &cst, AT_SYMLINK_NOFOLLOW) == 0 &&
-              S_ISDIR(cst.st_mode))
+          if (!fs::stat_at(top.fd.get(), child, cst, fs::follow::no) && S_ISDIR(cst.st_mode))
             e.type = DT_DIR;
         }
         const std::string rel = !filter_.needs_path() ? std::string()
@@ -396,12 +382,12 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
     fs::unique_fd up;
     int parent = dirfd;
     if (!stack.empty()) {
-      up.reset(fs::open_at(done.fd.get(), "..", O_RDONLY | O_DIRECTORY));
+      up = fs::open(done.fd.get(), "..", O_RDONLY | O_DIRECTORY).fd;
       struct stat st {};
-      if (!up || ::fstat(up.get(), &st) != 0 || file_id::of(st) != stack.back().id) {
+      if (!up || fs::stat(up.get(), st) || file_id::of(st) != stack.back().id) {
         // Moved while it was being removed: where ".." leads now is not the directory it was in.
         path.resize(stack.back().path_len);
-        return fail(EAGAIN);
+        return fail(fs::errno_code(EAGAIN));
       }
       parent = up.get();
     }
@@ -416,8 +402,9 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
         result = removal::kept;
         break;
       case plan::removal_end::remove:
-        if (!opt_.dry_run && ::unlinkat(parent, done.name.c_str(), AT_REMOVEDIR) != 0)
-          result = fail(errno);
+        if (std::error_code err =
+                opt_.dry_run ? std::error_code{} : fs::remove_dir_at(parent, done.name.c_str()))
+          result = fail(err);
         else
           result = gone();
         break;
@@ -436,12 +423,11 @@ void copier::delete_extraneous(dir_node* node) {
   in_src.reserve(node->entries.size());
   for (const auto& e : node->entries) in_src.insert(node->names.c_str() + e.name_offset);
   // A descriptor of its own: listing moves the directory offset.
-  int fd = fs::open_at(node->dst_fd, ".", O_RDONLY | fs::dir_open_flags);
-  if (fd < 0) return rep_.report(node, {}, true, operation::read_dir, -fd);
-  fs::unique_fd dir(fd);
+  auto [dir, open_err] = fs::open(node->dst_fd, ".", O_RDONLY | fs::dir_open_flags);
+  if (open_err) return rep_.report(node, {}, true, operation::read_dir, open_err);
   std::string names;
   std::vector<fs::dir_entry> entries;
-  if (int err = fs::list_dir(dir.get(), names, entries))
+  if (std::error_code err = fs::read_dir(dir.get(), names, entries))
     return rep_.report(node, {}, true, operation::read_dir, err);
   const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
   for (auto& e : entries) {
@@ -451,7 +437,7 @@ void copier::delete_extraneous(dir_node* node) {
     if (!in_source && !filter_.empty()) {
       if (e.type == DT_UNKNOWN) {
         struct stat st {};
-        if (::fstatat(dir.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+        if (!fs::stat_at(dir.get(), name, st, fs::follow::no) && S_ISDIR(st.st_mode))
           e.type = DT_DIR;
       }
       std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
@@ -468,8 +454,7 @@ bool copier::excluded(dir_node* node, const std::string& rel_dir, const char* na
   if (filter_.empty()) return false;
   if (dtype == DT_UNKNOWN) {
     struct stat st {};
-    if (::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
-      dtype = DT_DIR;
+    if (!fs::stat_at(node->src_fd, name, st, fs::follow::no) && S_ISDIR(st.st_mode)) dtype = DT_DIR;
   }
   if (!filter_.needs_path()) return filter_.excluded({}, name, dtype == DT_DIR);
   std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;

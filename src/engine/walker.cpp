@@ -101,7 +101,7 @@ void copier::process_dir(dir_node* node, bool via_parent) {
     try {
       opened = open_dir_pair(node, via_parent);
     } catch (const std::bad_alloc&) {
-      rep_.report(node->parent, node->name, false, operation::open_source, ENOMEM);
+      rep_.report(node->parent, node->name, false, operation::open_source, fs::errno_code(ENOMEM));
     }
   }
   if (node == root_ && opened) {
@@ -120,7 +120,7 @@ void copier::process_dir(dir_node* node, bool via_parent) {
   }
   rep_.count().entries_done.fetch_add(1, std::memory_order_relaxed);
   if (!node->no_descend) {
-    if (int err = fs::list_dir(node->src_fd, node->names, node->entries))
+    if (std::error_code err = fs::read_dir(node->src_fd, node->names, node->entries))
       rep_.report(node, {}, false, operation::read_dir, err);
   }
   rep_.count().entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
@@ -129,7 +129,7 @@ void copier::process_dir(dir_node* node, bool via_parent) {
     if (plan::deletes_in(pol_, node->existed) && !stopping()) delete_extraneous(node);
     schedule_children(node);
   } catch (const std::bad_alloc&) {
-    rep_.report(node, {}, false, operation::read_dir, ENOMEM);
+    rep_.report(node, {}, false, operation::read_dir, fs::errno_code(ENOMEM));
   }
   release_users(node);
   finish_child(node);
@@ -258,8 +258,8 @@ void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {
 
 void copier::close_fds(dir_node* node) {
   if (node->pinned || node->src_fd < 0) return;
-  ::close(node->src_fd);
-  if (node->dst_fd >= 0) ::close(node->dst_fd);
+  (void)fs::close(node->src_fd);
+  if (node->dst_fd >= 0) (void)fs::close(node->dst_fd);
   node->src_fd = node->dst_fd = -1;
   open_dir_fds_.fetch_sub(2, std::memory_order_relaxed);
 }
@@ -293,19 +293,19 @@ void copier::finalize_dir(dir_node* node) {
   fs::unique_fd reopened;
   int dfd = node->dst_fd;
   if (dfd < 0) {
-    int fd = fs::open_dir_beneath(dst_root_fd_, rel_path(node));
-    if (fd < 0) {
-      rep_.report(node->parent, node->name, true, operation::set_mode, -fd);
+    fs::opened o = fs::open_beneath(dst_root_fd_, rel_path(node));
+    if (!o) {
+      rep_.report(node->parent, node->name, true, operation::set_mode, o.error);
       return;
     }
-    reopened.reset(fd);
-    dfd = fd;
+    reopened = std::move(o.fd);
+    dfd = reopened.get();
   }
   operation op{};
-  int err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op);
+  std::error_code err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op);
   // --update makes an existing directory's attributes equal: also drop those SRC's has not.
   if (!err && plan::prunes_dir_xattrs(pol_, node->existed, node->xattrs_read)) {
-    err = fs::remove_other_xattrs(dfd, node->xattrs);
+    err = fs::prune_xattrs(dfd, node->xattrs);
     if (err) op = operation::set_xattr;
   }
   if (err)

@@ -100,6 +100,8 @@ copy_report copier::run() {
     top_.pseudo_fs = is_pseudo_fs(top_.src_fd);
     top_.src_dev = setup_.src_st.st_dev;
   }
+  entries_.where().src_dev = top_.src_dev;
+  entries_.where().dst_name = setup_.dst_name;
 
   try {
     sched_ = make_tbb_scheduler(jobs_, flags_);
@@ -170,7 +172,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     fs::opened s =
         fs::open(psrc, node->name.c_str(), O_RDONLY | O_DIRECTORY | src_nofollow(parent));
     if (s.error == std::errc::permission_denied && !opt_.dry_run)
-      create_unlisted_dir(parent, node->name.c_str(), psrc, pdst);
+      entries_.create_unlisted_dir(parent, node->name.c_str(), psrc, pdst);
     if (!s) return rep_.report(parent, node->name, false, operation::open_source, s.error), false;
     sfd = std::move(s.fd);
   }

@@ -1,5 +1,6 @@
 // Copying into an existing destination: --merge (replace what is there), --update (skip what is
-// already equal), --delete (remove what the source does not have), and include/exclude filters.
+// already equal), --delete (remove what the source does not have), include/exclude filters, and
+// the dry run, which takes the same decisions and records them instead of acting.
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -15,16 +16,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include "engine/copier.hpp"
+#include "engine/entry_copier.hpp"
 
 namespace treecopy::engine {
 namespace {
-
-constexpr std::int64_t ns_per_s = 1'000'000'000;
-
-std::int64_t ns_between(const struct timespec& a, const struct timespec& b) {
-  return (static_cast<std::int64_t>(a.tv_sec) - b.tv_sec) * ns_per_s + (a.tv_nsec - b.tv_nsec);
-}
 
 plan::compared compared(bool equal) {
   return equal ? plan::compared::equal : plan::compared::differ;
@@ -32,7 +27,7 @@ plan::compared compared(bool equal) {
 
 }  // namespace
 
-bool copier::stat_source(dir_node* node, const char* name, struct stat& st) {
+bool entry_copier::stat_source(dir_node* node, const char* name, struct stat& st) {
   std::error_code err = fs::stat_at(node->src_fd, name, st, fs::follow{follows(node)});
   if (!err) return true;
   rep_.report(node, name, false, operation::stat, err);  // with -L: a dangling link
@@ -41,7 +36,7 @@ bool copier::stat_source(dir_node* node, const char* name, struct stat& st) {
 
 // One non-directory entry when DST may already have something of that name: the decision is
 // plan::decide_entry()'s, asked again with the I/O it needs (the hard-link table, a comparison).
-void copier::merge_entry(dir_node* node, const char* name) {
+void entry_copier::merge_entry(dir_node* node, const char* name) {
   struct stat src {};
   if (!stat_source(node, name, src)) return;
   if (S_ISDIR(src.st_mode)) return copy_by_stat(node, name, src);
@@ -68,7 +63,7 @@ void copier::merge_entry(dir_node* node, const char* name) {
     case plan::action::wait:
       return;  // linked (replacing what is there) when the first name is copied
     case plan::action::link: {
-      fs::opened parent = fs::open_beneath(dst_root_fd_, c.target_parent);
+      fs::opened parent = fs::open_beneath(roots_.dst_fd, c.target_parent);
       if (!parent) return rep_.report(node, name, true, operation::link, parent.error);
       return make_link(node, name, parent.fd.get(), c.target_name.c_str());
     }
@@ -104,10 +99,10 @@ void copier::merge_entry(dir_node* node, const char* name) {
 
 // plan::decide_entry() for one entry, with the I/O it asks for: the hard-link table (its answer
 // left in c) and the comparisons of link targets or contents.
-plan::entry_decision copier::decide(dir_node* node, const char* name, const plan::entry_facts& s,
-                                    const plan::entry_facts* d, const struct stat& src,
-                                    link_claim& c,
-                                    const std::function<std::string()>& parent_path) {
+plan::entry_decision entry_copier::decide(dir_node* node, const char* name,
+                                          const plan::entry_facts& s, const plan::entry_facts* d,
+                                          const struct stat& src, link_claim& c,
+                                          const std::function<std::string()>& parent_path) {
   plan::entry_context ctx;
   ctx.at_top = node->is_top;
   plan::entry_decision dec = plan::decide_entry(pol_, s, d, ctx);
@@ -132,22 +127,7 @@ plan::entry_decision copier::decide(dir_node* node, const char* name, const plan
   return dec;
 }
 
-// Whether DST's entry holds SRC's data (or link target, or device number), so that only its
-// metadata may need setting (keep_entry()).
-bool copier::up_to_date(dir_node* node, const char* name, const struct stat& src,
-                        const struct stat& dst) {
-  const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
-  plan::need asks = plan::need::nothing;
-  plan::compared c = plan::compare_data(pol_, s, d, plan::compared::not_done, &asks);
-  if (asks == plan::need::link_target)
-    c = compared(same_link_target(node, name, src.st_size));
-  else if (asks == plan::need::content)
-    c = compared(same_content(node, name));
-  if (asks != plan::need::nothing) c = plan::compare_data(pol_, s, d, c, nullptr);
-  return c == plan::compared::equal;
-}
-
-bool copier::same_link_target(dir_node* node, const char* name, off_t size) {
+bool entry_copier::same_link_target(dir_node* node, const char* name, off_t size) {
   if (size <= 0 || size > 4096)
     return false;  // a length the kernel does not say: compare by copying
   const auto n = static_cast<std::size_t>(size);
@@ -157,93 +137,9 @@ bool copier::same_link_target(dir_node* node, const char* name, off_t size) {
   return a == b;
 }
 
-// --update: DST's entry has SRC's data. Its metadata is made equal too, as rsync -a does: owner
-// and mode from the stat both sides already have; attributes (and ACLs) only when SRC's entry
-// may have changed after DST's was set (ctime), so that an unchanged entry costs no call at all;
-// times when they differ (--checksum; not within DST's granularity). Counted as skipped (no data
-// copied); returns false after reporting a failure.
-bool copier::keep_entry(dir_node* node, const char* name, const struct stat& src,
-                        const struct stat& dst) {
-  operation op{};
-  if (std::error_code err = fix_meta(node, name, src, dst, op)) {
-    rep_.report(node, name, true, op, err);
-    return false;
-  }
-  rep_.skipped();
-  return true;
-}
-
-// The metadata steps of apply_at_meta() (owner, attributes, mode, times, in that order), each only
-// where SRC and DST differ. Returns the failure, with op naming the failed step.
-std::error_code copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
-                                 const struct stat& dst, operation& op) {
-  const char* dname = dst_name(node, name);
-  const int dfd = node->dst_fd;
-  // Which steps, as plan::fix_metadata() says; set-id bits stay off an entry without SRC's owner.
-  const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
-  const plan::meta_fix fix = plan::fix_metadata(pol_, s, d);
-  bool owner_ok = !fix.owner_differs;
-  if (fix.chown) {
-    if (std::error_code err = fs::chown_at(dfd, dname, src.st_uid, src.st_gid); !err)
-      owner_ok = true;
-    else if (plan::chown_failure_reported(pol_, err.value()))
-      return op = operation::set_owner, err;
-  }
-  mode_t mode = 0;
-  bool set_mode = plan::fix_mode(pol_, s, d, owner_ok, mode);
-  if (fix.sync_xattrs) {
-    fs::copy_error e = fs::sync_xattrs_at(node->src_fd, name, dfd, dname);
-    if (plan::lend_write_for_xattrs(pol_, e.error.value(), e.read_side, dst.st_mode) &&
-        !fs::chmod_at(dfd, dname, (dst.st_mode & 07777) | S_IWUSR)) {
-      // user.* attributes need write permission: lend it until the mode is set below.
-      set_mode = true;
-      e = fs::sync_xattrs_at(node->src_fd, name, dfd, dname);
-    }
-    if (e) return op = e.read_side ? operation::read_xattr : operation::set_xattr, e.error;
-  }
-  if (set_mode) {
-    if (std::error_code err = fs::chmod_at(dfd, dname, mode)) return op = operation::set_mode, err;
-  }
-  // The times are also set again when SRC changed after DST was set (fix_metadata()).
-  if (fix.set_times) {
-    const struct timespec times[2] = {src.st_atim, src.st_mtim};
-    if (std::error_code err = fs::set_times_at(dfd, dname, times))
-      return op = operation::set_times, err;
-  }
-  return {};
-}
-
-// The granularity of DST's mtimes, so that --update does not copy again every file of a
-// destination that drops what it cannot store (nanoseconds on ext4 with 128-byte inodes, ext3,
-// HFS+; odd seconds on FAT). Found by setting DST's own mtime to an odd second and 999999999 ns
-// and reading back what was kept, then restoring it (it is set again when DST is finalized); a
-// dry run may not write: it takes mtime and ctime without nanoseconds as whole seconds. Only DST's
-// file system is probed, not others mounted inside it.
-void copier::detect_time_granularity(int dfd) {
-  struct statfs sfs {};
-  if (!fs::stat_fs(dfd, sfs) && sfs.f_type == MSDOS_SUPER_MAGIC) {
-    plan::allow_granularity(pol_, {true, 0});
-    return;
-  }
-  struct stat before {};
-  if (fs::stat(dfd, before)) return;
-  std::int64_t dropped = 0;
-  if (opt_.dry_run) {
-    dropped = plan::guess_dropped_ns(plan::entry_facts::of(before));
-  } else {
-    const struct timespec probe[2] = {{0, UTIME_OMIT}, {before.st_mtim.tv_sec | 1, ns_per_s - 1}};
-    struct stat after {};
-    if (fs::set_times(dfd, probe) || fs::stat(dfd, after)) return;  // not ours: exact
-    dropped = ns_between(probe[1], after.st_mtim);
-    const struct timespec restore[2] = {{0, UTIME_OMIT}, before.st_mtim};
-    (void)fs::set_times(dfd, restore);
-  }
-  plan::allow_granularity(pol_, {false, dropped});
-}
-
 // --checksum: compares the bytes themselves. Both files are local, so reading them is the whole
 // cost either way, and a byte comparison is exact where a hash is only almost so.
-bool copier::same_content(dir_node* node, const char* name) {
+bool entry_copier::same_content(dir_node* node, const char* name) {
   fs::opened sfd =
       fs::open(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
   if (!sfd) return false;
@@ -278,8 +174,9 @@ bool copier::same_content(dir_node* node, const char* name) {
 // descriptor per level would not fit the copy's descriptor budget. Only the deepest directory is
 // open; the way back up is "..", checked against the identity seen on the way down, so a directory
 // moved meanwhile stops the removal instead of removing entries of another directory.
-copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
-                                    const std::string& sub, const std::string& node_rel) {
+entry_copier::removal entry_copier::remove_tree(dir_node* node, int dirfd, const char* name,
+                                                const std::string& sub,
+                                                const std::string& node_rel) {
   std::string path = sub;  // of the entry at hand, relative to node's destination directory
   auto fail = [&](std::error_code err) {
     rep_.report(node, path, true, operation::remove, err);
@@ -417,7 +314,7 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
 }
 
 // --delete: removes what DST has in this directory and SRC does not (excluded names are kept).
-void copier::delete_extraneous(dir_node* node) {
+void entry_copier::delete_extraneous(dir_node* node) {
   if (node->dst_fd < 0) return;
   std::unordered_set<std::string_view> in_src;
   in_src.reserve(node->entries.size());
@@ -449,8 +346,8 @@ void copier::delete_extraneous(dir_node* node) {
 }
 
 // Applies the filters to one listed entry; learns the type by stat when the listing did not say.
-bool copier::excluded(dir_node* node, const std::string& rel_dir, const char* name,
-                      std::uint8_t& dtype) {
+bool entry_copier::excluded(dir_node* node, const std::string& rel_dir, const char* name,
+                            std::uint8_t& dtype) {
   if (filter_.empty()) return false;
   if (dtype == DT_UNKNOWN) {
     struct stat st {};
@@ -459,6 +356,113 @@ bool copier::excluded(dir_node* node, const std::string& rel_dir, const char* na
   if (!filter_.needs_path()) return filter_.excluded({}, name, dtype == DT_DIR);
   std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
   return filter_.excluded(rel, name, dtype == DT_DIR);
+}
+
+// --dry-run: what the real run would do with one entry (the same plan::decide_entry()), recorded
+// (counts, the observer, errors that can be known now) instead of done.
+void entry_copier::dry_entry(dir_node* node, const char* name) {
+  struct stat st {};
+  if (std::error_code err = fs::stat_at(node->src_fd, name, st, fs::follow{follows(node)}))
+    return rep_.report(node, name, false, operation::stat, err);
+  if (S_ISDIR(st.st_mode)) {
+    return driver_.descend(node, name);
+  }
+  struct stat dst {};
+  const bool have_dst =
+      node->dst_fd >= 0 && !fs::stat_at(node->dst_fd, dst_name(node, name), dst, fs::follow::no);
+  const plan::entry_facts s = plan::entry_facts::of(st);
+  plan::entry_facts d = plan::entry_facts::of(dst);
+  // A name of a DST inode that the real run would replace no longer counts as one of its names.
+  const std::pair<dev_t, ino_t> key{dst.st_dev, dst.st_ino};
+  if (have_dst && dst.st_nlink > 1) {
+    std::lock_guard lock(dry_mu_);
+    auto it = dry_replaced_.find(key);
+    if (it != dry_replaced_.end()) d.nlink -= it->second;
+  }
+  link_claim c{link_claim::kind::copy, {}, {}, 0};
+  const plan::entry_decision dec =
+      decide(node, name, s, have_dst ? &d : nullptr, st, c, [] { return std::string(); });
+  bool first = dec.first_link;
+  auto finish_group = [&](bool ok, ino_t ino) {
+    if (first) dry_waiters(links_.finish(st.st_dev, st.st_ino, ok, ino), ok, ino);
+  };
+  switch (dec.what) {
+    case plan::action::conflict:
+      finish_group(false, 0);
+      return rep_.report(node, name, true, operation::create, fs::errno_code(dec.error));
+    case plan::action::wait:
+      return;  // counted when the first name is done (dry_waiters)
+    case plan::action::skip:
+      return rep_.skipped();
+    case plan::action::link:
+      return rep_.entry_done(node, name, entry_kind::hardlink);
+    case plan::action::keep:
+      finish_group(true, plan::remembers_first_inode(pol_, true) ? dst.st_ino : 0);
+      return rep_.skipped();
+    default:
+      break;
+  }
+  // Created, after making room as the real run would (a directory in the way is removed first).
+  if (dec.what == plan::action::replace_tree) {
+    const char* dname = dst_name(node, name);
+    const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
+    if (remove_tree(node, node->dst_fd, dname, dname, rel) != removal::removed)
+      return finish_group(false, 0);
+  } else if (dec.what == plan::action::replace && dst.st_nlink > 1) {
+    std::lock_guard lock(dry_mu_);
+    ++dry_replaced_[key];
+  }
+  // What can be foreseen to fail at creation: the source is opened before the table is asked.
+  if (S_ISREG(st.st_mode)) {
+    if (std::error_code err = fs::access_at(node->src_fd, name, R_OK)) {
+      finish_group(false, 0);
+      return rep_.report(node, name, false, operation::open_source, err);
+    }
+  }
+  if (dec.claim_at_create) {
+    c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
+    const plan::entry_decision at = plan::decide_create(to_answer(c.what));
+    if (at.what == plan::action::wait) return;  // counted by dry_waiters
+    if (at.what == plan::action::link) return rep_.entry_done(node, name, entry_kind::hardlink);
+    first = at.first_link;
+  }
+  if (int err = plan::foresee_create(pol_, s)) {  // as mknodat() would fail
+    finish_group(false, 0);
+    return rep_.report(node, name, true, operation::create, fs::errno_code(err));
+  }
+  finish_group(true, 0);
+  if (S_ISREG(st.st_mode)) {
+    rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                       std::memory_order_relaxed);
+    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                      std::memory_order_relaxed);
+  }
+  rep_.entry_done(node, name, kind_of(st.st_mode));
+}
+
+// Names of a hard-link group that met its first name between claim() and finish() (another
+// worker): what link_waiters() would make of them (plan::decide_waiter()).
+void entry_copier::dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t dst_ino) {
+  for (auto& w : waiters) {
+    struct stat have {};
+    plan::entry_facts have_facts;
+    const bool looked =
+        ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
+        !fs::stat_at(w.node->dst_fd, dst_name(w.node, w.name.c_str()), have, fs::follow::no);
+    if (looked) have_facts = plan::entry_facts::of(have);
+    switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
+      case plan::action::skip:
+        rep_.skipped();
+        break;
+      case plan::action::link:
+        rep_.entry_done(w.node, w.name, entry_kind::hardlink);
+        break;
+      default:
+        copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);  // on its own, as the real run
+        break;
+    }
+    driver_.waiter_done(w.node);
+  }
 }
 
 }  // namespace treecopy::engine

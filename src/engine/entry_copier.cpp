@@ -1,6 +1,8 @@
-// Copying one entry: regular files (clone, copy_file_range, holes, large files in parallel chunks),
-// symlinks, special files and hard links, with their metadata. Every failure becomes a reported
-// entry_error; nothing here throws into the task scheduler.
+// Copying one entry: regular files (clone, copy_file_range, holes, large files handed to the
+// driver), symlinks, special files and hard links. Every failure becomes a reported entry_error;
+// nothing here throws into the driver.
+#include "engine/entry_copier.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,7 +10,7 @@
 #include <cerrno>
 #include <memory>
 
-#include "engine/copier.hpp"
+#include "engine/stream.hpp"
 
 namespace treecopy::engine {
 namespace {
@@ -17,10 +19,22 @@ namespace {
 // Files at least this large are stat'ed again after the copy to see whether they changed meanwhile.
 // Smaller ones are copied within microseconds of their first fstat; a shrink shows for any size.
 constexpr off_t recheck_threshold = 1 << 20;
-// Files from this size on let the rest of their batch go to other workers (hand_off_rest()).
+// Files from this size on let the rest of their batch go to other workers (the driver's
+// large_file_ahead()).
 constexpr off_t hand_off_threshold = 1 << 20;
 
-entry_kind kind_of(mode_t mode) {
+// Whether a failed metadata step (apply_fd_meta, apply_at_meta) is reported under the destination
+// path: all are writes to it except reading the source's extended attributes.
+bool names_dst(operation op) { return op != operation::read_xattr; }
+
+bool looks_sparse(const struct stat& st) {
+  return st.st_size > 0 &&
+         static_cast<std::uint64_t>(st.st_blocks) * 512 < static_cast<std::uint64_t>(st.st_size);
+}
+
+}  // namespace
+
+entry_kind kind_of(mode_t mode) noexcept {
   switch (mode & S_IFMT) {
     case S_IFLNK:
       return entry_kind::symlink;
@@ -39,21 +53,11 @@ entry_kind kind_of(mode_t mode) {
   }
 }
 
-// Whether a failed metadata step (apply_fd_meta, apply_at_meta) is reported under the destination
-// path: all are writes to it except reading the source's extended attributes.
-bool names_dst(operation op) { return op != operation::read_xattr; }
-
-bool looks_sparse(const struct stat& st) {
-  return st.st_size > 0 &&
-         static_cast<std::uint64_t>(st.st_blocks) * 512 < static_cast<std::uint64_t>(st.st_size);
-}
-
-}  // namespace
-
 // Creates an entry with create() (its error); with --merge, once more after removing what was in
 // the way. Reports a failure as op; returns whether the entry now exists.
 template <class Create>
-bool copier::create_replacing(dir_node* node, const char* name, operation op, Create&& create) {
+bool entry_copier::create_replacing(dir_node* node, const char* name, operation op,
+                                    Create&& create) {
   for (int attempt = 0;; ++attempt) {
     std::error_code err = create();
     if (!err) return true;
@@ -67,8 +71,20 @@ bool copier::create_replacing(dir_node* node, const char* name, operation op, Cr
   }
 }
 
+entry_copier::entry_copier(const entry_services& services) noexcept
+    : opt_(services.options),
+      pol_(services.policy),
+      guards_(services.guards),
+      filter_(services.filter),
+      links_(services.links),
+      rep_(services.rep),
+      flags_(services.flags),
+      driver_(services.driver) {}
+
+void entry_copier::copy(const entry_ref& e) { copy_entry(e.node, e.name, e.dtype); }
+
 // Every chunk of a large file is done: as copy_regular() does after copy_bytes().
-void copier::big_file_done(big_file& f) {
+void entry_copier::finish_large_file(big_file& f) {
   dir_node* node = f.node;
   const char* name = f.name;
   std::error_code err;
@@ -88,11 +104,9 @@ void copier::big_file_done(big_file& f) {
   }
   f.sfd.reset();
   f.dfd.reset();
-  release_users(node);
-  finish_child(node);
 }
 
-void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
+void entry_copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
   try {
     if (opt_.dry_run) return dry_entry(node, name);
     if (pol_.merge) return merge_entry(node, name);
@@ -105,7 +119,7 @@ void copier::copy_entry(dir_node* node, const char* name, std::uint8_t dtype) {
   }
 }
 
-void copier::copy_by_stat(dir_node* node, const char* name, const struct stat& st) {
+void entry_copier::copy_by_stat(dir_node* node, const char* name, const struct stat& st) {
   switch (st.st_mode & S_IFMT) {
     case S_IFREG:
       return copy_regular(node, name);
@@ -113,15 +127,15 @@ void copier::copy_by_stat(dir_node* node, const char* name, const struct stat& s
       return copy_symlink(node, name, st);
     case S_IFDIR: {
       // Listed without a type (DT_UNKNOWN): a directory after all.
-      return spawn_child(node, name, true);
+      return driver_.descend(node, name);
     }
     default:
       return copy_special(node, name, st);
   }
 }
 
-void copier::copy_regular(dir_node* node, const char* name, const struct stat* claimed,
-                          bool replace) {
+void entry_copier::copy_regular(dir_node* node, const char* name, const struct stat* claimed,
+                                bool replace) {
   // The first name of a hard-link group claimed by the caller (--update): whatever stops this copy
   // early must finish the group, or the names waiting for it would never be linked or reported.
   auto give_up = [&] {
@@ -153,7 +167,7 @@ void copier::copy_regular(dir_node* node, const char* name, const struct stat* c
   }
   rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
                                      std::memory_order_relaxed);
-  if (st.st_size >= hand_off_threshold) hand_off_rest(node);
+  if (st.st_size >= hand_off_threshold) driver_.large_file_ahead(node);
   bool first = claimed != nullptr;
   if (!first && claims_at_create(node, st) && handle_links(node, name, st, first)) return;
   if (replace) {
@@ -172,7 +186,7 @@ void copier::copy_regular(dir_node* node, const char* name, const struct stat* c
   bool done = false;
   bool ok = try_clone(node, name, sfd.get(), dfd.get(), st, done);
   if (ok && !done && static_cast<std::uint64_t>(st.st_size) >= big_file_threshold &&
-      !node->pseudo_fs && streams_.start(*sched_, node, name, sfd, dfd, st, first)) {
+      !node->pseudo_fs && driver_.take_large_file(node, name, sfd, dfd, st, first)) {
     return;
   }
   bool changed = false;
@@ -188,8 +202,8 @@ void copier::copy_regular(dir_node* node, const char* name, const struct stat* c
 
 // Shares the data with FICLONE where allowed and possible. done: the data is in place. Returns
 // false (after reporting) only when the entry failed: --reflink=always and no clone.
-bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st,
-                       bool& done) {
+bool entry_copier::try_clone(dir_node* node, const char* name, int sfd, int dfd,
+                             const struct stat& st, bool& done) {
   done = st.st_size == 0 && !node->pseudo_fs;
   if (done || opt_.reflink == reflink_mode::never || node->pseudo_fs) return true;
   const bool root = root_pair(node, st);
@@ -216,7 +230,7 @@ bool copier::try_clone(dir_node* node, const char* name, int sfd, int dfd, const
 // How a file's data is copied. copy_file_range may share blocks by itself (XFS, btrfs):
 // --reflink=never must not use it. Once it said EXDEV for a file copied between the two root file
 // systems, they cannot use it, and later such files skip the failing call.
-fs::copy_control copier::data_control(const dir_node* node, const struct stat& st) noexcept {
+fs::copy_control entry_copier::data_control(const dir_node* node, const struct stat& st) noexcept {
   const bool root_fs = root_pair(node, st);
   const bool use_cfr = opt_.reflink != reflink_mode::never &&
                        !(root_fs && cfr_refused_.load(std::memory_order_relaxed));
@@ -225,8 +239,8 @@ fs::copy_control copier::data_control(const dir_node* node, const struct stat& s
 
 // Copies the bytes, keeping holes. Reports its own failure; false means discard the file. changed:
 // the source changed while it was copied (see source_changed()).
-bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, const struct stat& st,
-                        bool& changed) {
+bool entry_copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd,
+                              const struct stat& st, bool& changed) {
   // Files of /proc and /sys report sizes and block counts that mean nothing: read them to EOF.
   const bool sparse = !node->pseudo_fs && looks_sparse(st);
   const std::uint64_t len = node->pseudo_fs ? UINT64_MAX : static_cast<std::uint64_t>(st.st_size);
@@ -253,7 +267,8 @@ bool copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd, cons
 // Whether the source file changed while it was copied: it ended before its size (short_read), or,
 // for files large enough that copying takes a while, its size or modification time is not what
 // the copy started from. A change inside one clock tick of the mtime goes unseen.
-bool copier::source_changed(int sfd, const struct stat& before, bool short_read) const noexcept {
+bool entry_copier::source_changed(int sfd, const struct stat& before,
+                                  bool short_read) const noexcept {
   if (short_read) return true;
   if (before.st_size < recheck_threshold) return false;
   struct stat now {};
@@ -264,8 +279,8 @@ bool copier::source_changed(int sfd, const struct stat& before, bool short_read)
 
 // Applies the metadata and closes the file. A file whose source changed meanwhile keeps what was
 // copied and the times read before the copy (so --update recopies it) and is reported, not counted.
-void copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_fd& dfd,
-                         const struct stat& st, bool first_link, bool changed) {
+void entry_copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_fd& dfd,
+                               const struct stat& st, bool first_link, bool changed) {
   operation op{};
   std::error_code err = apply_fd_meta(node, sfd, dfd.get(), st, nullptr, op);
   std::error_code cerr = dfd.close();
@@ -284,11 +299,11 @@ void copier::finish_file(dir_node* node, const char* name, int sfd, fs::unique_f
   if (first_link) link_waiters(node, name, st, !err || op != operation::close);
 }
 
-void copier::discard_file(dir_node* node, const char* name) {
+void entry_copier::discard_file(dir_node* node, const char* name) {
   (void)fs::unlink_at(node->dst_fd, dst_name(node, name));
 }
 
-fs::unique_fd copier::create_file(dir_node* node, const char* name, mode_t mode) {
+fs::unique_fd entry_copier::create_file(dir_node* node, const char* name, mode_t mode) {
   const char* dname = dst_name(node, name);
   fs::unique_fd fd;
   create_replacing(node, name, operation::create, [&] {
@@ -300,7 +315,7 @@ fs::unique_fd copier::create_file(dir_node* node, const char* name, mode_t mode)
 }
 
 // --merge: removes the destination entry that a non-directory is about to replace.
-bool copier::replace_existing(dir_node* node, const char* name) {
+bool entry_copier::replace_existing(dir_node* node, const char* name) {
   const char* dname = dst_name(node, name);
   struct stat st {};
   plan::entry_facts there;
@@ -319,88 +334,10 @@ bool copier::replace_existing(dir_node* node, const char* name) {
   return true;
 }
 
-mode_t copier::created_mode(const struct stat& st) const noexcept {
-  return plan::created_mode(pol_, plan::entry_facts::of(st));
-}
-
-bool copier::needs_chown(const struct stat& st, const dir_node* parent) const noexcept {
-  return plan::new_needs_chown(pol_, plan::entry_facts::of(st), parent->always_chmod);
-}
-
-// Metadata through a descriptor, in cp's order: owner (chown clears set-id bits), attributes, mode,
-// times. Returns the failure, with op naming the failed step.
-std::error_code copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd,
-                                      const struct stat& st, const fs::xattr_list* xattrs,
-                                      operation& op) {
-  mode_t mode = st.st_mode & 07777;
-  if (needs_chown(st, parent)) {
-    if (std::error_code err = fs::chown(dfd, st.st_uid, st.st_gid)) {
-      if (plan::chown_failure_reported(pol_, err.value())) return op = operation::set_owner, err;
-      // Not permitted, as for any non-root cp -a: keep at least the group if we may, and never
-      // leave set-id bits on an entry that does not have the source's owner (cp also drops the
-      // sticky bit of such files, but not of directories).
-      if (st.st_gid != pol_.who.egid) (void)fs::chown(dfd, static_cast<uid_t>(-1), st.st_gid);
-      mode = plan::mode_without_owner(plan::entry_facts::of(st));
-    }
-  }
-  bool force_chmod = false;
-  if (opt_.preserve_xattrs && (xattrs || sfd >= 0)) {
-    auto write_attrs = [&]() -> fs::copy_error {
-      return xattrs ? fs::copy_error{fs::set_xattrs(dfd, *xattrs), false}
-                    : fs::copy_xattrs(sfd, dfd);
-    };
-    fs::copy_error e = write_attrs();
-    if (plan::lend_write_for_xattrs(pol_, e.error.value(), e.read_side, created_mode(st))) {
-      // user.* attributes need write permission even through a descriptor, and the file was
-      // created read-only: lend the owner write permission until the final mode is set.
-      if (!fs::chmod(dfd, created_mode(st) | S_IWUSR)) {
-        force_chmod = true;
-        e = write_attrs();
-      }
-    }
-    if (e) return op = e.read_side ? operation::read_xattr : operation::set_xattr, e.error;
-  }
-  if (plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod) ||
-      force_chmod) {
-    if (std::error_code err = fs::chmod(dfd, mode)) return op = operation::set_mode, err;
-  }
-  const struct timespec times[2] = {st.st_atim, st.st_mtim};
-  if (std::error_code err = fs::set_times(dfd, times)) return op = operation::set_times, err;
-  return {};
-}
-
-// Metadata by name, for entries that cannot be opened (symlinks, devices, FIFOs, sockets).
-std::error_code copier::apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname,
-                                      const char* dname, const struct stat& st, operation& op) {
-  const int dfd = parent->dst_fd;
-  mode_t mode = st.st_mode & 07777;
-  if (needs_chown(st, parent)) {
-    if (std::error_code err = fs::chown_at(dfd, dname, st.st_uid, st.st_gid)) {
-      if (plan::chown_failure_reported(pol_, err.value())) return op = operation::set_owner, err;
-      if (st.st_gid != pol_.who.egid)
-        (void)fs::chown_at(dfd, dname, static_cast<uid_t>(-1), st.st_gid);
-      mode = plan::mode_without_owner(plan::entry_facts::of(st));
-    }
-  }
-  if (opt_.preserve_xattrs && src_dirfd >= 0) {
-    if (fs::copy_error e = fs::copy_xattrs_at(src_dirfd, sname, dfd, dname))
-      return op = e.read_side ? operation::read_xattr : operation::set_xattr, e.error;
-  }
-  if (plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod)) {
-    // Never through a symlink: something planted under this name since mknodat() must not get
-    // the mode (fchmodat2, or glibc's O_PATH emulation on older kernels).
-    if (std::error_code err = fs::chmod_at(dfd, dname, mode)) return op = operation::set_mode, err;
-  }
-  const struct timespec times[2] = {st.st_atim, st.st_mtim};
-  if (std::error_code err = fs::set_times_at(dfd, dname, times))
-    return op = operation::set_times, err;
-  return {};
-}
-
 // A source directory that cannot be opened (no read permission): as cp -a, its copy is still
 // made, empty, with the metadata its parent can see (owner, mode, times); the caller reports the
 // open's failure. Failures here go unreported beside that one, as they would only repeat it.
-void copier::create_unlisted_dir(dir_node* parent, const char* name, int psrc, int pdst) {
+void entry_copier::create_unlisted_dir(dir_node* parent, const char* name, int psrc, int pdst) {
   struct stat st {};
   const fs::follow follow{opt_.dereference == symlink_mode::always};
   if (fs::stat_at(psrc, name, st, follow) || !S_ISDIR(st.st_mode)) return;
@@ -414,7 +351,7 @@ void copier::create_unlisted_dir(dir_node* parent, const char* name, int psrc, i
   (void)apply_fd_meta(parent, -1, d.fd.get(), st, nullptr, op);
 }
 
-void copier::copy_symlink(dir_node* node, const char* name, const struct stat& st) {
+void entry_copier::copy_symlink(dir_node* node, const char* name, const struct stat& st) {
   std::string target;
   const std::size_t size = st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 0;
   if (std::error_code err = fs::read_link_at(node->src_fd, name, target, size))
@@ -435,7 +372,7 @@ void copier::copy_symlink(dir_node* node, const char* name, const struct stat& s
   if (first) link_waiters(node, name, st, true);
 }
 
-void copier::copy_special(dir_node* node, const char* name, const struct stat& st) {
+void entry_copier::copy_special(dir_node* node, const char* name, const struct stat& st) {
   bool first = false;
   if (claims_at_create(node, st) && handle_links(node, name, st, first)) return;
   const char* dname = dst_name(node, name);
@@ -456,126 +393,19 @@ void copier::copy_special(dir_node* node, const char* name, const struct stat& s
   if (first) link_waiters(node, name, st, true);
 }
 
-// --dry-run: what the real run would do with one entry (the same plan::decide_entry()), recorded
-// (counts, the observer, errors that can be known now) instead of done.
-void copier::dry_entry(dir_node* node, const char* name) {
-  struct stat st {};
-  if (std::error_code err = fs::stat_at(node->src_fd, name, st, fs::follow{follows(node)}))
-    return rep_.report(node, name, false, operation::stat, err);
-  if (S_ISDIR(st.st_mode)) {
-    return spawn_child(node, name, true);
-  }
-  struct stat dst {};
-  const bool have_dst =
-      node->dst_fd >= 0 && !fs::stat_at(node->dst_fd, dst_name(node, name), dst, fs::follow::no);
-  const plan::entry_facts s = plan::entry_facts::of(st);
-  plan::entry_facts d = plan::entry_facts::of(dst);
-  // A name of a DST inode that the real run would replace no longer counts as one of its names.
-  const std::pair<dev_t, ino_t> key{dst.st_dev, dst.st_ino};
-  if (have_dst && dst.st_nlink > 1) {
-    std::lock_guard lock(dry_mu_);
-    auto it = dry_replaced_.find(key);
-    if (it != dry_replaced_.end()) d.nlink -= it->second;
-  }
-  link_claim c{link_claim::kind::copy, {}, {}, 0};
-  const plan::entry_decision dec =
-      decide(node, name, s, have_dst ? &d : nullptr, st, c, [] { return std::string(); });
-  bool first = dec.first_link;
-  auto finish_group = [&](bool ok, ino_t ino) {
-    if (first) dry_waiters(links_.finish(st.st_dev, st.st_ino, ok, ino), ok, ino);
-  };
-  switch (dec.what) {
-    case plan::action::conflict:
-      finish_group(false, 0);
-      return rep_.report(node, name, true, operation::create, fs::errno_code(dec.error));
-    case plan::action::wait:
-      return;  // counted when the first name is done (dry_waiters)
-    case plan::action::skip:
-      return rep_.skipped();
-    case plan::action::link:
-      return rep_.entry_done(node, name, entry_kind::hardlink);
-    case plan::action::keep:
-      finish_group(true, plan::remembers_first_inode(pol_, true) ? dst.st_ino : 0);
-      return rep_.skipped();
-    default:
-      break;
-  }
-  // Created, after making room as the real run would (a directory in the way is removed first).
-  if (dec.what == plan::action::replace_tree) {
-    const char* dname = dst_name(node, name);
-    const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
-    if (remove_tree(node, node->dst_fd, dname, dname, rel) != removal::removed)
-      return finish_group(false, 0);
-  } else if (dec.what == plan::action::replace && dst.st_nlink > 1) {
-    std::lock_guard lock(dry_mu_);
-    ++dry_replaced_[key];
-  }
-  // What can be foreseen to fail at creation: the source is opened before the table is asked.
-  if (S_ISREG(st.st_mode)) {
-    if (std::error_code err = fs::access_at(node->src_fd, name, R_OK)) {
-      finish_group(false, 0);
-      return rep_.report(node, name, false, operation::open_source, err);
-    }
-  }
-  if (dec.claim_at_create) {
-    c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
-    const plan::entry_decision at = plan::decide_create(to_answer(c.what));
-    if (at.what == plan::action::wait) return;  // counted by dry_waiters
-    if (at.what == plan::action::link) return rep_.entry_done(node, name, entry_kind::hardlink);
-    first = at.first_link;
-  }
-  if (int err = plan::foresee_create(pol_, s)) {  // as mknodat() would fail
-    finish_group(false, 0);
-    return rep_.report(node, name, true, operation::create, fs::errno_code(err));
-  }
-  finish_group(true, 0);
-  if (S_ISREG(st.st_mode)) {
-    rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
-                                       std::memory_order_relaxed);
-    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size),
-                                      std::memory_order_relaxed);
-  }
-  rep_.entry_done(node, name, kind_of(st.st_mode));
-}
-
-// Names of a hard-link group that met its first name between claim() and finish() (another
-// worker): what link_waiters() would make of them (plan::decide_waiter()).
-void copier::dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t dst_ino) {
-  for (auto& w : waiters) {
-    struct stat have {};
-    plan::entry_facts have_facts;
-    const bool looked =
-        ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
-        !fs::stat_at(w.node->dst_fd, dst_name(w.node, w.name.c_str()), have, fs::follow::no);
-    if (looked) have_facts = plan::entry_facts::of(have);
-    switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
-      case plan::action::skip:
-        rep_.skipped();
-        break;
-      case plan::action::link:
-        rep_.entry_done(w.node, w.name, entry_kind::hardlink);
-        break;
-      default:
-        copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);  // on its own, as the real run
-        break;
-    }
-    release_users(w.node);
-    finish_child(w.node);
-  }
-}
-
 // ---- hard links --------------------------------------------------------------------------------
 
 // Returns true when this name is taken care of (linked now, or queued until the first copy is
 // done); false when the caller must copy it, with first telling whether others may wait for it.
-bool copier::handle_links(dir_node* node, const char* name, const struct stat& st, bool& first) {
+bool entry_copier::handle_links(dir_node* node, const char* name, const struct stat& st,
+                                bool& first) {
   link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [&] { return rel_path(node); });
   const plan::entry_decision d = plan::decide_create(to_answer(c.what));
   switch (d.what) {
     case plan::action::wait:
       return true;
     case plan::action::link: {
-      fs::opened parent = fs::open_beneath(dst_root_fd_, c.target_parent);
+      fs::opened parent = fs::open_beneath(roots_.dst_fd, c.target_parent);
       if (!parent) {
         rep_.report(node, name, true, operation::link, parent.error);
         return true;
@@ -589,7 +419,8 @@ bool copier::handle_links(dir_node* node, const char* name, const struct stat& s
   }
 }
 
-void copier::make_link(dir_node* node, const char* name, int target_dir, const char* target_name) {
+void entry_copier::make_link(dir_node* node, const char* name, int target_dir,
+                             const char* target_name) {
   const char* dname = dst_name(node, name);
   if (!create_replacing(node, name, operation::link,
                         [&] { return fs::link_at(target_dir, target_name, node->dst_fd, dname); }))
@@ -597,7 +428,7 @@ void copier::make_link(dir_node* node, const char* name, int target_dir, const c
   rep_.entry_done(node, name, entry_kind::hardlink);
 }
 
-void copier::link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok) {
+void entry_copier::link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok) {
   std::vector<link_table::waiter> waiters;
   // --update compares later names with the first copy's inode, so remember which it is.
   struct stat dst {};
@@ -629,8 +460,7 @@ void copier::link_waiters(dir_node* node, const char* name, const struct stat& s
         copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);
         break;
     }
-    release_users(w.node);
-    finish_child(w.node);
+    driver_.waiter_done(w.node);
   }
 }
 

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -191,6 +192,14 @@ class entry_copier {
   enum class removal { removed, kept, failed };
   removal remove_tree(dir_node* node, int dirfd, const char* name, const std::string& sub,
                       const std::string& node_rel);
+  removal removal_failed(dir_node* node, const std::string& path, std::error_code err);
+  removal removal_done(dir_node* node, const std::string& path);
+  std::optional<removal> remove_one(dir_node* node, const std::string& path, int parent,
+                                    const char* entry);
+  bool kept_by_filter(int dirfd, const char* child, std::uint8_t& type, const std::string& path,
+                      const std::string& node_rel) const;
+  removal remove_emptied(dir_node* node, const std::string& path, int parent,
+                         const std::string& name, bool failed, bool kept);
   void dry_entry(dir_node* node, const char* name);
   void dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t dst_ino);
 

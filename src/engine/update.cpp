@@ -162,6 +162,74 @@ bool entry_copier::same_content(dir_node* node, const char* name) {
   }
 }
 
+entry_copier::removal entry_copier::removal_failed(dir_node* node, const std::string& path,
+                                                   std::error_code err) {
+  rep_.report(node, path, true, operation::remove, err);
+  return removal::failed;
+}
+
+entry_copier::removal entry_copier::removal_done(dir_node* node, const std::string& path) {
+  rep_.removed(node, path);
+  return removal::removed;
+}
+
+// One entry of a tree being removed (path, parent/entry): a non-directory goes at once; ENOENT
+// counts as removed. nullopt: a directory, to enter. --dry-run walks what it would remove, so that
+// it foresees the same kept directories.
+std::optional<entry_copier::removal> entry_copier::remove_one(dir_node* node,
+                                                              const std::string& path, int parent,
+                                                              const char* entry) {
+  if (opt_.dry_run) {
+    struct stat st {};
+    if (std::error_code err = fs::stat_at(parent, entry, st, fs::follow::no))
+      return err == std::errc::no_such_file_or_directory ? removal::removed
+                                                         : removal_failed(node, path, err);
+    if (!S_ISDIR(st.st_mode)) return removal_done(node, path);
+    return std::nullopt;
+  }
+  std::error_code err = fs::unlink_at(parent, entry);
+  if (!err) return removal_done(node, path);
+  if (err == std::errc::no_such_file_or_directory) return removal::removed;
+  if (err != std::errc::is_a_directory && err != std::errc::operation_not_permitted)
+    return removal_failed(node, path, err);
+  return std::nullopt;
+}
+
+// Whether the filters keep dirfd/child (path relative to node's destination directory, node_rel
+// node's path relative to DST); learns type by a stat where the listing did not say.
+bool entry_copier::kept_by_filter(int dirfd, const char* child, std::uint8_t& type,
+                                  const std::string& path, const std::string& node_rel) const {
+  if (filter_.empty()) return false;
+  if (type == DT_UNKNOWN) {
+    struct stat st {};
+    if (!fs::stat_at(dirfd, child, st, fs::follow::no) && S_ISDIR(st.st_mode)) type = DT_DIR;
+  }
+  const std::string rel = !filter_.needs_path() ? std::string()
+                          : node_rel.empty()    ? path
+                                                : node_rel + "/" + path;
+  return filter_.excluded(rel, child, type == DT_DIR);
+}
+
+// A directory of a tree being removed whose entries are all done (failed: one could not be
+// removed; kept: one is excluded): removed from parent, or kept and reported.
+entry_copier::removal entry_copier::remove_emptied(dir_node* node, const std::string& path,
+                                                   int parent, const std::string& name, bool failed,
+                                                   bool kept) {
+  switch (plan::finish_removal(failed, kept)) {
+    case plan::removal_end::failed:
+      return removal::failed;  // the failure below was reported
+    case plan::removal_end::kept:
+      rep_.report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
+      return removal::kept;
+    case plan::removal_end::remove:
+      if (std::error_code err =
+              opt_.dry_run ? std::error_code{} : fs::remove_dir_at(parent, name.c_str()))
+        return removal_failed(node, path, err);
+      return removal_done(node, path);
+  }
+  return removal::failed;
+}
+
 // Removes dirfd/name and everything below it, never following a symlink (a link is removed, not
 // what it names). sub is its path relative to node's destination directory, for messages, and
 // node_rel node's path relative to DST, for filters that match paths. Entries that the filters
@@ -178,30 +246,9 @@ entry_copier::removal entry_copier::remove_tree(dir_node* node, int dirfd, const
                                                 const std::string& sub,
                                                 const std::string& node_rel) {
   std::string path = sub;  // of the entry at hand, relative to node's destination directory
-  auto fail = [&](std::error_code err) {
-    rep_.report(node, path, true, operation::remove, err);
-    return removal::failed;
-  };
-  auto gone = [&] {
-    rep_.removed(node, path);
-    return removal::removed;
-  };
-  // A non-directory goes at once; ENOENT counts as removed. nullopt: a directory, to enter.
-  // --dry-run walks what it would remove, so that it foresees the same kept directories.
-  auto remove_entry = [&](int parent, const char* entry) -> std::optional<removal> {
-    if (opt_.dry_run) {
-      struct stat st {};
-      if (std::error_code err = fs::stat_at(parent, entry, st, fs::follow::no))
-        return err == std::errc::no_such_file_or_directory ? removal::removed : fail(err);
-      if (!S_ISDIR(st.st_mode)) return gone();
-      return std::nullopt;
-    }
-    std::error_code err = fs::unlink_at(parent, entry);
-    if (!err) return gone();
-    if (err == std::errc::no_such_file_or_directory) return removal::removed;
-    if (err != std::errc::is_a_directory && err != std::errc::operation_not_permitted)
-      return fail(err);
-    return std::nullopt;
+  auto fail = [&](std::error_code err) { return removal_failed(node, path, err); };
+  auto remove_entry = [&](int parent, const char* entry) {
+    return remove_one(node, path, parent, entry);
   };
 
   struct level {
@@ -249,19 +296,9 @@ entry_copier::removal entry_copier::remove_tree(dir_node* node, int dirfd, const
       const char* child = top.names.c_str() + e.name_offset;
       path.resize(top.path_len);
       (path += '/') += child;
-      if (!filter_.empty()) {
-        if (e.type == DT_UNKNOWN) {
-          struct stat cst {};
-          if (!fs::stat_at(top.fd.get(), child, cst, fs::follow::no) && S_ISDIR(cst.st_mode))
-            e.type = DT_DIR;
-        }
-        const std::string rel = !filter_.needs_path() ? std::string()
-                                : node_rel.empty()    ? path
-                                                      : node_rel + "/" + path;
-        if (filter_.excluded(rel, child, e.type == DT_DIR)) {
-          top.kept = true;
-          continue;
-        }
+      if (kept_by_filter(top.fd.get(), child, e.type, path, node_rel)) {
+        top.kept = true;
+        continue;
       }
       const int parent = top.fd.get();
       if (std::optional<removal> r = remove_entry(parent, child)) {
@@ -289,23 +326,7 @@ entry_copier::removal entry_copier::remove_tree(dir_node* node, int dirfd, const
       parent = up.get();
     }
     done.fd.reset();
-    removal result = removal::removed;
-    switch (plan::finish_removal(done.failed, done.kept)) {
-      case plan::removal_end::failed:
-        result = removal::failed;  // the failure below was reported
-        break;
-      case plan::removal_end::kept:
-        rep_.report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
-        result = removal::kept;
-        break;
-      case plan::removal_end::remove:
-        if (std::error_code err =
-                opt_.dry_run ? std::error_code{} : fs::remove_dir_at(parent, done.name.c_str()))
-          result = fail(err);
-        else
-          result = gone();
-        break;
-    }
+    const removal result = remove_emptied(node, path, parent, done.name, done.failed, done.kept);
     if (stack.empty()) return result;
     stack.back().fd = std::move(up);
     if (result == removal::failed) stack.back().failed = true;

@@ -27,7 +27,7 @@ namespace {
 // File systems whose files report sizes that are wrong (0, or a page): read them until EOF.
 bool is_pseudo_fs(int fd) {
   struct statfs sfs {};
-  if (::fstatfs(fd, &sfs) != 0) return false;
+  if (fs::stat_fs(fd, sfs)) return false;
   switch (static_cast<unsigned long>(sfs.f_type)) {
     case 0x9fa0:      // proc
     case 0x62656572:  // sysfs
@@ -46,7 +46,8 @@ bool is_pseudo_fs(int fd) {
 }
 
 bool has_default_acl(int fd) {
-  return ::fgetxattr(fd, "system.posix_acl_default", nullptr, 0) >= 0;
+  std::size_t size = 0;
+  return !fs::xattr_size(fd, "system.posix_acl_default", size);
 }
 
 }  // namespace
@@ -91,7 +92,7 @@ copy_report copier::run() {
   // directory (which also decides their group): there, owner and mode are always set explicitly.
   struct stat top_st {};
   top_.always_chmod = pol_.who.umask < 0 || has_default_acl(top_.dst_fd) ||
-                      ::fstat(top_.dst_fd, &top_st) != 0 || (top_st.st_mode & S_ISGID) != 0;
+                      fs::stat(top_.dst_fd, top_st) || (top_st.st_mode & S_ISGID) != 0;
   if (setup_.src_dir) {
     top_.src_dev = setup_.src_st.st_dev;
     top_.pseudo_fs = is_pseudo_fs(setup_.src_dir.get());
@@ -99,6 +100,8 @@ copy_report copier::run() {
     top_.pseudo_fs = is_pseudo_fs(top_.src_fd);
     top_.src_dev = setup_.src_st.st_dev;
   }
+  entries_.where().src_dev = top_.src_dev;
+  entries_.where().dst_name = setup_.dst_name;
 
   try {
     sched_ = make_tbb_scheduler(jobs_, flags_);
@@ -149,29 +152,35 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
     pdst = parent->dst_fd;
   } else {
     std::string rel = rel_path(parent);
-    int s = fs::open_dir_beneath(src_root_fd_, rel, opt_.dereference == symlink_mode::always);
-    if (s < 0) return rep_.report(parent, node->name, false, operation::open_source, -s), false;
-    reopened_src.reset(s);
-    int d = dst_root_fd_ < 0 ? -1 : fs::open_dir_beneath(dst_root_fd_, rel);
-    if (d < 0 && !opt_.dry_run)
-      return rep_.report(parent, node->name, true, operation::open_source, -d), false;
-    reopened_dst.reset(d);
-    psrc = s;
-    pdst = d;
+    fs::opened s =
+        fs::open_beneath(src_root_fd_, rel, fs::follow{opt_.dereference == symlink_mode::always});
+    if (!s) return rep_.report(parent, node->name, false, operation::open_source, s.error), false;
+    reopened_src = std::move(s.fd);
+    if (dst_root_fd_ >= 0) {  // else a dry run into a DST that does not exist
+      fs::opened d = fs::open_beneath(dst_root_fd_, rel);
+      if (!d && !opt_.dry_run)
+        return rep_.report(parent, node->name, true, operation::open_source, d.error), false;
+      reopened_dst = std::move(d.fd);
+    }
+    psrc = reopened_src.get();
+    pdst = reopened_dst ? reopened_dst.get() : -1;
   }
   fs::unique_fd sfd;
   if (node == root_) {
     sfd.reset(setup_.src_dir.release());
   } else {
-    int s = fs::open_at(psrc, node->name.c_str(), O_RDONLY | O_DIRECTORY | src_nofollow(parent));
-    if (s == -EACCES && !opt_.dry_run) create_unlisted_dir(parent, node->name.c_str(), psrc, pdst);
-    if (s < 0) return rep_.report(parent, node->name, false, operation::open_source, -s), false;
-    sfd.reset(s);
+    fs::opened s =
+        fs::open(psrc, node->name.c_str(), O_RDONLY | O_DIRECTORY | src_nofollow(parent));
+    if (s.error == std::errc::permission_denied && !opt_.dry_run)
+      entries_.create_unlisted_dir(parent, node->name.c_str(), psrc, pdst);
+    if (!s) return rep_.report(parent, node->name, false, operation::open_source, s.error), false;
+    sfd = std::move(s.fd);
   }
-  if (::fstat(sfd.get(), &node->st) != 0)
-    return rep_.report(parent, node->name, false, operation::stat, errno), false;
+  if (std::error_code err = fs::stat(sfd.get(), node->st))
+    return rep_.report(parent, node->name, false, operation::stat, err), false;
   if (!S_ISDIR(node->st.st_mode))
-    return rep_.report(parent, node->name, false, operation::open_source, ENOTDIR), false;
+    return rep_.report(parent, node->name, false, operation::open_source, fs::errno_code(ENOTDIR)),
+           false;
   // Following links (-L) can lead back to a directory being copied; DST, SRC or an ancestor of
   // SRC met again inside SRC (a bind mount, a followed link) would copy the copy, or SRC, into
   // itself without end (cp: "cannot copy a directory into itself"); -x copies other file systems
@@ -189,7 +198,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   node->pseudo_fs =
       node->st.st_dev == parent->src_dev ? parent->pseudo_fs : is_pseudo_fs(sfd.get());
   if (opt_.preserve_xattrs) {
-    if (int err = fs::read_xattrs(sfd.get(), node->xattrs))
+    if (std::error_code err = fs::get_xattrs(sfd.get(), node->xattrs))
       rep_.report(parent, node->name, false, operation::read_xattr, err);
     else
       node->xattrs_read = true;
@@ -223,44 +232,50 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
   dir_node* parent = node->parent;
   if (node == root_) guards_.src_chain = setup_.src_chain;  // once, before any child is opened
   bool existed = false;
-  int d = -1;
+  fs::opened d{fs::unique_fd{}, fs::errno_code(ENOENT)};
   // What DST has under dname decides (plan::decide_dir_dest): created, merged into, replaced
   // (--update: a file or link where SRC now has a directory) or refused.
-  auto found_at = [](int fd) {
-    return fd >= 0                            ? plan::found::directory
-           : (fd == -ELOOP || fd == -ENOTDIR) ? plan::found::other
-                                              : plan::found::nothing;
+  auto found_at = [](const fs::opened& o) {
+    return o ? plan::found::directory
+           : o.error == std::errc::too_many_symbolic_link_levels ||
+                   o.error == std::errc::not_a_directory
+               ? plan::found::other
+               : plan::found::nothing;
   };
+  auto open_there = [&] { return fs::open(pdst, dname, O_RDONLY | fs::dir_open_flags); };
   if (opt_.dry_run) {
     // Nothing is created: look at what exists, to foresee conflicts.
-    d = pdst < 0 ? -ENOENT : fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
+    if (pdst >= 0) d = open_there();
     const plan::dir_dest_decision dest = plan::decide_dir_dest(pol_, found_at(d));
     if (dest.what == plan::dir_dest_action::conflict)
-      return rep_.report(parent, node->name, true, operation::create, dest.error), false;
-    existed = d >= 0;
-    if (d < 0) d = -1;
+      return rep_.report(parent, node->name, true, operation::create, fs::errno_code(dest.error)),
+             false;
+    existed = static_cast<bool>(d);
   } else {
-    if (::mkdirat(pdst, dname, S_IRWXU) != 0) {
-      int err = errno;
-      if (err != EEXIST)
+    if (std::error_code err = fs::make_dir_at(pdst, dname, S_IRWXU)) {
+      if (err != std::errc::file_exists)
         return rep_.report(parent, node->name, true, operation::create, err), false;
       // Without merge what is there is refused whatever it is: not opened.
-      d = pol_.merge ? fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags) : 0;
-      const plan::dir_dest_decision dest = plan::decide_dir_dest(pol_, found_at(d));
+      const plan::found there = pol_.merge ? found_at(d = open_there()) : plan::found::directory;
+      const plan::dir_dest_decision dest = plan::decide_dir_dest(pol_, there);
       if (dest.what == plan::dir_dest_action::conflict)
-        return rep_.report(parent, node->name, true, operation::create, dest.error), false;
+        return rep_.report(parent, node->name, true, operation::create, fs::errno_code(dest.error)),
+               false;
       existed = true;
       if (dest.what == plan::dir_dest_action::replace) {
-        if (::unlinkat(pdst, dname, 0) != 0 || ::mkdirat(pdst, dname, S_IRWXU) != 0)
-          return rep_.report(parent, node->name, true, operation::remove, errno), false;
+        err = fs::unlink_at(pdst, dname);
+        if (!err) err = fs::make_dir_at(pdst, dname, S_IRWXU);
+        if (err) return rep_.report(parent, node->name, true, operation::remove, err), false;
         existed = false;
-        d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
+        d = open_there();
       }
     } else {
-      d = fs::open_at(pdst, dname, O_RDONLY | fs::dir_open_flags);
+      d = open_there();
     }
-    if (d < 0) {
-      int err = -d == ELOOP ? ENOTDIR : -d;  // an existing symlink is not a directory to merge into
+    if (!d) {
+      // An existing symlink is not a directory to merge into.
+      std::error_code err =
+          d.error == std::errc::too_many_symbolic_link_levels ? fs::errno_code(ENOTDIR) : d.error;
       return rep_.report(parent, node->name, true, operation::create, err), false;
     }
   }
@@ -268,11 +283,10 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
   // A directory that was there may be another file system mounted in DST. A directory made here
   // is on its parent's.
   node->dst_foreign = parent->dst_foreign;
-  if (d >= 0 && (node == root_ || existed)) {
+  if (d && (node == root_ || existed)) {
     struct stat ds {};
-    fs::unique_fd guard(d);
-    if (::fstat(d, &ds) != 0)
-      return rep_.report(parent, node->name, true, operation::stat, errno), false;
+    if (std::error_code err = fs::stat(d.fd.get(), ds))
+      return rep_.report(parent, node->name, true, operation::stat, err), false;
     if (node == root_) {
       dst_root_dev_ = ds.st_dev;
       guards_.dst_root = file_id::of(ds);
@@ -285,9 +299,8 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
     if (std::error_code refused =
             plan::check_dir_dest(pol_, guards_, node == root_, plan::entry_facts::of(ds)))
       return rep_.report(parent, node->name, true, operation::create, refused), false;
-    guard.release();
   }
-  out = d;
+  out = d ? d.fd.release() : -1;
   return true;
 }
 

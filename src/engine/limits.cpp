@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <vector>
 
+#include "fs/sys.hpp"
+
 namespace treecopy::engine {
 
 long descriptor_limit() noexcept {
@@ -53,7 +55,7 @@ unsigned startable_threads(unsigned wanted) noexcept {
   // RLIMIT_NPROC of tens of thousands guards against fork bombs and leaves a copy alone: probing
   // (a few milliseconds) is for the small limits that a copy can meet.
   constexpr rlim_t small_nproc = 16384;
-  const bool nproc_small = ::geteuid() != 0 && below(RLIMIT_NPROC, small_nproc);
+  const bool nproc_small = fs::effective_uid() != 0 && below(RLIMIT_NPROC, small_nproc);
   if (wanted == 0 || (!nproc_small && !below(RLIMIT_AS, RLIM_INFINITY))) return wanted;
   pthread_attr_t attr;
   if (::pthread_attr_init(&attr) != 0) return 0;

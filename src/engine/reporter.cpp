@@ -45,14 +45,10 @@ std::string reporter::display_path(const dir_node* node, std::string_view name,
   return out;
 }
 
-void reporter::report(dir_node* node, std::string_view name, bool dst_side, operation op, int err) {
-  if (err == ECANCELED && stop_.stopping())
-    return;  // an entry cut short by a stop is not a failure
-  report(node, name, dst_side, op, std::error_code(err, std::generic_category()));
-}
-
 void reporter::report(dir_node* node, std::string_view name, bool dst_side, operation op,
                       std::error_code code) {
+  if (code == std::errc::operation_canceled && stop_.stopping())
+    return;  // an entry cut short by a stop is not a failure
   count_.errors.fetch_add(1, std::memory_order_relaxed);
   count_.entries_done.fetch_add(1, std::memory_order_relaxed);
   try {

@@ -63,9 +63,8 @@ class reporter {
   /// The path of node's entry name as the caller wrote SRC or DST (dst_side), for messages.
   std::string display_path(const dir_node* node, std::string_view name, bool dst_side) const;
 
-  /// A failed entry (err: an errno value): counted, told to the observer, kept in the report.
-  /// ECANCELED after a stop is no failure and goes untold.
-  void report(dir_node* node, std::string_view name, bool dst_side, operation op, int err);
+  /// A failed entry: counted, told to the observer, kept in the report. ECANCELED after a stop
+  /// is no failure and goes untold.
   void report(dir_node* node, std::string_view name, bool dst_side, operation op,
               std::error_code code);
   /// An entry copied (or, in a dry run, that would be).

@@ -19,29 +19,20 @@
 namespace treecopy::engine {
 namespace {
 
-// The process umask, read without changing it (umask() would race with other threads).
+// The process umask (-1 when /proc cannot tell).
 int read_umask() {
-  std::FILE* f = std::fopen("/proc/self/status", "re");
-  if (!f) return -1;
-  char line[256];
-  int mask = -1;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "Umask:", 6) == 0) {
-      mask = static_cast<int>(std::strtol(line + 6, nullptr, 8));
-      break;
-    }
-  }
-  std::fclose(f);
-  return mask;
+  mode_t mask = 0;
+  return fs::read_umask(mask) ? static_cast<int>(mask) : -1;
 }
 
+// A refusal: err is the errno value that says why.
 [[noreturn]] void fail(const std::string& path, int err, const std::string& reason) {
-  throw setup_error(path, std::error_code(err, std::generic_category()),
-                    quote(path) + ": " + reason);
+  throw setup_error(path, fs::errno_code(err), quote(path) + ": " + reason);
 }
 
-[[noreturn]] void fail_errno(const std::string& path, int err, const char* what) {
-  fail(path, err, std::string(what) + ": " + std::generic_category().message(err));
+// A call that failed with err.
+[[noreturn]] void fail_errno(const std::string& path, std::error_code err, const char* what) {
+  throw setup_error(path, err, quote(path) + ": " + what + ": " + err.message());
 }
 
 // realpath() that works on any existing path (no PATH_MAX limit on the result buffer).
@@ -88,9 +79,8 @@ std::string unescape_mountinfo(const std::string& s) {
 }
 
 std::optional<fs_place> place_of(int fd) {
-  struct statx stx {};
-  if (::statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) != 0 || !(stx.stx_mask & STATX_MNT_ID))
-    return std::nullopt;
+  std::uint64_t mount = 0;
+  if (fs::mount_id(fd, mount)) return std::nullopt;
   std::string real = real_path("/proc/self/fd/" + std::to_string(fd));
   if (real.empty() || real[0] != '/') return std::nullopt;
   std::FILE* f = std::fopen("/proc/self/mountinfo", "re");
@@ -101,8 +91,7 @@ std::optional<fs_place> place_of(int fd) {
   while (!place && ::getline(&line, &cap, f) > 0) {
     std::istringstream in(line);
     std::string id, parent, dev, root, point;
-    if (!(in >> id >> parent >> dev >> root >> point) || id != std::to_string(stx.stx_mnt_id))
-      continue;
+    if (!(in >> id >> parent >> dev >> root >> point) || id != std::to_string(mount)) continue;
     root = unescape_mountinfo(root);
     point = unescape_mountinfo(point);
     std::string below;  // real, relative to the mount point
@@ -138,7 +127,7 @@ bool in_chain(const std::vector<file_id>& chain, const file_id& id) {
 // The identity of a path, following symlinks; nullopt when it cannot be read.
 std::optional<file_id> id_of(const char* path) {
   struct stat st {};
-  if (!path || !*path || ::stat(path, &st) != 0) return std::nullopt;
+  if (!path || !*path || fs::stat_at(AT_FDCWD, path, st, fs::follow::yes)) return std::nullopt;
   return file_id::of(st);
 }
 
@@ -147,19 +136,19 @@ std::optional<file_id> id_of(const char* path) {
 // name it gets is the directory that the link names.
 void follow_dst_link(const std::string& dst, int link_parent, const std::string& link_name,
                      setup_result& r, std::string& dst_name, struct stat& dst_st) {
-  int t = fs::open_at(link_parent, link_name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (t < 0) fail(dst, ENOTDIR, "destination is a symbolic link that does not name a directory");
-  fs::unique_fd target(t);
+  fs::opened target = fs::open(link_parent, link_name.c_str(), O_RDONLY | O_DIRECTORY);
+  if (!target) fail(dst, ENOTDIR, "destination is a symbolic link that does not name a directory");
   struct stat target_st {};
-  if (::fstat(target.get(), &target_st) != 0) fail_errno(dst, errno, "cannot read destination");
+  if (std::error_code err = fs::stat(target.fd.get(), target_st))
+    fail_errno(dst, err, "cannot read destination");
   std::string real = real_path(dst), parent, name;
-  if (real.empty()) fail_errno(dst, errno, "cannot resolve destination");
+  if (real.empty()) fail_errno(dst, fs::last_error(), "cannot resolve destination");
   if (real == "/") fail(dst, EEXIST, "destination is the root directory");
   split_path(real, parent, name);
-  int pfd = fs::open_at(AT_FDCWD, parent.c_str(), O_RDONLY | O_DIRECTORY);
-  if (pfd < 0) fail_errno(parent, -pfd, "cannot open destination's parent directory");
-  r.dst_parent.reset(pfd);
-  if (::fstatat(pfd, name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) != 0 ||
+  fs::opened pfd = fs::open(AT_FDCWD, parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (!pfd) fail_errno(parent, pfd.error, "cannot open destination's parent directory");
+  r.dst_parent = std::move(pfd.fd);
+  if (fs::stat_at(r.dst_parent.get(), name.c_str(), dst_st, fs::follow::no) ||
       file_id::of(dst_st) != file_id::of(target_st))
     fail(dst, EAGAIN, "destination changed while it was checked");
   dst_name = name;
@@ -170,14 +159,14 @@ void follow_dst_link(const std::string& dst, int link_parent, const std::string&
 std::vector<file_id> ancestor_chain(int dirfd) {
   std::vector<file_id> chain;
   struct stat st {};
-  if (::fstat(dirfd, &st) != 0) return chain;
+  if (fs::stat(dirfd, st)) return chain;
   chain.push_back(file_id::of(st));
   // O_PATH: only search permission is needed to climb, as for resolving the path itself.
-  fs::unique_fd cur(fs::open_at(dirfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  fs::unique_fd cur = fs::open(dirfd, "..", O_PATH | O_DIRECTORY).fd;
   for (int depth = 0; cur && depth < 4096; ++depth) {
-    if (::fstat(cur.get(), &st) != 0 || file_id::of(st) == chain.back()) break;  // '/': its own ..
+    if (fs::stat(cur.get(), st) || file_id::of(st) == chain.back()) break;  // '/': its own ..
     chain.push_back(file_id::of(st));
-    cur.reset(fs::open_at(cur.get(), "..", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    cur = fs::open(cur.get(), "..", O_PATH | O_DIRECTORY).fd;
   }
   return chain;
 }
@@ -189,30 +178,29 @@ namespace {
 // -H or -L asks to follow it. Returns whether SRC is a directory.
 bool open_source(const std::string& src, const copy_options& options, setup_result& r) {
   const bool follow_src = options.dereference != symlink_mode::never;
-  if ((follow_src ? ::stat(src.c_str(), &r.src_st) : ::lstat(src.c_str(), &r.src_st)) != 0)
-    fail_errno(src, errno, "cannot read source");
+  if (std::error_code err = fs::stat_at(AT_FDCWD, src.c_str(), r.src_st, fs::follow{follow_src}))
+    fail_errno(src, err, "cannot read source");
   std::string src_parent, src_name;
   split_path(src, src_parent, src_name);
   if (S_ISDIR(r.src_st.st_mode)) {
-    int fd = fs::open_at(AT_FDCWD, src.c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd < 0) fail_errno(src, -fd, "cannot open source directory");
-    r.src_dir.reset(fd);
+    fs::opened dir = fs::open(AT_FDCWD, src.c_str(), O_RDONLY | O_DIRECTORY);
+    if (!dir) fail_errno(src, dir.error, "cannot open source directory");
+    r.src_dir = std::move(dir.fd);
     struct stat opened {};
-    if (::fstat(fd, &opened) != 0 || file_id::of(opened) != file_id::of(r.src_st))
+    if (fs::stat(r.src_dir.get(), opened) || file_id::of(opened) != file_id::of(r.src_st))
       fail(src, EAGAIN, "source changed while it was checked");
-    r.src_chain = ancestor_chain(fd);
+    r.src_chain = ancestor_chain(r.src_dir.get());
   } else {
     if (src_name == "." || src_name == "..") fail(src, EINVAL, "invalid source name");
-    int fd = fs::open_at(AT_FDCWD, src_parent.c_str(), O_RDONLY | O_DIRECTORY);
-    if (fd < 0) fail_errno(src_parent, -fd, "cannot open source's directory");
-    r.src_parent.reset(fd);
+    fs::opened parent = fs::open(AT_FDCWD, src_parent.c_str(), O_RDONLY | O_DIRECTORY);
+    if (!parent) fail_errno(src_parent, parent.error, "cannot open source's directory");
+    r.src_parent = std::move(parent.fd);
     r.src_name = src_name;
-    r.src_chain = ancestor_chain(fd);
+    r.src_chain = ancestor_chain(r.src_parent.get());
     if (S_ISREG(r.src_st.st_mode)) {
-      int probe = fs::open_at(r.src_parent.get(), src_name.c_str(),
-                              O_RDONLY | (follow_src ? 0 : O_NOFOLLOW) | O_NONBLOCK);
-      if (probe < 0) fail_errno(src, -probe, "cannot open source file");
-      ::close(probe);
+      fs::opened probe = fs::open(r.src_parent.get(), src_name.c_str(),
+                                  O_RDONLY | (follow_src ? 0 : O_NOFOLLOW) | O_NONBLOCK);
+      if (!probe) fail_errno(src, probe.error, "cannot open source file");
     }
   }
   return S_ISDIR(r.src_st.st_mode);
@@ -230,7 +218,7 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   if (dst.empty()) fail(dst, ENOENT, "destination path is empty");
 
   // The one place where checksum implies update and update implies merge.
-  r.policy = plan::normalize(options, {::geteuid(), ::getegid(), read_umask()});
+  r.policy = plan::normalize(options, {fs::effective_uid(), fs::effective_gid(), read_umask()});
   const bool merge = r.policy.merge;
   if (options.delete_extraneous && !merge)
     fail(dst, EINVAL,
@@ -245,17 +233,20 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   split_path(dst, dst_parent, dst_name);
   if (dst_name == "." || dst_name == ".." || dst_name.empty() || dst_name == "/") {
     std::string real = real_path(dst);
-    if (real.empty()) fail_errno(dst, errno, "cannot resolve destination");
+    if (real.empty()) fail_errno(dst, fs::last_error(), "cannot resolve destination");
     if (real == "/") fail(dst, EEXIST, "destination is the root directory");
     split_path(real, dst_parent, dst_name);
   }
-  int pfd = fs::open_at(AT_FDCWD, dst_parent.c_str(), O_RDONLY | O_DIRECTORY);
-  if (pfd < 0) fail_errno(dst_parent, -pfd, "cannot open destination's parent directory");
-  r.dst_parent.reset(pfd);
+  fs::opened parent = fs::open(AT_FDCWD, dst_parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (!parent) fail_errno(dst_parent, parent.error, "cannot open destination's parent directory");
+  r.dst_parent = std::move(parent.fd);
+  int pfd = r.dst_parent.get();
 
   struct stat dst_st {};
-  bool dst_exists = ::fstatat(pfd, dst_name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) == 0;
-  if (!dst_exists && errno != ENOENT) fail_errno(dst, errno, "cannot read destination");
+  const std::error_code dst_err = fs::stat_at(pfd, dst_name.c_str(), dst_st, fs::follow::no);
+  const bool dst_exists = !dst_err;
+  if (dst_err && dst_err != std::errc::no_such_file_or_directory)
+    fail_errno(dst, dst_err, "cannot read destination");
   if (dst_exists && S_ISLNK(dst_st.st_mode)) {
     // Following it would merge into (and with --delete, empty) whatever it names: only when asked.
     if (!dst_slash)
@@ -281,8 +272,8 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   std::optional<fs_place> src_place = src_is_dir ? place_of(r.src_dir.get()) : std::nullopt;
   std::optional<fs_place> dst_place;
   if (src_place && dst_is_dir) {
-    fs::unique_fd d(fs::open_at(pfd, dst_name.c_str(), O_PATH | fs::dir_open_flags));
-    if (d) dst_place = place_of(d.get());
+    fs::opened d = fs::open(pfd, dst_name.c_str(), O_PATH | fs::dir_open_flags);
+    if (d) dst_place = place_of(d.fd.get());
   } else if (src_place) {
     dst_place = place_of(pfd);  // DST's parent
   }

@@ -28,7 +28,7 @@ bool stream_queue::start(scheduler& sched, dir_node* node, const char* name, fs:
                          fs::unique_fd& dfd, const struct stat& st, bool first_link) {
   const auto size = static_cast<std::uint64_t>(st.st_size);
   const std::uint64_t chunks = (size + chunk_size - 1) / chunk_size;
-  (void)::posix_fadvise(sfd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  (void)fs::advise(sfd.get(), POSIX_FADV_SEQUENTIAL);
   const bool sparse = looks_sparse(st);
   // A sparse file's holes are never cached: it counts as read from the disk.
   const bool cached = !sparse && fs::mostly_cached(sfd.get(), size);

@@ -1,5 +1,6 @@
 // Copying into an existing destination: --merge (replace what is there), --update (skip what is
-// already equal), --delete (remove what the source does not have), and include/exclude filters.
+// already equal), --delete (remove what the source does not have), include/exclude filters, and
+// the dry run, which takes the same decisions and records them instead of acting.
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <sys/stat.h>
@@ -15,31 +16,10 @@
 #include <unordered_set>
 #include <vector>
 
-#include "engine/copier.hpp"
+#include "engine/entry_copier.hpp"
 
 namespace treecopy::engine {
 namespace {
-
-constexpr std::int64_t ns_per_s = 1'000'000'000;
-
-std::int64_t ns_between(const struct timespec& a, const struct timespec& b) {
-  return (static_cast<std::int64_t>(a.tv_sec) - b.tv_sec) * ns_per_s + (a.tv_nsec - b.tv_nsec);
-}
-
-// Reads up to n bytes at off; returns bytes read or -errno.
-ssize_t read_full(int fd, char* buf, std::size_t n, off_t off) {
-  std::size_t got = 0;
-  while (got < n) {
-    ssize_t r = ::pread(fd, buf + got, n - got, off + static_cast<off_t>(got));
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (r == 0) break;
-    got += static_cast<std::size_t>(r);
-  }
-  return static_cast<ssize_t>(got);
-}
 
 plan::compared compared(bool equal) {
   return equal ? plan::compared::equal : plan::compared::differ;
@@ -47,23 +27,24 @@ plan::compared compared(bool equal) {
 
 }  // namespace
 
-bool copier::stat_source(dir_node* node, const char* name, struct stat& st) {
-  const int flags = follows(node) ? 0 : AT_SYMLINK_NOFOLLOW;
-  if (::fstatat(node->src_fd, name, &st, flags) == 0) return true;
-  rep_.report(node, name, false, operation::stat, errno);  // with -L: a dangling link
+bool entry_copier::stat_source(dir_node* node, const char* name, struct stat& st) {
+  std::error_code err = fs::stat_at(node->src_fd, name, st, fs::follow{follows(node)});
+  if (!err) return true;
+  rep_.report(node, name, false, operation::stat, err);  // with -L: a dangling link
   return false;
 }
 
 // One non-directory entry when DST may already have something of that name: the decision is
 // plan::decide_entry()'s, asked again with the I/O it needs (the hard-link table, a comparison).
-void copier::merge_entry(dir_node* node, const char* name) {
+void entry_copier::merge_entry(dir_node* node, const char* name) {
   struct stat src {};
   if (!stat_source(node, name, src)) return;
   if (S_ISDIR(src.st_mode)) return copy_by_stat(node, name, src);
   const char* dname = dst_name(node, name);
   struct stat dst {};
-  if (::fstatat(node->dst_fd, dname, &dst, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno != ENOENT) return rep_.report(node, name, true, operation::stat, errno);
+  if (std::error_code err = fs::stat_at(node->dst_fd, dname, dst, fs::follow::no)) {
+    if (err != std::errc::no_such_file_or_directory)
+      return rep_.report(node, name, true, operation::stat, err);
     return copy_by_stat(node, name, src);
   }
   const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
@@ -82,10 +63,9 @@ void copier::merge_entry(dir_node* node, const char* name) {
     case plan::action::wait:
       return;  // linked (replacing what is there) when the first name is copied
     case plan::action::link: {
-      int pfd = fs::open_dir_beneath(dst_root_fd_, c.target_parent);
-      if (pfd < 0) return rep_.report(node, name, true, operation::link, -pfd);
-      fs::unique_fd parent(pfd);
-      return make_link(node, name, parent.get(), c.target_name.c_str());
+      fs::opened parent = fs::open_beneath(roots_.dst_fd, c.target_parent);
+      if (!parent) return rep_.report(node, name, true, operation::link, parent.error);
+      return make_link(node, name, parent.fd.get(), c.target_name.c_str());
     }
     case plan::action::create:
       return copy_by_stat(node, name, src);
@@ -95,7 +75,7 @@ void copier::merge_entry(dir_node* node, const char* name) {
   // Something else is there: make room (or not: --merge does not overwrite a directory).
   bool room = true;
   if (dec.what == plan::action::conflict) {
-    rep_.report(node, name, true, operation::create, dec.error);
+    rep_.report(node, name, true, operation::create, fs::errno_code(dec.error));
     room = false;
   } else if (dec.what == plan::action::replace_tree) {
     const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
@@ -104,8 +84,9 @@ void copier::merge_entry(dir_node* node, const char* name) {
     // A file replaces what is there only once its source is open: an unreadable source leaves
     // DST's old copy in place (as cp does), instead of removing it and failing.
     return copy_regular(node, name, first ? &src : nullptr, true);
-  } else if (::unlinkat(node->dst_fd, dname, 0) != 0 && errno != ENOENT) {
-    rep_.report(node, name, true, operation::remove, errno);
+  } else if (std::error_code err = fs::unlink_at(node->dst_fd, dname);
+             err && err != std::errc::no_such_file_or_directory) {
+    rep_.report(node, name, true, operation::remove, err);
     room = false;
   }
   if (!room) {
@@ -118,10 +99,10 @@ void copier::merge_entry(dir_node* node, const char* name) {
 
 // plan::decide_entry() for one entry, with the I/O it asks for: the hard-link table (its answer
 // left in c) and the comparisons of link targets or contents.
-plan::entry_decision copier::decide(dir_node* node, const char* name, const plan::entry_facts& s,
-                                    const plan::entry_facts* d, const struct stat& src,
-                                    link_claim& c,
-                                    const std::function<std::string()>& parent_path) {
+plan::entry_decision entry_copier::decide(dir_node* node, const char* name,
+                                          const plan::entry_facts& s, const plan::entry_facts* d,
+                                          const struct stat& src, link_claim& c,
+                                          const std::function<std::string()>& parent_path) {
   plan::entry_context ctx;
   ctx.at_top = node->is_top;
   plan::entry_decision dec = plan::decide_entry(pol_, s, d, ctx);
@@ -146,126 +127,25 @@ plan::entry_decision copier::decide(dir_node* node, const char* name, const plan
   return dec;
 }
 
-// Whether DST's entry holds SRC's data (or link target, or device number), so that only its
-// metadata may need setting (keep_entry()).
-bool copier::up_to_date(dir_node* node, const char* name, const struct stat& src,
-                        const struct stat& dst) {
-  const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
-  plan::need asks = plan::need::nothing;
-  plan::compared c = plan::compare_data(pol_, s, d, plan::compared::not_done, &asks);
-  if (asks == plan::need::link_target)
-    c = compared(same_link_target(node, name, src.st_size));
-  else if (asks == plan::need::content)
-    c = compared(same_content(node, name));
-  if (asks != plan::need::nothing) c = plan::compare_data(pol_, s, d, c, nullptr);
-  return c == plan::compared::equal;
-}
-
-bool copier::same_link_target(dir_node* node, const char* name, off_t size) {
+bool entry_copier::same_link_target(dir_node* node, const char* name, off_t size) {
   if (size <= 0 || size > 4096)
     return false;  // a length the kernel does not say: compare by copying
   const auto n = static_cast<std::size_t>(size);
-  char a[4097], b[4097];
-  if (::readlinkat(node->src_fd, name, a, n + 1) != size) return false;
-  if (::readlinkat(node->dst_fd, dst_name(node, name), b, n + 1) != size) return false;
-  return std::memcmp(a, b, n) == 0;
-}
-
-// --update: DST's entry has SRC's data. Its metadata is made equal too, as rsync -a does: owner
-// and mode from the stat both sides already have; attributes (and ACLs) only when SRC's entry
-// may have changed after DST's was set (ctime), so that an unchanged entry costs no call at all;
-// times when they differ (--checksum; not within DST's granularity). Counted as skipped (no data
-// copied); returns false after reporting a failure.
-bool copier::keep_entry(dir_node* node, const char* name, const struct stat& src,
-                        const struct stat& dst) {
-  operation op{};
-  if (int err = fix_meta(node, name, src, dst, op)) {
-    rep_.report(node, name, true, op, err);
-    return false;
-  }
-  rep_.skipped();
-  return true;
-}
-
-// The metadata steps of apply_at_meta() (owner, attributes, mode, times, in that order), each only
-// where SRC and DST differ. Returns 0 or errno, with op naming the failed step.
-int copier::fix_meta(dir_node* node, const char* name, const struct stat& src,
-                     const struct stat& dst, operation& op) {
-  const char* dname = dst_name(node, name);
-  const int dfd = node->dst_fd;
-  // Which steps, as plan::fix_metadata() says; set-id bits stay off an entry without SRC's owner.
-  const plan::entry_facts s = plan::entry_facts::of(src), d = plan::entry_facts::of(dst);
-  const plan::meta_fix fix = plan::fix_metadata(pol_, s, d);
-  bool owner_ok = !fix.owner_differs;
-  if (fix.chown) {
-    if (::fchownat(dfd, dname, src.st_uid, src.st_gid, AT_SYMLINK_NOFOLLOW) == 0) {
-      owner_ok = true;
-    } else if (plan::chown_failure_reported(pol_, errno)) {
-      return op = operation::set_owner, errno;
-    }
-  }
-  mode_t mode = 0;
-  bool set_mode = plan::fix_mode(pol_, s, d, owner_ok, mode);
-  if (fix.sync_xattrs) {
-    bool read_side = false;
-    int err = fs::sync_xattrs_at(node->src_fd, name, dfd, dname, read_side);
-    if (plan::lend_write_for_xattrs(pol_, err, read_side, dst.st_mode) &&
-        ::fchmodat(dfd, dname, (dst.st_mode & 07777) | S_IWUSR, AT_SYMLINK_NOFOLLOW) == 0) {
-      // user.* attributes need write permission: lend it until the mode is set below.
-      set_mode = true;
-      err = fs::sync_xattrs_at(node->src_fd, name, dfd, dname, read_side);
-    }
-    if (err) return op = read_side ? operation::read_xattr : operation::set_xattr, err;
-  }
-  if (set_mode && ::fchmodat(dfd, dname, mode, AT_SYMLINK_NOFOLLOW) != 0)
-    return op = operation::set_mode, errno;
-  // The times are also set again when SRC changed after DST was set (fix_metadata()).
-  if (fix.set_times) {
-    const struct timespec times[2] = {src.st_atim, src.st_mtim};
-    if (::utimensat(dfd, dname, times, AT_SYMLINK_NOFOLLOW) != 0)
-      return op = operation::set_times, errno;
-  }
-  return 0;
-}
-
-// The granularity of DST's mtimes, so that --update does not copy again every file of a
-// destination that drops what it cannot store (nanoseconds on ext4 with 128-byte inodes, ext3,
-// HFS+; odd seconds on FAT). Found by setting DST's own mtime to an odd second and 999999999 ns
-// and reading back what was kept, then restoring it (it is set again when DST is finalized); a
-// dry run may not write: it takes mtime and ctime without nanoseconds as whole seconds. Only DST's
-// file system is probed, not others mounted inside it.
-void copier::detect_time_granularity(int dfd) {
-  struct statfs sfs {};
-  if (::fstatfs(dfd, &sfs) == 0 && sfs.f_type == MSDOS_SUPER_MAGIC) {
-    plan::allow_granularity(pol_, {true, 0});
-    return;
-  }
-  struct stat before {};
-  if (::fstat(dfd, &before) != 0) return;
-  std::int64_t dropped = 0;
-  if (opt_.dry_run) {
-    dropped = plan::guess_dropped_ns(plan::entry_facts::of(before));
-  } else {
-    const struct timespec probe[2] = {{0, UTIME_OMIT}, {before.st_mtim.tv_sec | 1, ns_per_s - 1}};
-    struct stat after {};
-    if (::futimens(dfd, probe) != 0 || ::fstat(dfd, &after) != 0) return;  // not ours: exact
-    dropped = ns_between(probe[1], after.st_mtim);
-    const struct timespec restore[2] = {{0, UTIME_OMIT}, before.st_mtim};
-    (void)::futimens(dfd, restore);
-  }
-  plan::allow_granularity(pol_, {false, dropped});
+  std::string a, b;
+  if (fs::read_link_at(node->src_fd, name, a, n) || a.size() != n) return false;
+  if (fs::read_link_at(node->dst_fd, dst_name(node, name), b, n) || b.size() != n) return false;
+  return a == b;
 }
 
 // --checksum: compares the bytes themselves. Both files are local, so reading them is the whole
 // cost either way, and a byte comparison is exact where a hash is only almost so.
-bool copier::same_content(dir_node* node, const char* name) {
-  int s = fs::open_at(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
-  if (s < 0) return false;
-  fs::unique_fd sfd(s);
-  int d = fs::open_at(node->dst_fd, dst_name(node, name),
-                      O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
-  if (d < 0) return false;
-  fs::unique_fd dfd(d);
+bool entry_copier::same_content(dir_node* node, const char* name) {
+  fs::opened sfd =
+      fs::open(node->src_fd, name, O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY);
+  if (!sfd) return false;
+  fs::opened dfd =
+      fs::open(node->dst_fd, dst_name(node, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+  if (!dfd) return false;
   constexpr std::size_t chunk = std::size_t{256} << 10;
   thread_local std::unique_ptr<char[]> a, b;
   if (!a) {
@@ -274,12 +154,80 @@ bool copier::same_content(dir_node* node, const char* name) {
     if (!a || !b) return false;
   }
   for (off_t off = 0;; off += chunk) {
-    ssize_t na = read_full(sfd.get(), a.get(), chunk, off);
-    ssize_t nb = read_full(dfd.get(), b.get(), chunk, off);
-    if (na < 0 || nb < 0 || na != nb) return false;
-    if (std::memcmp(a.get(), b.get(), static_cast<std::size_t>(na)) != 0) return false;
-    if (static_cast<std::size_t>(na) < chunk) return true;
+    std::size_t na = 0, nb = 0;
+    if (fs::pread_full(sfd.fd.get(), a.get(), chunk, off, na)) return false;
+    if (fs::pread_full(dfd.fd.get(), b.get(), chunk, off, nb)) return false;
+    if (na != nb || std::memcmp(a.get(), b.get(), na) != 0) return false;
+    if (na < chunk) return true;
   }
+}
+
+entry_copier::removal entry_copier::removal_failed(dir_node* node, const std::string& path,
+                                                   std::error_code err) {
+  rep_.report(node, path, true, operation::remove, err);
+  return removal::failed;
+}
+
+entry_copier::removal entry_copier::removal_done(dir_node* node, const std::string& path) {
+  rep_.removed(node, path);
+  return removal::removed;
+}
+
+// One entry of a tree being removed (path, parent/entry): a non-directory goes at once; ENOENT
+// counts as removed. nullopt: a directory, to enter. --dry-run walks what it would remove, so that
+// it foresees the same kept directories.
+std::optional<entry_copier::removal> entry_copier::remove_one(dir_node* node,
+                                                              const std::string& path, int parent,
+                                                              const char* entry) {
+  if (opt_.dry_run) {
+    struct stat st {};
+    if (std::error_code err = fs::stat_at(parent, entry, st, fs::follow::no))
+      return err == std::errc::no_such_file_or_directory ? removal::removed
+                                                         : removal_failed(node, path, err);
+    if (!S_ISDIR(st.st_mode)) return removal_done(node, path);
+    return std::nullopt;
+  }
+  std::error_code err = fs::unlink_at(parent, entry);
+  if (!err) return removal_done(node, path);
+  if (err == std::errc::no_such_file_or_directory) return removal::removed;
+  if (err != std::errc::is_a_directory && err != std::errc::operation_not_permitted)
+    return removal_failed(node, path, err);
+  return std::nullopt;
+}
+
+// Whether the filters keep dirfd/child (path relative to node's destination directory, node_rel
+// node's path relative to DST); learns type by a stat where the listing did not say.
+bool entry_copier::kept_by_filter(int dirfd, const char* child, std::uint8_t& type,
+                                  const std::string& path, const std::string& node_rel) const {
+  if (filter_.empty()) return false;
+  if (type == DT_UNKNOWN) {
+    struct stat st {};
+    if (!fs::stat_at(dirfd, child, st, fs::follow::no) && S_ISDIR(st.st_mode)) type = DT_DIR;
+  }
+  const std::string rel = !filter_.needs_path() ? std::string()
+                          : node_rel.empty()    ? path
+                                                : node_rel + "/" + path;
+  return filter_.excluded(rel, child, type == DT_DIR);
+}
+
+// A directory of a tree being removed whose entries are all done (failed: one could not be
+// removed; kept: one is excluded): removed from parent, or kept and reported.
+entry_copier::removal entry_copier::remove_emptied(dir_node* node, const std::string& path,
+                                                   int parent, const std::string& name, bool failed,
+                                                   bool kept) {
+  switch (plan::finish_removal(failed, kept)) {
+    case plan::removal_end::failed:
+      return removal::failed;  // the failure below was reported
+    case plan::removal_end::kept:
+      rep_.report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
+      return removal::kept;
+    case plan::removal_end::remove:
+      if (std::error_code err =
+              opt_.dry_run ? std::error_code{} : fs::remove_dir_at(parent, name.c_str()))
+        return removal_failed(node, path, err);
+      return removal_done(node, path);
+  }
+  return removal::failed;
 }
 
 // Removes dirfd/name and everything below it, never following a symlink (a link is removed, not
@@ -294,31 +242,13 @@ bool copier::same_content(dir_node* node, const char* name) {
 // descriptor per level would not fit the copy's descriptor budget. Only the deepest directory is
 // open; the way back up is "..", checked against the identity seen on the way down, so a directory
 // moved meanwhile stops the removal instead of removing entries of another directory.
-copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
-                                    const std::string& sub, const std::string& node_rel) {
-  std::string path = sub;      // of the entry at hand, relative to node's destination directory
-  auto fail = [&](auto err) {  // an errno value or an errc
-    rep_.report(node, path, true, operation::remove, err);
-    return removal::failed;
-  };
-  auto gone = [&] {
-    rep_.removed(node, path);
-    return removal::removed;
-  };
-  // A non-directory goes at once; ENOENT counts as removed. nullopt: a directory, to enter.
-  // --dry-run walks what it would remove, so that it foresees the same kept directories.
-  auto remove_entry = [&](int parent, const char* entry) -> std::optional<removal> {
-    if (opt_.dry_run) {
-      struct stat st {};
-      if (::fstatat(parent, entry, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT ? removal::removed : fail(errno);
-      if (!S_ISDIR(st.st_mode)) return gone();
-      return std::nullopt;
-    }
-    if (::unlinkat(parent, entry, 0) == 0) return gone();
-    if (errno == ENOENT) return removal::removed;
-    if (errno != EISDIR && errno != EPERM) return fail(errno);
-    return std::nullopt;
+entry_copier::removal entry_copier::remove_tree(dir_node* node, int dirfd, const char* name,
+                                                const std::string& sub,
+                                                const std::string& node_rel) {
+  std::string path = sub;  // of the entry at hand, relative to node's destination directory
+  auto fail = [&](std::error_code err) { return removal_failed(node, path, err); };
+  auto remove_entry = [&](int parent, const char* entry) {
+    return remove_one(node, path, parent, entry);
   };
 
   struct level {
@@ -335,12 +265,13 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
   // Opens and lists directory entry of parent; false when it must not or cannot be entered
   // (reported).
   auto enter = [&](int parent, const char* entry) {
-    int fd = fs::open_at(parent, entry, O_RDONLY | fs::dir_open_flags);
-    if (fd < 0) return fail(-fd), false;
+    fs::opened o = fs::open(parent, entry, O_RDONLY | fs::dir_open_flags);
+    if (!o) return fail(o.error), false;
     level l;
-    l.fd.reset(fd);
+    l.fd = std::move(o.fd);
+    const int fd = l.fd.get();
     struct stat st {};
-    if (::fstat(fd, &st) != 0) return fail(errno), false;
+    if (std::error_code err = fs::stat(fd, st)) return fail(err), false;
     l.id = file_id::of(st);
     // SRC, what holds it, or DST; another file system (or a bind mount) mounted inside DST is not
     // the copy's to empty either: rm -r would, rsync -x would not. Left alone and reported.
@@ -348,7 +279,7 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
     if (std::error_code refused = plan::refuse_removal(guards_, plan::entry_facts::of(st),
                                                        !protects && fs::is_mount_below(parent, fd)))
       return fail(refused), false;
-    if (int err = fs::list_dir(fd, l.names, l.entries)) return fail(err), false;
+    if (std::error_code err = fs::read_dir(fd, l.names, l.entries)) return fail(err), false;
     l.name = entry;
     l.path_len = path.size();
     if (!stack.empty()) stack.back().fd.reset();  // back up through ".." later
@@ -365,20 +296,9 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
       const char* child = top.names.c_str() + e.name_offset;
       path.resize(top.path_len);
       (path += '/') += child;
-      if (!filter_.empty()) {
-        if (e.type == DT_UNKNOWN) {
-          struct stat cst {};
-          if (::fstatat(top.fd.get(), child, &cst, AT_SYMLINK_NOFOLLOW) == 0 &&
-              S_ISDIR(cst.st_mode))
-            e.type = DT_DIR;
-        }
-        const std::string rel = !filter_.needs_path() ? std::string()
-                                : node_rel.empty()    ? path
-                                                      : node_rel + "/" + path;
-        if (filter_.excluded(rel, child, e.type == DT_DIR)) {
-          top.kept = true;
-          continue;
-        }
+      if (kept_by_filter(top.fd.get(), child, e.type, path, node_rel)) {
+        top.kept = true;
+        continue;
       }
       const int parent = top.fd.get();
       if (std::optional<removal> r = remove_entry(parent, child)) {
@@ -396,32 +316,17 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
     fs::unique_fd up;
     int parent = dirfd;
     if (!stack.empty()) {
-      up.reset(fs::open_at(done.fd.get(), "..", O_RDONLY | O_DIRECTORY));
+      up = fs::open(done.fd.get(), "..", O_RDONLY | O_DIRECTORY).fd;
       struct stat st {};
-      if (!up || ::fstat(up.get(), &st) != 0 || file_id::of(st) != stack.back().id) {
+      if (!up || fs::stat(up.get(), st) || file_id::of(st) != stack.back().id) {
         // Moved while it was being removed: where ".." leads now is not the directory it was in.
         path.resize(stack.back().path_len);
-        return fail(EAGAIN);
+        return fail(fs::errno_code(EAGAIN));
       }
       parent = up.get();
     }
     done.fd.reset();
-    removal result = removal::removed;
-    switch (plan::finish_removal(done.failed, done.kept)) {
-      case plan::removal_end::failed:
-        result = removal::failed;  // the failure below was reported
-        break;
-      case plan::removal_end::kept:
-        rep_.report(node, path, true, operation::remove, make_error_code(errc::holds_excluded));
-        result = removal::kept;
-        break;
-      case plan::removal_end::remove:
-        if (!opt_.dry_run && ::unlinkat(parent, done.name.c_str(), AT_REMOVEDIR) != 0)
-          result = fail(errno);
-        else
-          result = gone();
-        break;
-    }
+    const removal result = remove_emptied(node, path, parent, done.name, done.failed, done.kept);
     if (stack.empty()) return result;
     stack.back().fd = std::move(up);
     if (result == removal::failed) stack.back().failed = true;
@@ -430,18 +335,17 @@ copier::removal copier::remove_tree(dir_node* node, int dirfd, const char* name,
 }
 
 // --delete: removes what DST has in this directory and SRC does not (excluded names are kept).
-void copier::delete_extraneous(dir_node* node) {
+void entry_copier::delete_extraneous(dir_node* node) {
   if (node->dst_fd < 0) return;
   std::unordered_set<std::string_view> in_src;
   in_src.reserve(node->entries.size());
   for (const auto& e : node->entries) in_src.insert(node->names.c_str() + e.name_offset);
   // A descriptor of its own: listing moves the directory offset.
-  int fd = fs::open_at(node->dst_fd, ".", O_RDONLY | fs::dir_open_flags);
-  if (fd < 0) return rep_.report(node, {}, true, operation::read_dir, -fd);
-  fs::unique_fd dir(fd);
+  auto [dir, open_err] = fs::open(node->dst_fd, ".", O_RDONLY | fs::dir_open_flags);
+  if (open_err) return rep_.report(node, {}, true, operation::read_dir, open_err);
   std::string names;
   std::vector<fs::dir_entry> entries;
-  if (int err = fs::list_dir(dir.get(), names, entries))
+  if (std::error_code err = fs::read_dir(dir.get(), names, entries))
     return rep_.report(node, {}, true, operation::read_dir, err);
   const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
   for (auto& e : entries) {
@@ -451,7 +355,7 @@ void copier::delete_extraneous(dir_node* node) {
     if (!in_source && !filter_.empty()) {
       if (e.type == DT_UNKNOWN) {
         struct stat st {};
-        if (::fstatat(dir.get(), name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+        if (!fs::stat_at(dir.get(), name, st, fs::follow::no) && S_ISDIR(st.st_mode))
           e.type = DT_DIR;
       }
       std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
@@ -463,17 +367,123 @@ void copier::delete_extraneous(dir_node* node) {
 }
 
 // Applies the filters to one listed entry; learns the type by stat when the listing did not say.
-bool copier::excluded(dir_node* node, const std::string& rel_dir, const char* name,
-                      std::uint8_t& dtype) {
+bool entry_copier::excluded(dir_node* node, const std::string& rel_dir, const char* name,
+                            std::uint8_t& dtype) {
   if (filter_.empty()) return false;
   if (dtype == DT_UNKNOWN) {
     struct stat st {};
-    if (::fstatat(node->src_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
-      dtype = DT_DIR;
+    if (!fs::stat_at(node->src_fd, name, st, fs::follow::no) && S_ISDIR(st.st_mode)) dtype = DT_DIR;
   }
   if (!filter_.needs_path()) return filter_.excluded({}, name, dtype == DT_DIR);
   std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
   return filter_.excluded(rel, name, dtype == DT_DIR);
+}
+
+// --dry-run: what the real run would do with one entry (the same plan::decide_entry()), recorded
+// (counts, the observer, errors that can be known now) instead of done.
+void entry_copier::dry_entry(dir_node* node, const char* name) {
+  struct stat st {};
+  if (std::error_code err = fs::stat_at(node->src_fd, name, st, fs::follow{follows(node)}))
+    return rep_.report(node, name, false, operation::stat, err);
+  if (S_ISDIR(st.st_mode)) {
+    return driver_.descend(node, name);
+  }
+  struct stat dst {};
+  const bool have_dst =
+      node->dst_fd >= 0 && !fs::stat_at(node->dst_fd, dst_name(node, name), dst, fs::follow::no);
+  const plan::entry_facts s = plan::entry_facts::of(st);
+  plan::entry_facts d = plan::entry_facts::of(dst);
+  // A name of a DST inode that the real run would replace no longer counts as one of its names.
+  const std::pair<dev_t, ino_t> key{dst.st_dev, dst.st_ino};
+  if (have_dst && dst.st_nlink > 1) {
+    std::lock_guard lock(dry_mu_);
+    auto it = dry_replaced_.find(key);
+    if (it != dry_replaced_.end()) d.nlink -= it->second;
+  }
+  link_claim c{link_claim::kind::copy, {}, {}, 0};
+  const plan::entry_decision dec =
+      decide(node, name, s, have_dst ? &d : nullptr, st, c, [] { return std::string(); });
+  bool first = dec.first_link;
+  auto finish_group = [&](bool ok, ino_t ino) {
+    if (first) dry_waiters(links_.finish(st.st_dev, st.st_ino, ok, ino), ok, ino);
+  };
+  switch (dec.what) {
+    case plan::action::conflict:
+      finish_group(false, 0);
+      return rep_.report(node, name, true, operation::create, fs::errno_code(dec.error));
+    case plan::action::wait:
+      return;  // counted when the first name is done (dry_waiters)
+    case plan::action::skip:
+      return rep_.skipped();
+    case plan::action::link:
+      return rep_.entry_done(node, name, entry_kind::hardlink);
+    case plan::action::keep:
+      finish_group(true, plan::remembers_first_inode(pol_, true) ? dst.st_ino : 0);
+      return rep_.skipped();
+    default:
+      break;
+  }
+  // Created, after making room as the real run would (a directory in the way is removed first).
+  if (dec.what == plan::action::replace_tree) {
+    const char* dname = dst_name(node, name);
+    const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
+    if (remove_tree(node, node->dst_fd, dname, dname, rel) != removal::removed)
+      return finish_group(false, 0);
+  } else if (dec.what == plan::action::replace && dst.st_nlink > 1) {
+    std::lock_guard lock(dry_mu_);
+    ++dry_replaced_[key];
+  }
+  // What can be foreseen to fail at creation: the source is opened before the table is asked.
+  if (S_ISREG(st.st_mode)) {
+    if (std::error_code err = fs::access_at(node->src_fd, name, R_OK)) {
+      finish_group(false, 0);
+      return rep_.report(node, name, false, operation::open_source, err);
+    }
+  }
+  if (dec.claim_at_create) {
+    c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
+    const plan::entry_decision at = plan::decide_create(to_answer(c.what));
+    if (at.what == plan::action::wait) return;  // counted by dry_waiters
+    if (at.what == plan::action::link) return rep_.entry_done(node, name, entry_kind::hardlink);
+    first = at.first_link;
+  }
+  if (int err = plan::foresee_create(pol_, s)) {  // as mknodat() would fail
+    finish_group(false, 0);
+    return rep_.report(node, name, true, operation::create, fs::errno_code(err));
+  }
+  finish_group(true, 0);
+  if (S_ISREG(st.st_mode)) {
+    rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                       std::memory_order_relaxed);
+    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                      std::memory_order_relaxed);
+  }
+  rep_.entry_done(node, name, kind_of(st.st_mode));
+}
+
+// Names of a hard-link group that met its first name between claim() and finish() (another
+// worker): what link_waiters() would make of them (plan::decide_waiter()).
+void entry_copier::dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t dst_ino) {
+  for (auto& w : waiters) {
+    struct stat have {};
+    plan::entry_facts have_facts;
+    const bool looked =
+        ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
+        !fs::stat_at(w.node->dst_fd, dst_name(w.node, w.name.c_str()), have, fs::follow::no);
+    if (looked) have_facts = plan::entry_facts::of(have);
+    switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
+      case plan::action::skip:
+        rep_.skipped();
+        break;
+      case plan::action::link:
+        rep_.entry_done(w.node, w.name, entry_kind::hardlink);
+        break;
+      default:
+        copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);  // on its own, as the real run
+        break;
+    }
+    driver_.waiter_done(w.node);
+  }
 }
 
 }  // namespace treecopy::engine

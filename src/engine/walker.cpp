@@ -75,7 +75,7 @@ void copier::run_root() {
   } else {
     rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
     std::uint8_t dtype = S_ISREG(setup_.src_st.st_mode) ? DT_REG : DT_UNKNOWN;
-    copy_entry(&top_, setup_.src_name.c_str(), dtype);
+    entries_.copy({&top_, setup_.src_name.c_str(), dtype});
   }
 }
 
@@ -101,14 +101,16 @@ void copier::process_dir(dir_node* node, bool via_parent) {
     try {
       opened = open_dir_pair(node, via_parent);
     } catch (const std::bad_alloc&) {
-      rep_.report(node->parent, node->name, false, operation::open_source, ENOMEM);
+      rep_.report(node->parent, node->name, false, operation::open_source, fs::errno_code(ENOMEM));
     }
   }
   if (node == root_ && opened) {
     src_root_fd_ = node->src_fd;
     dst_root_fd_ = node->dst_fd;
+    entries_.where().dst_fd = node->dst_fd;
     node->pinned = true;
-    if (pol_.update && node->existed && node->dst_fd >= 0) detect_time_granularity(node->dst_fd);
+    if (pol_.update && node->existed && node->dst_fd >= 0)
+      entries_.detect_time_granularity(node->dst_fd);
   }
   if (via_parent) release_users(node->parent);
   if (!opened) {
@@ -120,16 +122,16 @@ void copier::process_dir(dir_node* node, bool via_parent) {
   }
   rep_.count().entries_done.fetch_add(1, std::memory_order_relaxed);
   if (!node->no_descend) {
-    if (int err = fs::list_dir(node->src_fd, node->names, node->entries))
+    if (std::error_code err = fs::read_dir(node->src_fd, node->names, node->entries))
       rep_.report(node, {}, false, operation::read_dir, err);
   }
   rep_.count().entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
   rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
   try {
-    if (plan::deletes_in(pol_, node->existed) && !stopping()) delete_extraneous(node);
+    if (plan::deletes_in(pol_, node->existed) && !stopping()) entries_.delete_extraneous(node);
     schedule_children(node);
   } catch (const std::bad_alloc&) {
-    rep_.report(node, {}, false, operation::read_dir, ENOMEM);
+    rep_.report(node, {}, false, operation::read_dir, fs::errno_code(ENOMEM));
   }
   release_users(node);
   finish_child(node);
@@ -143,7 +145,7 @@ void copier::schedule_children(dir_node* node) {
   if (!filter_.empty()) {
     const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
     auto kept = std::remove_if(ents.begin(), ents.end(), [&](fs::dir_entry& e) {
-      return excluded(node, rel_dir, node->names.c_str() + e.name_offset, e.type);
+      return entries_.excluded(node, rel_dir, node->names.c_str() + e.name_offset, e.type);
     });
     const auto dropped = static_cast<std::uint64_t>(ents.end() - kept);
     rep_.skipped(dropped);
@@ -173,10 +175,10 @@ void copier::schedule_children(dir_node* node) {
 
 namespace {
 
-// The entries a worker is going through (copy_entries()), so that copy_regular(), several calls
-// down, can hand the rest of them to other workers when it meets a large file. Thread-local
-// rather than passed down: every path to copy_regular() (plain, --merge, --update, hard-link
-// waiters) would need it, and only the entry the loop is at may use it (armed).
+// The entries a worker is going through (copy_entries()), so that large_file_ahead(), called by
+// the entry copier's copy_regular() several calls down, can hand the rest of them to other workers.
+// Thread-local rather than passed down: every path to copy_regular() (plain, --merge, --update,
+// hard-link waiters) would need it, and only the entry the loop is at may use it (armed).
 struct entry_cursor {
   const copier* owner;
   dir_node* node;
@@ -221,7 +223,7 @@ void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end
     }
     const auto& e = node->entries[cursor.next++];
     armed_while_copying armed(cursor);
-    copy_entry(node, node->names.c_str() + e.name_offset, e.type);
+    entries_.copy({node, node->names.c_str() + e.name_offset, e.type});
   }
 }
 
@@ -230,7 +232,7 @@ void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end
 // workers take them (and the other large files among them) instead of waiting for this one. File
 // sizes are known only once a file is open, so this is how the largest work starts early without
 // a stat per entry at listing time.
-void copier::hand_off_rest(dir_node* node) {
+void copier::large_file_ahead(dir_node* node) {
   entry_cursor* c = current_entries;
   if (!c || !c->armed || c->owner != this || c->node != node) return;
   c->armed = false;
@@ -258,8 +260,8 @@ void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {
 
 void copier::close_fds(dir_node* node) {
   if (node->pinned || node->src_fd < 0) return;
-  ::close(node->src_fd);
-  if (node->dst_fd >= 0) ::close(node->dst_fd);
+  (void)fs::close(node->src_fd);
+  if (node->dst_fd >= 0) (void)fs::close(node->dst_fd);
   node->src_fd = node->dst_fd = -1;
   open_dir_fds_.fetch_sub(2, std::memory_order_relaxed);
 }
@@ -293,22 +295,16 @@ void copier::finalize_dir(dir_node* node) {
   fs::unique_fd reopened;
   int dfd = node->dst_fd;
   if (dfd < 0) {
-    int fd = fs::open_dir_beneath(dst_root_fd_, rel_path(node));
-    if (fd < 0) {
-      rep_.report(node->parent, node->name, true, operation::set_mode, -fd);
+    fs::opened o = fs::open_beneath(dst_root_fd_, rel_path(node));
+    if (!o) {
+      rep_.report(node->parent, node->name, true, operation::set_mode, o.error);
       return;
     }
-    reopened.reset(fd);
-    dfd = fd;
+    reopened = std::move(o.fd);
+    dfd = reopened.get();
   }
   operation op{};
-  int err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op);
-  // --update makes an existing directory's attributes equal: also drop those SRC's has not.
-  if (!err && plan::prunes_dir_xattrs(pol_, node->existed, node->xattrs_read)) {
-    err = fs::remove_other_xattrs(dfd, node->xattrs);
-    if (err) op = operation::set_xattr;
-  }
-  if (err)
+  if (std::error_code err = entries_.finish_dir_meta(node, dfd, op))
     rep_.report(node->parent, node->name, true, op, err);
   else
     rep_.entry_done(node->parent, node->name, entry_kind::directory);
@@ -318,6 +314,31 @@ void copier::finalize_dir(dir_node* node) {
   } else {
     close_fds(node);
   }
+}
+
+// Listed without a type (DT_UNKNOWN), or met by a dry run: a directory after all. Its parent's
+// descriptors stay open for it.
+void copier::descend(dir_node* node, const char* name) { spawn_child(node, name, true); }
+
+bool copier::take_large_file(dir_node* node, const char* name, fs::unique_fd& sfd,
+                             fs::unique_fd& dfd, const struct stat& st, bool first_link) {
+  return streams_.start(*sched_, node, name, sfd, dfd, st, first_link);
+}
+
+void copier::waiter_done(dir_node* node) {
+  release_users(node);
+  finish_child(node);
+}
+
+void copier::big_file_done(big_file& f) {
+  dir_node* node = f.node;
+  entries_.finish_large_file(f);
+  release_users(node);
+  finish_child(node);
+}
+
+fs::copy_control copier::data_control(const dir_node* node, const struct stat& st) noexcept {
+  return entries_.data_control(node, st);
 }
 
 }  // namespace treecopy::engine

@@ -34,33 +34,21 @@ std::error_code unique_fd::close() noexcept {
   return fs::close(std::exchange(fd_, -1));
 }
 
-int open_at(int dirfd, const char* name, int flags, mode_t mode) noexcept {
+opened open(int dirfd, const char* name, int flags, mode_t mode) noexcept {
   // The copy sizes itself to the descriptor limit, so running out is rare and brief (a descriptor
   // the caller opened meanwhile, another process filling the system table): a few quick retries,
   // then the entry fails. Never more: a copy that waited for descriptors it holds itself would
   // wait forever.
   for (int emfile_tries = 0;;) {
     int fd = ::openat(dirfd, name, flags | O_CLOEXEC, mode);
-    if (fd >= 0) return fd;
+    if (fd >= 0) return {unique_fd{fd}, {}};
     if (errno == EINTR) continue;
     if ((errno == EMFILE || errno == ENFILE) && ++emfile_tries < 8) {
       ::usleep(250);
       continue;
     }
-    return -errno;
+    return {unique_fd{}, last_error()};
   }
-}
-
-opened open(int dirfd, const char* name, int flags, mode_t mode) noexcept {
-  int fd = open_at(dirfd, name, flags, mode);
-  if (fd < 0) return {unique_fd{}, errno_code(-fd)};
-  return {unique_fd{fd}, {}};
-}
-
-opened open_beneath(int root, std::string_view rel, follow links) noexcept {
-  int fd = open_dir_beneath(root, rel, links == follow::yes);
-  if (fd < 0) return {unique_fd{}, errno_code(-fd)};
-  return {unique_fd{fd}, {}};
 }
 
 std::error_code mount_id(int fd, std::uint64_t& id) noexcept {
@@ -121,21 +109,21 @@ namespace {
 
 // openat2 with RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH: the kernel walks the whole path but refuses
 // any symlink and any escape from dirfd, so a directory swapped for a symlink during the copy
-// cannot redirect us. Returns fd, -errno, or -ENOSYS where openat2 does not exist.
-int open_beneath_once(int dirfd, const char* path) noexcept {
+// cannot redirect us. ENOSYS where openat2 does not exist.
+opened open_beneath_once(int dirfd, const char* path) noexcept {
   struct open_how how {};
   how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
   how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS;
   for (;;) {
     long fd = ::syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-    if (fd >= 0) return static_cast<int>(fd);
+    if (fd >= 0) return {unique_fd{static_cast<int>(fd)}, {}};
     if (errno == EAGAIN || errno == EINTR) continue;
-    return -errno;
+    return {unique_fd{}, last_error()};
   }
 }
 
 // The portable walk: one O_NOFOLLOW openat per component.
-int open_components(int dirfd, std::string_view rel) noexcept {
+opened open_components(int dirfd, std::string_view rel) noexcept {
   unique_fd cur;
   int base = dirfd;
   std::string name;
@@ -144,19 +132,19 @@ int open_components(int dirfd, std::string_view rel) noexcept {
     name.assign(rel.substr(0, slash));
     rel = slash == std::string_view::npos ? std::string_view{} : rel.substr(slash + 1);
     if (name.empty()) continue;
-    int fd = open_at(base, name.c_str(), O_RDONLY | dir_open_flags);
-    if (fd < 0) return fd;
-    cur.reset(fd);
-    base = fd;
+    opened next = open(base, name.c_str(), O_RDONLY | dir_open_flags);
+    if (!next) return next;
+    cur = std::move(next.fd);
+    base = cur.get();
   }
-  if (!cur) return open_at(dirfd, ".", O_RDONLY | dir_open_flags);
-  return cur.release();
+  if (!cur) return open(dirfd, ".", O_RDONLY | dir_open_flags);
+  return {std::move(cur), {}};
 }
 
 }  // namespace
 
-int open_dir_beneath(int root, std::string_view rel, bool follow) noexcept {
-  if (rel.empty()) return open_at(root, ".", O_RDONLY | dir_open_flags);
+opened open_beneath(int root, std::string_view rel, follow links) noexcept {
+  if (rel.empty()) return open(root, ".", O_RDONLY | dir_open_flags);
   // The kernel takes at most PATH_MAX bytes per call: walk long paths in chunks that end at a '/'.
   constexpr std::size_t chunk = PATH_MAX - 256;
   unique_fd cur;
@@ -166,18 +154,19 @@ int open_dir_beneath(int root, std::string_view rel, bool follow) noexcept {
     std::size_t take = rel.size();
     if (take > chunk) {
       take = rel.rfind('/', chunk);
-      if (take == std::string_view::npos || take == 0) return -ENAMETOOLONG;
+      if (take == std::string_view::npos || take == 0)
+        return {unique_fd{}, errno_code(ENAMETOOLONG)};
     }
     piece.assign(rel.substr(0, take));
     rel = take < rel.size() ? rel.substr(take + 1) : std::string_view{};
-    int fd = follow ? open_at(base, piece.c_str(), O_RDONLY | O_DIRECTORY)
-                    : open_beneath_once(base, piece.c_str());
-    if (fd == -ENOSYS) fd = open_components(base, piece);
-    if (fd < 0) return fd;
-    cur.reset(fd);
-    base = fd;
+    opened next = links == follow::yes ? open(base, piece.c_str(), O_RDONLY | O_DIRECTORY)
+                                       : open_beneath_once(base, piece.c_str());
+    if (next.error == std::errc::function_not_supported) next = open_components(base, piece);
+    if (!next) return next;
+    cur = std::move(next.fd);
+    base = cur.get();
   }
-  return cur.release();
+  return {std::move(cur), {}};
 }
 
 namespace {
@@ -191,7 +180,7 @@ struct linux_dirent64 {
 constexpr std::size_t dirent_name_offset = 19;
 }  // namespace
 
-int list_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexcept {
+std::error_code read_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexcept {
   // One buffer per thread: a directory read never allocates for the kernel's records.
   constexpr std::size_t buf_size = std::size_t{64} << 10;
   thread_local std::unique_ptr<char[]> buf;
@@ -201,9 +190,9 @@ int list_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexce
       long n = ::syscall(SYS_getdents64, fd, buf.get(), buf_size);
       if (n < 0) {
         if (errno == EINTR) continue;
-        return errno;
+        return last_error();
       }
-      if (n == 0) return 0;
+      if (n == 0) return {};
       for (long pos = 0; pos < n;) {
         auto* d = reinterpret_cast<linux_dirent64*>(buf.get() + pos);
         pos += d->d_reclen;
@@ -214,11 +203,11 @@ int list_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexce
       }
     }
   } catch (...) {
-    return ENOMEM;
+    return errno_code(ENOMEM);
   }
 }
 
-int clone_file(int src, int dst) noexcept { return ::ioctl(dst, FICLONE, src) == 0 ? 0 : errno; }
+std::error_code clone(int src, int dst) noexcept { return checked(::ioctl(dst, FICLONE, src)); }
 
 bool mostly_cached(int fd, std::uint64_t size) noexcept {
   if (size == 0) return true;
@@ -244,7 +233,9 @@ bool mostly_cached(int fd, std::uint64_t size) noexcept {
   return true;
 }
 
-bool clone_unsupported(int err) noexcept {
+bool clone_unsupported(std::error_code error) noexcept {
+  if (error.category() != std::generic_category()) return false;
+  const int err = error.value();
   return err == EOPNOTSUPP || err == EXDEV || err == ENOTTY || err == ENOSYS;
 }
 
@@ -494,23 +485,23 @@ copy_result copy_range(int src, int dst, std::uint64_t offset, std::uint64_t len
 namespace {
 
 // Reads all attributes through list(buf, size) and get(name, buf, size), which are the f*, or the
-// l* calls on a path. Returns 0 (also when the file system has none) or errno.
+// l* calls on a path. None is no error, also when the file system has none.
 template <class List, class Get>
-int read_xattrs_with(List list, Get get, xattr_list& out) noexcept {
+std::error_code read_xattrs_with(List list, Get get, xattr_list& out) noexcept {
   try {
     char small[1024];
     ssize_t n = list(small, sizeof small);
     std::string names;
     if (n < 0 && errno == ERANGE) {
       ssize_t need = list(nullptr, 0);
-      if (need < 0) return errno;
+      if (need < 0) return last_error();
       names.resize(static_cast<std::size_t>(need));
       n = list(names.data(), names.size());
       if (n >= 0) names.resize(static_cast<std::size_t>(n));
     } else if (n > 0) {
       names.assign(small, static_cast<std::size_t>(n));
     }
-    if (n < 0) return (errno == ENOTSUP) ? 0 : errno;
+    if (n < 0) return errno == ENOTSUP ? std::error_code{} : last_error();
     for (std::size_t pos = 0; pos < names.size();) {
       std::size_t end = names.find('\0', pos);
       if (end == std::string::npos) end = names.size();
@@ -522,7 +513,7 @@ int read_xattrs_with(List list, Get get, xattr_list& out) noexcept {
         ssize_t len = get(name.c_str(), nullptr, 0);
         if (len < 0) {
           if (errno == ENODATA) break;  // removed meanwhile
-          return errno;
+          return last_error();
         }
         value.resize(static_cast<std::size_t>(len));
         ssize_t got = get(name.c_str(), value.data(), value.size());
@@ -531,39 +522,40 @@ int read_xattrs_with(List list, Get get, xattr_list& out) noexcept {
           out.items.emplace_back(std::move(name), std::move(value));
           break;
         }
-        if (errno != ERANGE) return errno;  // ERANGE: it grew meanwhile; ask again
+        if (errno != ERANGE) return last_error();  // ERANGE: it grew meanwhile; ask again
       }
     }
-    return 0;
+    return {};
   } catch (...) {
-    return ENOMEM;
+    return errno_code(ENOMEM);
   }
 }
 
 // Failures of setting or removing an attribute that cp -a passes over silently: the file system
 // has no such attributes, or the namespace (security, trusted, system) needs a privilege.
-bool ignorable_xattr_error(const std::string& name, int err) {
+bool ignorable_xattr_error(std::string_view name, int err) {
   if (err == ENOTSUP) return true;
   return name.rfind("user.", 0) != 0 && (err == EPERM || err == EACCES);
 }
 
 // Removes the attributes of the entry that keep does not name, through remove(name).
 template <class Remove>
-int remove_others(const xattr_list& have, const xattr_list& keep, Remove remove) noexcept {
+std::error_code remove_others(const xattr_list& have, const xattr_list& keep,
+                              Remove remove) noexcept {
   for (const auto& [name, value] : have.items) {
     bool kept = false;
     for (const auto& k : keep.items) kept = kept || k.first == name;
     if (kept || remove(name.c_str()) == 0) continue;
     int err = errno;
     if (err == ENODATA || ignorable_xattr_error(name, err)) continue;
-    return err;
+    return errno_code(err);
   }
-  return 0;
+  return {};
 }
 
 }  // namespace
 
-int read_xattrs(int fd, xattr_list& out) noexcept {
+std::error_code get_xattrs(int fd, xattr_list& out) noexcept {
   return read_xattrs_with([fd](char* buf, std::size_t size) { return ::flistxattr(fd, buf, size); },
                           [fd](const char* name, void* buf, std::size_t size) {
                             return ::fgetxattr(fd, name, buf, size);
@@ -571,50 +563,43 @@ int read_xattrs(int fd, xattr_list& out) noexcept {
                           out);
 }
 
-int write_xattrs(int fd, const xattr_list& attrs) noexcept {
+std::error_code set_xattrs(int fd, const xattr_list& attrs) noexcept {
   for (const auto& [name, value] : attrs.items) {
     if (::fsetxattr(fd, name.c_str(), value.data(), value.size(), 0) == 0) continue;
     int err = errno;
-    if (err == ENOTSUP) continue;  // the destination file system has no such attributes
-    bool privileged_ns = name.rfind("user.", 0) != 0;
-    if (privileged_ns && (err == EPERM || err == EACCES)) continue;  // as cp -a: needs privilege
-    return err;
+    // As cp -a: unsupported on the destination, or a namespace that needs privilege.
+    if (!ignorable_xattr_error(name, err)) return errno_code(err);
   }
-  return 0;
+  return {};
 }
 
-int copy_xattrs(int src, int dst, bool& read_side) noexcept {
+copy_error copy_xattrs(int src, int dst) noexcept {
   // The common case, no attributes at all, costs one flistxattr call.
   char probe[1];
   ssize_t n = ::flistxattr(src, probe, 0);
-  if (n == 0) return 0;
-  if (n < 0) {
-    read_side = true;
-    return errno == ENOTSUP ? 0 : errno;
-  }
+  if (n == 0) return {};
+  if (n < 0) return errno == ENOTSUP ? copy_error{} : copy_error{last_error(), true};
   xattr_list list;
-  if (int err = read_xattrs(src, list)) {
-    read_side = true;
-    return err;
-  }
-  read_side = false;
-  return write_xattrs(dst, list);
+  if (std::error_code err = get_xattrs(src, list)) return {err, true};
+  return {set_xattrs(dst, list), false};
 }
 
-int copy_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
-                   bool& read_side) noexcept {
+copy_error copy_xattrs_at(int src_dir, const char* src_name, int dst_dir,
+                          const char* dst_name) noexcept {
   char src[64 + NAME_MAX], dst[64 + NAME_MAX];
   std::snprintf(src, sizeof src, "/proc/self/fd/%d/%s", src_dir, src_name);
   std::snprintf(dst, sizeof dst, "/proc/self/fd/%d/%s", dst_dir, dst_name);
   char probe[1];
   ssize_t n = ::llistxattr(src, probe, 0);
-  if (n == 0) return 0;
-  read_side = true;
-  if (n < 0) return (errno == ENOTSUP || errno == ENOENT) ? 0 : errno;
+  if (n == 0) return {};
+  if (n < 0) {
+    if (errno == ENOTSUP || errno == ENOENT) return {};
+    return {last_error(), true};
+  }
   try {
     std::string names(static_cast<std::size_t>(n), '\0');
     n = ::llistxattr(src, names.data(), names.size());
-    if (n < 0) return errno == ERANGE ? 0 : errno;
+    if (n < 0) return errno == ERANGE ? copy_error{} : copy_error{last_error(), true};
     names.resize(static_cast<std::size_t>(n));
     std::string value;
     for (std::size_t pos = 0; pos < names.size();) {
@@ -627,31 +612,27 @@ int copy_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* d
       if (len < 0) continue;
       if (::lsetxattr(dst, name, value.data(), static_cast<std::size_t>(len), 0) == 0) continue;
       int err = errno;
-      if (err == ENOTSUP) continue;
-      bool privileged_ns = std::strncmp(name, "user.", 5) != 0;
-      if (privileged_ns && (err == EPERM || err == EACCES)) continue;
-      read_side = false;
-      return err;
+      if (!ignorable_xattr_error(name, err)) return {errno_code(err), false};
     }
   } catch (...) {
-    return ENOMEM;
+    return {errno_code(ENOMEM), true};
   }
-  return 0;
+  return {};
 }
 
-int remove_other_xattrs(int fd, const xattr_list& keep) noexcept {
+std::error_code prune_xattrs(int fd, const xattr_list& keep) noexcept {
   char probe[1];
   ssize_t n = ::flistxattr(fd, probe, 0);
   // None, or none possible (ENOTSUP): nothing to remove. Any other failure is one.
-  if (n == 0) return 0;
-  if (n < 0) return errno == ENOTSUP ? 0 : errno;
+  if (n == 0) return {};
+  if (n < 0) return errno == ENOTSUP ? std::error_code{} : last_error();
   xattr_list have;
-  if (int err = read_xattrs(fd, have)) return err;
+  if (std::error_code err = get_xattrs(fd, have)) return err;
   return remove_others(have, keep, [fd](const char* name) { return ::fremovexattr(fd, name); });
 }
 
-int sync_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
-                   bool& read_side) noexcept {
+copy_error sync_xattrs_at(int src_dir, const char* src_name, int dst_dir,
+                          const char* dst_name) noexcept {
   char src[64 + NAME_MAX], dst[64 + NAME_MAX];
   std::snprintf(src, sizeof src, "/proc/self/fd/%d/%s", src_dir, src_name);
   std::snprintf(dst, sizeof dst, "/proc/self/fd/%d/%s", dst_dir, dst_name);
@@ -665,21 +646,22 @@ int sync_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* d
   };
   try {
     xattr_list want, have;
-    read_side = true;
-    if (int err = read_xattrs_with(list_of(src), get_of(src), want)) return err == ENOENT ? 0 : err;
-    read_side = false;
-    if (int err = read_xattrs_with(list_of(dst), get_of(dst), have)) return err;
+    if (std::error_code err = read_xattrs_with(list_of(src), get_of(src), want))
+      return err == std::errc::no_such_file_or_directory ? copy_error{} : copy_error{err, true};
+    if (std::error_code err = read_xattrs_with(list_of(dst), get_of(dst), have))
+      return {err, false};
     for (const auto& [name, value] : want.items) {
       bool same = false;
       for (const auto& h : have.items) same = same || (h.first == name && h.second == value);
       if (same || ::lsetxattr(dst, name.c_str(), value.data(), value.size(), 0) == 0) continue;
       int err = errno;
-      if (!ignorable_xattr_error(name, err)) return err;
+      if (!ignorable_xattr_error(name, err)) return {errno_code(err), false};
     }
-    return remove_others(have, want,
-                         [&dst](const char* name) { return ::lremovexattr(dst, name); });
+    return {
+        remove_others(have, want, [&dst](const char* name) { return ::lremovexattr(dst, name); }),
+        false};
   } catch (...) {
-    return ENOMEM;
+    return {errno_code(ENOMEM), false};
   }
 }
 

@@ -2,8 +2,7 @@
 // that never follow symlinks, stat and metadata calls, directory listing, data copy (clone,
 // copy_file_range, read/write, holes) and extended attributes. Every call reports failure as a
 // value, never by throwing: a std::error_code holding the errno in std::generic_category() (the
-// category entry errors carry). The older calls returning errno or -errno as an int are kept,
-// implemented on the same code, until their callers have moved to the std::error_code ones.
+// category entry errors carry).
 #pragma once
 
 #include <fcntl.h>
@@ -26,7 +25,7 @@
 namespace treecopy::fs {
 
 /// An owned file descriptor, closed on destruction (close errors of read-only descriptors do not
-/// matter; written files are closed explicitly with close_checked()).
+/// matter; written files are closed explicitly with close()).
 class unique_fd {
  public:
   unique_fd() noexcept = default;
@@ -47,8 +46,6 @@ class unique_fd {
   /// Closes the descriptor, for files whose close can report a write error (NFS, quotas); none
   /// when it was not open.
   std::error_code close() noexcept;
-  /// close() as an errno value (0 when it succeeded).
-  int close_checked() noexcept { return close().value(); }
 
  private:
   int fd_ = -1;
@@ -80,15 +77,6 @@ struct opened {
 /// Whether a call on a name follows the name's final symlink: fs::follow{deref} from a bool.
 enum class follow : bool { no = false, yes = true };
 
-/// openat() with EINTR retry. Returns the fd or -errno.
-int open_at(int dirfd, const char* name, int flags, mode_t mode = 0) noexcept;
-
-/// Opens the directory reached from root by the '/'-separated relative path rel (which may be
-/// longer than PATH_MAX), following no symlink in any component and never leaving root (unless
-/// follow: then symlinks are followed, for copies that dereference them). An empty rel reopens root
-/// itself. Returns the fd or -errno.
-int open_dir_beneath(int root, std::string_view rel, bool follow = false) noexcept;
-
 /// Whether the directory fd is mounted somewhere other than where its parent directory parent_fd
 /// is: another file system, or a bind mount (statx's mount id; the device number where the kernel
 /// has none, which does not see bind mounts of the same file system).
@@ -101,8 +89,8 @@ struct dir_entry {
 };
 
 /// Lists a directory fd (getdents64 directly, into a caller-provided buffer), skipping "." and
-/// "..". Names are appended NUL-terminated to names. Returns 0 or errno.
-int list_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexcept;
+/// "..". Names are appended NUL-terminated to names.
+std::error_code read_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexcept;
 
 /// What a data copy did.
 struct copy_result {
@@ -143,12 +131,19 @@ copy_result copy_range(int src, int dst, std::uint64_t offset, std::uint64_t len
 /// as cached; false when neither can tell.
 bool mostly_cached(int fd, std::uint64_t size) noexcept;
 
-/// Tries to clone all of src into dst (FICLONE). Returns 0 or errno.
-int clone_file(int src, int dst) noexcept;
+/// Tries to clone all of src into dst (FICLONE).
+std::error_code clone(int src, int dst) noexcept;
 
-/// Whether an errno from clone_file() means "this pair of file systems cannot clone" (as opposed to
+/// Whether an error from clone() means "this pair of file systems cannot clone" (as opposed to
 /// "this file cannot").
-bool clone_unsupported(int err) noexcept;
+bool clone_unsupported(std::error_code error) noexcept;
+
+/// A failure of a call that reads one entry and writes another, and which of the two failed.
+struct copy_error {
+  std::error_code error;
+  bool read_side = false;  ///< reading the source failed (else writing the destination did)
+  explicit operator bool() const noexcept { return static_cast<bool>(error); }
+};
 
 /// Extended attributes of an entry: names and values, in listing order.
 struct xattr_list {
@@ -156,34 +151,34 @@ struct xattr_list {
   bool empty() const noexcept { return items.empty(); }
 };
 
-/// Reads all extended attributes of fd. Returns 0 (also when the file system has none) or errno.
-int read_xattrs(int fd, xattr_list& out) noexcept;
+/// Reads all extended attributes of fd (none, also when its file system has none).
+std::error_code get_xattrs(int fd, xattr_list& out) noexcept;
 
 /// Writes attributes to fd. Failures that cp -a also passes over silently (unsupported on the
-/// destination; security/trusted/system namespaces without the privilege) are skipped. Returns 0 or
-/// the errno of the first other failure.
-int write_xattrs(int fd, const xattr_list& attrs) noexcept;
+/// destination; security/trusted/system namespaces without the privilege) are skipped; the first
+/// other failure is returned.
+std::error_code set_xattrs(int fd, const xattr_list& attrs) noexcept;
 
-/// Copies the extended attributes from src to dst without keeping them: 0 or errno; read_side tells
-/// which side failed.
-int copy_xattrs(int src, int dst, bool& read_side) noexcept;
+/// Copies the extended attributes from src to dst without keeping them; the error tells which side
+/// failed.
+copy_error copy_xattrs(int src, int dst) noexcept;
 
 /// copy_xattrs() for entries that cannot be opened (symlinks, FIFOs, devices): src_dir/src_name to
 /// dst_dir/dst_name, not following a final symlink. Linux has no descriptor-relative xattr calls
 /// before 6.13, so this goes through /proc/self/fd/N/NAME; without /proc it does nothing.
-int copy_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
-                   bool& read_side) noexcept;
+copy_error copy_xattrs_at(int src_dir, const char* src_name, int dst_dir,
+                          const char* dst_name) noexcept;
 
 /// Removes the attributes of fd that keep does not have (those cp -a could not have set either,
-/// see write_xattrs(), stay). Returns 0 or errno. The common case, no attributes, is one call.
-int remove_other_xattrs(int fd, const xattr_list& keep) noexcept;
+/// see set_xattrs(), stay). The common case, no attributes, is one call.
+std::error_code prune_xattrs(int fd, const xattr_list& keep) noexcept;
 
 /// Makes the attributes of dst_dir/dst_name equal to those of src_dir/src_name, not following a
 /// final symlink: sets the missing and different ones, removes those SRC does not have; skips what
-/// write_xattrs() skips. 0 or errno; read_side tells which side failed. Through /proc/self/fd, as
+/// set_xattrs() skips. The error tells which side failed. Through /proc/self/fd, as
 /// copy_xattrs_at().
-int sync_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
-                   bool& read_side) noexcept;
+copy_error sync_xattrs_at(int src_dir, const char* src_name, int dst_dir,
+                          const char* dst_name) noexcept;
 
 // ---- The std::error_code calls ----------------------------------------------------------------
 // One function per system call the engine makes, as thin as the call itself: inline, no call
@@ -192,11 +187,14 @@ int sync_xattrs_at(int src_dir, const char* src_name, int dst_dir, const char* d
 // the copy only ever changes the entry it created. name is relative to dirfd (AT_FDCWD for a
 // path).
 
-/// openat() (always O_CLOEXEC): the descriptor, or why not. A lack of descriptors (EMFILE,
-/// ENFILE) is retried a few times before it is reported, see open_at().
+/// openat() (always O_CLOEXEC, EINTR retried): the descriptor, or why not. A lack of descriptors
+/// (EMFILE, ENFILE) is retried a few times before it is reported.
 opened open(int dirfd, const char* name, int flags, mode_t mode = 0) noexcept;
 
-/// open_dir_beneath() with its error as a value.
+/// Opens the directory reached from root by the '/'-separated relative path rel (which may be
+/// longer than PATH_MAX), following no symlink in any component and never leaving root (unless
+/// follow::yes: then symlinks are followed, for copies that dereference them). An empty rel
+/// reopens root itself.
 opened open_beneath(int root, std::string_view rel, follow links = follow::no) noexcept;
 
 /// fstatat(): the entry dirfd/name (the symlink itself with follow::no).
@@ -333,27 +331,6 @@ inline gid_t effective_gid() noexcept { return ::getegid(); }
 /// other threads): false when /proc cannot tell.
 bool read_umask(mode_t& mask) noexcept;
 
-/// list_dir() with its error as a value.
-inline std::error_code read_dir(int fd, std::string& names,
-                                std::vector<dir_entry>& entries) noexcept {
-  return errno_code(list_dir(fd, names, entries));
-}
-
-/// clone_file() with its error as a value.
-inline std::error_code clone(int src, int dst) noexcept { return errno_code(clone_file(src, dst)); }
-
-/// clone_unsupported() for an error from clone().
-inline bool clone_unsupported(std::error_code error) noexcept {
-  return error.category() == std::generic_category() && clone_unsupported(error.value());
-}
-
-/// A failure of a call that reads one entry and writes another, and which of the two failed.
-struct copy_error {
-  std::error_code error;
-  bool read_side = false;  ///< reading the source failed (else writing the destination did)
-  explicit operator bool() const noexcept { return static_cast<bool>(error); }
-};
-
 /// fgetxattr() without the value: the size of fd's attribute name. ENODATA when fd has none of
 /// that name, ENOTSUP when its file system has no attributes.
 inline std::error_code xattr_size(int fd, const char* name, std::size_t& size) noexcept {
@@ -361,44 +338,6 @@ inline std::error_code xattr_size(int fd, const char* name, std::size_t& size) n
   if (n < 0) return last_error();
   size = static_cast<std::size_t>(n);
   return {};
-}
-
-/// read_xattrs() with its error as a value.
-inline std::error_code get_xattrs(int fd, xattr_list& out) noexcept {
-  return errno_code(read_xattrs(fd, out));
-}
-
-/// write_xattrs() with its error as a value.
-inline std::error_code set_xattrs(int fd, const xattr_list& attrs) noexcept {
-  return errno_code(write_xattrs(fd, attrs));
-}
-
-/// remove_other_xattrs() with its error as a value.
-inline std::error_code prune_xattrs(int fd, const xattr_list& keep) noexcept {
-  return errno_code(remove_other_xattrs(fd, keep));
-}
-
-/// copy_xattrs() with its error as a value.
-inline copy_error copy_xattrs(int src, int dst) noexcept {
-  bool read_side = false;
-  int err = copy_xattrs(src, dst, read_side);
-  return {errno_code(err), err != 0 && read_side};
-}
-
-/// copy_xattrs_at() with its error as a value.
-inline copy_error copy_xattrs_at(int src_dir, const char* src_name, int dst_dir,
-                                 const char* dst_name) noexcept {
-  bool read_side = false;
-  int err = copy_xattrs_at(src_dir, src_name, dst_dir, dst_name, read_side);
-  return {errno_code(err), err != 0 && read_side};
-}
-
-/// sync_xattrs_at() with its error as a value.
-inline copy_error sync_xattrs_at(int src_dir, const char* src_name, int dst_dir,
-                                 const char* dst_name) noexcept {
-  bool read_side = false;
-  int err = sync_xattrs_at(src_dir, src_name, dst_dir, dst_name, read_side);
-  return {errno_code(err), err != 0 && read_side};
 }
 
 }  // namespace treecopy::fs

@@ -162,9 +162,8 @@ thread_local tbb_scheduler* running_here = nullptr;
 
 class tbb_scheduler final : public scheduler {
  public:
-  tbb_scheduler(unsigned jobs, stop_flags& stop, const counters& found,
-                std::function<void()> on_start)
-      : jobs_(jobs), stop_(stop), found_(found), on_start_(std::move(on_start)) {}
+  tbb_scheduler(unsigned jobs, stop_flags& stop, const counters& found)
+      : jobs_(jobs), stop_(stop), found_(found) {}
 
   void spawn(task t) override;
   void run(task first) override;
@@ -173,7 +172,7 @@ class tbb_scheduler final : public scheduler {
   // Entries found, bytes of files found, time run alone: past any of these the copy is no longer
   // small and workers pay for themselves. The first two catch a tree's or a large file's work as
   // soon as it is listed or opened; the time is for slow file systems, where even a few entries
-  // are worth requests in parallel, and for progress, which starts with the pool.
+  // are worth requests in parallel.
   static constexpr std::uint64_t entries_alone = 64;
   static constexpr std::uint64_t bytes_alone = 1 << 20;
   static constexpr std::chrono::milliseconds time_alone{5};
@@ -184,8 +183,7 @@ class tbb_scheduler final : public scheduler {
   unsigned jobs_;
   stop_flags& stop_;
   const counters& found_;
-  std::function<void()> on_start_;
-  bool started_ = false;  ///< on_start_ called (and, with jobs_ > 1, pool_ tried)
+  bool started_ = false;  ///< pool_ tried (once: with jobs_ 1, or if it failed, never again)
   std::chrono::steady_clock::time_point begun_;
   std::vector<task> local_;  ///< queued by the calling thread before the pool starts
   std::unique_ptr<tbb_pool> pool_;
@@ -221,11 +219,6 @@ void tbb_scheduler::start_pool() {
       // constructor threw and nothing was handed over.
       pool_.reset();
     }
-  }
-  try {
-    if (on_start_) on_start_();
-  } catch (...) {
-    // Progress is a comfort: the copy goes on without it (and spawn()'s task is queued already).
   }
 }
 
@@ -282,9 +275,8 @@ unsigned scheduler_cores() noexcept {
 }
 
 std::unique_ptr<scheduler> make_tbb_scheduler(unsigned jobs, stop_flags& stop,
-                                              const counters& found,
-                                              std::function<void()> on_start) {
-  return std::make_unique<tbb_scheduler>(jobs, stop, found, std::move(on_start));
+                                              const counters& found) {
+  return std::make_unique<tbb_scheduler>(jobs, stop, found);
 }
 
 }  // namespace treecopy::engine

@@ -1,7 +1,7 @@
-// Start-up: a small copy (one file, a directory of a few files) runs on the calling thread alone,
-// starting neither the worker pool nor the progress sampler, since starting them costs several
-// times the copy itself; a larger tree still gets its workers. Threads are counted in
-// /proc/self/task from the observer's callbacks, which run inside the copy.
+// Start-up: a small copy (one file, a directory of a few files) runs on the calling thread,
+// without starting the worker pool (nor, for one small file, the progress sampler), since starting
+// them costs several times the copy itself; a larger tree still gets its workers. Threads are
+// counted in /proc/self/task from the observer's callbacks, which run inside the copy.
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -85,11 +85,12 @@ TEST(startup, one_small_file_is_copied_without_starting_a_thread) {
   EXPECT_EQ(threads_added(scratch / "f", scratch / "g"), 0u);
 }
 
-TEST(startup, a_tree_of_ten_small_files_is_copied_without_starting_a_thread) {
+// A directory may hold a file that takes long: the progress sampler starts for it, but no worker.
+TEST(startup, a_tree_of_ten_small_files_is_copied_without_starting_a_worker) {
   scratch_dir scratch("startup-tree");
   ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
   for (int i = 0; i < 10; ++i) write_file(scratch / ("src/f" + std::to_string(i)), 4096, 'b');
-  EXPECT_EQ(threads_added(scratch / "src", scratch / "dst"), 0u);
+  EXPECT_LE(threads_added(scratch / "src", scratch / "dst"), 1u) << "more than the sampler";
 }
 
 // The other side: a tree with work for several workers starts them (and the sampler).

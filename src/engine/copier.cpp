@@ -101,7 +101,8 @@ copy_report copier::run() {
   }
 
   try {
-    sched_ = make_tbb_scheduler(jobs_, flags_, rep_.count());  // workers start once needed
+    // Workers and the progress sampler start once the copy has work for them.
+    sched_ = make_tbb_scheduler(jobs_, flags_, rep_.count(), [this] { rep_.start_sampler(); });
   } catch (const std::bad_alloc&) {
     throw setup_error(setup_.dst_display, std::make_error_code(std::errc::not_enough_memory),
                       "cannot start the worker threads: out of memory");
@@ -111,9 +112,6 @@ copy_report copier::run() {
                       std::string("cannot start the worker threads: ") + e.what());
   }
 
-  // One file under 1 MiB takes about what starting the sampler takes: none for it (the observer
-  // still hears the final snapshot).
-  if (setup_.src_dir || setup_.src_st.st_size >= (off_t{1} << 20)) rep_.start_sampler();
   std::exception_ptr failure;
   try {
     sched_->run([this] { run_root(); });

@@ -162,17 +162,19 @@ thread_local tbb_scheduler* running_here = nullptr;
 
 class tbb_scheduler final : public scheduler {
  public:
-  tbb_scheduler(unsigned jobs, stop_flags& stop, const counters& found)
-      : jobs_(jobs), stop_(stop), found_(found) {}
+  tbb_scheduler(unsigned jobs, stop_flags& stop, const counters& found,
+                std::function<void()> on_start)
+      : jobs_(jobs), stop_(stop), found_(found), on_start_(std::move(on_start)) {}
 
   void spawn(task t) override;
   void run(task first) override;
+  void found_work() override;
 
  private:
   // Entries found, bytes of files found, time run alone: past any of these the copy is no longer
   // small and workers pay for themselves. The first two catch a tree's or a large file's work as
   // soon as it is listed or opened; the time is for slow file systems, where even a few entries
-  // are worth requests in parallel.
+  // are worth requests in parallel, and for progress, which starts with the pool.
   static constexpr std::uint64_t entries_alone = 64;
   static constexpr std::uint64_t bytes_alone = 1 << 20;
   static constexpr std::chrono::milliseconds time_alone{5};
@@ -183,7 +185,8 @@ class tbb_scheduler final : public scheduler {
   unsigned jobs_;
   stop_flags& stop_;
   const counters& found_;
-  bool started_ = false;  ///< pool_ tried (once: with jobs_ 1, or if it failed, never again)
+  std::function<void()> on_start_;
+  bool started_ = false;  ///< on_start_ called and, with jobs_ > 1, pool_ tried (once)
   std::chrono::steady_clock::time_point begun_;
   std::vector<task> local_;  ///< queued by the calling thread before the pool starts
   std::unique_ptr<tbb_pool> pool_;
@@ -220,6 +223,15 @@ void tbb_scheduler::start_pool() {
       pool_.reset();
     }
   }
+  try {
+    if (on_start_) on_start_();
+  } catch (...) {
+    // Progress is a comfort: the copy goes on without it (and spawn()'s task is queued already).
+  }
+}
+
+void tbb_scheduler::found_work() {
+  if (running_here == this && !started_ && worth_starting()) start_pool();
 }
 
 void tbb_scheduler::spawn(task t) {
@@ -275,8 +287,9 @@ unsigned scheduler_cores() noexcept {
 }
 
 std::unique_ptr<scheduler> make_tbb_scheduler(unsigned jobs, stop_flags& stop,
-                                              const counters& found) {
-  return std::make_unique<tbb_scheduler>(jobs, stop, found);
+                                              const counters& found,
+                                              std::function<void()> on_start) {
+  return std::make_unique<tbb_scheduler>(jobs, stop, found, std::move(on_start));
 }
 
 }  // namespace treecopy::engine

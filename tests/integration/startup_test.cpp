@@ -1,6 +1,6 @@
-// Start-up: a small copy (one file, a directory of a few files) runs on the calling thread,
-// without starting the worker pool (nor, for one small file, the progress sampler), since starting
-// them costs several times the copy itself; a larger tree still gets its workers. Threads are
+// Start-up: a small copy (one file, a directory of a few files) runs on the calling thread alone,
+// starting neither the worker pool nor the progress sampler, since starting them costs several
+// times the copy itself; a larger tree or a large file still gets them. Threads are
 // counted in /proc/self/task from the observer's callbacks, which run inside the copy.
 #include <dirent.h>
 #include <fcntl.h>
@@ -85,12 +85,20 @@ TEST(startup, one_small_file_is_copied_without_starting_a_thread) {
   EXPECT_EQ(threads_added(scratch / "f", scratch / "g"), 0u);
 }
 
-// A directory may hold a file that takes long: the progress sampler starts for it, but no worker.
-TEST(startup, a_tree_of_ten_small_files_is_copied_without_starting_a_worker) {
+TEST(startup, a_tree_of_ten_small_files_is_copied_without_starting_a_thread) {
   scratch_dir scratch("startup-tree");
   ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
   for (int i = 0; i < 10; ++i) write_file(scratch / ("src/f" + std::to_string(i)), 4096, 'b');
-  EXPECT_LE(threads_added(scratch / "src", scratch / "dst"), 1u) << "more than the sampler";
+  EXPECT_EQ(threads_added(scratch / "src", scratch / "dst"), 0u);
+}
+
+// One file of 2 MiB in a small tree: the sampler (and the pool) start before its data is copied,
+// so that its progress is told.
+TEST(startup, a_large_file_starts_the_sampler) {
+  scratch_dir scratch("startup-big");
+  ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
+  write_file(scratch / "src/big", 2 << 20, 'd');
+  EXPECT_GT(threads_added(scratch / "src", scratch / "dst"), 0u);
 }
 
 // The other side: a tree with work for several workers starts them (and the sampler).

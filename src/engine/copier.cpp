@@ -104,7 +104,8 @@ copy_report copier::run() {
   entries_.where().dst_name = setup_.dst_name;
 
   try {
-    sched_ = make_tbb_scheduler(jobs_, flags_);
+    // Workers and the progress sampler start once the copy has work for them.
+    sched_ = make_tbb_scheduler(jobs_, flags_, rep_.count(), [this] { rep_.start_sampler(); });
   } catch (const std::bad_alloc&) {
     throw setup_error(setup_.dst_display, std::make_error_code(std::errc::not_enough_memory),
                       "cannot start the worker threads: out of memory");
@@ -114,7 +115,6 @@ copy_report copier::run() {
                       std::string("cannot start the worker threads: ") + e.what());
   }
 
-  rep_.start_sampler();
   std::exception_ptr failure;
   try {
     sched_->run([this] { run_root(); });

@@ -5,10 +5,13 @@
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <memory>
+#include <new>
 #include <utility>
 #include <vector>
 
@@ -80,47 +83,54 @@ class arena_threads {
   std::vector<std::unique_ptr<member>> members_;
 };
 
-class tbb_scheduler final : public scheduler {
+// The arena and its workers, once a copy has work for them: tasks come in from the calling thread
+// while it is outside the arena (the tasks it had queued, and those it spawns until it joins)
+// and from inside (every worker's spawns).
+class tbb_pool {
  public:
-  tbb_scheduler(unsigned jobs, stop_flags& stop)
+  // Of the jobs threads, the calling one and TBB's workers (at most cores - 1 of them: see
+  // arena_threads) run the tasks, and threads of our own the rest. The arena asks TBB for no more
+  // workers than that: TBB never tries to start a worker that the copy did not plan for (failing,
+  // it would end the process). Started here, with nothing queued yet: an arena whose start failed
+  // cannot be used again, not even to wait (it spins on its half-done start).
+  tbb_pool(unsigned jobs, stop_flags& stop)
       : jobs_(jobs),
         own_(jobs - std::min(jobs, scheduler_cores())),
         arena_(static_cast<int>(jobs), 1 + own_),
         stop_(stop),
-        tasks_(std::make_unique<tbb::task_group>()) {
-    // Started here, with nothing queued yet: an arena whose start failed cannot be used again, not
-    // even to wait (it spins on its half-done start).
+        tasks_(std::make_unique<tbb::task_group>()),
+        extra_(arena_) {
     arena_.initialize();
   }
 
-  void spawn(task t) override { tasks_->run(std::move(t)); }
-  void run(task first) override;
+  /// From a thread outside the arena: queued in the arena, where a worker takes it. One enqueued
+  /// task may spawn many: a worker runs them as if it had spawned them itself.
+  void enqueue(scheduler::task t) { arena_.enqueue(tasks_->defer(std::move(t))); }
+  /// From a task in the arena.
+  void spawn(scheduler::task t) { tasks_->run(std::move(t)); }
+  /// Starts the copy's own threads beside TBB's workers.
+  void start_extra() noexcept { extra_.start(own_); }
+  /// The calling thread joins the arena until every task is done; see scheduler::run().
+  void join();
 
  private:
-  // Of the jobs_ threads, the calling one and TBB's workers (at most cores - 1 of them: see
-  // arena_threads) run the tasks, and threads of our own the rest. The arena asks TBB for no more
-  // workers than that: TBB never tries to start a worker that the copy did not plan for (failing,
-  // it would end the process).
   unsigned jobs_;
   unsigned own_;  ///< threads of our own beside TBB's workers
   tbb::task_arena arena_;
   stop_flags& stop_;
   std::unique_ptr<tbb::task_group> tasks_;
+  arena_threads extra_;
 };
 
 // TBB throws from here when it cannot start a worker thread or allocate a task; the tasks already
 // queued must still run before the group may be destroyed, or its destructor waits for them
 // forever: stop (they then skip their entries) and wait again, a bounded number of times, since
 // each wait may meet the same failure.
-void tbb_scheduler::run(task first) {
-  arena_threads extra(arena_);
+void tbb_pool::join() {
   std::exception_ptr failure;
   try {
-    extra.start(own_);
-    arena_.execute([&] {
-      tasks_->run(std::move(first));
-      tasks_->wait();
-    });
+    arena_.execute([&] { tasks_->wait(); });
+    extra_.release();
     return;
   } catch (...) {
     failure = std::current_exception();
@@ -133,22 +143,153 @@ void tbb_scheduler::run(task first) {
       drained = true;
     } catch (...) {
     }
-    if (drained) std::rethrow_exception(failure);
+    if (drained) {
+      extra_.release();
+      std::rethrow_exception(failure);
+    }
   }
   // TBB keeps failing: the queued tasks can no longer run. Leave the group to the process's end
   // rather than wait for it forever.
+  extra_.release();
   (void)tasks_.release();
   std::rethrow_exception(failure);
 }
 
+class tbb_scheduler;
+// The scheduler whose run() the calling thread is in, while it runs tasks itself (outside the
+// arena): its spawns go to the local queue, or to the arena's shared queue once the pool runs.
+thread_local tbb_scheduler* running_here = nullptr;
+
+class tbb_scheduler final : public scheduler {
+ public:
+  tbb_scheduler(unsigned jobs, stop_flags& stop, const counters& found,
+                std::function<void()> on_start)
+      : jobs_(jobs), stop_(stop), found_(found), on_start_(std::move(on_start)) {}
+
+  void spawn(task t) override;
+  void run(task first) override;
+  void found_work() override;
+
+ private:
+  // Entries found, bytes of files found, time run alone: past any of these the copy is no longer
+  // small and workers pay for themselves. The first two catch a tree's or a large file's work as
+  // soon as it is listed or opened; the time is for slow file systems, where even a few entries
+  // are worth requests in parallel, and for progress, which starts with the pool.
+  static constexpr std::uint64_t entries_alone = 64;
+  static constexpr std::uint64_t bytes_alone = 1 << 20;
+  static constexpr std::chrono::milliseconds time_alone{5};
+
+  bool worth_starting() const noexcept;
+  void start_pool();
+
+  unsigned jobs_;
+  stop_flags& stop_;
+  const counters& found_;
+  std::function<void()> on_start_;
+  bool started_ = false;  ///< on_start_ called and, with jobs_ > 1, pool_ tried (once)
+  std::chrono::steady_clock::time_point begun_;
+  std::vector<task> local_;  ///< queued by the calling thread before the pool starts
+  std::unique_ptr<tbb_pool> pool_;
+};
+
+bool tbb_scheduler::worth_starting() const noexcept {
+  return found_.entries_found.load(std::memory_order_relaxed) >= entries_alone ||
+         found_.bytes_found.load(std::memory_order_relaxed) >= bytes_alone ||
+         std::chrono::steady_clock::now() - begun_ >= time_alone;
+}
+
+// Hands the queued tasks to a new pool. Without one (-j 1, or it could not start) the calling
+// thread goes on alone: a worker that cannot be started is one worker fewer, never an abort.
+void tbb_scheduler::start_pool() {
+  started_ = true;
+  if (jobs_ > 1) {
+    try {
+      // pool_ is set before any task can reach a worker: their spawns go to it.
+      pool_ = std::make_unique<tbb_pool>(jobs_, stop_);
+      auto queued = std::make_shared<std::vector<task>>(std::move(local_));
+      local_.clear();
+      try {
+        pool_->enqueue([pool = pool_.get(), queued] {
+          for (task& t : *queued) pool->spawn(std::move(t));
+        });
+        pool_->start_extra();
+      } catch (const std::bad_alloc&) {
+        local_ = std::move(*queued);  // nothing reached the arena
+        pool_.reset();
+      }
+    } catch (const std::exception&) {
+      // No memory, or the arena's start failed (a thread could not be started): tbb_pool's
+      // constructor threw and nothing was handed over.
+      pool_.reset();
+    }
+  }
+  try {
+    if (on_start_) on_start_();
+  } catch (...) {
+    // Progress is a comfort: the copy goes on without it (and spawn()'s task is queued already).
+  }
+}
+
+void tbb_scheduler::found_work() {
+  if (running_here == this && !started_ && worth_starting()) start_pool();
+}
+
+void tbb_scheduler::spawn(task t) {
+  if (running_here != this) return pool_->spawn(std::move(t));
+  if (pool_) return pool_->enqueue(std::move(t));
+  local_.push_back(std::move(t));
+  if (!started_ && worth_starting()) start_pool();
+}
+
+// The calling thread runs the tasks itself until the copy is worth a pool (spawn() and the loop
+// check), then joins the pool. A task's failure is rethrown once every queued task has run (they
+// skip their entries after the stop), as the pool does.
+void tbb_scheduler::run(task first) {
+  begun_ = std::chrono::steady_clock::now();
+  std::exception_ptr failure;
+  tbb_scheduler* outer = std::exchange(running_here, this);
+  local_.push_back(std::move(first));
+  while (!pool_ && !local_.empty()) {
+    if (!started_ && worth_starting()) {
+      start_pool();
+      if (pool_) break;
+    }
+    task t = std::move(local_.back());
+    local_.pop_back();
+    try {
+      t();
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+      stop_.cancel();
+    }
+  }
+  running_here = outer;
+  if (pool_) {
+    try {
+      pool_->join();
+    } catch (...) {
+      if (!failure) failure = std::current_exception();
+    }
+  }
+  if (failure) std::rethrow_exception(failure);
+}
+
 }  // namespace
 
+// oneTBB counts the CPUs of the process's affinity mask (without hwloc, which it probes for by
+// loading libraries): the same count, without starting oneTBB for it.
 unsigned scheduler_cores() noexcept {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+    return static_cast<unsigned>(CPU_COUNT(&set));
   return static_cast<unsigned>(std::max(1, tbb::info::default_concurrency()));
 }
 
-std::unique_ptr<scheduler> make_tbb_scheduler(unsigned jobs, stop_flags& stop) {
-  return std::make_unique<tbb_scheduler>(jobs, stop);
+std::unique_ptr<scheduler> make_tbb_scheduler(unsigned jobs, stop_flags& stop,
+                                              const counters& found,
+                                              std::function<void()> on_start) {
+  return std::make_unique<tbb_scheduler>(jobs, stop, found, std::move(on_start));
 }
 
 }  // namespace treecopy::engine

@@ -233,6 +233,7 @@ void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end
 // sizes are known only once a file is open, so this is how the largest work starts early without
 // a stat per entry at listing time.
 void copier::large_file_ahead(dir_node* node) {
+  sched_->found_work();  // workers and progress, before this file's copy
   entry_cursor* c = current_entries;
   if (!c || !c->armed || c->owner != this || c->node != node) return;
   c->armed = false;

@@ -1,0 +1,118 @@
+// Start-up: a small copy (one file, a directory of a few files) runs on the calling thread alone,
+// starting neither the worker pool nor the progress sampler, since starting them costs several
+// times the copy itself; a larger tree or a large file still gets them. Threads are
+// counted in /proc/self/task from the observer's callbacks, which run inside the copy.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+#include "scratch.hpp"
+#include "tree_assert.hpp"
+#include "treecopy/treecopy.hpp"
+
+namespace treecopy_test {
+namespace {
+
+std::size_t thread_count() {
+  DIR* d = ::opendir("/proc/self/task");
+  if (!d) return 0;
+  std::size_t n = 0;
+  while (const dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n;
+}
+
+// The most threads the process had while the copy told of an entry or of its progress.
+class thread_watch final : public treecopy::copy_observer {
+ public:
+  bool wants_entries() const override { return true; }
+  void on_entry(treecopy::entry_kind, std::string_view) override { look(); }
+  bool on_progress(const treecopy::progress_snapshot&) override {
+    look();
+    return true;
+  }
+  std::atomic<std::size_t> most{0};
+  std::atomic<std::size_t> looks{0};
+
+ private:
+  void look() {
+    looks.fetch_add(1);
+    const std::size_t n = thread_count();
+    std::size_t seen = most.load();
+    while (n > seen && !most.compare_exchange_weak(seen, n)) {
+    }
+  }
+};
+
+// A file whose atime lies ahead of its mtime and ctime, so that the copy's read leaves it alone
+// (relatime), as tree_builder's do.
+void write_file(const std::string& path, std::size_t size, char fill) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+  ASSERT_GE(fd, 0) << path;
+  const std::string data(size, fill);
+  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  const timespec times[2] = {{::time(nullptr) + 3600, 0}, {::time(nullptr) - 3600, 0}};
+  ASSERT_EQ(::futimens(fd, times), 0);
+  ASSERT_EQ(::close(fd), 0);
+}
+
+// Copies src to dst with default options (default -j, an observer: as the CLI does) and returns
+// how many threads beyond those of the process before the copy were seen during it.
+std::size_t threads_added(const std::string& src, const std::string& dst) {
+  const std::size_t before = thread_count();
+  EXPECT_GT(before, 0u) << "/proc/self/task cannot be read";
+  thread_watch watch;
+  const treecopy::copy_report rep = treecopy::copy_tree(src, dst, {}, &watch);
+  EXPECT_TRUE(rep.ok());
+  EXPECT_GT(watch.looks.load(), 0u);
+  EXPECT_TRUE(same_trees(src, dst));
+  return watch.most.load() > before ? watch.most.load() - before : 0;
+}
+
+TEST(startup, one_small_file_is_copied_without_starting_a_thread) {
+  scratch_dir scratch("startup-file");
+  write_file(scratch / "f", 4096, 'a');
+  EXPECT_EQ(threads_added(scratch / "f", scratch / "g"), 0u);
+}
+
+TEST(startup, a_tree_of_ten_small_files_is_copied_without_starting_a_thread) {
+  scratch_dir scratch("startup-tree");
+  ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
+  for (int i = 0; i < 10; ++i) write_file(scratch / ("src/f" + std::to_string(i)), 4096, 'b');
+  EXPECT_EQ(threads_added(scratch / "src", scratch / "dst"), 0u);
+}
+
+// One file of 2 MiB in a small tree: the sampler (and the pool) start before its data is copied,
+// so that its progress is told.
+TEST(startup, a_large_file_starts_the_sampler) {
+  scratch_dir scratch("startup-big");
+  ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
+  write_file(scratch / "src/big", 2 << 20, 'd');
+  EXPECT_GT(threads_added(scratch / "src", scratch / "dst"), 0u);
+}
+
+// The other side: a tree with work for several workers starts them (and the sampler).
+TEST(startup, a_larger_tree_starts_the_workers) {
+  scratch_dir scratch("startup-large");
+  ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
+  for (int d = 0; d < 8; ++d) {
+    const std::string dir = scratch / ("src/d" + std::to_string(d));
+    ASSERT_EQ(::mkdir(dir.c_str(), 0750), 0);
+    for (int i = 0; i < 100; ++i) write_file(dir + "/f" + std::to_string(i), 512, 'c');
+  }
+  if (treecopy::default_jobs() < 2) GTEST_SKIP() << "one worker by default here";
+  EXPECT_GT(threads_added(scratch / "src", scratch / "dst"), 0u);
+}
+
+}  // namespace
+}  // namespace treecopy_test

@@ -7,13 +7,12 @@
 
 #include <cerrno>
 #include <climits>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <sstream>
 
+#include "fs/place.hpp"
 #include "treecopy/errors.hpp"
 
 namespace treecopy::engine {
@@ -35,12 +34,6 @@ int read_umask() {
   throw setup_error(path, err, quote(path) + ": " + what + ": " + err.message());
 }
 
-// realpath() that works on any existing path (no PATH_MAX limit on the result buffer).
-std::string real_path(const std::string& p) {
-  std::unique_ptr<char, decltype(&std::free)> r(::realpath(p.c_str(), nullptr), &std::free);
-  return r ? std::string(r.get()) : std::string();
-}
-
 // Splits "a/b/c/" into ("a/b", "c"); a bare name has parent ".".
 void split_path(std::string p, std::string& parent, std::string& name) {
   while (p.size() > 1 && p.back() == '/') p.pop_back();
@@ -52,70 +45,6 @@ void split_path(std::string p, std::string& parent, std::string& name) {
     parent = slash == 0 ? "/" : p.substr(0, slash);
     name = p.substr(slash + 1);
   }
-}
-
-// Where a directory lies in its file system: the mount's device and the path from the file
-// system's own root. A bind mount shows one subtree at another place, so ".." from its root leaves
-// the file system's tree; this path is the same wherever the directory is seen from. Read from
-// statx's mount id and /proc/self/mountinfo (its root and mount point); nullopt when either is
-// missing (then only the ".." checks apply).
-struct fs_place {
-  std::string dev;   // "major:minor" of the mount
-  std::string path;  // from the file system's root, "/" included
-};
-
-// mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape_mountinfo(const std::string& s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size()) {
-      out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
-      i += 3;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-std::optional<fs_place> place_of(int fd) {
-  std::uint64_t mount = 0;
-  if (fs::mount_id(fd, mount)) return std::nullopt;
-  std::string real = real_path("/proc/self/fd/" + std::to_string(fd));
-  if (real.empty() || real[0] != '/') return std::nullopt;
-  std::FILE* f = std::fopen("/proc/self/mountinfo", "re");
-  if (!f) return std::nullopt;
-  std::optional<fs_place> place;
-  char* line = nullptr;
-  std::size_t cap = 0;
-  while (!place && ::getline(&line, &cap, f) > 0) {
-    std::istringstream in(line);
-    std::string id, parent, dev, root, point;
-    if (!(in >> id >> parent >> dev >> root >> point) || id != std::to_string(mount)) continue;
-    root = unescape_mountinfo(root);
-    point = unescape_mountinfo(point);
-    std::string below;  // real, relative to the mount point
-    if (point == "/")
-      below = real;
-    else if (real == point)
-      below = "";
-    else if (real.compare(0, point.size() + 1, point + "/") == 0)
-      below = real.substr(point.size());
-    else
-      break;  // the mount point is hidden from this process's view: no answer
-    place = fs_place{dev, root == "/" ? (below.empty() ? "/" : below) : root + below};
-  }
-  std::free(line);
-  std::fclose(f);
-  return place;
-}
-
-// Whether place a is b or lies below it.
-bool place_within(const fs_place& a, const fs_place& b) {
-  if (a.dev != b.dev) return false;
-  return a.path == b.path || b.path == "/" ||
-         (a.path.size() > b.path.size() && a.path.compare(0, b.path.size(), b.path) == 0 &&
-          a.path[b.path.size()] == '/');
 }
 
 bool in_chain(const std::vector<file_id>& chain, const file_id& id) {
@@ -141,7 +70,7 @@ void follow_dst_link(const std::string& dst, int link_parent, const std::string&
   struct stat target_st {};
   if (std::error_code err = fs::stat(target.fd.get(), target_st))
     fail_errno(dst, err, "cannot read destination");
-  std::string real = real_path(dst), parent, name;
+  std::string real = fs::real_path(dst), parent, name;
   if (real.empty()) fail_errno(dst, fs::last_error(), "cannot resolve destination");
   if (real == "/") fail(dst, EEXIST, "destination is the root directory");
   split_path(real, parent, name);
@@ -232,7 +161,7 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   std::string dst_parent, dst_name;
   split_path(dst, dst_parent, dst_name);
   if (dst_name == "." || dst_name == ".." || dst_name.empty() || dst_name == "/") {
-    std::string real = real_path(dst);
+    std::string real = fs::real_path(dst);
     if (real.empty()) fail_errno(dst, fs::last_error(), "cannot resolve destination");
     if (real == "/") fail(dst, EEXIST, "destination is the root directory");
     split_path(real, dst_parent, dst_name);
@@ -269,15 +198,15 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   // A bind mount of a directory of SRC, outside SRC, has ancestors of its own: compare where SRC
   // and DST lie in their file system too.
   const bool dst_is_dir = dst_exists && S_ISDIR(dst_st.st_mode);
-  std::optional<fs_place> src_place = src_is_dir ? place_of(r.src_dir.get()) : std::nullopt;
-  std::optional<fs_place> dst_place;
+  std::optional<fs::place> src_place = src_is_dir ? fs::place_of(r.src_dir.get()) : std::nullopt;
+  std::optional<fs::place> dst_place;
   if (src_place && dst_is_dir) {
     fs::opened d = fs::open(pfd, dst_name.c_str(), O_PATH | fs::dir_open_flags);
-    if (d) dst_place = place_of(d.fd.get());
+    if (d) dst_place = fs::place_of(d.fd.get());
   } else if (src_place) {
-    dst_place = place_of(pfd);  // DST's parent
+    dst_place = fs::place_of(pfd);  // DST's parent
   }
-  if (src_place && dst_place && place_within(*dst_place, *src_place))
+  if (src_place && dst_place && fs::place_within(*dst_place, *src_place))
     fail(dst, EINVAL,
          "destination is inside the source directory " + quote(src) + " (seen through a mount)");
 
@@ -289,7 +218,7 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
     if (id_of(std::getenv("HOME")) == dst_id)
       fail(dst, EINVAL, "refusing --delete on the home directory");
     if (in_chain(r.src_chain, dst_id) ||
-        (src_place && dst_place && place_within(*src_place, *dst_place)))
+        (src_place && dst_place && fs::place_within(*src_place, *dst_place)))
       fail(dst, EINVAL, "refusing --delete on an ancestor of the source " + quote(src));
   }
 

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/place.hpp"
 #include "fs/sys.hpp"
 #include "scratch.hpp"
 
@@ -463,6 +464,38 @@ TEST_F(fs_calls, xattrs_by_name) {
   EXPECT_TRUE(is(e.error, errc::no_such_file_or_directory));
   EXPECT_FALSE(e.read_side);
   EXPECT_FALSE(fs::copy_xattrs_at(root(), "missing", root(), "dst"));
+}
+
+TEST(fs_place, mountinfo_escapes_are_undone) {
+  EXPECT_EQ(fs::unescape_mountinfo("/a\\040b\\011c\\012d\\134e"), "/a b\tc\nd\\e");
+  EXPECT_EQ(fs::unescape_mountinfo("/plain"), "/plain");
+}
+
+TEST(fs_place, within_compares_whole_components_on_one_device) {
+  const fs::place top{"8:1", "/"}, a{"8:1", "/a"}, ab{"8:1", "/a/b"}, abc{"8:1", "/abc"};
+  EXPECT_TRUE(fs::place_within(ab, a));
+  EXPECT_TRUE(fs::place_within(a, a));
+  EXPECT_TRUE(fs::place_within(abc, top));
+  EXPECT_FALSE(fs::place_within(abc, a));  // "/abc" is not below "/a"
+  EXPECT_FALSE(fs::place_within(a, ab));
+  EXPECT_FALSE(fs::place_within(fs::place{"8:2", "/a/b"}, a));
+}
+
+TEST(fs_place, a_directory_and_its_subdirectory_lie_one_within_the_other) {
+  scratch_dir tmp("fs-place");
+  const int top = ::open(tmp.path().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  ASSERT_GE(top, 0);
+  ASSERT_EQ(::mkdirat(top, "sub", 0755), 0);
+  const int sub = ::openat(top, "sub", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  ASSERT_GE(sub, 0);
+  auto p_top = fs::place_of(top), p_sub = fs::place_of(sub);
+  ::close(top);
+  ::close(sub);
+  if (!p_top || !p_sub) GTEST_SKIP() << "no statx mount id or /proc/self/mountinfo here";
+  EXPECT_EQ(p_sub->dev, p_top->dev);
+  EXPECT_EQ(p_sub->path, p_top->path + (p_top->path == "/" ? "" : "/") + "sub");
+  EXPECT_TRUE(fs::place_within(*p_sub, *p_top));
+  EXPECT_FALSE(fs::place_within(*p_top, *p_sub));
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 # The cost of --gitignore: a tree of 100,000 small files in 1,000 directories (10 x 10 x 10), a
 # .gitignore in the top directory and in every other directory (five patterns each, matching none
 # of the files, so both runs copy the same entries), copied tmpfs to tmpfs with and without
-# --gitignore. Prints the median of RUNS wall times of each.
+# --gitignore. Prints the medians of RUNS wall and CPU times of each.
 # Usage: scripts/bench-gitignore.sh TREECOPY [WORKDIR on tmpfs, default /dev/shm] [RUNS, default 5]
 set -euo pipefail
 bin=$1
@@ -36,23 +36,21 @@ for a in range(10):
 print(f"{n} files", file=sys.stderr)
 PY
 median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
-run() {  # prints the wall time of one copy
+run() {  # prints "wall cpu" seconds of one copy (cpu: user + system, steadier on a loaded machine)
   rm -rf "$work/dst"
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$bin" -q -j2 "$@" "$work/src" "$work/dst"
-  t1=$(date +%s.%N)
-  echo "$t1 - $t0" | bc
+  local TIMEFORMAT='%R %U %S' t
+  t=$( { time "$bin" -q -j2 "$@" "$work/src" "$work/dst" >/dev/null; } 2>&1 )
+  awk '{printf "%s %.3f\n", $1, $2 + $3}' <<<"$t"
 }
 plain=() with=()
 for ((i = 0; i < runs; ++i)); do  # interleaved, so that a change in load hits both
   plain+=("$(run)")
   with+=("$(run --gitignore)")
 done
-p=$(printf '%s\n' "${plain[@]}" | median)
-g=$(printf '%s\n' "${with[@]}" | median)
+col() { printf '%s\n' "${@:2}" | awk -v c="$1" '{print $c}' | median; }
+pw=$(col 1 "${plain[@]}") pc=$(col 2 "${plain[@]}") gw=$(col 1 "${with[@]}") gc=$(col 2 "${with[@]}")
 echo "uptime: $(uptime)"
-echo "without --gitignore: ${plain[*]} -> median $p s"
-echo "with --gitignore:    ${with[*]} -> median $g s"
-echo "cost: $(echo "scale=1; ($g - $p) * 100 / $p" | bc) %"
+echo "without --gitignore: median wall $pw s, cpu $pc s"
+echo "with --gitignore:    median wall $gw s, cpu $gc s"
+echo "cost: wall $(echo "scale=1; ($gw - $pw) * 100 / $pw" | bc) %, cpu $(echo "scale=1; ($gc - $pc) * 100 / $pc" | bc) %"
 rm -rf "$work"

@@ -132,8 +132,8 @@ class entry_copier {
   void detect_time_granularity(int dfd);
   /// --delete: removes what node's destination directory has and its source does not.
   void delete_extraneous(dir_node* node);
-  /// Whether the filters (then git's rules) exclude node's listed entry name; learns dtype by a stat where the listing
-  /// did not say.
+  /// Whether the filters (then git's rules) exclude node's listed entry name; learns dtype by a
+  /// stat where the listing did not say.
   bool excluded(dir_node* node, const std::string& rel_dir, const char* name, std::uint8_t& dtype);
 
  private:

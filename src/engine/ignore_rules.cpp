@@ -97,7 +97,8 @@ std::optional<git_dirs> open_git_dirs(int top) {
 // ~/.config/git/ignore. Include directives and GIT_CONFIG_COUNT settings are not read.
 std::string excludes_file(int common) {
   const std::string home = env("HOME"), xdg = env("XDG_CONFIG_HOME");
-  const std::string xdg_git = xdg.empty() ? (home.empty() ? "" : home + "/.config/git") : xdg + "/git";
+  const std::string xdg_git =
+      xdg.empty() ? (home.empty() ? "" : home + "/.config/git") : xdg + "/git";
   std::optional<std::string> setting;
   auto read_config = [&](int dirfd, const std::string& path) {
     std::string text;
@@ -157,8 +158,7 @@ ignore_rules source_ignore_rules(int src_dir) {
     }
     fs::opened up = fs::open(cur.fd.get(), "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     struct stat ust {};
-    if (!up || fs::stat(up.fd.get(), ust) || ust.st_dev != st.st_dev ||
-        (ust.st_ino == st.st_ino))
+    if (!up || fs::stat(up.fd.get(), ust) || ust.st_dev != st.st_dev || (ust.st_ino == st.st_ino))
       break;
     std::string text;
     (void)read_ignore_file(up.fd.get(), ".gitignore", text);  // unreadable: empty, as for git

@@ -28,8 +28,9 @@ struct ignore_rules {
 /// upward as git does, not across a mount boundary) gets that repository's info/exclude, the
 /// excludes file of git's configuration and the .gitignore files of the directories above SRC up
 /// to the top, with SRC's path from the top (and all = true when SRC or a directory above it is
-/// ignored: git lists nothing of it, and SRC is copied empty); SRC outside any repository gets empty rules and SRC
-/// as the top. Ignore files that cannot be read count as empty, as git reads them.
+/// ignored: git lists nothing of it, and SRC is copied empty); SRC outside any repository gets
+/// empty rules and SRC as the top. Ignore files that cannot be read count as empty, as git reads
+/// them.
 ignore_rules source_ignore_rules(int src_dir);
 
 /// Whether directory dirfd is the top of a repository: it holds .git, a repository directory or a

@@ -386,7 +386,8 @@ void entry_copier::delete_extraneous(dir_node* node) {
   }
 }
 
-// Applies the filters, then git's rules, to one listed entry; learns the type by stat when the listing did not say.
+// Applies the filters, then git's rules, to one listed entry; learns the type by stat when the
+// listing did not say.
 bool entry_copier::excluded(dir_node* node, const std::string& rel_dir, const char* name,
                             std::uint8_t& dtype) {
   if (filter_.empty() && !node->ignores.scope) return false;

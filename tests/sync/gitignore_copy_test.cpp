@@ -32,8 +32,9 @@ namespace {
 struct git_env {
   std::string home;
   process_result run(const std::string& dir, std::vector<std::string> args) const {
-    std::vector<std::string> argv = {"env", "-i", "HOME=" + home, "GIT_CONFIG_NOSYSTEM=1",
-                                     "PATH=/usr/bin:/bin", "git", "-C", dir};
+    std::vector<std::string> argv = {
+        "env", "-i", "HOME=" + home, "GIT_CONFIG_NOSYSTEM=1", "PATH=/usr/bin:/bin", "git",
+        "-C",  dir};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_process(argv);
   }
@@ -98,7 +99,8 @@ void check_copy(const git_env& git, const std::string& dir, const std::string& d
   o.gitignore = true;
   const treecopy::copy_report r = treecopy::copy_tree(dir, dst, o);
   ASSERT_TRUE(r.ok()) << describe(r);
-  const std::set<std::string> want = git.paths(dir, {"ls-files", "-co", "--exclude-standard", "-z"});
+  const std::set<std::string> want =
+      git.paths(dir, {"ls-files", "-co", "--exclude-standard", "-z"});
   const std::set<std::string> got = files_of(dst);
   EXPECT_EQ(want, got) << set_diff(want, got);
   compare_options c;
@@ -216,7 +218,8 @@ TEST(gitignore_copy_test, nested_repository_has_rules_of_its_own) {
   const treecopy::copy_report r = treecopy::copy_tree(repo, s / "dst", o);
   ASSERT_TRUE(r.ok()) << describe(r);
   std::set<std::string> want = {".gitignore", "inner/.git"};  // inner/.git: a directory, not a file
-  for (const std::string& p : git.paths(repo + "/inner", {"ls-files", "-co", "--exclude-standard", "-z"}))
+  for (const std::string& p :
+       git.paths(repo + "/inner", {"ls-files", "-co", "--exclude-standard", "-z"}))
     want.insert("inner/" + p);
   std::set<std::string> got = files_of(s / "dst");
   got.insert("inner/.git");
@@ -270,9 +273,7 @@ TEST(gitignore_copy_test, unreadable_gitignore_is_reported) {
   ASSERT_EQ(::fchmodat(top.get(), "locked/.gitignore", 0, 0), 0);
   for (const char* f : {"a.o", "a.c", "locked/b.tmp", "locked/b.o", "locked/c"})
     put_file(top.get(), f, "x");
-  ASSERT_EQ(::fchownat(top.get(), "", unprivileged_id, unprivileged_id,
-                       AT_EMPTY_PATH),
-            0);
+  ASSERT_EQ(::fchownat(top.get(), "", unprivileged_id, unprivileged_id, AT_EMPTY_PATH), 0);
   const auto r = faults::run_treecopy_limited({"-q", "--gitignore", src, s / "dst"}, 60,
                                               faults::as_uid(unprivileged_id));
   EXPECT_TRUE(exited_with(r, 1));

@@ -95,6 +95,11 @@ struct copy_options {
   /// Include/exclude rules, in order. Excluded entries are neither copied nor deleted.
   std::vector<filter_rule> filters;
 
+  /// Also leave out what git ignores (.gitignore files, .git/info/exclude, core.excludesFile), as
+  /// `git ls-files -co --exclude-standard` lists; .git itself is copied. The filters decide
+  /// first: an entry no rule matches is left out when git ignores it. See docs/filters.md.
+  bool gitignore = false;
+
   /// Which symlinks are followed.
   symlink_mode dereference = symlink_mode::never;
 

@@ -95,6 +95,8 @@ treecopy::copy_options options_from(const py::dict& kwargs) {
           std::chrono::nanoseconds(static_cast<long long>(value.cast<double>() * 1e9));
     else if (name == "delete_extraneous")
       o.delete_extraneous = value.cast<bool>();
+    else if (name == "gitignore")
+      o.gitignore = value.cast<bool>();
     else if (name == "one_file_system")
       o.one_file_system = value.cast<bool>();
     else if (name == "dereference")

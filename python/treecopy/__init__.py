@@ -36,6 +36,7 @@ def copy_tree(src, dst, *, jobs=None, progress=None, **options):
     preserve_xattrs     copy extended attributes and ACLs (default True)
     dereference         which symlinks are followed: 'never' (default), 'command_line', 'always'
     filters             [('include' | 'exclude', glob), ...]: the first matching rule decides
+    gitignore           also leave out what git ignores (.gitignore, info/exclude, core.excludesFile)
     update              skip entries whose destination has the same type, size and mtime (implies merge)
     checksum            with update: compare contents instead of size and mtime
     modify_window       with update: mtimes at most this many seconds apart count as equal

@@ -179,6 +179,9 @@ void add_sync_options(CLI::App& app, cli_args& a) {
       ->type_name("FILE")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false);
+  app.add_flag("--gitignore", a.options.gitignore,
+               "Leave out what git ignores (.gitignore, .git/info/exclude, core.excludesFile), "
+               "after --exclude/--include");
   app.add_flag("-L,--dereference", a.dereference, "Copy what symlinks point to, not the links");
   app.add_flag("-H", a.follow_src, "Follow SRC if it is a symlink, no other links");
   app.add_flag("-x,--one-file-system", a.options.one_file_system,

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/ignore_rules.hpp"
 #include "fs/sys.hpp"
 #include "treecopy/observer.hpp"
 #include "treecopy/options.hpp"
@@ -54,6 +55,10 @@ struct dir_node {
   struct stat st {};         ///< the source directory's metadata, applied at finalization
   fs::xattr_list xattrs;     ///< the source directory's attributes, applied at finalization
   bool xattrs_read = false;  ///< xattrs holds all of them (else DST's are not pruned)
+
+  /// --gitignore: git's rules for this directory's entries (its parent's, unless it holds a
+  /// .gitignore or is a nested repository's top); no scope without --gitignore and inside .git.
+  ignore_rules ignores;
 
   // The listing, kept while batches of its entries are in flight.
   std::string names;

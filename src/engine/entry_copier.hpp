@@ -132,8 +132,8 @@ class entry_copier {
   void detect_time_granularity(int dfd);
   /// --delete: removes what node's destination directory has and its source does not.
   void delete_extraneous(dir_node* node);
-  /// Whether the filters exclude node's listed entry name; learns dtype by a stat where the listing
-  /// did not say.
+  /// Whether the filters (then git's rules) exclude node's listed entry name; learns dtype by a
+  /// stat where the listing did not say.
   bool excluded(dir_node* node, const std::string& rel_dir, const char* name, std::uint8_t& dtype);
 
  private:
@@ -196,8 +196,13 @@ class entry_copier {
   removal removal_done(dir_node* node, const std::string& path);
   std::optional<removal> remove_one(dir_node* node, const std::string& path, int parent,
                                     const char* entry);
-  bool kept_by_filter(int dirfd, const char* child, std::uint8_t& type, const std::string& path,
-                      const std::string& node_rel) const;
+  bool kept_by_filter(const dir_node* node, int dirfd, const char* child, std::uint8_t& type,
+                      const std::string& path, const std::string& node_rel) const;
+  /// Whether the filters, then git's rules (--gitignore), leave out entry name of sub (a directory
+  /// relative to node's, "" for node's own entries); rel: its path relative to SRC when the
+  /// filters need it.
+  bool left_out(const dir_node* node, std::string_view sub, std::string_view rel, const char* name,
+                bool is_dir) const;
   removal remove_emptied(dir_node* node, const std::string& path, int parent,
                          const std::string& name, bool failed, bool kept);
   void dry_entry(dir_node* node, const char* name);

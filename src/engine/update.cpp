@@ -195,11 +195,13 @@ std::optional<entry_copier::removal> entry_copier::remove_one(dir_node* node,
   return std::nullopt;
 }
 
-// Whether the filters keep dirfd/child (path relative to node's destination directory, node_rel
-// node's path relative to DST); learns type by a stat where the listing did not say.
-bool entry_copier::kept_by_filter(int dirfd, const char* child, std::uint8_t& type,
-                                  const std::string& path, const std::string& node_rel) const {
-  if (filter_.empty()) return false;
+// Whether the filters (or git's rules) keep dirfd/child (path relative to node's destination
+// directory, node_rel node's path relative to DST); learns type by a stat where the listing did
+// not say. git's rules below node are node's own: DST's .gitignore files are not read.
+bool entry_copier::kept_by_filter(const dir_node* node, int dirfd, const char* child,
+                                  std::uint8_t& type, const std::string& path,
+                                  const std::string& node_rel) const {
+  if (filter_.empty() && !node->ignores.scope) return false;
   if (type == DT_UNKNOWN) {
     struct stat st {};
     if (!fs::stat_at(dirfd, child, st, fs::follow::no) && S_ISDIR(st.st_mode)) type = DT_DIR;
@@ -207,7 +209,25 @@ bool entry_copier::kept_by_filter(int dirfd, const char* child, std::uint8_t& ty
   const std::string rel = !filter_.needs_path() ? std::string()
                           : node_rel.empty()    ? path
                                                 : node_rel + "/" + path;
-  return filter_.excluded(rel, child, type == DT_DIR);
+  const std::size_t name_len = std::strlen(child);
+  const std::string_view sub(path.data(), path.size() > name_len ? path.size() - name_len - 1 : 0);
+  return left_out(node, sub, rel, child, type == DT_DIR);
+}
+
+bool entry_copier::left_out(const dir_node* node, std::string_view sub, std::string_view rel,
+                            const char* name, bool is_dir) const {
+  const plan::filter_verdict v =
+      filter_.empty() ? plan::filter_verdict::none : filter_.verdict(rel, name, is_dir);
+  return plan::left_out(v, [&] {
+    // git never looks at an entry named .git: it is copied, whatever the patterns say.
+    const plan::ignore_scope* scope = node->ignores.scope.get();
+    if (!scope || std::strcmp(name, ".git") == 0) return false;
+    if (node->ignores.all) return true;
+    const std::string& top = node->ignores.repo_path;
+    if (sub.empty()) return scope->ignored(top, name, is_dir);
+    std::string dir = top.empty() ? std::string(sub) : top + "/" + std::string(sub);
+    return scope->ignored(dir, name, is_dir);
+  });
 }
 
 // A directory of a tree being removed whose entries are all done (failed: one could not be
@@ -296,7 +316,7 @@ entry_copier::removal entry_copier::remove_tree(dir_node* node, int dirfd, const
       const char* child = top.names.c_str() + e.name_offset;
       path.resize(top.path_len);
       (path += '/') += child;
-      if (kept_by_filter(top.fd.get(), child, e.type, path, node_rel)) {
+      if (kept_by_filter(node, top.fd.get(), child, e.type, path, node_rel)) {
         top.kept = true;
         continue;
       }
@@ -351,32 +371,33 @@ void entry_copier::delete_extraneous(dir_node* node) {
   for (auto& e : entries) {
     const char* name = names.c_str() + e.name_offset;
     const bool in_source = in_src.count(name) != 0;
-    bool excluded = false;  // neither copied nor deleted
-    if (!in_source && !filter_.empty()) {
+    bool excluded = false;  // neither copied nor deleted (filters, git's rules)
+    if (!in_source && (!filter_.empty() || node->ignores.scope)) {
       if (e.type == DT_UNKNOWN) {
         struct stat st {};
         if (!fs::stat_at(dir.get(), name, st, fs::follow::no) && S_ISDIR(st.st_mode))
           e.type = DT_DIR;
       }
       std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
-      excluded = filter_.excluded(rel, name, e.type == DT_DIR);
+      excluded = left_out(node, {}, rel, name, e.type == DT_DIR);
     }
     if (plan::decide_extraneous(in_source, excluded) == plan::extraneous_action::remove)
       remove_tree(node, node->dst_fd, name, name, rel_dir);
   }
 }
 
-// Applies the filters to one listed entry; learns the type by stat when the listing did not say.
+// Applies the filters, then git's rules, to one listed entry; learns the type by stat when the
+// listing did not say.
 bool entry_copier::excluded(dir_node* node, const std::string& rel_dir, const char* name,
                             std::uint8_t& dtype) {
-  if (filter_.empty()) return false;
+  if (filter_.empty() && !node->ignores.scope) return false;
   if (dtype == DT_UNKNOWN) {
     struct stat st {};
     if (!fs::stat_at(node->src_fd, name, st, fs::follow::no) && S_ISDIR(st.st_mode)) dtype = DT_DIR;
   }
-  if (!filter_.needs_path()) return filter_.excluded({}, name, dtype == DT_DIR);
+  if (!filter_.needs_path()) return left_out(node, {}, {}, name, dtype == DT_DIR);
   std::string rel = rel_dir.empty() ? std::string(name) : rel_dir + "/" + name;
-  return filter_.excluded(rel, name, dtype == DT_DIR);
+  return left_out(node, {}, rel, name, dtype == DT_DIR);
 }
 
 // --dry-run: what the real run would do with one entry (the same plan::decide_entry()), recorded

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <new>
 #include <string>
 #include <system_error>
@@ -68,6 +69,7 @@ void copier::run_root() {
     root_->parent = &top_;
     root_->name = setup_.src_name;
     rep_.set_root(root_);
+    if (opt_.gitignore) root_->ignores = source_ignore_rules(setup_.src_dir.get());
     top_.pending.fetch_add(1, std::memory_order_relaxed);
     rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
     rep_.count().dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
@@ -85,6 +87,13 @@ void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
   auto* child = new dir_node;
   child->parent = node;
   child->name = name;
+  // Until its listing shows a .gitignore of its own, a directory has its parent's rules; inside
+  // .git none apply (git never looks there).
+  if (node->ignores.scope && std::strcmp(name, ".git") != 0) {
+    child->ignores.scope = node->ignores.scope;
+    const std::string& up = node->ignores.repo_path;
+    child->ignores.repo_path = up.empty() ? child->name : up + "/" + child->name;
+  }
   add_work(node, 1);
   if (via_parent) node->users.fetch_add(1, std::memory_order_relaxed);
   spawn_dir(child, via_parent);
@@ -128,6 +137,7 @@ void copier::process_dir(dir_node* node, bool via_parent) {
   rep_.count().entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
   rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
   try {
+    if (node->ignores.scope) read_ignore_rules(node);
     if (plan::deletes_in(pol_, node->existed) && !stopping()) entries_.delete_extraneous(node);
     schedule_children(node);
   } catch (const std::bad_alloc&) {
@@ -142,7 +152,7 @@ void copier::process_dir(dir_node* node, bool via_parent) {
 // workers steal the oldest tasks, the subdirectories, and so spread out across the tree.
 void copier::schedule_children(dir_node* node) {
   auto& ents = node->entries;
-  if (!filter_.empty()) {
+  if (!filter_.empty() || node->ignores.scope) {
     const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
     auto kept = std::remove_if(ents.begin(), ents.end(), [&](fs::dir_entry& e) {
       return entries_.excluded(node, rel_dir, node->names.c_str() + e.name_offset, e.type);
@@ -170,6 +180,34 @@ void copier::schedule_children(dir_node* node) {
     add_work(node, 1);
     node->users.fetch_add(1, std::memory_order_relaxed);
     sched_->spawn([this, node, b, e] { run_batch(node, b, e); });
+  }
+}
+
+// --gitignore: a listing that shows a .gitignore gives the directory rules of its own, below its
+// parent's; one that shows .git (below SRC) may be a nested repository, whose rules start afresh
+// (git does not look into it from the enclosing repository). Found in the listing: a directory
+// without them costs no system call. A .gitignore that cannot be read is reported and counts as
+// empty (git warns and goes on); a symlink is not followed, as git does not.
+void copier::read_ignore_rules(dir_node* node) {
+  const fs::dir_entry* gitignore = nullptr;
+  bool has_git = false;
+  for (const fs::dir_entry& e : node->entries) {
+    const char* name = node->names.c_str() + e.name_offset;
+    if (name[0] != '.' || name[1] != 'g') continue;
+    if (std::strcmp(name, ".gitignore") == 0) gitignore = &e;
+    if (std::strcmp(name, ".git") == 0) has_git = node != root_;
+  }
+  if (!gitignore && !has_git) return;
+  std::string text;
+  if (gitignore && gitignore->type != DT_DIR) {
+    if (std::error_code err = read_ignore_file(node->src_fd, ".gitignore", text))
+      rep_.report(node, ".gitignore", false, operation::read, err);
+  }
+  if (has_git && is_repository_top(node->src_fd)) {
+    node->ignores = {repository_scope(node->src_fd, text), std::string(), false};
+  } else if (!text.empty()) {
+    node->ignores.scope = plan::ignore_scope::child(
+        node->ignores.scope, plan::ignore_file(text, node->ignores.repo_path));
   }
 }
 

@@ -170,12 +170,13 @@ filter::filter(const std::vector<filter_rule>& rules) {
   }
 }
 
-bool filter::excluded(std::string_view rel, std::string_view name, bool is_dir) const {
+filter_verdict filter::verdict(std::string_view rel, std::string_view name, bool is_dir) const {
   for (const auto& r : rules_) {
     if (r.dir_only && !is_dir) continue;
-    if (glob_match(r.pattern, r.anchored ? rel : name)) return !r.include;
+    if (glob_match(r.pattern, r.anchored ? rel : name))
+      return r.include ? filter_verdict::included : filter_verdict::excluded;
   }
-  return false;
+  return filter_verdict::none;
 }
 
 }  // namespace treecopy::plan

@@ -24,6 +24,17 @@ class filter_error : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
+/// What the rule list says of an entry.
+enum class filter_verdict : unsigned char { none, excluded, included };
+
+/// Whether an entry is left out: the rules decide first; an entry no rule matches is left out when
+/// git ignores it (--gitignore; git_ignores is only called then).
+template <class GitIgnores>
+bool left_out(filter_verdict by_rules, GitIgnores&& git_ignores) {
+  if (by_rules != filter_verdict::none) return by_rules == filter_verdict::excluded;
+  return git_ignores();
+}
+
 /// The compiled rule list of copy_options::filters.
 class filter {
  public:
@@ -39,7 +50,11 @@ class filter {
 
   /// Whether an entry is excluded. rel: its path relative to SRC ("a/b/c.o"); name: its last
   /// component ("c.o"); is_dir: it is a directory (trailing-'/' rules match only those).
-  bool excluded(std::string_view rel, std::string_view name, bool is_dir) const;
+  bool excluded(std::string_view rel, std::string_view name, bool is_dir) const {
+    return verdict(rel, name, is_dir) == filter_verdict::excluded;
+  }
+  /// The first matching rule's verdict (arguments as excluded()), none when no rule matches.
+  filter_verdict verdict(std::string_view rel, std::string_view name, bool is_dir) const;
 
  private:
   struct rule {

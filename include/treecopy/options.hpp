@@ -65,6 +65,20 @@ struct copy_options {
   /// Preserve extended attributes and ACLs.
   bool preserve_xattrs = true;
 
+  /// Preserve permission bits. Without: new entries get SRC's permission bits less the umask and
+  /// without set-id bits (cp -R), or with default_modes 0666 (0777 for directories and sockets)
+  /// less the umask (cp --no-preserve=mode); existing entries keep theirs; no chmod call.
+  bool preserve_mode = true;
+  /// With preserve_mode off: SRC's permission bits are not looked at (see preserve_mode).
+  bool default_modes = false;
+
+  /// Preserve access and modification times. Without: no utimensat call (mtime = copy time);
+  /// --update then takes DST as up to date when its size is SRC's and its mtime not before SRC's.
+  bool preserve_timestamps = true;
+
+  /// Preserve hard links. Without: every name of a hard-linked file becomes a file of its own.
+  bool preserve_links = true;
+
   /// How often copy_observer::on_progress() is called.
   std::chrono::milliseconds progress_interval{100};
 

@@ -78,6 +78,12 @@ treecopy::copy_options options_from(const py::dict& kwargs) {
       o.preserve_ownership = value.cast<bool>();
     else if (name == "preserve_xattrs")
       o.preserve_xattrs = value.cast<bool>();
+    else if (name == "preserve_mode")
+      o.preserve_mode = value.cast<bool>();
+    else if (name == "preserve_timestamps")
+      o.preserve_timestamps = value.cast<bool>();
+    else if (name == "preserve_links")
+      o.preserve_links = value.cast<bool>();
     else if (name == "progress_interval") {
       o.progress_interval =
           std::chrono::milliseconds(static_cast<long>(value.cast<double>() * 1000));

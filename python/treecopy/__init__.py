@@ -34,6 +34,9 @@ def copy_tree(src, dst, *, jobs=None, progress=None, **options):
     fail_fast           stop at the first failed entry
     preserve_ownership  copy owner and group (default True; skipped where not permitted, as cp -a)
     preserve_xattrs     copy extended attributes and ACLs (default True)
+    preserve_mode       copy permission bits (default True; else SRC's bits less the umask)
+    preserve_timestamps copy atime and mtime (default True)
+    preserve_links      keep hard links as links (default True)
     dereference         which symlinks are followed: 'never' (default), 'command_line', 'always'
     filters             [('include' | 'exclude', glob), ...]: the first matching rule decides
     gitignore           also leave out what git ignores (.gitignore, info/exclude, core.excludesFile)

@@ -188,6 +188,64 @@ void add_sync_options(CLI::App& app, cli_args& a) {
                "Do not descend into directories on other file systems");
 }
 
+// ---- --preserve, --no-preserve --------------------------------------------------------------
+
+const char* const preserve_words = "mode, ownership, timestamps, links, xattr, all";
+
+void add_preserve_options(CLI::App& app, cli_args& a) {
+  app.add_option("--preserve", a.preserve,
+                 "Preserve only these attributes (comma-separated): mode, ownership, timestamps, "
+                 "links, xattr (with ACLs), all (the default)")
+      ->type_name("LIST")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+  app.add_option("--no-preserve", a.no_preserve,
+                 "Do not preserve these attributes (same words; applied after --preserve)")
+      ->type_name("LIST")
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+}
+
+// Sets (on) or clears one word's attributes; false for a word that names none.
+bool set_preserved(treecopy::copy_options& o, std::string_view word, bool on) {
+  const bool all = word == "all";
+  if (!all && word != "mode" && word != "ownership" && word != "timestamps" && word != "links" &&
+      word != "xattr")
+    return false;
+  if (all || word == "mode") {
+    o.preserve_mode = on;
+    o.default_modes = !on;  // as cp: only a mode dropped by name gets 0666/0777, not SRC's bits
+  }
+  if (all || word == "ownership") o.preserve_ownership = on;
+  if (all || word == "timestamps") o.preserve_timestamps = on;
+  if (all || word == "links") o.preserve_links = on;
+  if (all || word == "xattr") o.preserve_xattrs = on;
+  return true;
+}
+
+// Everything is preserved by default (cp -a); --preserve=LIST keeps exactly LIST, then
+// --no-preserve=LIST drops its words. A word of neither set is bad usage, as cp's "invalid
+// argument".
+bool apply_preserve(cli_args& a) {
+  if (!a.preserve.empty()) {
+    (void)set_preserved(a.options, "all", false);
+    a.options.default_modes = false;  // modes not in LIST: SRC's bits less the umask, as cp -R
+  }
+  for (int pass = 0; pass < 2; ++pass) {
+    const bool on = pass == 0;
+    for (const std::string& w : on ? a.preserve : a.no_preserve) {
+      if (set_preserved(a.options, w, on)) continue;
+      std::fprintf(stderr, "treecopy: invalid argument %s for %s (valid: %s)\n",
+                   treecopy::quote(w).c_str(), on ? "--preserve" : "--no-preserve",
+                   preserve_words);
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 std::span<const doc_item> exit_code_docs() { return exit_codes; }
@@ -230,6 +288,7 @@ std::unique_ptr<CLI::App> make_app(cli_args& a, unsigned machine_jobs) {
       ->type_name("FILE");
   app.add_flag("--json", a.json, "Print the summary as one JSON object on stdout");
   add_sync_options(app, a);
+  add_preserve_options(app, a);
   return owner;
 }
 
@@ -258,6 +317,7 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
   }
   if (a.quiet) a.verbose = false;
   if (!collect_filters(app, a)) return exit_usage;
+  if (!apply_preserve(a)) return exit_usage;
   a.options.dereference = a.dereference  ? treecopy::symlink_mode::always
                           : a.follow_src ? treecopy::symlink_mode::command_line
                                          : treecopy::symlink_mode::never;

@@ -25,6 +25,7 @@ struct cli_args {
   unsigned jobs = 0;
   bool dereference = false, follow_src = false;
   std::vector<std::string> excludes, includes, exclude_files;
+  std::vector<std::string> preserve, no_preserve;  // --preserve, --no-preserve LISTs
   treecopy::copy_options options;
 };
 

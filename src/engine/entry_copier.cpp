@@ -178,7 +178,7 @@ void entry_copier::copy_regular(dir_node* node, const char* name, const struct s
     }
   }
 
-  fs::unique_fd dfd = create_file(node, name, st.st_mode & 0777);
+  fs::unique_fd dfd = create_file(node, name, plan::open_mode(pol_, plan::entry_facts::of(st)));
   if (!dfd) {
     if (first) link_waiters(node, name, st, false);
     return;
@@ -377,7 +377,7 @@ void entry_copier::copy_special(dir_node* node, const char* name, const struct s
   if (claims_at_create(node, st) && handle_links(node, name, st, first)) return;
   const char* dname = dst_name(node, name);
   const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
-  const mode_t mode = (st.st_mode & S_IFMT) | (st.st_mode & 0777);
+  const mode_t mode = (st.st_mode & S_IFMT) | plan::open_mode(pol_, plan::entry_facts::of(st));
   // FIFOs and sockets are recreated, never opened: opening a FIFO for reading would block.
   if (!create_replacing(node, name, operation::create, [&] {
         return fs::make_node_at(node->dst_fd, dname, mode, device ? st.st_rdev : 0);

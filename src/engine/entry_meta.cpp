@@ -33,8 +33,8 @@ bool entry_copier::needs_chown(const struct stat& st, const dir_node* parent) co
 // times. Returns the failure, with op naming the failed step.
 std::error_code entry_copier::apply_fd_meta(const dir_node* parent, int sfd, int dfd,
                                             const struct stat& st, const fs::xattr_list* xattrs,
-                                            operation& op) {
-  mode_t mode = st.st_mode & 07777;
+                                            operation& op, bool existed) {
+  mode_t mode = plan::final_mode(pol_, plan::entry_facts::of(st));
   if (needs_chown(st, parent)) {
     if (std::error_code err = fs::chown(dfd, st.st_uid, st.st_gid)) {
       if (plan::chown_failure_reported(pol_, err.value())) return op = operation::set_owner, err;
@@ -42,7 +42,7 @@ std::error_code entry_copier::apply_fd_meta(const dir_node* parent, int sfd, int
       // leave set-id bits on an entry that does not have the source's owner (cp also drops the
       // sticky bit of such files, but not of directories).
       if (st.st_gid != pol_.who.egid) (void)fs::chown(dfd, static_cast<uid_t>(-1), st.st_gid);
-      mode = plan::mode_without_owner(plan::entry_facts::of(st));
+      if (pol_.preserve_mode) mode = plan::mode_without_owner(plan::entry_facts::of(st));
     }
   }
   bool force_chmod = false;
@@ -62,10 +62,14 @@ std::error_code entry_copier::apply_fd_meta(const dir_node* parent, int sfd, int
     }
     if (e) return op = e.read_side ? operation::read_xattr : operation::set_xattr, e.error;
   }
-  if (plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod) ||
+  // Without preserve_mode a directory merged into keeps its mode, as cp leaves it.
+  const bool keep_mode = existed && !pol_.preserve_mode;
+  if ((plan::new_needs_chmod(pol_, plan::entry_facts::of(st), mode, parent->always_chmod) &&
+       !keep_mode) ||
       force_chmod) {
     if (std::error_code err = fs::chmod(dfd, mode)) return op = operation::set_mode, err;
   }
+  if (!pol_.preserve_timestamps) return {};
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
   if (std::error_code err = fs::set_times(dfd, times)) return op = operation::set_times, err;
   return {};
@@ -76,13 +80,13 @@ std::error_code entry_copier::apply_at_meta(const dir_node* parent, int src_dirf
                                             const char* sname, const char* dname,
                                             const struct stat& st, operation& op) {
   const int dfd = parent->dst_fd;
-  mode_t mode = st.st_mode & 07777;
+  mode_t mode = plan::final_mode(pol_, plan::entry_facts::of(st));
   if (needs_chown(st, parent)) {
     if (std::error_code err = fs::chown_at(dfd, dname, st.st_uid, st.st_gid)) {
       if (plan::chown_failure_reported(pol_, err.value())) return op = operation::set_owner, err;
       if (st.st_gid != pol_.who.egid)
         (void)fs::chown_at(dfd, dname, static_cast<uid_t>(-1), st.st_gid);
-      mode = plan::mode_without_owner(plan::entry_facts::of(st));
+      if (pol_.preserve_mode) mode = plan::mode_without_owner(plan::entry_facts::of(st));
     }
   }
   if (opt_.preserve_xattrs && src_dirfd >= 0) {
@@ -94,6 +98,7 @@ std::error_code entry_copier::apply_at_meta(const dir_node* parent, int src_dirf
     // the mode (fchmodat2, or glibc's O_PATH emulation on older kernels).
     if (std::error_code err = fs::chmod_at(dfd, dname, mode)) return op = operation::set_mode, err;
   }
+  if (!pol_.preserve_timestamps) return {};
   const struct timespec times[2] = {st.st_atim, st.st_mtim};
   if (std::error_code err = fs::set_times_at(dfd, dname, times))
     return op = operation::set_times, err;
@@ -101,7 +106,7 @@ std::error_code entry_copier::apply_at_meta(const dir_node* parent, int src_dirf
 }
 
 std::error_code entry_copier::finish_dir_meta(const dir_node* node, int dfd, operation& op) {
-  std::error_code err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op);
+  std::error_code err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op, node->existed);
   // --update makes an existing directory's attributes equal: also drop those SRC's has not.
   if (!err && plan::prunes_dir_xattrs(pol_, node->existed, node->xattrs_read)) {
     err = fs::prune_xattrs(dfd, node->xattrs);

@@ -78,6 +78,10 @@ policy normalize(const copy_options& o, const process_ids& who) {
   p.dry_run = o.dry_run;
   p.preserve_ownership = o.preserve_ownership;
   p.preserve_xattrs = o.preserve_xattrs;
+  p.preserve_mode = o.preserve_mode;
+  p.default_modes = !o.preserve_mode && o.default_modes;
+  p.preserve_timestamps = o.preserve_timestamps;
+  p.preserve_links = o.preserve_links;
   p.one_file_system = o.one_file_system;
   p.dereference = o.dereference;
   p.mtime_window_ns = o.modify_window.count();
@@ -104,7 +108,8 @@ compared compare_data(const policy& p, const entry_facts& src, const entry_facts
   // DST's inode has names SRC's has not: it is shared with an entry that SRC keeps apart, and
   // writing one would change the other. A fresh copy splits it. (SRC's count may be higher:
   // names outside SRC, or excluded.)
-  if (dst.nlink > src.nlink) return compared::differ;
+  // Without preserve_links every name is a file of its own: DST's inodes have one name each.
+  if (dst.nlink > (p.preserve_links ? src.nlink : 1)) return compared::differ;
   if (src.is_link()) {
     // A length the kernel does not say (or a long one): compare by copying it again.
     if (src.size <= 0 || src.size > 4096) return compared::differ;
@@ -118,13 +123,17 @@ compared compare_data(const policy& p, const entry_facts& src, const entry_facts
     if (comparison == compared::not_done && asks) *asks = need::content;
     return comparison;
   }
+  // Without preserve_timestamps DST's mtime is its copy's time, never SRC's: a copy made after
+  // SRC was last written (mtime not before SRC's) holds its data.
+  if (!p.preserve_timestamps)
+    return later(src.mtime, dst.mtime) ? compared::differ : compared::equal;
   return same_mtime(p, src.mtime, dst.mtime) ? compared::equal : compared::differ;
 }
 
 entry_decision decide_entry(const policy& p, const entry_facts& src, const entry_facts* dst,
                             const entry_context& ctx) {
   if (src.is_dir()) return decided(action::descend);
-  const bool group = src.nlink > 1 && !ctx.at_top;
+  const bool group = p.preserve_links && src.nlink > 1 && !ctx.at_top;
   if (!dst) {
     entry_decision d = decided(action::create);
     d.claim_at_create = group;
@@ -220,13 +229,15 @@ meta_fix fix_metadata(const policy& p, const entry_facts& src, const entry_facts
   f.sync_xattrs = p.preserve_xattrs && !later(dst.ctime, src.ctime);
   // Times are also set again when SRC changed after DST was set, even if nothing differed: that
   // moves DST's ctime past SRC's, so the next run does not compare the attributes again.
-  f.set_times =
-      !same_mtime(p, src.mtime, dst.mtime) || (f.sync_xattrs && later(src.ctime, dst.ctime));
+  f.set_times = p.preserve_timestamps && (!same_mtime(p, src.mtime, dst.mtime) ||
+                                          (f.sync_xattrs && later(src.ctime, dst.ctime)));
   return f;
 }
 
-bool fix_mode(const policy& /*p*/, const entry_facts& src, const entry_facts& dst, bool owner_ok,
+bool fix_mode(const policy& p, const entry_facts& src, const entry_facts& dst, bool owner_ok,
               mode_t& mode) noexcept {
+  // Without preserve_mode an existing entry keeps its mode, as cp leaves it.
+  if (!p.preserve_mode) return false;
   mode = owner_ok ? static_cast<mode_t>(src.mode & 07777) : mode_without_owner(src);
   // chown() may have cleared set-id bits: set the mode again after it.
   const bool chowned = owner_ok && (src.uid != dst.uid || src.gid != dst.gid);
@@ -242,9 +253,18 @@ bool lend_write_for_xattrs(const policy& p, int err, bool read_side, mode_t dst_
          (dst_mode & S_IWUSR) == 0;
 }
 
+mode_t open_mode(const policy& p, const entry_facts& src) noexcept {
+  if (!p.default_modes) return static_cast<mode_t>(src.mode & 0777);
+  return src.is_dir() || src.type() == S_IFSOCK ? 0777 : 0666;
+}
+
 mode_t created_mode(const policy& p, const entry_facts& src) noexcept {
   const mode_t mask = p.who.umask < 0 ? 0 : static_cast<mode_t>(p.who.umask);
-  return static_cast<mode_t>(src.mode & 0777 & ~mask);
+  return static_cast<mode_t>(open_mode(p, src) & ~mask);
+}
+
+mode_t final_mode(const policy& p, const entry_facts& src) noexcept {
+  return p.preserve_mode ? static_cast<mode_t>(src.mode & 07777) : created_mode(p, src);
 }
 
 bool new_needs_chown(const policy& p, const entry_facts& src, bool explicit_modes) noexcept {

@@ -73,6 +73,10 @@ struct policy {
   bool dry_run = false;
   bool preserve_ownership = true;
   bool preserve_xattrs = true;
+  bool preserve_mode = true;
+  bool default_modes = false;  ///< without preserve_mode: 0666/0777, not SRC's bits
+  bool preserve_timestamps = true;
+  bool preserve_links = true;
   bool one_file_system = false;
   symlink_mode dereference = symlink_mode::never;
   /// Mtimes at most this far apart are equal: modify_window, widened by DST's granularity
@@ -221,8 +225,15 @@ bool chown_failure_reported(const policy& p, int err) noexcept;
 /// (chmod dst_mode | S_IWUSR) and try again, setting the mode afterwards.
 bool lend_write_for_xattrs(const policy& p, int err, bool read_side, mode_t dst_mode) noexcept;
 
+/// The mode a new entry is created with (before the umask): SRC's permission bits, or with
+/// default_modes (and not preserve_mode) cp --no-preserve=mode's 0666 (0777 for directories and
+/// sockets).
+mode_t open_mode(const policy& p, const entry_facts& src) noexcept;
 /// The mode a new entry gets from the umask.
 mode_t created_mode(const policy& p, const entry_facts& src) noexcept;
+/// The mode a new entry ends with: SRC's (set-id bits included), or created_mode() without
+/// preserve_mode.
+mode_t final_mode(const policy& p, const entry_facts& src) noexcept;
 /// Whether a new entry needs chown (explicit: its directory makes modes and groups that the
 /// umask does not predict, dir_node::always_chmod).
 bool new_needs_chown(const policy& p, const entry_facts& src, bool explicit_modes) noexcept;

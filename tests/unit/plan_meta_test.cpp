@@ -194,6 +194,92 @@ TEST(PlanNewMeta, ChmodOnlyWhereCreationDidNotGiveTheMode) {
   EXPECT_EQ(mode_without_owner(fifo()), 0644u);
 }
 
+// ---- what is not preserved (--preserve, --no-preserve)
+// -------------------------------------------
+
+policy without(void (*drop)(copy_options&), bool update = false) {
+  copy_options o;
+  o.update = update;
+  drop(o);
+  return normalize(o, {1000, 1000, 022});
+}
+
+TEST(PlanPreserve, ModesNotPreservedNeedNoChmod) {
+  entry_facts src = file();
+  src.mode = S_IFREG | 04751;
+  // Left out of --preserve=LIST: SRC's bits less the umask, no set-id bits (cp -R).
+  const policy p = without([](copy_options& o) { o.preserve_mode = false; });
+  EXPECT_EQ(open_mode(p, src), 0751u);
+  EXPECT_EQ(final_mode(p, src), 0751u);
+  EXPECT_FALSE(new_needs_chmod(p, src, final_mode(p, src), false));
+  // Dropped by name: 0666, 0777 for directories and sockets, less the umask (cp
+  // --no-preserve=mode).
+  const policy d = without([](copy_options& o) {
+    o.preserve_mode = false;
+    o.default_modes = true;
+  });
+  EXPECT_EQ(open_mode(d, src), 0666u);
+  EXPECT_EQ(final_mode(d, src), 0644u);
+  EXPECT_FALSE(new_needs_chmod(d, src, final_mode(d, src), false));
+  EXPECT_EQ(final_mode(d, dir()), 0755u);
+  EXPECT_EQ(final_mode(d, make(S_IFSOCK, 0)), 0755u);
+  EXPECT_EQ(final_mode(d, fifo()), 0644u);
+  // default_modes means nothing while modes are preserved.
+  copy_options o;
+  o.default_modes = true;
+  EXPECT_EQ(final_mode(normalize(o, {1000, 1000, 022}), src), 04751u);
+}
+
+TEST(PlanPreserve, KeptEntryGetsNoModeNorTimesThatAreNotPreserved) {
+  const entry_facts src = file();
+  entry_facts dst = copy_of(src);
+  dst.mode = S_IFREG | 0600;
+  dst.mtime.tv_sec += 5;
+  dst.ctime.tv_sec -= 1;
+  const policy p = without(
+      [](copy_options& o) {
+        o.preserve_mode = false;
+        o.preserve_timestamps = false;
+      },
+      true);
+  mode_t mode = 0;
+  EXPECT_FALSE(fix_mode(p, src, dst, true, mode));
+  EXPECT_FALSE(fix_metadata(p, src, dst).set_times);
+  EXPECT_TRUE(fix_metadata(p, src, dst).sync_xattrs);
+}
+
+TEST(PlanPreserve, UpdateWithoutTimesTakesACopyNotOlderThanSource) {
+  const policy p = without([](copy_options& o) { o.preserve_timestamps = false; }, true);
+  const entry_facts src = file(10, 1000);
+  entry_facts dst = copy_of(src);
+  dst.mtime.tv_sec = 2000;  // copied after SRC was last written
+  EXPECT_EQ(compare_data(p, src, dst, compared::not_done, nullptr), compared::equal);
+  EXPECT_EQ(decide(p, src, &dst).what, action::keep);
+  dst.mtime = src.mtime;
+  EXPECT_EQ(compare_data(p, src, dst, compared::not_done, nullptr), compared::equal);
+  dst.mtime.tv_nsec -= 1;  // SRC written after the copy
+  EXPECT_EQ(compare_data(p, src, dst, compared::not_done, nullptr), compared::differ);
+  dst.mtime.tv_sec = 2000;
+  dst.size = 11;
+  EXPECT_EQ(compare_data(p, src, dst, compared::not_done, nullptr), compared::differ);
+  // With times preserved the same DST is not SRC's copy.
+  dst.size = 10;
+  EXPECT_EQ(compare_data(update_p(), src, dst, compared::not_done, nullptr), compared::differ);
+}
+
+TEST(PlanPreserve, LinksNotPreservedAskNoLinkTable) {
+  const policy p = without([](copy_options& o) { o.preserve_links = false; });
+  entry_facts src = file();
+  src.nlink = 3;
+  EXPECT_FALSE(decide(p, src, nullptr).claim_at_create);
+  EXPECT_TRUE(decide(opts(false), src, nullptr).claim_at_create);
+  const policy u = without([](copy_options& o) { o.preserve_links = false; }, true);
+  entry_facts dst = copy_of(src);
+  EXPECT_EQ(decide(u, src, &dst).what, action::keep);  // no claim, compared on its own
+  dst.nlink = 2;  // DST still shares the inode: split
+  EXPECT_EQ(decide(u, src, &dst).what, action::replace);
+}
+
 // ---- directories
 // ---------------------------------------------------------------------------------
 

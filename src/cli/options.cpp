@@ -238,8 +238,7 @@ bool apply_preserve(cli_args& a) {
     for (const std::string& w : on ? a.preserve : a.no_preserve) {
       if (set_preserved(a.options, w, on)) continue;
       std::fprintf(stderr, "treecopy: invalid argument %s for %s (valid: %s)\n",
-                   treecopy::quote(w).c_str(), on ? "--preserve" : "--no-preserve",
-                   preserve_words);
+                   treecopy::quote(w).c_str(), on ? "--preserve" : "--no-preserve", preserve_words);
       return false;
     }
   }

@@ -170,8 +170,7 @@ class entry_copier {
 
   // Metadata (entry_meta.cpp).
   std::error_code apply_fd_meta(const dir_node* parent, int sfd, int dfd, const struct stat& st,
-                                const fs::xattr_list* xattrs, operation& op,
-                                bool existed = false);
+                                const fs::xattr_list* xattrs, operation& op, bool existed = false);
   std::error_code apply_at_meta(const dir_node* parent, int src_dirfd, const char* sname,
                                 const char* dname, const struct stat& st, operation& op);
   bool keep_entry(dir_node* node, const char* name, const struct stat& src, const struct stat& dst);

@@ -106,7 +106,8 @@ std::error_code entry_copier::apply_at_meta(const dir_node* parent, int src_dirf
 }
 
 std::error_code entry_copier::finish_dir_meta(const dir_node* node, int dfd, operation& op) {
-  std::error_code err = apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op, node->existed);
+  std::error_code err =
+      apply_fd_meta(node->parent, -1, dfd, node->st, &node->xattrs, op, node->existed);
   // --update makes an existing directory's attributes equal: also drop those SRC's has not.
   if (!err && plan::prunes_dir_xattrs(pol_, node->existed, node->xattrs_read)) {
     err = fs::prune_xattrs(dfd, node->xattrs);

@@ -35,9 +35,9 @@ void build_tree(const std::string& root) {
   m.special("p", S_IFIFO, 0640);
   ASSERT_FALSE(m.xattr("d/g", "user.note", "kept"));
   m.file("acl", "with an ACL", 0644);
-  ASSERT_FALSE(m.xattr("acl", "system.posix_acl_access",
-                       posix_acl_value({{1, 0, 6}, {2, 1000, 4}, {4, 0, 4}, {0x10, 0, 4},
-                                        {0x20, 0, 4}})));
+  ASSERT_FALSE(
+      m.xattr("acl", "system.posix_acl_access",
+              posix_acl_value({{1, 0, 6}, {2, 1000, 4}, {4, 0, 4}, {0x10, 0, 4}, {0x20, 0, 4}})));
   m.dir("sub", 02775);
   m.file("sub/h", "h", 0640, owner{0, nobody});
   m.finish();
@@ -92,8 +92,8 @@ void expect_as_cp(const std::string& option, const std::string& list, bool unpri
   }
 }
 
-const char* const lists[] = {"mode",   "ownership", "timestamps",     "links",
-                             "xattr",  "all",       "mode,timestamps", "ownership,xattr,links"};
+const char* const lists[] = {"mode",  "ownership", "timestamps",      "links",
+                             "xattr", "all",       "mode,timestamps", "ownership,xattr,links"};
 
 class preserve_test : public ::testing::TestWithParam<const char*> {
  protected:
@@ -115,8 +115,8 @@ TEST(preserve_cli_test, both_options_combine_as_cp) {
   ::umask(022);
   scratch_dir s("preserve-both");
   build_tree(s / "src");
-  ASSERT_EQ(run({"cp", "-R", "--preserve=links,xattr", "--no-preserve=mode", "-T", "--",
-                 s / "src", s / "cp"},
+  ASSERT_EQ(run({"cp", "-R", "--preserve=links,xattr", "--no-preserve=mode", "-T", "--", s / "src",
+                 s / "cp"},
                 {})
                 .exit_code,
             0);

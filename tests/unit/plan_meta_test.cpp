@@ -276,7 +276,7 @@ TEST(PlanPreserve, LinksNotPreservedAskNoLinkTable) {
   const policy u = without([](copy_options& o) { o.preserve_links = false; }, true);
   entry_facts dst = copy_of(src);
   EXPECT_EQ(decide(u, src, &dst).what, action::keep);  // no claim, compared on its own
-  dst.nlink = 2;  // DST still shares the inode: split
+  dst.nlink = 2;                                       // DST still shares the inode: split
   EXPECT_EQ(decide(u, src, &dst).what, action::replace);
 }
 

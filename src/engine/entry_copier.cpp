@@ -351,6 +351,21 @@ void entry_copier::create_unlisted_dir(dir_node* parent, const char* name, int p
   (void)apply_fd_meta(parent, -1, d.fd.get(), st, nullptr, op);
 }
 
+template <class Create>
+void entry_copier::create_and_finish(dir_node* node, const char* name, const struct stat& st,
+                                   entry_kind kind, bool first, Create&& create) {
+  if (!create_replacing(node, name, operation::create, std::forward<Create>(create))) {
+    if (first) link_waiters(node, name, st, false);
+    return;
+  }
+  operation op{};
+  if (std::error_code err = apply_at_meta(node, node->src_fd, name, dst_name(node, name), st, op))
+    rep_.report(node, name, names_dst(op), op, err);
+  else
+    rep_.entry_done(node, name, kind);
+  if (first) link_waiters(node, name, st, true);
+}
+
 void entry_copier::copy_symlink(dir_node* node, const char* name, const struct stat& st) {
   std::string target;
   const std::size_t size = st.st_size > 0 ? static_cast<std::size_t>(st.st_size) : 0;
@@ -359,17 +374,8 @@ void entry_copier::copy_symlink(dir_node* node, const char* name, const struct s
   bool first = false;
   if (claims_at_create(node, st) && handle_links(node, name, st, first)) return;
   const char* dname = dst_name(node, name);
-  if (!create_replacing(node, name, operation::create,
-                        [&] { return fs::symlink_at(target.c_str(), node->dst_fd, dname); })) {
-    if (first) link_waiters(node, name, st, false);
-    return;
-  }
-  operation op{};
-  if (std::error_code err = apply_at_meta(node, node->src_fd, name, dname, st, op))
-    rep_.report(node, name, names_dst(op), op, err);
-  else
-    rep_.entry_done(node, name, entry_kind::symlink);
-  if (first) link_waiters(node, name, st, true);
+  create_and_finish(node, name, st, entry_kind::symlink, first,
+                  [&] { return fs::symlink_at(target.c_str(), node->dst_fd, dname); });
 }
 
 void entry_copier::copy_special(dir_node* node, const char* name, const struct stat& st) {
@@ -379,18 +385,9 @@ void entry_copier::copy_special(dir_node* node, const char* name, const struct s
   const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
   const mode_t mode = (st.st_mode & S_IFMT) | plan::open_mode(pol_, plan::entry_facts::of(st));
   // FIFOs and sockets are recreated, never opened: opening a FIFO for reading would block.
-  if (!create_replacing(node, name, operation::create, [&] {
-        return fs::make_node_at(node->dst_fd, dname, mode, device ? st.st_rdev : 0);
-      })) {
-    if (first) link_waiters(node, name, st, false);
-    return;
-  }
-  operation op{};
-  if (std::error_code err = apply_at_meta(node, node->src_fd, name, dname, st, op))
-    rep_.report(node, name, names_dst(op), op, err);
-  else
-    rep_.entry_done(node, name, kind_of(st.st_mode));
-  if (first) link_waiters(node, name, st, true);
+  create_and_finish(node, name, st, kind_of(st.st_mode), first, [&] {
+    return fs::make_node_at(node->dst_fd, dname, mode, device ? st.st_rdev : 0);
+  });
 }
 
 // ---- hard links --------------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 // A copy keeps to its own task arena: it changes no process-wide setting of oneTBB, and still runs
 // with every worker it was given, more than there are cores.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <oneapi/tbb/global_control.h>
 
@@ -12,22 +11,13 @@
 #include <thread>
 
 #include "scratch.hpp"
+#include "process.hpp"
 #include "tree_assert.hpp"
 #include "tree_builder.hpp"
 #include "treecopy/treecopy.hpp"
 
 namespace treecopy_test {
 namespace {
-
-std::size_t thread_count() {
-  DIR* d = ::opendir("/proc/self/task");
-  if (!d) return 0;
-  std::size_t n = 0;
-  while (const dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(d);
-  return n;
-}
 
 // Reads, from inside the copy (on_entry runs on its workers), TBB's process-wide parallelism
 // ceiling and how many threads the process has.

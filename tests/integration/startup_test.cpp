@@ -2,7 +2,6 @@
 // starting neither the worker pool nor the progress sampler, since starting them costs several
 // times the copy itself; a larger tree or a large file still gets them. Threads are
 // counted in /proc/self/task from the observer's callbacks, which run inside the copy.
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -16,21 +15,12 @@
 #include <string_view>
 
 #include "scratch.hpp"
+#include "process.hpp"
 #include "tree_assert.hpp"
 #include "treecopy/treecopy.hpp"
 
 namespace treecopy_test {
 namespace {
-
-std::size_t thread_count() {
-  DIR* d = ::opendir("/proc/self/task");
-  if (!d) return 0;
-  std::size_t n = 0;
-  while (const dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(d);
-  return n;
-}
 
 // The most threads the process had while the copy told of an entry or of its progress.
 class thread_watch final : public treecopy::copy_observer {

@@ -1,6 +1,7 @@
 // Implementation of run_process(): fork, exec and collect the output through pipes.
 #include "process.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -122,6 +123,16 @@ std::vector<std::string> split_lines(const std::string& text) {
     start = end + 1;
   }
   return lines;
+}
+
+std::size_t thread_count() {
+  DIR* d = ::opendir("/proc/self/task");
+  if (!d) return 0;
+  std::size_t n = 0;
+  while (const dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n;
 }
 
 }  // namespace treecopy_test

@@ -1,6 +1,7 @@
 // Running a command (the CLI, cp, setpriv) from a test and capturing its exit status and output.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ struct process_result {
   std::string describe() const;
   std::string command;  ///< the command line, as run
 };
+
+/// How many threads this process has now (the entries of /proc/self/task); 0 when unreadable.
+std::size_t thread_count();
 
 /// Runs argv (argv[0] looked up in PATH), waits for it and returns what it did. Throws
 /// std::system_error when the child cannot be started at all.

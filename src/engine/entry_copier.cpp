@@ -353,7 +353,7 @@ void entry_copier::create_unlisted_dir(dir_node* parent, const char* name, int p
 
 template <class Create>
 void entry_copier::create_and_finish(dir_node* node, const char* name, const struct stat& st,
-                                   entry_kind kind, bool first, Create&& create) {
+                                     entry_kind kind, bool first, Create&& create) {
   if (!create_replacing(node, name, operation::create, std::forward<Create>(create))) {
     if (first) link_waiters(node, name, st, false);
     return;
@@ -375,7 +375,7 @@ void entry_copier::copy_symlink(dir_node* node, const char* name, const struct s
   if (claims_at_create(node, st) && handle_links(node, name, st, first)) return;
   const char* dname = dst_name(node, name);
   create_and_finish(node, name, st, entry_kind::symlink, first,
-                  [&] { return fs::symlink_at(target.c_str(), node->dst_fd, dname); });
+                    [&] { return fs::symlink_at(target.c_str(), node->dst_fd, dname); });
 }
 
 void entry_copier::copy_special(dir_node* node, const char* name, const struct stat& st) {

@@ -150,7 +150,7 @@ class entry_copier {
   /// creates it with create(), applies its metadata, reports, and releases the group's waiters.
   template <class Create>  // defined and used in entry_copier.cpp only
   void create_and_finish(dir_node* node, const char* name, const struct stat& st, entry_kind kind,
-                       bool first, Create&& create);
+                         bool first, Create&& create);
   bool handle_links(dir_node* node, const char* name, const struct stat& st, bool& first);
   /// Whether creating this entry asks the hard-link table first (plan's claim_at_create).
   bool claims_at_create(const dir_node* node, const struct stat& st) const noexcept {

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <thread>
 
-#include "scratch.hpp"
 #include "process.hpp"
+#include "scratch.hpp"
 #include "tree_assert.hpp"
 #include "tree_builder.hpp"
 #include "treecopy/treecopy.hpp"

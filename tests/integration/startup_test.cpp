@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "scratch.hpp"
 #include "process.hpp"
+#include "scratch.hpp"
 #include "tree_assert.hpp"
 #include "treecopy/treecopy.hpp"
 

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs one MPI job across N "hosts" of this machine (network namespaces sharing the file system,
+# made by hosts.sh), then removes them, whatever the job did:
+#   run-on-hosts.sh N [MPIRUN_OPTIONS...] PROGRAM [ARGS...]
+# runs `mpirun $(cat DIR/mca) MPIRUN_OPTIONS... PROGRAM ARGS...` from the head namespace, e.g.
+#   run-on-hosts.sh 2 -np 4 build/treecopy-mpi SRC DST
+# Each host has $TREECOPY_HOSTS_SLOTS slots (default 2). The exit status is mpirun's, or 77 when
+# this machine cannot make the hosts (not root, no network namespaces, no Open MPI).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd -P)
+[[ $# -ge 2 ]] || { echo "usage: run-on-hosts.sh N [MPIRUN_OPTIONS...] PROGRAM [ARGS...]" >&2; exit 2; }
+count=$1
+shift
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/treecopy-hosts.XXXXXX")
+cleanup() {
+  "$here/hosts.sh" down "$dir" || true
+  rm -rf -- "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+TREECOPY_HOSTS_OWNER=$$ "$here/hosts.sh" up "$dir" "$count" "${TREECOPY_HOSTS_SLOTS:-2}" || exit
+# Not exec: the trap must run after mpirun to remove the hosts.
+rc=0
+"$dir/head" mpirun $(cat "$dir/mca") "$@" || rc=$?
+exit $rc

@@ -181,9 +181,16 @@ up() {
     "--allow-run-as-root" >"$dir/mca"
   # The watcher removes the hosts when the owner exits without `down` (a killed test), by their
   # names' prefix, which works even when DIR has been removed already.
-  setsid bash -c 'tail --pid="$1" -f /dev/null 2>/dev/null || true; exec "$2" remove-prefix "$3"' \
-    hosts-watcher "$owner" "$(realpath "$0")" "$head" </dev/null >/dev/null 2>&1 &
-  echo $! >"$dir/watcher"
+  # It writes its own pid: setsid forks when the caller leads a process group, so $! may not be it.
+  : >"$dir/watcher"
+  setsid bash -c 'echo $$ >"$4"; tail --pid="$1" -f /dev/null 2>/dev/null || true
+                  exec "$2" remove-prefix "$3"' \
+    hosts-watcher "$owner" "$(realpath "$0")" "$head" "$dir/watcher" </dev/null >/dev/null 2>&1 &
+  for ((i = 0; i < 100; i++)); do
+    [[ -s $dir/watcher ]] && break
+    sleep 0.05
+  done
+  [[ -s $dir/watcher ]] || die "the watcher did not start"
 }
 
 case ${1:-} in

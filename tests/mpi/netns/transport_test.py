@@ -3,6 +3,7 @@
 really are apart, and really talk over TCP through the veth pairs.
 
 Usage: transport_test.py HOSTS_SH PROBE [N...]   (N: the host counts to try, default 2 3)
+       transport_test.py cleanup HOSTS_SH         (mpi_netns_cleanup, below)
 
 For each N: brings up N hosts of 2 slots, runs PROBE with 2 ranks per host and checks that
   - every rank's Allreduce and 10 MiB ring exchange arrived intact (the probe's ok=1);
@@ -12,14 +13,19 @@ For each N: brings up N hosts of 2 slots, runs PROBE with 2 ranks per host and c
     ranks got from and gave to ranks on other hosts: the data crossed the veth pairs and the
     bridge, it did not go through shared memory or the machine's loopback;
   - `hosts.sh down` leaves no namespace of the run behind.
+With `cleanup` (mpi_netns_cleanup): hosts whose owner dies without `down` are removed by their
+watcher; and with the watcher gone too (killed with the owner), the next `up` or `sweep` removes
+them, while a live owner's hosts stay.
 Exit 77 (skip) when hosts.sh says the machine cannot make the hosts.
 """
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 SKIP = 77
 SLOTS = 2
@@ -122,7 +128,83 @@ def run_once(hosts_sh, probe, count):
     return 0
 
 
+def up_owned_by(hosts_sh, scratch, owner_pid):
+    """Brings up one host owned by owner_pid; returns hosts.sh's exit status and the names."""
+    up = subprocess.run([hosts_sh, "up", scratch, "1", "1"],
+                        env=dict(os.environ, TREECOPY_HOSTS_OWNER=str(owner_pid)))
+    if up.returncode != 0:
+        return up.returncode, []
+    names = open(os.path.join(scratch, "namespaces")).read().split()
+    check(len(names) == 2 and set(names) <= set(netns_list()), f"host and head made: {names}")
+    return 0, names
+
+
+def wait_gone(names, what):
+    # The watcher notices its owner's exit within about a second; a generous bound, not a timing.
+    for _ in range(600):
+        if not set(names) & set(netns_list()):
+            return
+        time.sleep(0.1)
+    raise Failure(f"{what}: still there: {sorted(set(names) & set(netns_list()))}")
+
+
+def run_cleanup(hosts_sh):
+    with tempfile.TemporaryDirectory(prefix="mpi-netns-") as scratch:
+        owners = []
+        try:
+            # The owner dies without `down`: its watcher removes the hosts.
+            owner = subprocess.Popen(["sleep", "600"])
+            owners.append(owner)
+            rc, names = up_owned_by(hosts_sh, os.path.join(scratch, "a"), owner.pid)
+            if rc == SKIP:
+                return SKIP
+            check(rc == 0, f"hosts.sh up: exit {rc}")
+            owner.kill()
+            owner.wait()
+            wait_gone(names, "hosts of a dead owner, after its watcher")
+
+            # Owner and watcher killed: a stale run that the next `up` sweeps away, while the
+            # hosts of a live owner stay.
+            live = subprocess.Popen(["sleep", "600"])
+            owners.append(live)
+            rc, live_names = up_owned_by(hosts_sh, os.path.join(scratch, "live"), live.pid)
+            check(rc == 0, f"hosts.sh up: exit {rc}")
+            owner = subprocess.Popen(["sleep", "600"])
+            owners.append(owner)
+            rc, names = up_owned_by(hosts_sh, os.path.join(scratch, "b"), owner.pid)
+            check(rc == 0, f"hosts.sh up: exit {rc}")
+            watcher = int(open(os.path.join(scratch, "b", "watcher")).read())
+            os.killpg(watcher, signal.SIGKILL)
+            owner.kill()
+            owner.wait()
+            check(set(names) <= set(netns_list()), "the stale run is there before the sweep")
+            rc, new_names = up_owned_by(hosts_sh, os.path.join(scratch, "c"), os.getpid())
+            check(rc == 0, f"hosts.sh up: exit {rc}")
+            check(not set(names) & set(netns_list()), f"up swept the stale run: {names}")
+            check(set(live_names) <= set(netns_list()), "up left a live owner's hosts alone")
+            subprocess.run([hosts_sh, "down", os.path.join(scratch, "c")], check=True)
+            subprocess.run([hosts_sh, "down", os.path.join(scratch, "live")], check=True)
+            check(not set(new_names + live_names) & set(netns_list()), "down removed them")
+        finally:
+            for p in owners:
+                p.kill()
+                p.wait()
+            for run in ("a", "b", "c", "live"):
+                if os.path.isdir(os.path.join(scratch, run)):
+                    subprocess.run([hosts_sh, "down", os.path.join(scratch, run)])
+    return 0
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "cleanup":
+        try:
+            rc = run_cleanup(sys.argv[2])
+        except Failure as e:
+            print(f"FAILED: {e}", file=sys.stderr)
+            return 1
+        if rc == 0:
+            print("cleanup: ok")
+        return rc
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2

@@ -42,25 +42,27 @@ skip_because() { echo "hosts.sh: skipped: $*" >&2; exit $skip; }
 
 # Field 22 of /proc/PID/stat: the start time, which tells a live owner from a reused pid.
 start_time_of() {
-  local stat
+  local stat fields
   stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
   stat=${stat##*) }  # the command name may hold spaces; the fields after it do not
-  set -- $stat
-  echo "${20}"
+  read -ra fields <<<"$stat"
+  echo "${fields[19]}"
 }
 
 # Kills the processes left in one namespace (ranks, orteds of a failed job), then removes it.
 remove_netns() {
   local ns=$1 pids
-  pids=$(ip netns pids "$ns" 2>/dev/null || true)
-  [[ -n $pids ]] && kill -KILL $pids 2>/dev/null || true
+  mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null || true)
+  if [[ ${#pids[@]} -gt 0 ]]; then
+    kill -KILL "${pids[@]}" 2>/dev/null || true
+  fi
   ip netns delete "$ns" 2>/dev/null || true
 }
 
 # Removes the namespaces of one run, named PREFIX-head and PREFIX-hI, given PREFIX-head.
 remove_prefix() {
   local run=${1%-head} ns
-  [[ $run =~ ^$name_prefix[0-9]+-[0-9]+-[0-9a-f]+$ ]] || die "not a run of hosts.sh: '$1'"
+  [[ $run =~ ^${name_prefix}[0-9]+-[0-9]+-[0-9a-f]+$ ]] || die "not a run of hosts.sh: '$1'"
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
     [[ $ns == "$run"-* ]] && remove_netns "$ns"
   done
@@ -146,6 +148,7 @@ up() {
   head=$prefix-head
   : >"$dir/namespaces"
   # From here on, a failure removes what was made.
+  # shellcheck disable=SC2154 # rc is assigned in the trap itself
   trap 'rc=$?; trap - EXIT; [[ $rc -eq 0 ]] || down "$dir"; exit $rc' EXIT
   trap 'exit 130' INT TERM HUP
 
@@ -183,6 +186,7 @@ up() {
   # names' prefix, which works even when DIR has been removed already.
   # It writes its own pid: setsid forks when the caller leads a process group, so $! may not be it.
   : >"$dir/watcher"
+  # shellcheck disable=SC2016 # expanded by the watcher's shell
   setsid bash -c 'echo $$ >"$4"; tail --pid="$1" -f /dev/null 2>/dev/null || true
                   exec "$2" remove-prefix "$3"' \
     hosts-watcher "$owner" "$(realpath "$0")" "$head" "$dir/watcher" </dev/null >/dev/null 2>&1 &

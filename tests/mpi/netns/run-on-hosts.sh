@@ -14,6 +14,7 @@ count=$1
 shift
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/treecopy-hosts.XXXXXX")
+# shellcheck disable=SC2317 # called by the trap
 cleanup() {
   "$here/hosts.sh" down "$dir" || true
   rm -rf -- "$dir"
@@ -24,6 +25,7 @@ trap 'exit 143' TERM
 
 TREECOPY_HOSTS_OWNER=$$ "$here/hosts.sh" up "$dir" "$count" "${TREECOPY_HOSTS_SLOTS:-2}" || exit
 # Not exec: the trap must run after mpirun to remove the hosts.
+read -ra mca <"$dir/mca"
 rc=0
-"$dir/head" mpirun $(cat "$dir/mca") "$@" || rc=$?
+"$dir/head" mpirun "${mca[@]}" "$@" || rc=$?
 exit $rc

@@ -35,7 +35,7 @@ python3 "$scripts/tree-fidelity.py" snapshot "$src" "$scratch/source.json"
 cp -a "$src" "$scratch/ref"
 
 rc=0
-TREECOPY_HOSTS_SLOTS=$per_host "$here/run-on-hosts.sh" "$hosts" -np $((hosts * per_host)) \
+TREECOPY_HOSTS_SLOTS=$per_host TREECOPY_HOSTS_TRAFFIC=1 "$here/run-on-hosts.sh" "$hosts" -np $((hosts * per_host)) \
   "$bin" "$src" "$scratch/dst" || rc=$?
 if [[ $rc -eq 77 ]]; then
   exit 77

@@ -49,7 +49,8 @@ start_time_of() {
   echo "${fields[19]}"
 }
 
-# Kills the processes left in one namespace (ranks, orteds of a failed job), then removes it.
+# Kills the processes left in one namespace (ranks, orteds of a failed job), then removes it, and
+# the session directory Open MPI keeps under the host's name, which a killed job leaves behind.
 remove_netns() {
   local ns=$1 pids
   mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null || true)
@@ -57,16 +58,32 @@ remove_netns() {
     kill -KILL "${pids[@]}" 2>/dev/null || true
   fi
   ip netns delete "$ns" 2>/dev/null || true
+  if [[ $ns == "$name_prefix"* ]]; then
+    rm -rf -- "${TMPDIR:-/tmp}/ompi.$ns."*
+  fi
 }
 
-# Removes the namespaces of one run, named PREFIX-head and PREFIX-hI, given PREFIX-head.
+# Removes the namespaces of one run, named PREFIX-head and PREFIX-hI, given PREFIX-head [DIR].
 remove_prefix() {
   local run=${1%-head} ns
   [[ $run =~ ^${name_prefix}[0-9]+-[0-9]+-[0-9a-f]+$ ]] || die "not a run of hosts.sh: '$1'"
   for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
     [[ $ns == "$run"-* ]] && remove_netns "$ns"
   done
+  # Then the files of DIR, when DIR is still this run's (a real directory naming this head), and
+  # DIR itself when nothing else is left in it.
+  local dir=${2:-}
+  if [[ -n $dir && -d $dir && ! -L $dir && -f $dir/namespaces && ! -L $dir/namespaces ]] &&
+     [[ $(head -n 1 "$dir/namespaces") == "$1" ]]; then
+    remove_files "$dir"
+    rmdir -- "$dir" 2>/dev/null || true
+  fi
   return 0
+}
+
+# The files `up` writes into DIR (and run-on-hosts.sh's counters).
+remove_files() {
+  rm -f -- "$1"/{hostfile,agent,head,mca,hosts,iface,namespaces,watcher,subnet,before}
 }
 
 sweep() {
@@ -97,7 +114,7 @@ down() {
       [[ -n $ns ]] && remove_netns "$ns"
     done <"$dir/namespaces"
   fi
-  rm -f "$dir"/{hostfile,agent,head,mca,hosts,iface,namespaces,watcher,subnet}
+  remove_files "$dir"
 }
 
 check_tools() {
@@ -183,13 +200,13 @@ up() {
     "--mca btl tcp,self --mca btl_tcp_if_include $subnet --mca oob_tcp_if_include $subnet" \
     "--allow-run-as-root" >"$dir/mca"
   # The watcher removes the hosts when the owner exits without `down` (a killed test), by their
-  # names' prefix, which works even when DIR has been removed already.
+  # names' prefix, which works even when DIR has been removed already, then DIR's files.
   # It writes its own pid: setsid forks when the caller leads a process group, so $! may not be it.
   : >"$dir/watcher"
   # shellcheck disable=SC2016 # expanded by the watcher's shell
   setsid bash -c 'echo $$ >"$4"; tail --pid="$1" -f /dev/null 2>/dev/null || true
-                  exec "$2" remove-prefix "$3"' \
-    hosts-watcher "$owner" "$(realpath "$0")" "$head" "$dir/watcher" </dev/null >/dev/null 2>&1 &
+                  exec "$2" remove-prefix "$3" "$5"' \
+    hosts-watcher "$owner" "$(realpath "$0")" "$head" "$dir/watcher" "$dir" </dev/null >/dev/null 2>&1 &
   for ((i = 0; i < 100; i++)); do
     [[ -s $dir/watcher ]] && break
     sleep 0.05
@@ -205,6 +222,6 @@ case ${1:-} in
         down "$(cd "$2" 2>/dev/null && pwd -P || echo "$2")" ;;
   sweep) [[ $(id -u) -eq 0 ]] || skip_because "needs root"
          sweep ;;
-  remove-prefix) remove_prefix "${2:-}" ;;  # the watcher's call
+  remove-prefix) remove_prefix "${2:-}" "${3:-}" ;;  # the watcher's call
   *) die "usage: hosts.sh up DIR N [SLOTS] | down DIR | sweep" ;;
 esac

@@ -14,7 +14,7 @@ For each N: brings up N hosts of 2 slots, runs PROBE with 2 ranks per host and c
     bridge, it did not go through shared memory or the machine's loopback;
   - `hosts.sh down` leaves no namespace of the run behind.
 With `cleanup` (mpi_netns_cleanup): hosts whose owner dies without `down` are removed by their
-watcher; and with the watcher gone too (killed with the owner), the next `up` or `sweep` removes
+watcher (and DIR with what `up` wrote in it); and with the watcher gone too (killed with the owner), the next `up` or `sweep` removes
 them, while a live owner's hosts stay.
 Exit 77 (skip) when hosts.sh says the machine cannot make the hosts.
 """
@@ -162,6 +162,12 @@ def run_cleanup(hosts_sh):
             owner.kill()
             owner.wait()
             wait_gone(names, "hosts of a dead owner, after its watcher")
+            # Then the watcher removes DIR's files, and DIR, which holds nothing else.
+            for _ in range(600):
+                if not os.path.exists(os.path.join(scratch, "a")):
+                    break
+                time.sleep(0.1)
+            check(not os.path.exists(os.path.join(scratch, "a")), "the watcher removed DIR")
 
             # Owner and watcher killed: a stale run that the next `up` sweeps away, while the
             # hosts of a live owner stay.

@@ -22,6 +22,8 @@
 
 namespace treecopy::engine {
 
+struct setup_result;  // setup.hpp
+
 /// One source directory being copied. Lives from the task that lists it until its metadata has been
 /// applied, which happens when the last of its children is done (pending reaches zero).
 struct dir_node {
@@ -40,6 +42,8 @@ struct dir_node {
   int dst_fd = -1;
   bool pinned = false;      ///< descriptors owned by the copy as a whole (root and its parent)
   bool is_top = false;      ///< the virtual parent of SRC: no metadata of its own
+  /// On the virtual parent: the pair (SRC, DST) below it, for the paths of messages.
+  const setup_result* pair = nullptr;
   bool pseudo_fs = false;   ///< source is on /proc, /sys...: sizes lie, read until EOF
   bool existed = false;     ///< the destination directory was there before (merge, update)
   bool no_descend = false;  ///< on another file system with one_file_system: copy it empty

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 namespace treecopy_cli {
@@ -46,6 +47,34 @@ bool into_dir(const std::vector<std::string>& sources, const std::string& dir,
 }
 
 }  // namespace
+
+bool read_files_from(const std::string& file, bool nul, std::vector<std::string>& paths) {
+  std::FILE* f = file == "-" ? stdin : std::fopen(file.c_str(), "re");
+  if (!f) {
+    std::fprintf(stderr, "treecopy: --files-from %s: %s\n", treecopy::quote(file).c_str(),
+                 std::strerror(errno));
+    return false;
+  }
+  char* line = nullptr;
+  std::size_t cap = 0;
+  ssize_t n;
+  errno = 0;
+  while ((n = ::getdelim(&line, &cap, nul ? '\0' : '\n', f)) >= 0) {
+    std::string p(line, static_cast<std::size_t>(n));
+    if (!p.empty() && p.back() == (nul ? '\0' : '\n')) p.pop_back();
+    if (p.empty() || (!nul && (p[0] == '#' || p[0] == ';'))) continue;
+    paths.push_back(std::move(p));
+  }
+  const int err = std::ferror(f) ? (errno ? errno : EIO) : 0;
+  std::free(line);
+  if (f != stdin) std::fclose(f);
+  if (err) {
+    std::fprintf(stderr, "treecopy: --files-from %s: cannot read: %s\n",
+                 treecopy::quote(file).c_str(), std::strerror(err));
+    return false;
+  }
+  return true;
+}
 
 std::string name_in_dir(const std::string& src) {
   std::string p = src;

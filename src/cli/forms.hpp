@@ -25,6 +25,11 @@ struct form_args {
 /// and returns nullopt.
 std::optional<std::vector<treecopy::copy_pair>> pairs_of(const form_args& f, std::string& dir);
 
+/// Reads the paths of --files-from FILE ("-": stdin): one a line (a trailing '\r' kept, blank
+/// lines and lines starting with '#' or ';' skipped, as rsync does), or NUL-separated with nul
+/// (-0: every non-empty path as is). Prints why and returns false when FILE cannot be read whole.
+bool read_files_from(const std::string& file, bool nul, std::vector<std::string>& paths);
+
 /// SRC's name in DIR: its last component, without trailing slashes; empty for "/", "." and "..".
 std::string name_in_dir(const std::string& src);
 

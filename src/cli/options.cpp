@@ -197,6 +197,19 @@ void add_form_options(CLI::App& app, cli_args& a) {
       ->type_name("DIR");
   app.add_flag("-T,--no-target-directory", a.no_target_dir,
                "DST is the copy, never a directory to copy into (exactly two paths)");
+  app.add_option("--files-from", a.files_from,
+                 "Copy only the paths listed in FILE ('-': stdin), relative to SRC, one a line, "
+                 "with the directories that lead to them; a listed directory is copied whole")
+      ->type_name("FILE");
+  app.add_flag("-0,--from0", a.from0, "With --files-from: paths end with NUL, not newline");
+  app.add_flag("-l,--link", a.options.link,
+               "Hard-link files to the source files instead of copying them (cp -l)");
+  app.add_option("--link-dest", a.options.link_dest,
+                 "Hard-link files that are unchanged in PREV (a previous copy of DST, or of DIR), "
+                 "copy the rest; PREV is never written (repeatable, tried in order)")
+      ->type_name("PREV")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
 }
 
 // The pairs of the operands (forms.hpp); SRC and DST name the first source and DIR for what
@@ -210,7 +223,16 @@ bool resolve_forms(cli_args& a) {
   f.merging = a.options.merge || a.options.update || a.options.checksum;
   std::optional<std::vector<treecopy::copy_pair>> pairs = pairs_of(f, a.into_dir);
   if (!pairs) return false;
+  if (a.from0 && a.files_from.empty())
+    return std::fprintf(stderr, "treecopy: -0/--from0 needs --files-from\n"), false;
+  if (!a.files_from.empty() && !read_files_from(a.files_from, a.from0, a.options.files_from))
+    return false;
   a.pairs = std::move(*pairs);
+  // --link-dest PREV is a previous DIR in the forms that copy into DIR: one pair links against
+  // PREV/<its name> (several pairs do so in the library already).
+  if (!a.into_dir.empty() && a.pairs.size() == 1)
+    for (std::string& prev : a.options.link_dest)
+      prev = (prev.back() == '/' ? prev : prev + "/") + a.pairs.front().dst.filename().string();
   a.src = a.pairs.front().src.string();
   a.dst = a.into_dir.empty() ? a.pairs.front().dst.string() : a.into_dir;
   return true;

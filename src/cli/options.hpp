@@ -32,6 +32,8 @@ struct cli_args {
   std::vector<std::string> operands;
   std::string last_operand, target_dir;
   bool no_target_dir = false;
+  std::string files_from;  ///< --files-from FILE ("-": stdin)
+  bool from0 = false;      ///< -0: its paths end with NUL, not newline
   /// The (SRC, DST) pairs to copy, as cp's forms make them of the operands (forms.hpp).
   std::vector<treecopy::copy_pair> pairs;
   /// DIR in the forms `SRC... DIR` and `-t DIR SRC...`; empty when DST is the copy.

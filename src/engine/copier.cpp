@@ -60,7 +60,7 @@ copier::copier(setup_result& setup, const copy_options& options, shared_run& run
       flags_(run.flags),
       rep_(run.rep),
       jobs_(run.jobs),
-      filter_(options.filters) {
+      filter_(options.filters, options.files_from) {
   streams_.set_limits(run.stream_cap, run.big_queue_cap);
   top_.is_top = true;
   top_.pinned = true;
@@ -108,12 +108,60 @@ void copier::open_top() {
   }
   entries_.where().src_dev = top_.src_dev;
   entries_.where().dst_name = setup_.dst_name;
+  check_listed();
+  open_previous();
+}
+
+// --link-dest: each PREV's counterpart of DST (PREV itself, or PREV/<DST's name> when several
+// pairs copy into one directory), opened once; one that does not exist is left out (everything
+// there is new). A SRC that is a file is looked up by name in the first PREV that has it.
+void copier::open_previous() {
+  if (!plan::links_previous(opt_) || opt_.dry_run) return;
+  for (const std::string& prev : opt_.link_dest) {
+    fs::opened root = fs::open(AT_FDCWD, prev.c_str(), O_RDONLY | O_DIRECTORY);
+    if (!root) continue;
+    if (!setup_.src_dir) {
+      // A file: its counterpart is PREV itself with one pair (not a directory: nothing to link),
+      // or PREV/<DST's name>.
+      if (run_.pairs == 1 || entries_.where().prev_parent_fd >= 0) continue;
+      prev_.push_back(std::move(root.fd));
+      entries_.where().prev_parent_fd = prev_.back().get();
+      entries_.where().prev_name = setup_.dst_name;
+      continue;
+    }
+    if (run_.pairs > 1) {
+      root = fs::open_beneath(root.fd.get(), setup_.dst_name);
+      if (!root) continue;
+    }
+    prev_.push_back(std::move(root.fd));
+    entries_.where().prev_fds.push_back(prev_.back().get());
+  }
+}
+
+// --files-from: a listed path that SRC does not have is a failed entry (rsync: "link_stat failed"),
+// told before the copy starts. Looked up beneath SRC, following no symlink on the way.
+void copier::check_listed() {
+  if (!setup_.src_dir) return;
+  std::string display = setup_.src_display;
+  while (display.size() > 1 && display.back() == '/') display.pop_back();
+  for (const std::string& rel : filter_.selected().listed()) {
+    if (rel.empty()) continue;
+    const auto slash = rel.rfind('/');
+    const std::string parent = slash == std::string::npos ? std::string() : rel.substr(0, slash);
+    const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    struct stat st {};
+    fs::opened dir = fs::open_beneath(setup_.src_dir.get(), parent);
+    std::error_code err = dir.error;
+    if (!err) err = fs::stat_at(dir.fd.get(), name.c_str(), st, fs::follow::no);
+    if (err) rep_.report_refused({display + "/" + rel, operation::stat, err, entry_side::source});
+  }
 }
 
 copy_report run_pairs(std::vector<setup_result>& setups, const std::vector<entry_error>& refused,
                       const copy_options& options, copy_observer* observer, std::stop_token stop) {
   shared_run run(setups.empty() ? no_pair() : setups.front(), options, observer);
   run.jobs = options.jobs ? options.jobs : default_jobs();
+  run.pairs = setups.size();
   run.sampler_wanted = observer != nullptr;
   plan_threads(run);
   plan_descriptors(run, setups.size(),

@@ -43,6 +43,7 @@ struct shared_run {
   reporter rep;
   std::unique_ptr<scheduler> sched;
   unsigned jobs = 1;
+  std::size_t pairs = 1;  ///< how many pairs share the run
   bool sampler_wanted = false;  ///< a progress sampler thread, if one can be started
   int dir_fd_budget = 64;
   unsigned stream_cap = 1;        ///< large-file chunks copied at once, by each pair
@@ -75,6 +76,8 @@ class copier final : private stream_owner, private entry_driver {
 
  private:
   // Opening a directory pair (copier.cpp).
+  void check_listed();
+  void open_previous();
   bool open_dir_pair(dir_node* node, bool via_parent);
   bool open_dst_dir(dir_node* node, int pdst, const char* dname, int& out);
 
@@ -136,6 +139,7 @@ class copier final : private stream_owner, private entry_driver {
   int dst_root_fd_ = -1;
 
   plan::filter filter_;
+  std::vector<fs::unique_fd> prev_;  ///< --link-dest: PREV's counterparts of SRC's directory
   link_table links_;
   stream_queue streams_{*this};
   /// Copies the entries; this walker is its driver.

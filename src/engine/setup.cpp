@@ -159,6 +159,16 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   } catch (const setup_error& e) {
     throw source_refusal(e);
   }
+  if (options.link && !options.link_dest.empty())
+    fail(dst, EINVAL, "--link and --link-dest cannot be used together");
+  for (const std::string& prev : options.link_dest) {
+    struct stat prev_st {};
+    if (std::error_code err = fs::stat_at(AT_FDCWD, prev.c_str(), prev_st, fs::follow::yes))
+      fail_errno(prev, err, "--link-dest");
+    if (!S_ISDIR(prev_st.st_mode)) fail(prev, ENOTDIR, "--link-dest: not a directory");
+  }
+  if (!options.files_from.empty() && !src_is_dir)
+    fail(src, ENOTDIR, "--files-from lists paths inside SRC: SRC must be a directory");
 
   // DST: the parent must exist; "." and ".." name an existing directory through its real path.
   // A trailing '/' says DST is a directory (cp: "Not a directory" otherwise).

@@ -21,11 +21,11 @@ constexpr int exit_usage = 2;
 struct run_info {
   std::string source;
   std::string destination;
-  /// Every SRC when there are several (source is the first, destination DIR); else empty.
-  std::vector<std::string> sources;
   bool dry_run = false;
   unsigned jobs = 0;             ///< workers actually used
   double progress_interval = 0;  ///< seconds between progress events (json, lines)
+  /// Every SRC when there are several (source is the first, destination DIR); else empty.
+  std::vector<std::string> sources;
 };
 
 /// How the run ended.

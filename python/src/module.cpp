@@ -459,7 +459,8 @@ PYBIND11_MODULE(_treecopy, m) {
         if (kwargs.contains("progress")) progress = kwargs["progress"];
         std::vector<treecopy::copy_pair> pairs;  // copy_tree([(src, dst), ...])
         if (kwargs.contains("pairs"))
-          for (const auto& p : kwargs["pairs"].cast<std::vector<std::pair<std::string, std::string>>>())
+          for (const auto& p :
+               kwargs["pairs"].cast<std::vector<std::pair<std::string, std::string>>>())
             pairs.push_back({p.first, p.second});
         return py_copy_tree(src, dst, options_from(kwargs), progress, pairs);
       },

@@ -97,8 +97,7 @@ std::optional<std::vector<treecopy::copy_pair>> pairs_of(const form_args& f, std
   }
   if (p.size() < 2) return usage_error("a SRC and a DST are required"), std::nullopt;
   if (f.no_target_dir) {
-    if (p.size() != 2)
-      return usage_error("with -T, exactly two paths: SRC and DST"), std::nullopt;
+    if (p.size() != 2) return usage_error("with -T, exactly two paths: SRC and DST"), std::nullopt;
     pairs.push_back({p[0], p[1]});
     return pairs;
   }

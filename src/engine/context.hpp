@@ -42,8 +42,6 @@ struct dir_node {
   int dst_fd = -1;
   bool pinned = false;      ///< descriptors owned by the copy as a whole (root and its parent)
   bool is_top = false;      ///< the virtual parent of SRC: no metadata of its own
-  /// On the virtual parent: the pair (SRC, DST) below it, for the paths of messages.
-  const setup_result* pair = nullptr;
   bool pseudo_fs = false;   ///< source is on /proc, /sys...: sizes lie, read until EOF
   bool existed = false;     ///< the destination directory was there before (merge, update)
   bool no_descend = false;  ///< on another file system with one_file_system: copy it empty
@@ -55,6 +53,8 @@ struct dir_node {
   /// before, has a default ACL, or is set-group-ID): set owner and mode of every entry explicitly.
   bool always_chmod = false;
   dev_t src_dev = 0;
+  /// On the virtual parent: the pair (SRC, DST) below it, for the paths of messages.
+  const setup_result* pair = nullptr;
 
   struct stat st {};         ///< the source directory's metadata, applied at finalization
   fs::xattr_list xattrs;     ///< the source directory's attributes, applied at finalization

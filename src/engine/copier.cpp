@@ -164,8 +164,7 @@ copy_report run_pairs(std::vector<setup_result>& setups, const std::vector<entry
   run.pairs = setups.size();
   run.sampler_wanted = observer != nullptr;
   plan_threads(run);
-  plan_descriptors(run, setups.size(),
-                   setups.empty() ? std::string() : setups.front().dst_display);
+  plan_descriptors(run, setups.size(), setups.empty() ? std::string() : setups.front().dst_display);
   // Every pair its own walk (its roots, guards, hard-link table), all on the one pool.
   std::vector<std::unique_ptr<copier>> copiers;
   copiers.reserve(setups.size());

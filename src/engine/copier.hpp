@@ -43,7 +43,7 @@ struct shared_run {
   reporter rep;
   std::unique_ptr<scheduler> sched;
   unsigned jobs = 1;
-  std::size_t pairs = 1;  ///< how many pairs share the run
+  std::size_t pairs = 1;        ///< how many pairs share the run
   bool sampler_wanted = false;  ///< a progress sampler thread, if one can be started
   int dir_fd_budget = 64;
   unsigned stream_cap = 1;        ///< large-file chunks copied at once, by each pair

@@ -19,8 +19,7 @@ bool same_time(const timespec& a, const timespec& b) noexcept {
 // mtime to the nanosecond, all 12 mode bits, owner, group), so that DST still equals SRC.
 bool same_file(const struct stat& s, const struct stat& p) noexcept {
   return S_ISREG(p.st_mode) && p.st_size == s.st_size && same_time(p.st_mtim, s.st_mtim) &&
-         (p.st_mode & 07777) == (s.st_mode & 07777) && p.st_uid == s.st_uid &&
-         p.st_gid == s.st_gid;
+         (p.st_mode & 07777) == (s.st_mode & 07777) && p.st_uid == s.st_uid && p.st_gid == s.st_gid;
 }
 
 }  // namespace
@@ -52,8 +51,7 @@ void entry_copier::link_source(dir_node* node, const char* name, const struct st
 // --link-dest: links DST's name to the first PREV's file that is unchanged against SRC's (st,
 // open as sfd). Returns false, with nothing changed, when none is (or linking fails: PREV on
 // another file system, a file the kernel will not link for this user): the caller copies.
-bool entry_copier::link_previous(dir_node* node, const char* name, int sfd,
-                                 const struct stat& st) {
+bool entry_copier::link_previous(dir_node* node, const char* name, int sfd, const struct stat& st) {
   if (!plan::links_previous(opt_)) return false;
   fs::xattr_list src_attrs;
   bool src_attrs_read = false;
@@ -84,7 +82,8 @@ bool entry_copier::link_previous(dir_node* node, const char* name, int sfd,
     return 1;
   };
   if (node->is_top)  // SRC is this file
-    return roots_.prev_parent_fd >= 0 && try_one(roots_.prev_parent_fd, roots_.prev_name.c_str()) == 1;
+    return roots_.prev_parent_fd >= 0 &&
+           try_one(roots_.prev_parent_fd, roots_.prev_name.c_str()) == 1;
   const std::string rel_dir = rel_path(node);
   for (int prev : roots_.prev_fds) {
     // PREV's directory at the same path, never through a symlink and never outside PREV.

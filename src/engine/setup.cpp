@@ -279,8 +279,8 @@ void check_across(const std::vector<setup_result>& set, const copy_options& opti
       }
       if (i == j) continue;  // prepare() checked the pair itself
       if (s.src_dir && in_chain(dst_chains[j], file_id::of(s.src_st)))
-        fail(d.dst_display, EINVAL, "destination is inside the source directory " +
-                                        quote(s.src_display));
+        fail(d.dst_display, EINVAL,
+             "destination is inside the source directory " + quote(s.src_display));
       if (options.delete_extraneous && d.dst_exists && S_ISDIR(s.src_st.st_mode)) {
         struct stat dst_st {};
         if (!fs::stat_at(d.dst_parent.get(), d.dst_name.c_str(), dst_st, fs::follow::no) &&

@@ -36,7 +36,7 @@ void plan_descriptors(shared_run& run, std::size_t pairs, const std::string& dst
   long limit = descriptor_limit();
   if (limit < 0) limit = 1L << 20;
   long open_now = open_descriptors(limit);
-  if (open_now < 0) open_now = 16;          // no /proc: a guess at what a process usually has open
+  if (open_now < 0) open_now = 16;  // no /proc: a guess at what a process usually has open
   const long avail = limit - open_now - roots;  // DST's roots are opened once the copy starts
   if (avail < alone) {
     throw setup_error(dst_display, std::make_error_code(std::errc::too_many_files_open),
@@ -47,8 +47,7 @@ void plan_descriptors(shared_run& run, std::size_t pairs, const std::string& dst
   }
   const long fit = (avail - waiters) / per_worker;
   run.jobs = fit >= 2 ? static_cast<unsigned>(std::min<long>(run.jobs, fit)) : 1u;
-  long spare =
-      avail - (run.jobs == 1 ? alone : per_worker * static_cast<long>(run.jobs) + waiters);
+  long spare = avail - (run.jobs == 1 ? alone : per_worker * static_cast<long>(run.jobs) + waiters);
   run.stream_cap = std::clamp(scheduler_cores(), 1u, run.jobs);
   const std::size_t big_queue_cap =
       std::min<std::size_t>(4 * std::size_t{run.stream_cap}, static_cast<std::size_t>(spare / 8));

@@ -176,8 +176,9 @@ selection::selection(const std::vector<std::string>& paths) {
   std::string norm;
   for (const std::string& p : paths) {
     if (!normalize_listed(p, norm))
-      throw filter_error("--files-from: " + std::string(p.empty() ? "an empty path" : "'" + p + "'") +
-                         (p.empty() ? "" : ": absolute, or with '..': not a path inside SRC"));
+      throw filter_error(
+          "--files-from: " + std::string(p.empty() ? "an empty path" : "'" + p + "'") +
+          (p.empty() ? "" : ": absolute, or with '..': not a path inside SRC"));
     if (norm.empty()) {
       all_ = true;
       if (listed_.empty() || !listed_.front().empty()) listed_.insert(listed_.begin(), norm);

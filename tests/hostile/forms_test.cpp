@@ -75,8 +75,7 @@ TEST_F(forms_hostile_test, source_that_is_dir_or_its_ancestor) {
   // SRC = DIR.
   expect_refused(tc({s_ / "other", s_ / "dir", s_ / "dir"}), "inside the source directory");
   // A SRC that is the ancestor of DIR, through another pair than its own.
-  expect_refused(tc({"-t", s_ / "other/a", s_ / "a", s_ / "other"}),
-                 "inside the source directory");
+  expect_refused(tc({"-t", s_ / "other/a", s_ / "a", s_ / "other"}), "inside the source directory");
 }
 
 TEST_F(forms_hostile_test, delete_on_an_ancestor_of_another_source) {

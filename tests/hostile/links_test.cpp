@@ -113,8 +113,7 @@ TEST_F(link_dest_hostile_test, prev_is_never_modified_as_an_unprivileged_user) {
   ASSERT_EQ(::system(("chown -R 65534:65534 " + s_ / "src" + " " + s_ / "prev").c_str()), 0);
   ASSERT_EQ(::chmod((s_ / "prev/g").c_str(), 0604), 0);  // changed: copied
   snapshot();
-  const process_result r =
-      tc({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"}, as_uid(65534));
+  const process_result r = tc({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"}, as_uid(65534));
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(lstat_of(s_ / "dst/f").st_ino, lstat_of(s_ / "prev/f").st_ino);
   EXPECT_NE(lstat_of(s_ / "dst/g").st_ino, lstat_of(s_ / "prev/g").st_ino);

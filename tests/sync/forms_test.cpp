@@ -105,7 +105,8 @@ TEST(forms_test, cli_target_directory_option) {
   ASSERT_EQ(::mkdir((s / "out").c_str(), 0755), 0);
   ASSERT_TRUE(exited_with(tc({"-t", s / "out", s / "in/beta"}), 0));
   EXPECT_TRUE(same_trees(s / "in/beta", s / "out/beta"));
-  ASSERT_TRUE(exited_with(tc({"--target-directory", s / "out", s / "in/alpha", s / "in/note.txt"}), 0));
+  ASSERT_TRUE(
+      exited_with(tc({"--target-directory", s / "out", s / "in/alpha", s / "in/note.txt"}), 0));
   EXPECT_TRUE(same_trees(s / "in/alpha", s / "out/alpha"));
   EXPECT_TRUE(same_trees(s / "in/note.txt", s / "out/note.txt"));
 }

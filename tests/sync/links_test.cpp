@@ -120,9 +120,9 @@ TEST(links_test, link_dest_links_unchanged_files_and_copies_the_rest) {
   make_source(s);
   ASSERT_TRUE(exited_with(tc({s / "src", s / "prev"}), 0));
   ASSERT_EQ(::system(("cp -a " + s / "prev" + " " + s / "prev-snap").c_str()), 0);
-  write_file(s / "src/c/h", "changed", past_time(9));           // content and mtime
-  ASSERT_EQ(::chmod((s / "src/a/g").c_str(), 0600), 0);          // mode only
-  write_file(s / "src/new", "new", past_time(10));               // not in PREV
+  write_file(s / "src/c/h", "changed", past_time(9));    // content and mtime
+  ASSERT_EQ(::chmod((s / "src/a/g").c_str(), 0600), 0);  // mode only
+  write_file(s / "src/new", "new", past_time(10));       // not in PREV
   ASSERT_TRUE(exited_with(tc({"--link-dest", s / "nothing-here", s / "src", s / "x"}), 2));
   ASSERT_TRUE(exited_with(tc({"--link-dest", s / "prev", s / "src", s / "dst"}), 0));
   EXPECT_TRUE(same_trees(s / "src", s / "dst"));

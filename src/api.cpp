@@ -178,21 +178,28 @@ unsigned default_jobs() noexcept {
   return std::clamp(4 * cores, 8u, 64u);
 }
 
-copy_report copy_tree(const std::filesystem::path& src, const std::filesystem::path& dst,
-                      const copy_options& options, copy_observer* observer, std::stop_token stop) {
+copy_report copy_trees(std::span<const copy_pair> pairs, const copy_options& options,
+                       copy_observer* observer, std::stop_token stop) {
   try {
-    engine::setup_result setup = engine::prepare(src, dst, options);
+    std::vector<entry_error> refused;
+    std::vector<engine::setup_result> setups = engine::prepare_pairs(pairs, options, refused);
     try {
-      engine::copier c(setup, options, observer, std::move(stop));
-      return c.run();
+      return engine::run_pairs(setups, refused, options, observer, std::move(stop));
     } catch (const plan::filter_error& e) {
       throw setup_error({}, std::make_error_code(std::errc::invalid_argument), e.what());
     }
   } catch (const std::bad_alloc&) {
-    // Before the copy starts (run() reports its own): nothing was created.
-    throw setup_error(dst.string(), std::make_error_code(std::errc::not_enough_memory),
+    // Before the copy starts (run_pairs() reports its own): nothing was created.
+    throw setup_error(pairs.empty() ? std::string() : pairs.back().dst.string(),
+                      std::make_error_code(std::errc::not_enough_memory),
                       "out of memory while preparing the copy");
   }
+}
+
+copy_report copy_tree(const std::filesystem::path& src, const std::filesystem::path& dst,
+                      const copy_options& options, copy_observer* observer, std::stop_token stop) {
+  const copy_pair pair{src, dst};
+  return copy_trees(std::span<const copy_pair>(&pair, 1), options, observer, std::move(stop));
 }
 
 const char* version() noexcept { return TREECOPY_VERSION; }

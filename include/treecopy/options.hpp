@@ -114,6 +114,26 @@ struct copy_options {
   /// first: an entry no rule matches is left out when git ignores it. See docs/filters.md.
   bool gitignore = false;
 
+  /// Copy only these paths relative to SRC (rsync's --files-from), each with the directories that
+  /// lead to it (their metadata too); a listed directory is copied whole. A listed path missing in
+  /// SRC is a failed entry. An absolute path or one with ".." is a setup_error. The filters and
+  /// gitignore still apply to what the list selects. Empty: everything. See docs/filters.md.
+  std::vector<std::string> files_from;
+
+  /// Regular files become hard links to the source files instead of copies (cp -l): directories
+  /// are created, symlinks and special files copied. Nothing of SRC is changed (the links share
+  /// its inodes: no owner, mode or times are set). Across file systems each file fails (EXDEV).
+  bool link = false;
+
+  /// Previous copies to link against (rsync's --link-dest), tried in order: a file whose
+  /// counterpart in PREV has the same type, size, mtime (ns), mode, owner, group and attributes
+  /// becomes a hard link to it; every other entry is copied. PREV is never written (a link changes
+  /// only its inode's link count and ctime). With one pair PREV stands for DST; with several, for
+  /// the directory that receives them: DST's counterpart is PREV/<DST's name>. A linked file's
+  /// atime is PREV's. Used only while every attribute is preserved (the defaults). Each PREV must
+  /// be a directory (setup_error otherwise).
+  std::vector<std::string> link_dest;
+
   /// Which symlinks are followed.
   symlink_mode dereference = symlink_mode::never;
 

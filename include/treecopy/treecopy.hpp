@@ -2,6 +2,7 @@
 #pragma once
 
 #include <filesystem>
+#include <span>
 #include <stop_token>
 
 #include "treecopy/errors.hpp"
@@ -28,6 +29,24 @@ namespace treecopy {
 copy_report copy_tree(const std::filesystem::path& src, const std::filesystem::path& dst,
                       const copy_options& options = {}, copy_observer* observer = nullptr,
                       std::stop_token stop = {});
+
+/// One (SRC, DST) pair of copy_trees(): DST becomes a copy of SRC, as in copy_tree().
+struct copy_pair {
+  std::filesystem::path src;
+  std::filesystem::path dst;
+};
+
+/// Copies every pair in one call: one pool of workers, one report, one progress view and one
+/// observer for all of them (as `cp -a SRC... DIR`, with each pair's DST written out). Every
+/// pair is checked before anything is created; setup_error is thrown, with nothing created, when
+/// one cannot be copied as copy_tree() would refuse it, or when pairs conflict: two pairs with one
+/// DST, a DST inside another pair's SRC (a SRC that is an ancestor of DIR), delete_extraneous on
+/// an ancestor of another pair's SRC. With several pairs, a SRC that is missing or cannot be read
+/// is one failed entry of the report (operation::open_source) and the other pairs are still
+/// copied, as cp does; with one pair it is a setup_error, as in copy_tree(). Hard links are kept
+/// within each pair. copy_tree(src, dst, ...) is copy_trees() of the one pair.
+copy_report copy_trees(std::span<const copy_pair> pairs, const copy_options& options = {},
+                       copy_observer* observer = nullptr, std::stop_token stop = {});
 
 /// The library's version, "MAJOR.MINOR.PATCH".
 const char* version() noexcept;

@@ -65,7 +65,7 @@ treecopy::copy_options options_from(const py::dict& kwargs) {
   treecopy::copy_options o;
   for (const auto& [key, value] : kwargs) {
     const std::string name = py::str(key);
-    if (name == "progress") continue;
+    if (name == "progress" || name == "pairs") continue;
     if (name == "jobs")
       o.jobs = value.cast<unsigned>();
     else if (name == "merge")
@@ -103,6 +103,12 @@ treecopy::copy_options options_from(const py::dict& kwargs) {
       o.delete_extraneous = value.cast<bool>();
     else if (name == "gitignore")
       o.gitignore = value.cast<bool>();
+    else if (name == "files_from")
+      o.files_from = value.cast<std::vector<std::string>>();
+    else if (name == "link")
+      o.link = value.cast<bool>();
+    else if (name == "link_dest")
+      o.link_dest = value.cast<std::vector<std::string>>();
     else if (name == "one_file_system")
       o.one_file_system = value.cast<bool>();
     else if (name == "dereference")
@@ -149,7 +155,8 @@ class bridge_observer final : public treecopy::copy_observer {
 // copy_tree() for Python: see treecopy.copy_tree() for the documentation.
 treecopy::copy_report py_copy_tree(const py::bytes& src, const py::bytes& dst,
                                    const treecopy::copy_options& options,
-                                   const py::object& progress) {
+                                   const py::object& progress,
+                                   const std::vector<treecopy::copy_pair>& pairs = {}) {
   const std::string src_s = src;
   const std::string dst_s = dst;
   std::mutex mutex;
@@ -163,8 +170,10 @@ treecopy::copy_report py_copy_tree(const py::bytes& src, const py::bytes& dst,
 
   std::thread worker([&] {
     try {
-      report = treecopy::copy_tree(src_s, dst_s, options, observe ? &observer : nullptr,
-                                   stop.get_token());
+      report = pairs.empty() ? treecopy::copy_tree(src_s, dst_s, options,
+                                                   observe ? &observer : nullptr, stop.get_token())
+                             : treecopy::copy_trees(pairs, options, observe ? &observer : nullptr,
+                                                    stop.get_token());
     } catch (...) {
       failure = std::current_exception();
     }
@@ -448,7 +457,12 @@ PYBIND11_MODULE(_treecopy, m) {
       [](const py::bytes& src, const py::bytes& dst, const py::dict& kwargs) {
         py::object progress = py::none();
         if (kwargs.contains("progress")) progress = kwargs["progress"];
-        return py_copy_tree(src, dst, options_from(kwargs), progress);
+        std::vector<treecopy::copy_pair> pairs;  // copy_tree([(src, dst), ...])
+        if (kwargs.contains("pairs"))
+          for (const auto& p :
+               kwargs["pairs"].cast<std::vector<std::pair<std::string, std::string>>>())
+            pairs.push_back({p.first, p.second});
+        return py_copy_tree(src, dst, options_from(kwargs), progress, pairs);
       },
       py::arg("src"), py::arg("dst"), py::arg("options"),
       "copy_tree(src: bytes, dst: bytes, ...) -> Report. Use treecopy.copy_tree() instead.");

@@ -21,8 +21,11 @@ __all__ = ["copytree", "copy_tree", "Progress", "Report", "EntryError", "default
 __version__ = version()
 
 
-def copy_tree(src, dst, *, jobs=None, progress=None, **options):
+def copy_tree(src, dst=None, *, jobs=None, progress=None, **options):
     """Makes dst a copy of src, like ``cp -aT src dst``, and returns a Report.
+
+    copy_tree([(src, dst), ...], **options) copies several pairs in one call: one pool of workers,
+    one progress callback, one Report (a src missing among several is an entry of report.errors).
 
     src may be a directory, a file, a symlink (copied as a link) or a special file; dst's parent must
     exist, and dst itself must not unless merge=True. Keyword options, as treecopy::copy_options in
@@ -45,6 +48,9 @@ def copy_tree(src, dst, *, jobs=None, progress=None, **options):
     modify_window       with update: mtimes at most this many seconds apart count as equal
     delete_extraneous   with merge or update: remove destination entries missing from src
     one_file_system     do not descend into other file systems
+    files_from          [path, ...]: copy only these paths relative to src, with their parents
+    link                hard-link files to the source files instead of copying (cp -l)
+    link_dest           [prev, ...]: hard-link files unchanged in prev, copy the rest (rsync)
     dry_run             report what would be copied without changing anything
     progress            callable(Progress), called on this thread every progress_interval seconds
                         (default 0.1) and once at the end; returning False stops the copy
@@ -59,5 +65,12 @@ def copy_tree(src, dst, *, jobs=None, progress=None, **options):
         jobs = 0
     elif jobs < 0:
         raise ValueError("jobs must be positive, not %r" % (jobs,))
+    for key in ("files_from", "link_dest"):
+        if key in options:
+            options[key] = [os.fsencode(p) for p in options[key]]
+    if dst is None:
+        pairs = [(os.fsencode(s), os.fsencode(d)) for s, d in src]
+        return _treecopy.copy_tree(b"", b"", dict(options, jobs=jobs, progress=progress,
+                                                  pairs=pairs))
     return _treecopy.copy_tree(os.fsencode(src), os.fsencode(dst),
                                dict(options, jobs=jobs, progress=progress))

@@ -71,7 +71,8 @@ const char* const man_description =
 attributes. Directories are walked and files copied by many workers at once, which pays on NVMe,
 RAID and network storage. One entry that fails does not stop the others: each failure is reported
 and the exit code says that some failed. DST must not exist unless --merge or --update is given;
-its parent must exist.)";
+its parent must exist. With several sources, -t DIR, or an existing directory written DIR/ (without
+--merge or --update), each SRC is copied into DIR under its own name, all on one pool of workers.)";
 
 // ---- shell quoting ------------------------------------------------------------------------------
 
@@ -155,7 +156,9 @@ std::string man_page() {
        "\" \"User Commands\"\n";
   m += ".nh\n";  // no hyphenation: an option split across two lines cannot be searched for
   m += ".SH NAME\ntreecopy \\- copy a directory tree in parallel, as faithfully as cp \\-a\n";
-  m += ".SH SYNOPSIS\n.B treecopy\n[\\fIOPTIONS\\fR] \\fISRC\\fR \\fIDST\\fR\n";
+  m += ".SH SYNOPSIS\n.B treecopy\n[\\fIOPTIONS\\fR] \\fISRC\\fR \\fIDST\\fR\n.br\n.B treecopy\n"
+       "[\\fIOPTIONS\\fR] \\fISRC\\fR... \\fIDIR\\fR\n.br\n.B treecopy\n"
+       "[\\fIOPTIONS\\fR] \\-t \\fIDIR\\fR \\fISRC\\fR...\n";
   m += ".SH DESCRIPTION\n" + roff(man_description) + "\n";
   m += ".SH OPERANDS\n";
   for (const option_doc& o : docs)

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace treecopy_cli {
 
@@ -15,6 +16,9 @@ namespace treecopy_cli {
 /// Latin-1 character of that byte). That last step is lossy, which is why json_object::path() adds
 /// the exact bytes in base64 beside such a string.
 void append_json_string(std::string& out, std::string_view s);
+
+/// A JSON array of strings, each as append_json_string() writes it.
+std::string json_string_array(const std::vector<std::string>& items);
 
 /// Standard base64 (RFC 4648, with padding) of arbitrary bytes.
 std::string base64(std::string_view bytes);

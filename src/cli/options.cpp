@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "build_info.hpp"
+#include "forms.hpp"
 #include "summary.hpp"
 
 namespace treecopy_cli {
@@ -188,6 +189,55 @@ void add_sync_options(CLI::App& app, cli_args& a) {
                "Do not descend into directories on other file systems");
 }
 
+// ---- cp's forms: -t, -T ------------------------------------------------------------------------
+
+void add_form_options(CLI::App& app, cli_args& a) {
+  app.add_option("-t,--target-directory", a.target_dir,
+                 "Copy every SRC into DIR under its own name (treecopy -t DIR SRC...)")
+      ->type_name("DIR");
+  app.add_flag("-T,--no-target-directory", a.no_target_dir,
+               "DST is the copy, never a directory to copy into (exactly two paths)");
+  app.add_option("--files-from", a.files_from,
+                 "Copy only the paths listed in FILE ('-': stdin), relative to SRC, one a line, "
+                 "with the directories that lead to them; a listed directory is copied whole")
+      ->type_name("FILE");
+  app.add_flag("-0,--from0", a.from0, "With --files-from: paths end with NUL, not newline");
+  app.add_flag("-l,--link", a.options.link,
+               "Hard-link files to the source files instead of copying them (cp -l)");
+  app.add_option("--link-dest", a.options.link_dest,
+                 "Hard-link files that are unchanged in PREV (a previous copy of DST, or of DIR), "
+                 "copy the rest; PREV is never written (repeatable, tried in order)")
+      ->type_name("PREV")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);
+}
+
+// The pairs of the operands (forms.hpp); SRC and DST name the first source and DIR for what
+// tells of the run as a whole (progress, summary).
+bool resolve_forms(cli_args& a) {
+  form_args f;
+  f.paths = a.operands;
+  if (!a.last_operand.empty()) f.paths.push_back(a.last_operand);
+  f.target_dir = a.target_dir;
+  f.no_target_dir = a.no_target_dir;
+  f.merging = a.options.merge || a.options.update || a.options.checksum;
+  std::optional<std::vector<treecopy::copy_pair>> pairs = pairs_of(f, a.into_dir);
+  if (!pairs) return false;
+  if (a.from0 && a.files_from.empty())
+    return std::fprintf(stderr, "treecopy: -0/--from0 needs --files-from\n"), false;
+  if (!a.files_from.empty() && !read_files_from(a.files_from, a.from0, a.options.files_from))
+    return false;
+  a.pairs = std::move(*pairs);
+  // --link-dest PREV is a previous DIR in the forms that copy into DIR: one pair links against
+  // PREV/<its name> (several pairs do so in the library already).
+  if (!a.into_dir.empty() && a.pairs.size() == 1)
+    for (std::string& prev : a.options.link_dest)
+      prev = (prev.back() == '/' ? prev : prev + "/") + a.pairs.front().dst.filename().string();
+  a.src = a.pairs.front().src.string();
+  a.dst = a.into_dir.empty() ? a.pairs.front().dst.string() : a.into_dir;
+  return true;
+}
+
 // ---- --preserve, --no-preserve --------------------------------------------------------------
 
 const char* const preserve_words = "mode, ownership, timestamps, links, xattr, all";
@@ -258,8 +308,14 @@ std::unique_ptr<CLI::App> make_app(cli_args& a, unsigned machine_jobs) {
   CLI::App& app = *owner;
   app.footer(help_footer());
   app.set_version_flag("--version", version_text());
-  app.add_option("SRC", a.src, "Source: a directory, file, symlink or special file")->required();
-  app.add_option("DST", a.dst, "Destination; its parent must exist")->required();
+  app.add_option("SRC", a.operands,
+                 "Source: a directory, file, symlink or special file (several: each is copied "
+                 "into DIR, the last path, under its own name)")
+      ->required();
+  app.add_option("DST", a.last_operand,
+                 "Destination (the copy; its parent must exist), or DIR to copy into (several "
+                 "sources, -t, or an existing DIR written with a trailing '/')");
+  add_form_options(app, a);
   std::string jobs_help = "Concurrent workers (default: 4 x cores, 8 to 64";
   if (machine_jobs) jobs_help += "; this machine: " + std::to_string(machine_jobs);
   app.add_option("-j,--jobs", a.jobs, jobs_help + ")")->check(CLI::Range(1u, 1024u));
@@ -317,6 +373,7 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
   if (a.quiet) a.verbose = false;
   if (!collect_filters(app, a)) return exit_usage;
   if (!apply_preserve(a)) return exit_usage;
+  if (!resolve_forms(a)) return exit_usage;
   a.options.dereference = a.dereference  ? treecopy::symlink_mode::always
                           : a.follow_src ? treecopy::symlink_mode::command_line
                                          : treecopy::symlink_mode::never;

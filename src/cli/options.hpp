@@ -19,6 +19,7 @@ namespace treecopy_cli {
 
 /// The command line, as parsed.
 struct cli_args {
+  /// SRC and DST of the copy; with several sources or -t, the first SRC and DIR (see pairs).
   std::string src, dst, reflink = "auto", progress = "auto", progress_file;
   double progress_interval = 0;  // 0: the mode's default
   bool quiet = false, verbose = false, json = false;
@@ -27,6 +28,16 @@ struct cli_args {
   std::vector<std::string> excludes, includes, exclude_files;
   std::vector<std::string> preserve, no_preserve;  // --preserve, --no-preserve LISTs
   treecopy::copy_options options;
+  /// The operands and -t/-T as given (SRC, then DST: CLI11 may put the last one in either).
+  std::vector<std::string> operands;
+  std::string last_operand, target_dir;
+  bool no_target_dir = false;
+  std::string files_from;  ///< --files-from FILE ("-": stdin)
+  bool from0 = false;      ///< -0: its paths end with NUL, not newline
+  /// The (SRC, DST) pairs to copy, as cp's forms make them of the operands (forms.hpp).
+  std::vector<treecopy::copy_pair> pairs;
+  /// DIR in the forms `SRC... DIR` and `-t DIR SRC...`; empty when DST is the copy.
+  std::string into_dir;
 };
 
 /// text with its control characters as escapes (\n, \x1b), so that an argument repeated in a

@@ -102,6 +102,7 @@ void json_view::start(const run_info& info) {
   j.str("event", "start").str("version", treecopy::version()).str("time", utc_now());
   j.num("pid", static_cast<std::uint64_t>(::getpid()));
   j.path("source", info.source).path("destination", info.destination);
+  if (!info.sources.empty()) j.raw("sources", json_string_array(info.sources));
   j.boolean("dry_run", info.dry_run).num("jobs", static_cast<std::uint64_t>(info.jobs));
   j.real("progress_interval", info.progress_interval);
   emit(std::move(j));

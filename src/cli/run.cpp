@@ -104,8 +104,9 @@ void split_parent(std::string p, std::string& parent, std::string& name) {
 // nor inside either (it would truncate a source file, be copied, make DST "exist" or be removed
 // by --delete). Checked before anything is opened, on identities: the file itself, then each
 // directory from its parent up to '/' (through "..", so links and bind mounts cannot hide SRC).
-std::optional<std::string> progress_file_conflict(const cli_args& a) {
-  const std::vector<file_identity> src_ids = identities_of(a.src), dst_ids = identities_of(a.dst);
+std::optional<std::string> progress_file_conflict(const cli_args& a, const std::string& src,
+                                                  const std::string& dst) {
+  const std::vector<file_identity> src_ids = identities_of(src), dst_ids = identities_of(dst);
   auto in = [](const std::vector<file_identity>& ids, const file_identity& id) {
     return std::find(ids.begin(), ids.end(), id) != ids.end();
   };
@@ -115,7 +116,7 @@ std::optional<std::string> progress_file_conflict(const cli_args& a) {
   }
   std::string parent, name, dst_parent, dst_name;
   split_parent(a.progress_file, parent, name);
-  split_parent(a.dst, dst_parent, dst_name);
+  split_parent(dst, dst_parent, dst_name);
   // DST not there yet: the progress file would be created where DST is to be.
   if (dst_ids.empty() && name == dst_name && identity_of(parent, true) &&
       identity_of(parent, true) == identity_of(dst_parent, true))
@@ -148,10 +149,12 @@ std::optional<std::string> progress_file_conflict(const cli_args& a) {
 std::optional<int> prepare(cli_args& a, run_setup& s) {
   s.mode = mode_of(a.progress);
   if (!a.progress_file.empty()) {
-    if (std::optional<std::string> why = progress_file_conflict(a)) {
-      std::fprintf(stderr, "treecopy: '%s': --progress-file %s\n", a.progress_file.c_str(),
-                   why->c_str());
-      return exit_usage;
+    for (const treecopy::copy_pair& p : a.pairs) {
+      if (std::optional<std::string> why = progress_file_conflict(a, p.src, p.dst)) {
+        std::fprintf(stderr, "treecopy: '%s': --progress-file %s\n", a.progress_file.c_str(),
+                     why->c_str());
+        return exit_usage;
+      }
     }
     s.json_fd = ::open(a.progress_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (s.json_fd < 0) {
@@ -175,6 +178,8 @@ std::optional<int> prepare(cli_args& a, run_setup& s) {
 
   s.info.source = a.src;
   s.info.destination = a.dst;
+  if (a.pairs.size() > 1)
+    for (const treecopy::copy_pair& p : a.pairs) s.info.sources.push_back(p.src.string());
   s.info.dry_run = a.options.dry_run;
   s.info.jobs = a.jobs ? a.jobs : treecopy::default_jobs();
   s.info.progress_interval = interval;
@@ -246,7 +251,7 @@ int run(cli_args& a) {
   observer.start(s.info);
   run_outcome outcome;
   try {
-    outcome.report = treecopy::copy_tree(a.src, a.dst, a.options, &observer, stop.get_token());
+    outcome.report = treecopy::copy_trees(a.pairs, a.options, &observer, stop.get_token());
   } catch (const treecopy::setup_error& e) {
     outcome.failure = e.what();
   } catch (const std::exception& e) {

@@ -73,6 +73,7 @@ json_object& add_summary_fields(json_object& j, const run_info& info, const run_
   j.path("source", info.source)
       .path("destination", info.destination)
       .boolean("dry_run", info.dry_run);
+  if (!info.sources.empty()) j.raw("sources", json_string_array(info.sources));
   if (!o.failure.empty()) j.str("message", o.failure);
   j.boolean("cancelled", r.cancelled);
   if (o.signal)

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "json.hpp"
 #include "treecopy/treecopy.hpp"
@@ -23,6 +24,8 @@ struct run_info {
   bool dry_run = false;
   unsigned jobs = 0;             ///< workers actually used
   double progress_interval = 0;  ///< seconds between progress events (json, lines)
+  /// Every SRC when there are several (source is the first, destination DIR); else empty.
+  std::vector<std::string> sources;
 };
 
 /// How the run ended.

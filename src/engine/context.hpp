@@ -22,6 +22,8 @@
 
 namespace treecopy::engine {
 
+struct setup_result;  // setup.hpp
+
 /// One source directory being copied. Lives from the task that lists it until its metadata has been
 /// applied, which happens when the last of its children is done (pending reaches zero).
 struct dir_node {
@@ -51,6 +53,8 @@ struct dir_node {
   /// before, has a default ACL, or is set-group-ID): set owner and mode of every entry explicitly.
   bool always_chmod = false;
   dev_t src_dev = 0;
+  /// On the virtual parent: the pair (SRC, DST) below it, for the paths of messages.
+  const setup_result* pair = nullptr;
 
   struct stat st {};         ///< the source directory's metadata, applied at finalization
   fs::xattr_list xattrs;     ///< the source directory's attributes, applied at finalization

@@ -52,40 +52,46 @@ bool has_default_acl(int fd) {
 
 }  // namespace
 
-copier::copier(setup_result& setup, const copy_options& options, copy_observer* observer,
-               std::stop_token stop)
+copier::copier(setup_result& setup, const copy_options& options, shared_run& run)
     : setup_(setup),
       opt_(options),
       pol_(setup.policy),
-      stop_(std::move(stop)),
-      rep_(setup, opt_, observer, flags_),
-      filter_(options.filters) {
-  jobs_ = opt_.jobs ? opt_.jobs : default_jobs();
-  sampler_wanted_ = observer != nullptr;
-  plan_threads();
-  plan_descriptors();
+      run_(run),
+      flags_(run.flags),
+      rep_(run.rep),
+      jobs_(run.jobs),
+      filter_(options.filters, options.files_from) {
+  streams_.set_limits(run.stream_cap, run.big_queue_cap);
   top_.is_top = true;
   top_.pinned = true;
+  top_.pair = &setup_;
 }
 
 copier::~copier() = default;
 
+namespace {
+
 // Threads: TBB ends the process when it cannot start a worker it wants, so ask only for those
 // that can be started (down to none: the calling thread alone runs the copy), keeping one spare
 // for whatever else of the user's starts meanwhile, and one for the progress sampler.
-void copier::plan_threads() {
-  const unsigned wanted = jobs_ - 1 + (sampler_wanted_ ? 1u : 0u);
+void plan_threads(shared_run& run) {
+  const unsigned wanted = run.jobs - 1 + (run.sampler_wanted ? 1u : 0u);
   const unsigned got = startable_threads(wanted);
   if (got >= wanted) return;
   unsigned workers = got > 0 ? got - 1 : 0;  // the spare
-  if (sampler_wanted_ && workers > 0) --workers;
-  jobs_ = std::min(jobs_, workers + 1);
+  if (run.sampler_wanted && workers > 0) --workers;
+  run.jobs = std::min(run.jobs, workers + 1);
 }
 
-copy_report copier::run() {
-  rep_.start_clock();
-  std::stop_callback on_stop(stop_, [this] { cancel(); });
+// A setup_result for a run whose every source was refused: the reporter's default display.
+const setup_result& no_pair() {
+  static const setup_result none;
+  return none;
+}
 
+}  // namespace
+
+void copier::open_top() {
   top_.src_fd = setup_.src_parent ? setup_.src_parent.get() : -1;
   top_.dst_fd = setup_.dst_parent.get();
   // New entries get modes the umask predicts, except under a default ACL or a set-group-ID
@@ -102,26 +108,102 @@ copy_report copier::run() {
   }
   entries_.where().src_dev = top_.src_dev;
   entries_.where().dst_name = setup_.dst_name;
+  check_listed();
+  open_previous();
+}
+
+// --link-dest: each PREV's counterpart of DST (PREV itself, or PREV/<DST's name> when several
+// pairs copy into one directory), opened once; one that does not exist is left out (everything
+// there is new). A SRC that is a file is looked up by name in the first PREV that has it.
+void copier::open_previous() {
+  if (!plan::links_previous(opt_) || opt_.dry_run) return;
+  for (const std::string& prev : opt_.link_dest) {
+    fs::opened root = fs::open(AT_FDCWD, prev.c_str(), O_RDONLY | O_DIRECTORY);
+    if (!root) continue;
+    if (!setup_.src_dir) {
+      // A file: its counterpart is PREV itself with one pair (not a directory: nothing to link),
+      // or PREV/<DST's name>.
+      if (run_.pairs == 1 || entries_.where().prev_parent_fd >= 0) continue;
+      prev_.push_back(std::move(root.fd));
+      entries_.where().prev_parent_fd = prev_.back().get();
+      entries_.where().prev_name = setup_.dst_name;
+      continue;
+    }
+    if (run_.pairs > 1) {
+      root = fs::open_beneath(root.fd.get(), setup_.dst_name);
+      if (!root) continue;
+    }
+    prev_.push_back(std::move(root.fd));
+    entries_.where().prev_fds.push_back(prev_.back().get());
+  }
+}
+
+// --files-from: a listed path that SRC does not have is a failed entry (rsync: "link_stat failed"),
+// told before the copy starts. Looked up beneath SRC, following no symlink on the way.
+void copier::check_listed() {
+  if (!setup_.src_dir) return;
+  std::string display = setup_.src_display;
+  while (display.size() > 1 && display.back() == '/') display.pop_back();
+  for (const std::string& rel : filter_.selected().listed()) {
+    if (rel.empty()) continue;
+    const auto slash = rel.rfind('/');
+    const std::string parent = slash == std::string::npos ? std::string() : rel.substr(0, slash);
+    const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+    struct stat st {};
+    fs::opened dir = fs::open_beneath(setup_.src_dir.get(), parent);
+    std::error_code err = dir.error;
+    if (!err) err = fs::stat_at(dir.fd.get(), name.c_str(), st, fs::follow::no);
+    if (err) rep_.report_refused({display + "/" + rel, operation::stat, err, entry_side::source});
+  }
+}
+
+copy_report run_pairs(std::vector<setup_result>& setups, const std::vector<entry_error>& refused,
+                      const copy_options& options, copy_observer* observer, std::stop_token stop) {
+  shared_run run(setups.empty() ? no_pair() : setups.front(), options, observer);
+  run.jobs = options.jobs ? options.jobs : default_jobs();
+  run.pairs = setups.size();
+  run.sampler_wanted = observer != nullptr;
+  plan_threads(run);
+  plan_descriptors(run, setups.size(), setups.empty() ? std::string() : setups.front().dst_display);
+  // Every pair its own walk (its roots, guards, hard-link table), all on the one pool.
+  std::vector<std::unique_ptr<copier>> copiers;
+  copiers.reserve(setups.size());
+  for (setup_result& s : setups) copiers.push_back(std::make_unique<copier>(s, options, run));
+
+  run.rep.start_clock();
+  for (const entry_error& e : refused) run.rep.report_refused(e);
+  std::stop_callback on_stop(stop, [&run] { run.flags.cancel(); });
+  for (auto& c : copiers) c->open_top();
 
   try {
     // Workers and the progress sampler start once the copy has work for them.
-    sched_ = make_tbb_scheduler(jobs_, flags_, rep_.count(), [this] { rep_.start_sampler(); });
+    run.sched = make_tbb_scheduler(run.jobs, run.flags, run.rep.count(),
+                                   [&run] { run.rep.start_sampler(); });
   } catch (const std::bad_alloc&) {
-    throw setup_error(setup_.dst_display, std::make_error_code(std::errc::not_enough_memory),
+    throw setup_error(setups.empty() ? std::string() : setups.front().dst_display,
+                      std::make_error_code(std::errc::not_enough_memory),
                       "cannot start the worker threads: out of memory");
   } catch (const std::exception& e) {
-    throw setup_error(setup_.dst_display,
+    throw setup_error(setups.empty() ? std::string() : setups.front().dst_display,
                       std::make_error_code(std::errc::resource_unavailable_try_again),
                       std::string("cannot start the worker threads: ") + e.what());
   }
 
   std::exception_ptr failure;
   try {
-    sched_->run([this] { run_root(); });
+    // One pair starts right in the first task, as it always did; several are each a task of
+    // their own, so that idle workers take whole trees from the start.
+    run.sched->run([&run, &copiers] {
+      if (copiers.size() == 1) return copiers.front()->run_root();
+      for (auto& c : copiers) {
+        copier* p = c.get();
+        run.sched->spawn([p] { p->run_root(); });
+      }
+    });
   } catch (...) {
     failure = std::current_exception();
   }
-  rep_.stop_sampler();
+  run.rep.stop_sampler();
   if (failure) {
     // Something the copy as a whole needs failed (a worker thread, memory for a task): what was
     // copied stays, and the caller learns what stopped the rest.
@@ -135,7 +217,7 @@ copy_report copier::run() {
       throw std::runtime_error(std::string("copy stopped: ") + e.what());
     }
   }
-  return rep_.finish();
+  return run.rep.finish();
 }
 
 // Opens the source directory and creates and opens the destination one. via_parent: the parent's
@@ -208,7 +290,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
   if (!open_dst_dir(node, pdst, dname, d)) return false;
   node->src_fd = sfd.release();
   node->dst_fd = d;
-  open_dir_fds_.fetch_add(2, std::memory_order_relaxed);
+  run_.open_dir_fds.fetch_add(2, std::memory_order_relaxed);
   // An existing directory, or one that inherited a default ACL, gives new entries modes that the
   // umask does not predict: set them explicitly.
   switch (plan::dir_explicit_modes(pol_, parent->always_chmod, node->existed)) {

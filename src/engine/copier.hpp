@@ -32,21 +32,52 @@
 
 namespace treecopy::engine {
 
-/// Runs one copy. Created and used by copy_tree() for a single call.
+/// What the copies of one call share, however many (SRC, DST) pairs it has: the stop flags, one
+/// reporter (one report, one progress view), one scheduler (one pool) and the limits planned for
+/// them (plan_threads(), plan_descriptors()).
+struct shared_run {
+  shared_run(const setup_result& first, const copy_options& options, copy_observer* observer)
+      : rep(first, options, observer, flags) {}
+
+  stop_flags flags;
+  reporter rep;
+  std::unique_ptr<scheduler> sched;
+  unsigned jobs = 1;
+  std::size_t pairs = 1;        ///< how many pairs share the run
+  bool sampler_wanted = false;  ///< a progress sampler thread, if one can be started
+  int dir_fd_budget = 64;
+  unsigned stream_cap = 1;        ///< large-file chunks copied at once, by each pair
+  std::size_t big_queue_cap = 4;  ///< large files that may wait for a stream, in each pair
+  std::atomic<int> open_dir_fds{0};
+};
+
+/// Plans the descriptors of a run of pairs (walker.cpp): fewer workers under a low limit, the
+/// budget of directories kept open, the large-file queues; throws setup_error below what one needs.
+void plan_descriptors(shared_run& run, std::size_t pairs, const std::string& dst_display);
+
+/// Copies every pair of setups (each validated by prepare()) on one shared pool and returns one
+/// report; refused holds the sources that setup found missing or unreadable among several, told
+/// as entry errors first. Throws setup_error when the pool cannot start (nothing created then).
+copy_report run_pairs(std::vector<setup_result>& setups, const std::vector<entry_error>& refused,
+                      const copy_options& options, copy_observer* observer, std::stop_token stop);
+
+/// Copies one (SRC, DST) pair on a run shared with the other pairs of the call.
 class copier final : private stream_owner, private entry_driver {
  public:
-  copier(setup_result& setup, const copy_options& options, copy_observer* observer,
-         std::stop_token stop);
+  copier(setup_result& setup, const copy_options& options, shared_run& run);
   ~copier();
   copier(const copier&) = delete;
   copier& operator=(const copier&) = delete;
 
-  /// Copies everything and returns the report.
-  copy_report run();
+  /// Before the scheduler runs: the virtual parent of SRC and what the entry copier needs of it.
+  void open_top();
+  /// The first task of this pair: SRC's directory task, or the copy of SRC when not a directory.
+  void run_root();
 
  private:
-  // The copy as a whole, and opening a directory pair (copier.cpp).
-  void plan_threads();
+  // Opening a directory pair (copier.cpp).
+  void check_listed();
+  void open_previous();
   bool open_dir_pair(dir_node* node, bool via_parent);
   bool open_dst_dir(dir_node* node, int pdst, const char* dname, int& out);
 
@@ -64,8 +95,6 @@ class copier final : private stream_owner, private entry_driver {
   void finalize_dir(dir_node* node);
   void close_fds(dir_node* node);
   bool over_budget() const noexcept;
-  void plan_descriptors();
-  void run_root();
 
   // What the entry copier and the streams hand back to the walk (walker.cpp).
   void descend(dir_node* node, const char* name) override;
@@ -92,14 +121,10 @@ class copier final : private stream_owner, private entry_driver {
   /// The options normalized in setup (prepare) and the process's ids; its mtime window widens
   /// when DST is opened (detect_time_granularity), before any of its children is.
   plan::policy pol_;
-  std::stop_token stop_;
-  stop_flags flags_;
-  reporter rep_;
-
-  unsigned jobs_ = 1;
-  int dir_fd_budget_ = 64;
-  bool sampler_wanted_ = false;  ///< a progress sampler thread, if one can be started
-  std::atomic<int> open_dir_fds_{0};
+  shared_run& run_;
+  stop_flags& flags_;
+  reporter& rep_;
+  const unsigned jobs_;
   /// DST's file system: set when DST is opened, before any of its children is.
   dev_t dst_root_dev_ = 0;
   /// The directories never copied, merged into or removed: SRC and its ancestors (from setup)
@@ -114,8 +139,8 @@ class copier final : private stream_owner, private entry_driver {
   int dst_root_fd_ = -1;
 
   plan::filter filter_;
+  std::vector<fs::unique_fd> prev_;  ///< --link-dest: PREV's counterparts of SRC's directory
   link_table links_;
-  std::unique_ptr<scheduler> sched_;
   stream_queue streams_{*this};
   /// Copies the entries; this walker is its driver.
   entry_copier entries_{{opt_, pol_, guards_, filter_, links_, rep_, flags_, *this}};

@@ -167,14 +167,23 @@ void entry_copier::copy_regular(dir_node* node, const char* name, const struct s
   }
   rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
                                      std::memory_order_relaxed);
-  if (st.st_size >= hand_off_threshold) driver_.large_file_ahead(node);
+  if (st.st_size >= hand_off_threshold && !opt_.link) driver_.large_file_ahead(node);
   bool first = claimed != nullptr;
-  if (!first && claims_at_create(node, st) && handle_links(node, name, st, first)) return;
+  // -l: every name links to the source inode, so hard-link groups need no table.
+  if (!opt_.link && !first && claims_at_create(node, st) && handle_links(node, name, st, first))
+    return;
   if (replace) {
     std::error_code err = fs::unlink_at(node->dst_fd, dst_name(node, name));
     if (err && err != std::errc::no_such_file_or_directory) {
       rep_.report(node, name, true, operation::remove, err);
       return give_up();
+    }
+  }
+  if (opt_.link) return link_source(node, name, claimed);
+  if (!roots_.prev_fds.empty() || roots_.prev_parent_fd >= 0) {
+    if (link_previous(node, name, sfd.get(), st)) {
+      if (first) link_waiters(node, name, st, true);
+      return;
     }
   }
 

@@ -111,6 +111,11 @@ class entry_copier {
     dev_t src_dev = 0;
     std::string dst_name;
     int dst_fd = -1;
+    /// --link-dest: each PREV's counterpart of SRC's directory, in order (those that exist).
+    std::vector<int> prev_fds;
+    /// --link-dest, SRC a file: the first PREV's directory and the name SRC's copy has there.
+    int prev_parent_fd = -1;
+    std::string prev_name;
   };
   roots& where() noexcept { return roots_; }
 
@@ -201,6 +206,9 @@ class entry_copier {
   removal removal_done(dir_node* node, const std::string& path);
   std::optional<removal> remove_one(dir_node* node, const std::string& path, int parent,
                                     const char* entry);
+  // Hard links instead of copies (entry_links.cpp).
+  void link_source(dir_node* node, const char* name, const struct stat* claimed);
+  bool link_previous(dir_node* node, const char* name, int sfd, const struct stat& st);
   bool kept_by_filter(const dir_node* node, int dirfd, const char* child, std::uint8_t& type,
                       const std::string& path, const std::string& node_rel) const;
   /// Whether the filters, then git's rules (--gitignore), leave out entry name of sub (a directory

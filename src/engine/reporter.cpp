@@ -11,7 +11,8 @@ namespace treecopy::engine {
 std::string rel_path(const dir_node* node, const dir_node* root) {
   std::vector<const std::string*> parts;
   std::size_t len = 0;
-  for (const dir_node* n = node; n && n != root && !n->is_top; n = n->parent) {
+  for (const dir_node* n = node; n && n != root && !n->is_top && !(n->parent && n->parent->is_top);
+       n = n->parent) {
     parts.push_back(&n->name);
     len += n->name.size() + 1;
   }
@@ -36,7 +37,14 @@ reporter::~reporter() { stop_sampler(); }
 
 std::string reporter::display_path(const dir_node* node, std::string_view name,
                                    bool dst_side) const {
-  std::string out = dst_side ? setup_.dst_display : setup_.src_display;
+  // The pair node belongs to, from its virtual parent (the reporter's own setup when it has none).
+  const setup_result* pair = &setup_;
+  for (const dir_node* n = node; n; n = n->parent)
+    if (n->is_top) {
+      if (n->pair) pair = n->pair;
+      break;
+    }
+  std::string out = dst_side ? pair->dst_display : pair->src_display;
   if (node->is_top) return out;  // the entry is SRC/DST itself
   while (out.size() > 1 && out.back() == '/') out.pop_back();
   std::string rel = rel_path(node);
@@ -59,6 +67,17 @@ void reporter::report(dir_node* node, std::string_view name, bool dst_side, oper
     if (errors_.size() < opt_.max_errors_kept) errors_.push_back(std::move(e));
   } catch (...) {
     // Out of memory while reporting: the error is still counted.
+  }
+  if (opt_.fail_fast) stop_.request_stop();
+}
+
+void reporter::report_refused(const entry_error& e) {
+  count_.errors.fetch_add(1, std::memory_order_relaxed);
+  try {
+    std::lock_guard lock(report_mu_);
+    if (observer_) observer_->on_error(e);
+    if (errors_.size() < opt_.max_errors_kept) errors_.push_back(e);
+  } catch (...) {
   }
   if (opt_.fail_fast) stop_.request_stop();
 }

@@ -40,8 +40,8 @@ class stop_flags {
   std::atomic<bool> cancelled_{false};  ///< the caller or the observer asked to stop
 };
 
-/// The '/'-separated path of node from root (SRC's node); empty for root and for the virtual
-/// parent.
+/// The '/'-separated path of node from root (SRC's node: the child of a virtual parent, or root
+/// when given); empty for root and for the virtual parent.
 std::string rel_path(const dir_node* node, const dir_node* root);
 
 /// Counts, errors and observer calls of one copy. Every method may be called from any worker.
@@ -53,7 +53,8 @@ class reporter {
   reporter(const reporter&) = delete;
   reporter& operator=(const reporter&) = delete;
 
-  /// SRC's directory node, once it exists: paths are told from it.
+  /// SRC's directory node, for a reporter used without virtual parents (each pair's node tells
+  /// its own paths: setup_result's displays from dir_node::pair).
   void set_root(const dir_node* root) noexcept { root_ = root; }
   counters& count() noexcept { return count_; }
   /// Whether the observer wants every entry (on_entry, on_remove).
@@ -63,6 +64,9 @@ class reporter {
   /// The path of node's entry name as the caller wrote SRC or DST (dst_side), for messages.
   std::string display_path(const dir_node* node, std::string_view name, bool dst_side) const;
 
+  /// A source that setup refused among several (missing, unreadable): counted and told as a
+  /// failed entry, before the copy of the others starts.
+  void report_refused(const entry_error& e);
   /// A failed entry: counted, told to the observer, kept in the report. ECANCELED after a stop
   /// is no failure and goes untold.
   void report(dir_node* node, std::string_view name, bool dst_side, operation op,

@@ -153,7 +153,22 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
     fail(dst, EINVAL,
          "--delete needs --update or --merge (it only makes sense on an existing DST)");
 
-  const bool src_is_dir = open_source(src, options, r);
+  bool src_is_dir = false;
+  try {
+    src_is_dir = open_source(src, options, r);
+  } catch (const setup_error& e) {
+    throw source_refusal(e);
+  }
+  if (options.link && !options.link_dest.empty())
+    fail(dst, EINVAL, "--link and --link-dest cannot be used together");
+  for (const std::string& prev : options.link_dest) {
+    struct stat prev_st {};
+    if (std::error_code err = fs::stat_at(AT_FDCWD, prev.c_str(), prev_st, fs::follow::yes))
+      fail_errno(prev, err, "--link-dest");
+    if (!S_ISDIR(prev_st.st_mode)) fail(prev, ENOTDIR, "--link-dest: not a directory");
+  }
+  if (!options.files_from.empty() && !src_is_dir)
+    fail(src, ENOTDIR, "--files-from lists paths inside SRC: SRC must be a directory");
 
   // DST: the parent must exist; "." and ".." name an existing directory through its real path.
   // A trailing '/' says DST is a directory (cp: "Not a directory" otherwise).
@@ -234,6 +249,79 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   r.dst_name = dst_name;
 
   return r;
+}
+
+namespace {
+
+// DST as written, without the trailing slashes that do not change which entry it names.
+std::string dst_key(const std::filesystem::path& dst) {
+  std::string d = dst.string();
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  return d;
+}
+
+// The pairs against each other: what no pair can see alone.
+void check_across(const std::vector<setup_result>& set, const copy_options& options) {
+  std::vector<std::vector<file_id>> dst_chains;
+  for (const setup_result& r : set) dst_chains.push_back(ancestor_chain(r.dst_parent.get()));
+  for (std::size_t j = 0; j < set.size(); ++j) {
+    const setup_result& d = set[j];
+    struct stat parent_st {};
+    const bool have_parent = !fs::stat(d.dst_parent.get(), parent_st);
+    for (std::size_t i = 0; i < set.size(); ++i) {
+      const setup_result& s = set[i];
+      if (i < j && have_parent && s.dst_name == d.dst_name) {
+        struct stat other {};
+        if (!fs::stat(s.dst_parent.get(), other) && file_id::of(other) == file_id::of(parent_st))
+          fail(d.dst_display, EEXIST,
+               "two sources would be copied here: " + quote(s.src_display) + " and " +
+                   quote(d.src_display));
+      }
+      if (i == j) continue;  // prepare() checked the pair itself
+      if (s.src_dir && in_chain(dst_chains[j], file_id::of(s.src_st)))
+        fail(d.dst_display, EINVAL,
+             "destination is inside the source directory " + quote(s.src_display));
+      if (options.delete_extraneous && d.dst_exists && S_ISDIR(s.src_st.st_mode)) {
+        struct stat dst_st {};
+        if (!fs::stat_at(d.dst_parent.get(), d.dst_name.c_str(), dst_st, fs::follow::no) &&
+            in_chain(s.src_chain, file_id::of(dst_st)))
+          fail(d.dst_display, EINVAL,
+               "refusing --delete on an ancestor of the source " + quote(s.src_display));
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<setup_result> prepare_pairs(std::span<const copy_pair> pairs,
+                                        const copy_options& options,
+                                        std::vector<entry_error>& refused) {
+  std::vector<setup_result> set;
+  if (pairs.empty())
+    throw setup_error({}, fs::errno_code(EINVAL), "nothing to copy: no source was given");
+  if (pairs.size() == 1) {
+    set.push_back(prepare(pairs.front().src, pairs.front().dst, options));
+    return set;
+  }
+  // Two sources with one name into one directory: refused by name first, so that a missing one
+  // does not hide the conflict.
+  for (std::size_t j = 1; j < pairs.size(); ++j)
+    for (std::size_t i = 0; i < j; ++i)
+      if (dst_key(pairs[i].dst) == dst_key(pairs[j].dst))
+        fail(pairs[j].dst.string(), EEXIST,
+             "two sources would be copied here: " + quote(pairs[i].src.string()) + " and " +
+                 quote(pairs[j].src.string()));
+  set.reserve(pairs.size());
+  for (const copy_pair& p : pairs) {
+    try {
+      set.push_back(prepare(p.src, p.dst, options));
+    } catch (const source_refusal& e) {
+      refused.push_back({p.src.string(), operation::open_source, e.code(), entry_side::source});
+    }
+  }
+  check_across(set, options);
+  return set;
 }
 
 }  // namespace treecopy::engine

@@ -4,12 +4,15 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "fs/sys.hpp"
 #include "plan/decide.hpp"
+#include "treecopy/errors.hpp"
 #include "treecopy/options.hpp"
+#include "treecopy/treecopy.hpp"
 
 namespace treecopy::engine {
 
@@ -42,8 +45,24 @@ struct setup_result {
   plan::policy policy;
 };
 
-/// Validates src and dst and opens them; throws setup_error with a one-line reason otherwise.
+/// A refusal that concerns SRC alone (missing, unreadable, not openable): among several sources
+/// it is one failed entry, and the other pairs are still copied (as cp does).
+class source_refusal : public setup_error {
+ public:
+  explicit source_refusal(const setup_error& e) : setup_error(e) {}
+};
+
+/// Validates src and dst and opens them; throws setup_error with a one-line reason otherwise
+/// (source_refusal when the reason is SRC itself).
 setup_result prepare(const std::filesystem::path& src, const std::filesystem::path& dst,
                      const copy_options& options);
+
+/// Validates every pair before anything is created: each as prepare() does, and the pairs against
+/// each other (two pairs with one DST, a DST inside another pair's SRC, --delete on an ancestor of
+/// another pair's SRC); throws setup_error for any of these. With several pairs, a source_refusal
+/// is not thrown: that pair is left out and its refusal appended to refused.
+std::vector<setup_result> prepare_pairs(std::span<const copy_pair> pairs,
+                                        const copy_options& options,
+                                        std::vector<entry_error>& refused);
 
 }  // namespace treecopy::engine

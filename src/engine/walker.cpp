@@ -28,35 +28,38 @@ namespace treecopy::engine {
 // descriptors already open goes to directories kept open between their listing and their
 // finalization. When the limit cannot hold every worker, fewer run, down to one; below what one
 // needs, the copy does not start (and creates nothing).
-void copier::plan_descriptors() {
+// Several pairs: each keeps its roots' pair open for the whole copy, and its own queue of large
+// files gets an equal share of the queue's descriptors.
+void plan_descriptors(shared_run& run, std::size_t pairs, const std::string& dst_display) {
   constexpr long alone = 4, per_worker = 6, waiters = 4;
+  const long roots = static_cast<long>(std::max<std::size_t>(pairs, 1));
   long limit = descriptor_limit();
   if (limit < 0) limit = 1L << 20;
   long open_now = open_descriptors(limit);
-  if (open_now < 0) open_now = 16;          // no /proc: a guess at what a process usually has open
-  const long avail = limit - open_now - 1;  // DST's root is opened once the copy starts
+  if (open_now < 0) open_now = 16;  // no /proc: a guess at what a process usually has open
+  const long avail = limit - open_now - roots;  // DST's roots are opened once the copy starts
   if (avail < alone) {
-    throw setup_error(setup_.dst_display, std::make_error_code(std::errc::too_many_files_open),
+    throw setup_error(dst_display, std::make_error_code(std::errc::too_many_files_open),
                       "too few file descriptors: the limit (ulimit -n) is " +
                           std::to_string(limit) + " and " + std::to_string(open_now) +
                           " are open already; a copy needs " +
-                          std::to_string(open_now + 1 + alone) + " at least");
+                          std::to_string(open_now + roots + alone) + " at least");
   }
   const long fit = (avail - waiters) / per_worker;
-  jobs_ = fit >= 2 ? static_cast<unsigned>(std::min<long>(jobs_, fit)) : 1u;
-  long spare = avail - (jobs_ == 1 ? alone : per_worker * static_cast<long>(jobs_) + waiters);
-  const unsigned stream_cap = std::clamp(scheduler_cores(), 1u, jobs_);
+  run.jobs = fit >= 2 ? static_cast<unsigned>(std::min<long>(run.jobs, fit)) : 1u;
+  long spare = avail - (run.jobs == 1 ? alone : per_worker * static_cast<long>(run.jobs) + waiters);
+  run.stream_cap = std::clamp(scheduler_cores(), 1u, run.jobs);
   const std::size_t big_queue_cap =
-      std::min<std::size_t>(4 * std::size_t{stream_cap}, static_cast<std::size_t>(spare / 8));
-  streams_.set_limits(stream_cap, big_queue_cap);
-  spare -= 4 * static_cast<long>(big_queue_cap);
+      std::min<std::size_t>(4 * std::size_t{run.stream_cap}, static_cast<std::size_t>(spare / 8));
+  run.big_queue_cap = big_queue_cap / static_cast<std::size_t>(roots);
+  spare -= 4 * static_cast<long>(run.big_queue_cap) * roots;
   spare -= std::min(24L, spare / 4);  // for descriptors the caller opens meanwhile
-  // + 2: the pair of SRC's and DST's roots counts among the open directories.
-  dir_fd_budget_ = static_cast<int>(std::clamp(spare, 0L, 4096L)) + 2;
+  // + 2 a pair: the pair of SRC's and DST's roots counts among the open directories.
+  run.dir_fd_budget = static_cast<int>(std::clamp(spare, 0L, 4096L) + 2 * roots);
 }
 
 bool copier::over_budget() const noexcept {
-  return open_dir_fds_.load(std::memory_order_relaxed) > dir_fd_budget_;
+  return run_.open_dir_fds.load(std::memory_order_relaxed) > run_.dir_fd_budget;
 }
 
 void copier::add_work(dir_node* node, std::int64_t n) {
@@ -68,7 +71,6 @@ void copier::run_root() {
     root_ = new dir_node;
     root_->parent = &top_;
     root_->name = setup_.src_name;
-    rep_.set_root(root_);
     if (opt_.gitignore) root_->ignores = source_ignore_rules(setup_.src_dir.get());
     top_.pending.fetch_add(1, std::memory_order_relaxed);
     rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
@@ -101,7 +103,7 @@ void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
 
 void copier::spawn_dir(dir_node* node, bool via_parent) {
   rep_.count().dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
-  sched_->spawn([this, node, via_parent] { process_dir(node, via_parent); });
+  run_.sched->spawn([this, node, via_parent] { process_dir(node, via_parent); });
 }
 
 void copier::process_dir(dir_node* node, bool via_parent) {
@@ -179,7 +181,7 @@ void copier::schedule_children(dir_node* node) {
     std::uint32_t e = std::min(nfiles, b + per);
     add_work(node, 1);
     node->users.fetch_add(1, std::memory_order_relaxed);
-    sched_->spawn([this, node, b, e] { run_batch(node, b, e); });
+    run_.sched->spawn([this, node, b, e] { run_batch(node, b, e); });
   }
 }
 
@@ -271,7 +273,7 @@ void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end
 // sizes are known only once a file is open, so this is how the largest work starts early without
 // a stat per entry at listing time.
 void copier::large_file_ahead(dir_node* node) {
-  sched_->found_work();  // workers and progress, before this file's copy
+  run_.sched->found_work();  // workers and progress, before this file's copy
   entry_cursor* c = current_entries;
   if (!c || !c->armed || c->owner != this || c->node != node) return;
   c->armed = false;
@@ -280,7 +282,7 @@ void copier::large_file_ahead(dir_node* node) {
   add_work(node, 1);
   node->users.fetch_add(1, std::memory_order_relaxed);
   try {
-    sched_->spawn([this, node, b, e] { run_batch(node, b, e); });
+    run_.sched->spawn([this, node, b, e] { run_batch(node, b, e); });
   } catch (const std::bad_alloc&) {
     // No task: this worker keeps the entries. The batch it is in still counts as pending and as
     // a user of the listing, so neither count reaches zero here.
@@ -302,7 +304,7 @@ void copier::close_fds(dir_node* node) {
   (void)fs::close(node->src_fd);
   if (node->dst_fd >= 0) (void)fs::close(node->dst_fd);
   node->src_fd = node->dst_fd = -1;
-  open_dir_fds_.fetch_sub(2, std::memory_order_relaxed);
+  run_.open_dir_fds.fetch_sub(2, std::memory_order_relaxed);
 }
 
 void copier::release_users(dir_node* node) {
@@ -361,7 +363,7 @@ void copier::descend(dir_node* node, const char* name) { spawn_child(node, name,
 
 bool copier::take_large_file(dir_node* node, const char* name, fs::unique_fd& sfd,
                              fs::unique_fd& dfd, const struct stat& st, bool first_link) {
-  return streams_.start(*sched_, node, name, sfd, dfd, st, first_link);
+  return streams_.start(*run_.sched, node, name, sfd, dfd, st, first_link);
 }
 
 void copier::waiter_done(dir_node* node) {

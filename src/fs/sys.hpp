@@ -238,10 +238,10 @@ inline std::error_code remove_dir_at(int dirfd, const char* name) noexcept {
 }
 
 /// linkat(): a new name dst_dir/dst_name for the entry src_dir/src_name (a symlink itself, not
-/// what it points to).
-inline std::error_code link_at(int src_dir, const char* src_name, int dst_dir,
-                               const char* dst_name) noexcept {
-  return checked(::linkat(src_dir, src_name, dst_dir, dst_name, 0));
+/// what it points to, unless flags holds AT_SYMLINK_FOLLOW).
+inline std::error_code link_at(int src_dir, const char* src_name, int dst_dir, const char* dst_name,
+                               int flags = 0) noexcept {
+  return checked(::linkat(src_dir, src_name, dst_dir, dst_name, flags));
 }
 
 /// symlinkat(): creates dirfd/name as a symlink to target.

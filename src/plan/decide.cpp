@@ -210,6 +210,11 @@ action decide_waiter(bool group_ok, ino_t first_dst_ino, const entry_facts* have
   return action::link;
 }
 
+bool links_previous(const copy_options& o) noexcept {
+  return !o.link_dest.empty() && !o.link && o.preserve_mode && o.preserve_ownership &&
+         o.preserve_timestamps && o.preserve_xattrs;
+}
+
 bool remembers_first_inode(const policy& p, bool group_ok) noexcept { return group_ok && p.update; }
 
 int foresee_create(const policy& p, const entry_facts& src) noexcept {

@@ -196,6 +196,11 @@ action decide_waiter(bool group_ok, ino_t first_dst_ino, const entry_facts* have
 /// Whether the first copy's DST inode is remembered for later names (update only).
 bool remembers_first_inode(const policy& p, bool group_ok) noexcept;
 
+/// --link-dest: whether a file may become a link to PREV's file instead of a copy. Only when the
+/// copy would carry all of SRC's metadata (mode, owner, times, attributes): otherwise PREV's file,
+/// equal to SRC's, is not what the copy would be.
+bool links_previous(const copy_options& o) noexcept;
+
 /// What a dry run can foresee will fail at creation (beyond what decide_entry() says): a device
 /// without root. 0 when nothing. Only for entries decided create/replace/replace_tree.
 int foresee_create(const policy& p, const entry_facts& src) noexcept;

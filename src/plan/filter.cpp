@@ -149,7 +149,68 @@ bool glob_match(std::string_view pattern, std::string_view text) {
   return matcher(pattern, text).run();
 }
 
-filter::filter(const std::vector<filter_rule>& rules) {
+namespace {
+
+// "./a//b/" -> "a/b"; "" for SRC itself. False for a path that may leave SRC.
+bool normalize_listed(std::string_view path, std::string& out) {
+  out.clear();
+  if (path.empty() || path.front() == '/') return false;
+  std::size_t i = 0;
+  while (i <= path.size()) {
+    std::size_t j = path.find('/', i);
+    if (j == std::string_view::npos) j = path.size();
+    const std::string_view part = path.substr(i, j - i);
+    if (part == "..") return false;
+    if (!part.empty() && part != ".") {
+      if (!out.empty()) out += '/';
+      out.append(part);
+    }
+    i = j + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
+selection::selection(const std::vector<std::string>& paths) {
+  std::string norm;
+  for (const std::string& p : paths) {
+    if (!normalize_listed(p, norm))
+      throw filter_error(
+          "--files-from: " + std::string(p.empty() ? "an empty path" : "'" + p + "'") +
+          (p.empty() ? "" : ": absolute, or with '..': not a path inside SRC"));
+    if (norm.empty()) {
+      all_ = true;
+      if (listed_.empty() || !listed_.front().empty()) listed_.insert(listed_.begin(), norm);
+      continue;
+    }
+    auto [it, added] = paths_.try_emplace(norm, true);
+    if (!added && it->second) continue;  // listed twice
+    it->second = true;
+    listed_.push_back(norm);
+    // The directories on the way, unless listed themselves.
+    for (std::size_t slash = norm.find('/'); slash != std::string::npos;
+         slash = norm.find('/', slash + 1))
+      paths_.try_emplace(norm.substr(0, slash), false);
+  }
+}
+
+bool selection::selects(std::string_view rel) const {
+  if (all_ || listed_.empty()) return true;
+  std::string key(rel);
+  if (paths_.count(key)) return true;
+  // Inside a listed directory: one of rel's ancestors is listed.
+  for (std::size_t slash = key.find('/'); slash != std::string::npos;
+       slash = key.find('/', slash + 1)) {
+    auto it = paths_.find(key.substr(0, slash));
+    if (it == paths_.end()) return false;  // no listed path below a directory not on the way
+    if (it->second) return true;
+  }
+  return false;
+}
+
+filter::filter(const std::vector<filter_rule>& rules, const std::vector<std::string>& files_from)
+    : selected_(files_from) {
   for (const auto& r : rules) {
     std::string p = r.pattern;
     bool dir_only = false;
@@ -171,6 +232,7 @@ filter::filter(const std::vector<filter_rule>& rules) {
 }
 
 filter_verdict filter::verdict(std::string_view rel, std::string_view name, bool is_dir) const {
+  if (!selected_.empty() && !selected_.selects(rel)) return filter_verdict::excluded;
   for (const auto& r : rules_) {
     if (r.dir_only && !is_dir) continue;
     if (glob_match(r.pattern, r.anchored ? rel : name))

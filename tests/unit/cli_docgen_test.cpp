@@ -24,7 +24,7 @@ std::set<std::string> options_in_help() {
   treecopy_cli::cli_args args;
   const std::string help = treecopy_cli::make_app(args, 8)->help();
   std::set<std::string> names;
-  const std::regex option(R"((^|[\s,])(--?[A-Za-z][A-Za-z-]*))");
+  const std::regex option(R"((^|[\s,])(--?[A-Za-z0-9][A-Za-z0-9-]*))");
   for (std::sregex_iterator it(help.begin(), help.end(), option), end; it != end; ++it)
     names.insert((*it)[2]);
   return names;

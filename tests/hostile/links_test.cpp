@@ -1,0 +1,151 @@
+// Bad cases of --link, --link-dest and --files-from: -l across file systems (a clear EXDEV per
+// file, nothing else wrong), a PREV whose file has another mode or owner (copied, never linked),
+// PREV never modified (as root and as an unprivileged user), listed paths with '..', absolute
+// or missing. tmpfs mounts need root: those tests skip elsewhere.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "fault_support.hpp"
+#include "scratch.hpp"
+#include "tree_compare.hpp"
+#include "tree_maker.hpp"
+
+namespace treecopy_test::faults {
+namespace {
+
+struct stat lstat_of(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
+  return st;
+}
+
+bool exists(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+// The differences between two trees, readable; "" when there are none.
+std::string diffs(const std::string& a, const std::string& b, const compare_options& o = {}) {
+  const auto found = compare_trees(a, b, o);
+  return found.empty() ? std::string() : describe(found, o);
+}
+
+process_result tc(std::vector<std::string> args, const process_options& options = {}) {
+  args.insert(args.begin(), "--progress=none");
+  return run_treecopy_limited(args, 60, options);
+}
+
+// src: f (0644), g (0640), sub/h, a symlink and a FIFO.
+void make_source(const std::string& root) {
+  tree_maker m(root, 21);
+  m.file("f", "eff", 0644);
+  m.file("g", "gee", 0640);
+  m.dir("sub", 0755);
+  m.file("sub/h", "aitch", 0600);
+  m.symlink("link", "f");
+  m.special("fifo", S_IFIFO, 0600);
+  m.finish();
+}
+
+TEST(links_hostile_test, link_across_file_systems_fails_each_file_clearly) {
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
+  scratch_dir s("link-xdev");
+  make_source(s / "src");
+  tmpfs_mount other(s / "other", "size=4m,mode=755");
+  const process_result r = tc({"-l", s / "src", s / "other/dst"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  const auto errors = parse_error_lines(r.err);
+  EXPECT_EQ(errors.size(), 3u) << r.describe();  // f, g, sub/h
+  for (const error_line& e : errors) {
+    EXPECT_EQ(e.op, "link") << r.describe();
+    EXPECT_NE(e.reason.find("Invalid cross-device link"), std::string::npos) << r.describe();
+  }
+  // Directories, the symlink and the FIFO are there, as SRC has them; the files are not.
+  compare_options o;
+  o.ignore = {"f", "g", "sub/h"};
+  EXPECT_EQ(diffs(s / "src", s / "other/dst", o), "");
+  EXPECT_FALSE(exists(s / "other/dst/f"));
+}
+
+class link_dest_hostile_test : public testing::Test {
+ protected:
+  void SetUp() override {
+    make_source(s_ / "src");
+    ASSERT_EQ(tc({s_ / "src", s_ / "prev"}).exit_code, 0);
+  }
+  // A copy of PREV as it is now, to compare with after the run.
+  void snapshot() { ASSERT_EQ(::system(("cp -a " + s_ / "prev" + " " + s_ / "snap").c_str()), 0); }
+
+  scratch_dir s_{"link-dest-hostile"};
+};
+
+TEST_F(link_dest_hostile_test, prev_with_another_mode_is_copied_not_linked) {
+  ASSERT_EQ(::chmod((s_ / "prev/f").c_str(), 0600), 0);
+  snapshot();
+  const process_result r = tc({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(lstat_of(s_ / "dst/f").st_ino, lstat_of(s_ / "prev/f").st_ino);
+  EXPECT_EQ(lstat_of(s_ / "dst/g").st_ino, lstat_of(s_ / "prev/g").st_ino);
+  EXPECT_EQ(diffs(s_ / "src", s_ / "dst"), "");
+  EXPECT_EQ(diffs(s_ / "snap", s_ / "prev"), "");
+}
+
+TEST_F(link_dest_hostile_test, prev_with_another_owner_is_copied_not_linked) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chown needs root";
+  ASSERT_EQ(::lchown((s_ / "prev/sub/h").c_str(), 65534, 65534), 0);
+  snapshot();
+  const process_result r = tc({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(lstat_of(s_ / "dst/sub/h").st_ino, lstat_of(s_ / "prev/sub/h").st_ino);
+  EXPECT_EQ(lstat_of(s_ / "dst/sub/h").st_uid, lstat_of(s_ / "src/sub/h").st_uid);
+  EXPECT_EQ(diffs(s_ / "src", s_ / "dst"), "");
+  EXPECT_EQ(diffs(s_ / "snap", s_ / "prev"), "");
+}
+
+TEST_F(link_dest_hostile_test, prev_is_never_modified_as_an_unprivileged_user) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to hand the trees to uid 65534";
+  ASSERT_EQ(::chmod(s_.path().c_str(), 0777), 0);
+  ASSERT_EQ(::system(("chown -R 65534:65534 " + s_ / "src" + " " + s_ / "prev").c_str()), 0);
+  ASSERT_EQ(::chmod((s_ / "prev/g").c_str(), 0604), 0);  // changed: copied
+  snapshot();
+  const process_result r = tc({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"}, as_uid(65534));
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(lstat_of(s_ / "dst/f").st_ino, lstat_of(s_ / "prev/f").st_ino);
+  EXPECT_NE(lstat_of(s_ / "dst/g").st_ino, lstat_of(s_ / "prev/g").st_ino);
+  EXPECT_EQ(diffs(s_ / "src", s_ / "dst"), "");
+  EXPECT_EQ(diffs(s_ / "snap", s_ / "prev"), "");
+}
+
+TEST(files_from_hostile_test, paths_leaving_src_are_refused_before_anything_is_created) {
+  scratch_dir s("from-hostile");
+  make_source(s / "src");
+  for (const std::string listed : {"../src/f", "sub/../../x", "/etc/passwd", "sub/.."}) {
+    std::ofstream(s / "list") << "f\n" << listed << "\n";
+    const process_result r = tc({"--files-from", s / "list", s / "src", s / "dst"});
+    EXPECT_EQ(r.exit_code, 2) << listed << r.describe();
+    EXPECT_NE(r.err.find("not a path inside SRC"), std::string::npos) << r.describe();
+    EXPECT_FALSE(exists(s / "dst")) << listed;
+  }
+}
+
+TEST(files_from_hostile_test, missing_listed_path_is_an_entry_error) {
+  scratch_dir s("from-missing");
+  make_source(s / "src");
+  std::ofstream(s / "list") << "sub/h\nnothing\nlink/x\n";
+  const process_result r = tc({"--files-from", s / "list", s / "src", s / "dst"});
+  EXPECT_EQ(r.exit_code, 1) << r.describe();
+  const auto errors = parse_error_lines(r.err);
+  ASSERT_EQ(errors.size(), 2u) << r.describe();
+  EXPECT_EQ(errors[0].path, s / "src/nothing");
+  EXPECT_EQ(errors[1].path, s / "src/link/x");  // not through the symlink
+  EXPECT_EQ(diffs(s / "src/sub", s / "dst/sub"), "");
+  EXPECT_FALSE(exists(s / "dst/f"));
+}
+
+}  // namespace
+}  // namespace treecopy_test::faults

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <stop_token>
 
+#include "treecopy/copy_file.hpp"
 #include "treecopy/errors.hpp"
 #include "treecopy/observer.hpp"
 #include "treecopy/options.hpp"

@@ -56,9 +56,9 @@ struct listed_entry {
 /// the order the file system gave it (getdents, the order of readdir and os.scandir). Setting
 /// leave_out[i] (sized as entries, all false) leaves entry i out of the copy, counted as skipped
 /// (unlike an excluded entry, it is not protected from delete_extraneous).
-using listing_filter = std::function<void(std::string_view rel_dir, int src_dir_fd,
-                                          std::span<const listed_entry> entries,
-                                          std::vector<bool>& leave_out)>;
+using listing_filter =
+    std::function<void(std::string_view rel_dir, int src_dir_fd,
+                       std::span<const listed_entry> entries, std::vector<bool>& leave_out)>;
 
 /// Options of one copy_tree() call. The defaults make DST an exact copy of SRC, as `cp -aT`.
 struct copy_options {

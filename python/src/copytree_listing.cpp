@@ -35,6 +35,8 @@ copytree_listing::~copytree_listing() {
 copytree_listing::handling copytree_listing::handled_by(int dir_fd,
                                                         const treecopy::listed_entry& e) const {
   std::uint8_t type = e.type;
+  if (type == DT_REG || type == DT_DIR)
+    return handling::engine;  // most entries: no copy of the name
   const std::string name(e.name);
   if (type == DT_UNKNOWN) {
     struct stat st {};
@@ -68,7 +70,7 @@ void copytree_listing::operator()(std::string_view rel_dir, int dir_fd,
                                   std::vector<bool>& leave_out) {
   const std::string dir(rel_dir);
   if (auto it = ignored_.find(dir); it != ignored_.end()) {
-    for (std::size_t i = 0; i < entries.size(); ++i)
+    for (std::size_t i = 0; i < entries.size() && !it->second.empty(); ++i)
       if (it->second.count(std::string(entries[i].name))) leave_out[i] = true;
   } else if (!walked_.count(dir)) {
     ask_live(rel_dir, entries, leave_out);

@@ -1,6 +1,7 @@
 // The per-directory hook of treecopy.copytree()'s engine path (copy_options::on_listing): leaves
 // out what ignore() said to leave out, and hands the entries whose shutil semantics the engine does
-// not have (special files, symlinks that copy2 cannot follow to a file or directory) back to Python.
+// not have (special files, symlinks that copy2 cannot follow to a file or directory) back to
+// Python.
 #pragma once
 
 #include <pybind11/pybind11.h>
@@ -26,8 +27,7 @@ class copytree_listing {
   /// for the directories walked before the copy; live(rel_dir, names) -> names to leave out, for
   /// any other directory (None: none). follow_links: symlinks=False (copy2 follows them).
   /// skip_dangling: ignore_dangling_symlinks, with shutil's test of it (see operator()).
-  copytree_listing(const py::dict& ignored, py::object live, bool follow_links,
-                   bool skip_dangling);
+  copytree_listing(const py::dict& ignored, py::object live, bool follow_links, bool skip_dangling);
   ~copytree_listing();
 
   /// The hook (copy_options::on_listing): may run on any worker, takes the GIL only for live().

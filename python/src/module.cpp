@@ -417,12 +417,13 @@ void bind_pool(py::module_& m) {
       });
 }
 
-// The engine path of treecopy.copytree() and treecopy.copy2()/copyfile() (python/treecopy/_shutil.py).
+// The engine path of treecopy.copytree() and treecopy.copy2()/copyfile()
+// (python/treecopy/_shutil.py).
 void bind_shutil(py::module_& m) {
-  py::class_<copytree_listing>(m, "CopytreeListing",
-                               "copytree()'s per-directory hook: ignore() results, special entries.")
-      .def(py::init<const py::dict&, py::object, bool, bool>(), py::arg("ignored"),
-           py::arg("live"), py::arg("follow_links"), py::arg("skip_dangling"))
+  py::class_<copytree_listing>(
+      m, "CopytreeListing", "copytree()'s per-directory hook: ignore() results, special entries.")
+      .def(py::init<const py::dict&, py::object, bool, bool>(), py::arg("ignored"), py::arg("live"),
+           py::arg("follow_links"), py::arg("skip_dangling"))
       .def("take_deferred", &copytree_listing::take_deferred)
       .def("rethrow", &copytree_listing::rethrow);
   m.def(
@@ -434,11 +435,9 @@ void bind_shutil(py::module_& m) {
         treecopy::copy_options options = options_from(kwargs);
         // Called from the engine's workers; the Python object outlives the copy.
         copytree_listing* hook = &listing;
-        options.on_listing = [hook](std::string_view rel, int fd,
-                                    std::span<const treecopy::listed_entry> entries,
-                                    std::vector<bool>& leave_out) {
-          (*hook)(rel, fd, entries, leave_out);
-        };
+        options.on_listing =
+            [hook](std::string_view rel, int fd, std::span<const treecopy::listed_entry> entries,
+                   std::vector<bool>& leave_out) { (*hook)(rel, fd, entries, leave_out); };
         return py_copy_tree(src, dst, options, progress);
       },
       py::arg("src"), py::arg("dst"), py::arg("options"), py::arg("listing"),

@@ -79,7 +79,8 @@ TEST_P(listing_hook_test, called_once_per_directory_in_listing_order) {
     ++calls;
     seen[std::string(rel)] = names;
   };
-  const treecopy::copy_report report = treecopy::copy_tree(scratch / "src", scratch / "dst", options);
+  const treecopy::copy_report report =
+      treecopy::copy_tree(scratch / "src", scratch / "dst", options);
   EXPECT_TRUE(report.ok());
   EXPECT_EQ(report.skipped, 2u);
   EXPECT_EQ(calls, 4);  // SRC, a, a/keep, b: never the left-out a/skip-dir

@@ -32,7 +32,7 @@ if [[ $profile == check-users ]]; then
 fi
 check_users || true
 build_pkgs=(cmake make g++ pkg-config libtbb-dev libcli11-dev libboost-filesystem-dev)
-test_pkgs=(libgtest-dev libgmock-dev python3 python3-dev pybind11-dev python3-venv python3-setuptools
+test_pkgs=(libgtest-dev libgmock-dev python3 python3-dev pybind11-dev python3-venv python3-pip python3-setuptools
            python3-wheel acl attr util-linux coreutils tar rsync e2fsprogs xfsprogs btrfs-progs
            clang libclang-rt-14-dev clang-format dpkg-dev git man-db groff-base)
 # openmpi-bin .. libcap2: what the peer copier dcp (mpiFileUtils, ../shared/peers) runs on.

@@ -4,7 +4,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +44,21 @@ struct filter_rule {
   bool include = false;  ///< true: --include, false: --exclude
   std::string pattern;   ///< glob: * ? [...] and ** across directories; see README "Filters"
 };
+
+/// One entry of a source directory's listing, as copy_options::on_listing sees it.
+struct listed_entry {
+  std::string_view name;
+  std::uint8_t type;  ///< DT_* value of <dirent.h>; DT_UNKNOWN when the file system does not say
+};
+
+/// A per-directory hook: rel_dir is the directory's path from SRC ('/'-separated, "" for SRC),
+/// src_dir_fd the source directory (open for reading; do not close it), entries its listing in
+/// the order the file system gave it (getdents, the order of readdir and os.scandir). Setting
+/// leave_out[i] (sized as entries, all false) leaves entry i out of the copy, counted as skipped
+/// (unlike an excluded entry, it is not protected from delete_extraneous).
+using listing_filter =
+    std::function<void(std::string_view rel_dir, int src_dir_fd,
+                       std::span<const listed_entry> entries, std::vector<bool>& leave_out)>;
 
 /// Options of one copy_tree() call. The defaults make DST an exact copy of SRC, as `cp -aT`.
 struct copy_options {
@@ -139,6 +156,11 @@ struct copy_options {
 
   /// Do not descend into directories on another file system than SRC's (cp -x).
   bool one_file_system = false;
+
+  /// Called once for each source directory the walker lists, before the filters, with its whole
+  /// listing (see listing_filter); empty: no call. The Python copytree() calls ignore= through it.
+  /// Called from several workers at once; must not throw.
+  listing_filter on_listing;
 };
 
 /// The number of workers used when copy_options::jobs is 0.

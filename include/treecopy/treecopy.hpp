@@ -5,6 +5,7 @@
 #include <span>
 #include <stop_token>
 
+#include "treecopy/copy_file.hpp"
 #include "treecopy/errors.hpp"
 #include "treecopy/observer.hpp"
 #include "treecopy/options.hpp"

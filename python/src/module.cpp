@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "copytree_listing.hpp"
 #include "file_pool.hpp"
 #include "treecopy/treecopy.hpp"
 #include "wait.hpp"
@@ -425,6 +426,52 @@ void bind_pool(py::module_& m) {
       });
 }
 
+// The engine path of treecopy.copytree() and treecopy.copy2()/copyfile()
+// (python/treecopy/_shutil.py).
+void bind_shutil(py::module_& m) {
+  py::class_<copytree_listing>(
+      m, "CopytreeListing", "copytree()'s per-directory hook: ignore() results, special entries.")
+      .def(py::init<const py::dict&, py::object, bool, bool>(), py::arg("ignored"), py::arg("live"),
+           py::arg("follow_links"), py::arg("skip_dangling"))
+      .def("take_deferred", &copytree_listing::take_deferred)
+      .def("rethrow", &copytree_listing::rethrow);
+  m.def(
+      "copytree_walk",
+      [](const py::bytes& src, const py::bytes& dst, const py::dict& kwargs,
+         copytree_listing& listing) {
+        py::object progress = py::none();
+        if (kwargs.contains("progress")) progress = kwargs["progress"];
+        treecopy::copy_options options = options_from(kwargs);
+        // Called from the engine's workers; the Python object outlives the copy.
+        copytree_listing* hook = &listing;
+        options.on_listing =
+            [hook](std::string_view rel, int fd, std::span<const treecopy::listed_entry> entries,
+                   std::vector<bool>& leave_out) { (*hook)(rel, fd, entries, leave_out); };
+        return py_copy_tree(src, dst, options, progress);
+      },
+      py::arg("src"), py::arg("dst"), py::arg("options"), py::arg("listing"),
+      "copy_tree() with copytree()'s per-directory hook. Use treecopy.copytree() instead.");
+  m.def(
+      "copy_file",
+      [](const py::bytes& src, const py::bytes& dst, bool metadata,
+         const std::string& reflink) -> py::object {
+        treecopy::file_copy_options o;
+        o.metadata = metadata;
+        o.reflink = parse_reflink(reflink);
+        const std::string s = src, d = dst;
+        std::optional<treecopy::entry_error> err;
+        {
+          py::gil_scoped_release release;
+          err = treecopy::copy_file(s, d, o);
+        }
+        if (!err) return py::none();
+        return py::make_tuple(errno_of(*err), err->side == treecopy::entry_side::destination,
+                              err->code.message());
+      },
+      py::arg("src"), py::arg("dst"), py::arg("metadata"), py::arg("reflink") = "auto",
+      "copy_file(src: bytes, dst: bytes, metadata) -> None or (errno, on_destination, message).");
+}
+
 }  // namespace
 }  // namespace treecopy_py
 
@@ -449,6 +496,7 @@ PYBIND11_MODULE(_treecopy, m) {
   bind_entry_error(m);
   bind_report(m);
   bind_pool(m);
+  bind_shutil(m);
 
   m.def("version", &treecopy::version, "The library's version, 'MAJOR.MINOR.PATCH'.");
   m.def("default_jobs", &treecopy::default_jobs, "Workers used when jobs is 0 or None.");

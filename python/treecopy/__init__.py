@@ -1,23 +1,27 @@
 """treecopy: copy directory trees in parallel, from Python.
 
-Two entry points:
+Entry points:
 
 * ``copytree(src, dst, ...)`` -- a drop-in replacement for ``shutil.copytree()``: same arguments,
-  return value, exceptions and resulting metadata, with file data copied by worker threads.
+  return value, exceptions and resulting metadata; with copy2 (the default) the whole tree is one
+  call into the engine, which walks and copies in parallel.
+* ``copy2(src, dst)``, ``copyfile(src, dst)`` -- drop-ins for ``shutil.copy2()`` and
+  ``shutil.copyfile()``, one native call per file (clone or copy_file_range, GIL released).
 * ``copy_tree(src, dst, **options)`` -- the treecopy engine itself, with the fidelity of ``cp -a``
   (symlinks kept as links, hard links, ownership, special files, xattrs), returning a ``Report``.
 
-Paths may be ``str``, ``bytes`` or ``os.PathLike``. Both functions release the GIL while copying and
+Paths may be ``str``, ``bytes`` or ``os.PathLike``. The tree copies release the GIL while copying and
 turn Ctrl-C (KeyboardInterrupt) into a clean stop of the worker threads.
 """
 
 import os
 
 from ._copytree import copytree
+from ._shutil import copy2, copyfile
 from ._treecopy import EntryError, Progress, Report, default_jobs, version
 from . import _treecopy
 
-__all__ = ["copytree", "copy_tree", "Progress", "Report", "EntryError", "default_jobs", "version"]
+__all__ = ["copytree", "copy2", "copyfile", "copy_tree", "Progress", "Report", "EntryError", "default_jobs", "version"]
 __version__ = version()
 
 

@@ -1,11 +1,14 @@
 """treecopy.copytree(): shutil.copytree() semantics with file data copied in parallel.
 
-The walk below follows CPython's shutil._copytree() step by step (same order of ignore() calls, same
-error tuples, same use of DirEntry objects), so that behaviour is identical. What changes is where
-the work happens: each regular file (or symlink followed to one) is queued to a native pool of worker
-threads that copy it with the treecopy engine, with the GIL released, and directory metadata
-(shutil.copystat) is applied once every file is written, deepest directory first. Everything else
-(symlinks copied as links, special files, custom copy functions) runs here exactly as shutil runs it.
+With copy_function=shutil.copy2 (the default) into a destination that does not exist yet, the whole
+tree is one engine call: see _shutil.py. Otherwise (another copy_function, or dirs_exist_ok=True
+merging into an existing tree) the walk below runs: it follows CPython's shutil._copytree() step by
+step (same order of ignore() calls, same error tuples, same use of DirEntry objects), so that
+behaviour is identical. Each regular file (or symlink followed to one) is then queued to a native
+pool of worker threads that copy it with the treecopy engine, with the GIL released (copy2 only),
+and directory metadata (shutil.copystat) is applied once every file is written, deepest directory
+first. Everything else (symlinks copied as links, special files, custom copy functions) runs here
+exactly as shutil runs it.
 """
 
 import os
@@ -14,7 +17,7 @@ import stat
 import sys
 import time
 
-from . import _treecopy
+from . import _shutil, _treecopy
 
 # How often, at most, the progress callable is called.
 _PROGRESS_INTERVAL = 0.1
@@ -207,9 +210,10 @@ def copytree(src, dst, symlinks=False, ignore=None, copy_function=None, ignore_d
     """A drop-in replacement for shutil.copytree() that copies files in parallel.
 
     Arguments, return value (dst), exceptions and resulting metadata are those of shutil.copytree():
-    see its documentation. copy_function=None means shutil.copy2. With shutil.copy2, regular files are
-    copied by `jobs` worker threads with the GIL released (default: treecopy.default_jobs()); any
-    other copy_function is called from the calling thread, one file at a time, in shutil's order.
+    see its documentation. copy_function=None means shutil.copy2. With shutil.copy2 the engine walks
+    and copies the tree with `jobs` workers (default: treecopy.default_jobs()) and the GIL released,
+    calling ignore() in shutil's order; any other copy_function is called from the calling thread,
+    one file at a time, in shutil's order.
 
     progress: a callable receiving a treecopy.Progress snapshot about every 0.1 s and once at the
     end, always on the calling thread; an exception it raises stops the copy and propagates.
@@ -222,6 +226,9 @@ def copytree(src, dst, symlinks=False, ignore=None, copy_function=None, ignore_d
         jobs = _treecopy.default_jobs()
     elif jobs < 0:
         raise ValueError("jobs must be positive, not %r" % (jobs,))
+    if copy_function is shutil.copy2 and not (dirs_exist_ok and os.path.lexists(dst)):
+        # The whole tree in one engine call (see _shutil.py); merging keeps the walk below.
+        return _shutil.copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progress)
     copier = _Copier(symlinks, ignore, copy_function, ignore_dangling_symlinks, dirs_exist_ok, jobs,
                      progress)
     try:

@@ -16,6 +16,7 @@
 
 #include "engine/copier.hpp"
 #include "engine/limits.hpp"
+#include "engine/listing_hook.hpp"
 
 namespace treecopy::engine {
 
@@ -154,6 +155,7 @@ void copier::process_dir(dir_node* node, bool via_parent) {
 // workers steal the oldest tasks, the subdirectories, and so spread out across the tree.
 void copier::schedule_children(dir_node* node) {
   auto& ents = node->entries;
+  if (opt_.on_listing) rep_.skipped(apply_listing_hook(opt_.on_listing, *node, rel_path(node)));
   if (!filter_.empty() || node->ignores.scope) {
     const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
     auto kept = std::remove_if(ents.begin(), ents.end(), [&](fs::dir_entry& e) {

@@ -1,0 +1,130 @@
+// copytree_listing: see copytree_listing.hpp.
+#include "copytree_listing.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace treecopy_py {
+
+copytree_listing::copytree_listing(const py::dict& ignored, py::object live, bool follow_links,
+                                   bool skip_dangling)
+    : live_(std::move(live)), follow_links_(follow_links), skip_dangling_(skip_dangling) {
+  for (auto [rel, names] : ignored) {
+    std::string dir = rel.cast<std::string>();
+    auto& set = ignored_[dir];
+    for (py::handle name : names) set.insert(name.cast<std::string>());
+    walked_.insert(std::move(dir));
+  }
+}
+
+copytree_listing::~copytree_listing() {
+  // error_ and live_ hold Python objects: destroyed with the GIL, which the owner holds.
+}
+
+// What copy2 does with an entry that the engine would do otherwise: a FIFO, socket or device (copy2
+// reads a device's data, raises for the others); with symlinks=False, a symlink whose target is not
+// a file or directory, dangling ones included (copy2's error). With ignore_dangling_symlinks, a
+// symlink is left out when its target, read as a path from the current directory (shutil's
+// os.path.exists(os.readlink(srcname)), a quirk kept as it is), does not exist. Costs calls for
+// symlinks only.
+copytree_listing::handling copytree_listing::handled_by(int dir_fd,
+                                                        const treecopy::listed_entry& e) const {
+  std::uint8_t type = e.type;
+  if (type == DT_REG || type == DT_DIR)
+    return handling::engine;  // most entries: no copy of the name
+  const std::string name(e.name);
+  if (type == DT_UNKNOWN) {
+    struct stat st {};
+    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return handling::engine;
+    type = IFTODT(st.st_mode);
+  }
+  switch (type) {
+    case DT_REG:
+    case DT_DIR:
+      return handling::engine;
+    case DT_LNK: {
+      if (!follow_links_) return handling::engine;
+      struct stat st {};
+      if (skip_dangling_) {
+        char target[PATH_MAX + 1];
+        const ssize_t n = ::readlinkat(dir_fd, name.c_str(), target, PATH_MAX);
+        if (n < 0) return handling::python;  // copy2 meets the same failure
+        target[n] = '\0';
+        if (::stat(target, &st) != 0) return handling::skip;
+      }
+      if (::fstatat(dir_fd, name.c_str(), &st, 0) != 0) return handling::python;
+      return S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ? handling::engine : handling::python;
+    }
+    default:
+      return handling::python;
+  }
+}
+
+void copytree_listing::operator()(std::string_view rel_dir, int dir_fd,
+                                  std::span<const treecopy::listed_entry> entries,
+                                  std::vector<bool>& leave_out) {
+  const std::string dir(rel_dir);
+  if (auto it = ignored_.find(dir); it != ignored_.end()) {
+    for (std::size_t i = 0; i < entries.size() && !it->second.empty(); ++i)
+      if (it->second.count(std::string(entries[i].name))) leave_out[i] = true;
+  } else if (!walked_.count(dir)) {
+    ask_live(rel_dir, entries, leave_out);
+  }
+  std::vector<std::pair<std::string, std::string>> mine;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (leave_out[i]) continue;
+    const handling h = handled_by(dir_fd, entries[i]);
+    if (h == handling::engine) continue;
+    leave_out[i] = true;
+    if (h == handling::python) mine.emplace_back(dir, std::string(entries[i].name));
+  }
+  if (mine.empty()) return;
+  std::lock_guard lock(mutex_);
+  for (auto& m : mine) deferred_.push_back(std::move(m));
+}
+
+// A directory the walk before the copy did not see (made meanwhile): ignore() is asked now, with
+// the GIL taken for that call only. A failure leaves the whole directory out and is raised after
+// the copy.
+void copytree_listing::ask_live(std::string_view rel_dir,
+                                std::span<const treecopy::listed_entry> entries,
+                                std::vector<bool>& leave_out) {
+  if (live_.is_none()) return;
+  py::gil_scoped_acquire gil;
+  try {
+    py::list names;
+    for (const auto& e : entries) names.append(py::bytes(e.name.data(), e.name.size()));
+    py::object out = live_(py::bytes(rel_dir.data(), rel_dir.size()), names);
+    for (std::size_t i = 0; i < entries.size(); ++i)
+      if (out.contains(names[i])) leave_out[i] = true;
+  } catch (py::error_already_set& e) {
+    leave_out.assign(leave_out.size(), true);
+    std::lock_guard lock(mutex_);
+    if (!error_) error_.emplace(std::move(e));
+  }
+}
+
+py::list copytree_listing::take_deferred() {
+  std::vector<std::pair<std::string, std::string>> items;
+  {
+    std::lock_guard lock(mutex_);
+    items.swap(deferred_);
+  }
+  py::list out;
+  for (auto& [dir, name] : items) out.append(py::make_tuple(py::bytes(dir), py::bytes(name)));
+  return out;
+}
+
+void copytree_listing::rethrow() {
+  if (!error_) return;
+  py::error_already_set e = std::move(*error_);
+  error_.reset();
+  throw e;
+}
+
+}  // namespace treecopy_py

@@ -1,0 +1,58 @@
+// The per-directory hook of treecopy.copytree()'s engine path (copy_options::on_listing): leaves
+// out what ignore() said to leave out, and hands the entries whose shutil semantics the engine does
+// not have (special files, symlinks that copy2 cannot follow to a file or directory) back to
+// Python.
+#pragma once
+
+#include <pybind11/pybind11.h>
+
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "treecopy/options.hpp"
+
+namespace treecopy_py {
+
+namespace py = pybind11;
+
+class copytree_listing {
+ public:
+  /// ignored: {relative directory (bytes, '/'-separated, b"" for SRC): names ignore() left out},
+  /// for the directories walked before the copy; live(rel_dir, names) -> names to leave out, for
+  /// any other directory (None: none). follow_links: symlinks=False (copy2 follows them).
+  /// skip_dangling: ignore_dangling_symlinks, with shutil's test of it (see operator()).
+  copytree_listing(const py::dict& ignored, py::object live, bool follow_links, bool skip_dangling);
+  ~copytree_listing();
+
+  /// The hook (copy_options::on_listing): may run on any worker, takes the GIL only for live().
+  void operator()(std::string_view rel_dir, int dir_fd,
+                  std::span<const treecopy::listed_entry> entries, std::vector<bool>& leave_out);
+
+  /// [(rel_dir, name)] left to Python, in no particular order.
+  py::list take_deferred();
+  /// Raises what live() raised, if anything.
+  void rethrow();
+
+ private:
+  enum class handling { engine, python, skip };
+  handling handled_by(int dir_fd, const treecopy::listed_entry& e) const;
+  void ask_live(std::string_view rel_dir, std::span<const treecopy::listed_entry> entries,
+                std::vector<bool>& leave_out);
+
+  std::unordered_map<std::string, std::unordered_set<std::string>> ignored_;
+  std::unordered_set<std::string> walked_;
+  py::object live_;
+  bool follow_links_;
+  bool skip_dangling_;
+  std::mutex mutex_;
+  std::vector<std::pair<std::string, std::string>> deferred_;
+  std::optional<py::error_already_set> error_;
+};
+
+}  // namespace treecopy_py

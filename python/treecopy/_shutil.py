@@ -1,0 +1,292 @@
+"""shutil drop-ins that run in the engine: copytree() with copy2 as one engine call, copy2(), copyfile().
+
+copytree(): the engine walks and copies the whole tree (one copy_tree() call, files copied by its
+workers, the GIL released) with copy2's semantics: data, permission bits, times and extended
+attributes, never the owner; hard links become separate files; symlinks are followed unless
+symlinks=True. What the engine does not do as shutil does is handed back to shutil's own code:
+
+* ignore() must be called in shutil's order (depth first, each directory before its entries are
+  copied, subdirectories in os.scandir order), which a parallel walk cannot give. The directories
+  are therefore listed once in that order before the copy, calling ignore() exactly as shutil does
+  (os.fspath of the directory path as shutil builds it, names in os.scandir order, once per
+  directory not itself ignored); the engine then leaves out what it said, directory by directory,
+  through its per-directory hook (copy_options::on_listing). A directory that only the copy meets
+  (made meanwhile) gets its ignore() call from the engine, with the GIL taken for that call.
+* FIFOs, sockets, devices, and with symlinks=False symlinks that lead to neither a file nor a
+  directory (dangling ones included), are left out by the hook and copied afterwards by
+  shutil.copy2, which raises shutil's own errors (or copies a device's data), and
+  ignore_dangling_symlinks is applied to them as shutil applies it.
+* The engine's failures become shutil.Error's (srcname, dstname, str(OSError)) tuples, sorted into
+  shutil's order (the order of the walk, a directory's own metadata failure after its entries').
+* A destination that exists (dirs_exist_ok=True) is merged by the Python walk (_copytree.py):
+  copy2 overwrites files in place, and a symlink or a file where a directory is to go are errors,
+  which the engine's merge does otherwise.
+"""
+
+import errno
+import os
+import shutil
+import stat
+import sys
+
+from . import _treecopy
+
+# Failures of a directory's own metadata come after those of its entries (shutil.copystat runs last).
+_DIR_META_OPS = ("set_mode", "set_times", "set_xattr", "set_owner")
+
+
+def _join(top, rel):
+    """os.path.join(top, *rel.split(b'/')) with the names in top's type, as shutil builds paths."""
+    if not rel:
+        return top
+    parts = rel.split(b"/")
+    if isinstance(os.fspath(top), str):
+        parts = [os.fsdecode(p) for p in parts]
+    return os.path.join(top, *parts)
+
+
+class _PreWalk:
+    """Lists the tree in shutil's order and calls ignore() as shutil does; remembers what it left out."""
+
+    def __init__(self, ignore, symlinks, ignore_dangling_symlinks):
+        self.ignore = ignore
+        self.symlinks = symlinks
+        self.ignore_dangling_symlinks = ignore_dangling_symlinks
+        self.ignored = {}  # relative directory (bytes) -> [ignored names (bytes)]
+
+    def directory(self, path, rel, entries):
+        """ignore() for one listed directory; returns the entries to descend into, in order."""
+        names = [e.name for e in entries]
+        ignored_names = self.ignore(os.fspath(path), names)
+        left_out = [os.fsencode(n) for n in names if n in ignored_names]
+        self.ignored[rel] = left_out
+        return [e for e in entries if e.name not in ignored_names]
+
+    def walk(self, path, rel, entries):
+        self.descend(rel, self.directory(path, rel, entries))
+
+    def descend(self, rel, kept):
+        """Walks the subdirectories among a directory's kept entries, as shutil recurses into them."""
+        for entry in kept:
+            try:
+                if entry.is_symlink():
+                    if self.symlinks:
+                        continue
+                    # As shutil: the link's target is tested relative to the current directory.
+                    if self.ignore_dangling_symlinks and not os.path.exists(os.readlink(entry.path)):
+                        continue
+                if not entry.is_dir():
+                    continue
+                with os.scandir(entry) as itr:
+                    children = list(itr)
+            except OSError:
+                continue  # the copy meets it too, and reports it as shutil would
+            name = os.fsencode(entry.name)
+            self.walk(entry.path, rel + b"/" + name if rel else name, children)
+
+
+def _scandir_order_key(src, rel, listings):
+    """The position of src/rel in shutil's walk: the os.scandir index of each component."""
+    key = []
+    here = b""
+    for name in rel.split(b"/") if rel else []:
+        if here not in listings:
+            try:
+                with os.scandir(os.fsencode(_join(src, here))) as itr:
+                    listings[here] = {e.name: i for i, e in enumerate(itr)}
+            except OSError:
+                listings[here] = {}
+        key.append(listings[here].get(name, sys.maxsize))
+        here = here + b"/" + name if here else name
+    return key
+
+
+class _Failures:
+    """Failures as shutil.Error tuples, with their place in shutil's order."""
+
+    def __init__(self, src, dst):
+        self.src, self.dst = src, dst
+        self.src_prefix = os.fsencode(src).rstrip(b"/") or b"/"
+        self.items = []  # (rel, after_children, tuple)
+        self.seen = set()
+
+    def rel_of(self, path, on_destination):
+        prefix = os.fsencode(self.dst).rstrip(b"/") or b"/" if on_destination else self.src_prefix
+        if path == prefix:
+            return b""
+        return path[len(prefix):].lstrip(b"/")
+
+    def add_engine_error(self, e):
+        on_destination = e.side == "destination"
+        rel = self.rel_of(e.path_bytes, on_destination)
+        srcname, dstname = _join(self.src, rel), _join(self.dst, rel)
+        after = False
+        if e.operation_id in _DIR_META_OPS:
+            after = os.path.isdir(dstname) and not os.path.islink(dstname)
+        # copy2 and copystat stop at their first failure: one tuple per entry (and per directory's
+        # own metadata).
+        if (rel, after) in self.seen:
+            return
+        self.seen.add((rel, after))
+        if e.errno:
+            reason = str(OSError(e.errno, e.strerror, dstname if on_destination else srcname))
+        else:
+            reason = e.message()
+        self.items.append((rel, after, (srcname, dstname, reason)))
+
+    def add(self, rel, error, after=False):
+        self.items.append((rel, after, error))
+
+    def raise_if_any(self):
+        if not self.items:
+            return
+        listings = {}
+
+        def key(item):
+            rel, after, _ = item
+            return _scandir_order_key(self.src, rel, listings) + ([sys.maxsize + 1] if after else [])
+
+        self.items.sort(key=key)
+        raise shutil.Error([error for _, _, error in self.items])
+
+
+def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, failures):
+    """One entry left to shutil's code, as shutil._copytree() treats it. True: dst's directory changed."""
+    rel = rel_dir + b"/" + name if rel_dir else name
+    srcname, dstname = _join(src, rel), _join(dst, rel)
+    try:
+        if os.path.islink(srcname) and not symlinks:
+            linkto = os.readlink(srcname)
+            # As shutil: linkto is tested relative to the current directory.
+            if not os.path.exists(linkto) and ignore_dangling_symlinks:
+                return False
+        shutil.copy2(srcname, dstname)
+        return True
+    except shutil.Error as err:
+        for error in err.args[0]:
+            failures.add(rel, error)
+    except OSError as why:
+        failures.add(rel, (srcname, dstname, str(why)))
+    return False
+
+
+def _unlisted_dir_made(error, dst, failures):
+    """The engine, as cp, makes the copy of a directory it may not read; shutil does not: removes it.
+    True when it did."""
+    if error.operation_id != "open_source" or error.side != "source" or error.errno != errno.EACCES:
+        return False
+    dstname = _join(dst, failures.rel_of(error.path_bytes, False))
+    try:
+        if os.path.islink(dstname) or not os.path.isdir(dstname):
+            return False
+        os.rmdir(dstname)
+        return True
+    except OSError:
+        return False
+
+
+def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progress):
+    """shutil.copytree(src, dst, ...) with copy_function=copy2 into a destination that does not exist."""
+    sys.audit("shutil.copytree", src, dst)
+    with os.scandir(src) as itr:  # shutil's first step, with its exceptions
+        entries = list(itr)
+    walk = _PreWalk(ignore, symlinks, ignore_dangling_symlinks) if ignore is not None else None
+    top_entries = walk.directory(src, b"", entries) if walk else entries
+    # shutil.copytree's os.makedirs(dst): FileExistsError when dst exists, parents made as needed.
+    if os.path.lexists(dst):
+        os.makedirs(dst)
+    head = os.path.dirname(os.fspath(dst).rstrip(os.sep if isinstance(os.fspath(dst), str) else b"/"))
+    if head:
+        os.makedirs(head, exist_ok=True)
+    if walk:
+        walk.descend(b"", top_entries)
+
+    def live(rel, names):
+        names = names if isinstance(os.fspath(src), bytes) else [os.fsdecode(n) for n in names]
+        ignored_names = ignore(os.fspath(_join(src, rel)), names)
+        return [os.fsencode(n) for n in names if n in ignored_names]
+
+    listing = _treecopy.CopytreeListing(walk.ignored if walk else {}, live if walk else None,
+                                        not symlinks, ignore_dangling_symlinks and not symlinks)
+    options = dict(jobs=jobs, progress=progress, preserve_ownership=False, preserve_links=False,
+                   dereference="command_line" if symlinks else "always", max_errors_kept=1 << 62)
+    report = _treecopy.copytree_walk(os.fsencode(src), os.fsencode(dst), options, listing)
+    listing.rethrow()
+    failures = _Failures(src, dst)
+    changed = set()
+    for error in report.errors:
+        failures.add_engine_error(error)
+        if _unlisted_dir_made(error, dst, failures):
+            parent = failures.rel_of(error.path_bytes, False).rpartition(b"/")[0]
+            changed.add(parent)
+    for rel_dir, name in sorted(listing.take_deferred()):
+        if _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, failures):
+            changed.add(rel_dir)
+    # A directory that got an entry after the engine set its metadata: set it again, deepest first.
+    for rel_dir in sorted(changed, key=lambda r: -r.count(b"/") - bool(r)):
+        try:
+            shutil.copystat(_join(src, rel_dir), _join(dst, rel_dir))
+        except OSError as why:
+            failures.add(rel_dir, (_join(src, rel_dir), _join(dst, rel_dir), str(why)), after=True)
+    failures.raise_if_any()
+    return dst
+
+
+def _check_copyfile(src, dst, follow_symlinks):
+    """shutil.copyfile()'s checks before any data moves: SameFileError, named pipes."""
+    if shutil._samefile(src, dst):
+        raise shutil.SameFileError("{!r} and {!r} are the same file".format(src, dst))
+    for i, fn in enumerate([src, dst]):
+        try:
+            st = shutil._stat(fn)
+        except OSError:
+            continue
+        if stat.S_ISFIFO(st.st_mode):
+            fn = fn.path if isinstance(fn, os.DirEntry) else fn
+            raise shutil.SpecialFileError("`%s` is a named pipe" % fn)
+
+
+def _native_copy(src, dst, metadata, reflink):
+    failure = _treecopy.copy_file(os.fsencode(src), os.fsencode(dst), metadata, reflink)
+    if failure is not None:
+        err, on_destination, message = failure
+        name = dst if on_destination else src
+        if isinstance(name, os.DirEntry):
+            name = name.path
+        if on_destination and err == errno.EISDIR and not os.path.exists(dst):
+            # As shutil (bpo-43219): the less confusing error.
+            raise FileNotFoundError(f"Directory does not exist: {dst}") from OSError(err, message,
+                                                                                    name)
+        raise OSError(err, message, name)
+
+
+def copyfile(src, dst, *, follow_symlinks=True, reflink="auto"):
+    """A drop-in for shutil.copyfile(): copies src's data (no metadata) into dst and returns dst.
+
+    dst is created (mode 0666 less the umask) or truncated in place; SameFileError when src and dst
+    are the same file, SpecialFileError for a named pipe, OSError naming src or dst as shutil's. With
+    follow_symlinks=False a symlink src is copied as a new symlink. The data is cloned where the
+    file systems allow it (reflink='auto'), else copied in the kernel, with the GIL released.
+    """
+    sys.audit("shutil.copyfile", src, dst)
+    _check_copyfile(src, dst, follow_symlinks)
+    if not follow_symlinks and shutil._islink(src):
+        os.symlink(os.readlink(src), dst)
+        return dst
+    _native_copy(src, dst, False, reflink)
+    return dst
+
+
+def copy2(src, dst, *, follow_symlinks=True, reflink="auto"):
+    """A drop-in for shutil.copy2(): copyfile() and then copystat() (times, extended attributes,
+    permission bits; never the owner). dst may be a directory: the copy goes to dst/basename(src).
+    Returns the path of the copy."""
+    if os.path.isdir(dst):
+        dst = os.path.join(dst, os.path.basename(src))
+    if not follow_symlinks and shutil._islink(src):
+        return shutil.copy2(src, dst, follow_symlinks=False)
+    sys.audit("shutil.copyfile", src, dst)
+    _check_copyfile(src, dst, follow_symlinks)
+    sys.audit("shutil.copystat", src, dst)
+    _native_copy(src, dst, True, reflink)
+    return dst

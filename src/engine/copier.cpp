@@ -157,35 +157,42 @@ void copier::check_listed() {
   }
 }
 
-copy_report run_pairs(std::vector<setup_result>& setups, const std::vector<entry_error>& refused,
-                      const copy_options& options, copy_observer* observer, std::stop_token stop) {
-  shared_run run(setups.empty() ? no_pair() : setups.front(), options, observer);
-  run.jobs = options.jobs ? options.jobs : default_jobs();
-  run.pairs = setups.size();
-  run.sampler_wanted = observer != nullptr;
-  plan_threads(run);
-  plan_descriptors(run, setups.size(), setups.empty() ? std::string() : setups.front().dst_display);
+pair_run::pair_run(std::vector<setup_result>& setups, const copy_options& options,
+                   copy_observer* observer, std::stop_token stop)
+    : setups_(setups),
+      stop_(std::move(stop)),
+      shared_(setups.empty() ? no_pair() : setups.front(), options, observer) {
+  shared_.jobs = options.jobs ? options.jobs : default_jobs();
+  shared_.pairs = setups.size();
+  shared_.sampler_wanted = observer != nullptr;
+  plan_threads(shared_);
+  plan_descriptors(shared_, setups.size(),
+                   setups.empty() ? std::string() : setups.front().dst_display);
   // Every pair its own walk (its roots, guards, hard-link table), all on the one pool.
-  std::vector<std::unique_ptr<copier>> copiers;
-  copiers.reserve(setups.size());
-  for (setup_result& s : setups) copiers.push_back(std::make_unique<copier>(s, options, run));
+  copiers_.reserve(setups.size());
+  for (setup_result& s : setups)
+    copiers_.push_back(std::make_unique<copier>(s, options, shared_));
+}
 
+pair_run::~pair_run() = default;
+
+copy_report pair_run::run(const std::vector<entry_error>& refused) {
+  shared_run& run = shared_;
   run.rep.start_clock();
   for (const entry_error& e : refused) run.rep.report_refused(e);
-  std::stop_callback on_stop(stop, [&run] { run.flags.cancel(); });
-  for (auto& c : copiers) c->open_top();
+  std::stop_callback on_stop(stop_, [&run] { run.flags.cancel(); });
+  for (auto& c : copiers_) c->open_top();
+  const std::string dst_display = setups_.empty() ? std::string() : setups_.front().dst_display;
 
   try {
     // Workers and the progress sampler start once the copy has work for them.
     run.sched = make_tbb_scheduler(run.jobs, run.flags, run.rep.count(),
                                    [&run] { run.rep.start_sampler(); });
   } catch (const std::bad_alloc&) {
-    throw setup_error(setups.empty() ? std::string() : setups.front().dst_display,
-                      std::make_error_code(std::errc::not_enough_memory),
+    throw setup_error(dst_display, std::make_error_code(std::errc::not_enough_memory),
                       "cannot start the worker threads: out of memory");
   } catch (const std::exception& e) {
-    throw setup_error(setups.empty() ? std::string() : setups.front().dst_display,
-                      std::make_error_code(std::errc::resource_unavailable_try_again),
+    throw setup_error(dst_display, std::make_error_code(std::errc::resource_unavailable_try_again),
                       std::string("cannot start the worker threads: ") + e.what());
   }
 
@@ -193,9 +200,9 @@ copy_report run_pairs(std::vector<setup_result>& setups, const std::vector<entry
   try {
     // One pair starts right in the first task, as it always did; several are each a task of
     // their own, so that idle workers take whole trees from the start.
-    run.sched->run([&run, &copiers] {
-      if (copiers.size() == 1) return copiers.front()->run_root();
-      for (auto& c : copiers) {
+    run.sched->run([&run, this] {
+      if (copiers_.size() == 1) return copiers_.front()->run_root();
+      for (auto& c : copiers_) {
         copier* p = c.get();
         run.sched->spawn([p] { p->run_root(); });
       }
@@ -218,6 +225,12 @@ copy_report run_pairs(std::vector<setup_result>& setups, const std::vector<entry
     }
   }
   return run.rep.finish();
+}
+
+copy_report run_pairs(std::vector<setup_result>& setups, const std::vector<entry_error>& refused,
+                      const copy_options& options, copy_observer* observer, std::stop_token stop) {
+  pair_run run(setups, options, observer, std::move(stop));
+  return run.run(refused);
 }
 
 // Opens the source directory and creates and opens the destination one. via_parent: the parent's

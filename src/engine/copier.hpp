@@ -55,9 +55,34 @@ struct shared_run {
 /// budget of directories kept open, the large-file queues; throws setup_error below what one needs.
 void plan_descriptors(shared_run& run, std::size_t pairs, const std::string& dst_display);
 
-/// Copies every pair of setups (each validated by prepare()) on one shared pool and returns one
-/// report; refused holds the sources that setup found missing or unreadable among several, told
-/// as entry errors first. Throws setup_error when the pool cannot start (nothing created then).
+class copier;
+
+/// The copy of every pair of setups (each validated by prepare()) on one shared pool, with one
+/// report. Built first (it plans threads and descriptors, and throws setup_error below what one
+/// copy needs, before anything is created), then run once.
+class pair_run {
+ public:
+  pair_run(std::vector<setup_result>& setups, const copy_options& options, copy_observer* observer,
+           std::stop_token stop);
+  ~pair_run();
+  pair_run(const pair_run&) = delete;
+  pair_run& operator=(const pair_run&) = delete;
+
+  /// Copies everything and returns the report; refused holds the sources that setup found missing
+  /// or unreadable among several, told as entry errors first. Throws setup_error when the pool
+  /// cannot start (nothing created then).
+  copy_report run(const std::vector<entry_error>& refused = {});
+  /// The counters workers bump, for a driver that sums the progress of several runs.
+  const counters& counts() noexcept { return shared_.rep.count(); }
+
+ private:
+  std::vector<setup_result>& setups_;
+  std::stop_token stop_;
+  shared_run shared_;
+  std::vector<std::unique_ptr<copier>> copiers_;
+};
+
+/// pair_run's whole life in one call.
 copy_report run_pairs(std::vector<setup_result>& setups, const std::vector<entry_error>& refused,
                       const copy_options& options, copy_observer* observer, std::stop_token stop);
 

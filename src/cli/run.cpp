@@ -233,8 +233,16 @@ void close_stdout() {
     note_write_error(STDOUT_FILENO, errno);
 }
 
-// Signals are wired to a stop request for the time of the copy.
 int run(cli_args& a) {
+  return run(a, [](const std::string& src, const std::string& dst,
+                   const treecopy::copy_options& options, treecopy::copy_observer* observer,
+                   std::stop_token stop) {
+    return treecopy::copy_tree(src, dst, options, observer, std::move(stop));
+  });
+}
+
+// Signals are wired to a stop request for the time of the copy.
+int run(cli_args& a, const copy_function& copy) {
   run_setup s;
   if (std::optional<int> code = prepare(a, s)) return *code;
   raise_fd_limit();
@@ -246,7 +254,7 @@ int run(cli_args& a) {
   observer.start(s.info);
   run_outcome outcome;
   try {
-    outcome.report = treecopy::copy_tree(a.src, a.dst, a.options, &observer, stop.get_token());
+    outcome.report = copy(a.src, a.dst, a.options, &observer, stop.get_token());
   } catch (const treecopy::setup_error& e) {
     outcome.failure = e.what();
   } catch (const std::exception& e) {

@@ -53,8 +53,9 @@ bool has_default_acl(int fd) {
 }  // namespace
 
 copier::copier(setup_result& setup, const copy_options& options, copy_observer* observer,
-               std::stop_token stop)
+               std::stop_token stop, walk_hook* hook)
     : setup_(setup),
+      hook_(hook),
       opt_(options),
       pol_(setup.policy),
       stop_(std::move(stop)),
@@ -66,6 +67,7 @@ copier::copier(setup_result& setup, const copy_options& options, copy_observer* 
   plan_descriptors();
   top_.is_top = true;
   top_.pinned = true;
+  links_.set_hook(hook_);
 }
 
 copier::~copier() = default;

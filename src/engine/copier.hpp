@@ -35,8 +35,9 @@ namespace treecopy::engine {
 /// Runs one copy. Created and used by copy_tree() for a single call.
 class copier final : private stream_owner, private entry_driver {
  public:
+  /// hook: a distributed copy's (walk_hook.hpp); none for a copy on its own.
   copier(setup_result& setup, const copy_options& options, copy_observer* observer,
-         std::stop_token stop);
+         std::stop_token stop, walk_hook* hook = nullptr);
   ~copier();
   copier(const copier&) = delete;
   copier& operator=(const copier&) = delete;
@@ -88,6 +89,7 @@ class copier final : private stream_owner, private entry_driver {
   void cancel() noexcept { flags_.cancel(); }
 
   setup_result& setup_;
+  walk_hook* hook_ = nullptr;
   copy_options opt_;  ///< the caller's options (merge/update/checksum: read pol_)
   /// The options normalized in setup (prepare) and the process's ids; its mtime window widens
   /// when DST is opened (detect_time_granularity), before any of its children is.

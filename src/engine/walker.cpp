@@ -84,6 +84,10 @@ void copier::run_root() {
 // A task for subdirectory name of node. via_parent: it opens itself through node's descriptors,
 // which stay open for it; otherwise it reopens its parent by path.
 void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
+  if (hook_ && hook_->wants_dir()) {
+    const std::string rel = rel_path(node);
+    if (hook_->hand_off(rel.empty() ? std::string(name) : rel + "/" + name)) return;
+  }
   auto* child = new dir_node;
   child->parent = node;
   child->name = name;
@@ -328,6 +332,12 @@ void copier::finish_child(dir_node* node) {
 void copier::finalize_dir(dir_node* node) {
   if (opt_.dry_run) {
     rep_.entry_done(node->parent, node->name, entry_kind::directory);
+    node->pinned = false;
+    return close_fds(node);
+  }
+  if (hook_) {
+    // Other processes may still write into it: the hook applies its metadata after them all.
+    hook_->defer_dir(rel_path(node), *node);
     node->pinned = false;
     return close_fds(node);
   }

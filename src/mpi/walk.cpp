@@ -1,0 +1,240 @@
+// The walk across ranks: work stealing of directories and the detection of its end. Every MPI
+// call of the walk is made here, on one thread; the copy thread and the engine's workers talk to
+// it through rank_state under its mutex.
+//
+// Termination (Dijkstra-Safra): a rank is passive when it runs no unit and has none queued or
+// waiting to be sent. Work messages are the only messages that make a rank active; each rank
+// counts those it sent minus those it received, and turns black when it receives one. Rank 0,
+// passive, sends a white token with count 0 around the ring; each rank forwards it when passive,
+// adding its count and its colour, and turns white. When the token comes back white, rank 0 is
+// white and the counts add up to zero, no work exists anywhere nor is in flight: rank 0 tells
+// every rank the walk is over. Requests and empty answers are not work and are not counted.
+#include <mpi.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "distributed.hpp"
+
+namespace treecopy_mpi {
+namespace {
+
+enum tag : int { tag_request = 1, tag_work = 2, tag_token = 3, tag_done = 4 };
+
+// How long a thief waits for a subdirectory of a busy rank before it is told "none": the walker
+// finds one at its next directory, usually well within this.
+constexpr double thief_patience = 0.01;
+
+double now() {
+  using clock = std::chrono::steady_clock;
+  return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
+}
+
+class walk_loop {
+ public:
+  walk_loop(rank_state& st, MPI_Comm comm, message_stats& stats)
+      : st_(st), comm_(comm), stats_(stats) {
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+    rng_.seed(static_cast<unsigned>(rank_) * 7919u + 17u);
+    have_token_ = rank_ == 0;
+  }
+
+  void run() {
+    while (!done_) {
+      bool busy_loop = receive();
+      busy_loop |= serve();
+      const bool passive = is_passive();
+      if (passive && size_ > 1 && !outstanding_ && now() >= next_request_) ask_for_work();
+      if (have_token_ && passive) pass_token();
+      if (size_ == 1 && passive) done_ = true;
+      if (!busy_loop) ::usleep(passive ? 200 : 500);
+    }
+    drain();
+  }
+
+ private:
+  void send(const void* data, int n, int dest, int tag) {
+    MPI_Send(data, n, MPI_BYTE, dest, tag, comm_);
+    ++stats_.sent;
+    stats_.bytes += static_cast<std::uint64_t>(n);
+  }
+
+  // Every message that has arrived; true when there was one.
+  bool receive() {
+    bool any = false;
+    for (;;) {
+      int flag = 0;
+      MPI_Status status;
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, &status);
+      if (!flag) return any;
+      any = true;
+      int n = 0;
+      MPI_Get_count(&status, MPI_BYTE, &n);
+      std::vector<char> buf(static_cast<std::size_t>(n) + 1);
+      MPI_Recv(buf.data(), n, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm_,
+               MPI_STATUS_IGNORE);
+      switch (status.MPI_TAG) {
+        case tag_request: {
+          std::lock_guard lock(st_.mu);
+          st_.waiting.push_back({status.MPI_SOURCE, now()});
+          st_.thieves_.fetch_add(1, std::memory_order_relaxed);
+          break;
+        }
+        case tag_work:
+          outstanding_ = false;
+          if (n > 0) {
+            --count_;
+            black_ = true;
+            backoff_ = 0.0005;
+            std::lock_guard lock(st_.mu);
+            st_.queue.emplace_back(buf.data(), static_cast<std::size_t>(n));
+            st_.cv.notify_one();
+          } else {
+            // Nobody had work for us: ask again a little later, later each time, so that idle
+            // ranks do not take the CPU from the busy ones.
+            next_request_ = now() + backoff_;
+            backoff_ = std::min(backoff_ * 2, 0.02);
+          }
+          break;
+        case tag_token:
+          std::memcpy(token_, buf.data(), sizeof token_);
+          have_token_ = true;
+          break;
+        case tag_done:
+          done_ = true;
+          break;
+      }
+    }
+  }
+
+  // Answers the ranks that wait: a unit handed off by the walker, a queued unit, or none when
+  // this rank has nothing to give soon. True when something was sent.
+  bool serve() {
+    std::vector<rank_state::gift> gifts;
+    std::vector<int> empty;
+    {
+      std::lock_guard lock(st_.mu);
+      gifts.swap(st_.outbox);
+      const double t = now();
+      while (!st_.waiting.empty()) {
+        rank_state::thief th = st_.waiting.front();
+        if (!st_.queue.empty()) {
+          gifts.push_back({th.rank, std::move(st_.queue.back())});
+          st_.queue.pop_back();
+        } else if (!st_.busy || t - th.since > thief_patience) {
+          empty.push_back(th.rank);
+        } else {
+          break;  // the walker may find a subdirectory for it
+        }
+        st_.waiting.pop_front();
+        st_.thieves_.fetch_sub(1, std::memory_order_relaxed);
+      }
+    }
+    for (const auto& g : gifts) {
+      ++count_;
+      ++stats_.units_given;
+      send(g.rel.data(), static_cast<int>(g.rel.size()), g.rank, tag_work);
+    }
+    for (int r : empty) send(nullptr, 0, r, tag_work);
+    return !gifts.empty() || !empty.empty();
+  }
+
+  bool is_passive() {
+    std::lock_guard lock(st_.mu);
+    return st_.queue.empty() && !st_.busy && st_.outbox.empty();
+  }
+
+  void ask_for_work() {
+    std::uniform_int_distribution<int> pick(0, size_ - 2);
+    int victim = pick(rng_);
+    if (victim >= rank_) ++victim;
+    send(nullptr, 0, victim, tag_request);
+    outstanding_ = true;
+  }
+
+  // token_[0]: the sum of counts so far, token_[1]: black.
+  void pass_token() {
+    if (size_ == 1) return;
+    if (rank_ == 0) {
+      if (round_started_ && token_[1] == 0 && !black_ && token_[0] + count_ == 0) {
+        const char none = 0;
+        for (int r = 1; r < size_; ++r) send(&none, 0, r, tag_done);
+        done_ = true;
+        return;
+      }
+      token_[0] = 0;
+      token_[1] = 0;
+      round_started_ = true;
+    } else {
+      token_[0] += count_;
+      token_[1] |= black_ ? 1 : 0;
+    }
+    black_ = false;
+    have_token_ = false;
+    send(token_, sizeof token_, (rank_ + 1) % size_, tag_token);
+  }
+
+  // Every rank is done: answer the requests still in flight and collect the answers to ours,
+  // then meet in a barrier (entered only without a request of our own outstanding, so a rank
+  // that leaves it owes and is owed nothing).
+  void drain() {
+    if (size_ == 1) return;
+    MPI_Request barrier = MPI_REQUEST_NULL;
+    bool entered = false;
+    for (;;) {
+      int flag = 0;
+      MPI_Status status;
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, &status);
+      if (flag) {
+        int n = 0;
+        MPI_Get_count(&status, MPI_BYTE, &n);
+        std::vector<char> buf(static_cast<std::size_t>(n) + 1);
+        MPI_Recv(buf.data(), n, MPI_BYTE, status.MPI_SOURCE, status.MPI_TAG, comm_,
+                 MPI_STATUS_IGNORE);
+        if (status.MPI_TAG == tag_request) send(nullptr, 0, status.MPI_SOURCE, tag_work);
+        if (status.MPI_TAG == tag_work) outstanding_ = false;
+        continue;
+      }
+      if (!entered && !outstanding_) {
+        MPI_Ibarrier(comm_, &barrier);
+        entered = true;
+      }
+      if (entered) {
+        int finished = 0;
+        MPI_Test(&barrier, &finished, MPI_STATUS_IGNORE);
+        if (finished) break;
+      }
+      ::usleep(100);
+    }
+    std::lock_guard lock(st_.mu);
+    st_.waiting.clear();
+    st_.thieves_.store(0);
+  }
+
+  rank_state& st_;
+  MPI_Comm comm_;
+  message_stats& stats_;
+  int rank_ = 0, size_ = 1;
+  std::mt19937 rng_;
+  bool done_ = false;
+  bool outstanding_ = false;
+  double next_request_ = 0, backoff_ = 0.0005;
+  long long count_ = 0;
+  bool black_ = false;
+  bool have_token_ = false;
+  bool round_started_ = false;
+  long long token_[2] = {0, 0};
+};
+
+}  // namespace
+
+void run_walk(rank_state& st, MPI_Comm comm, message_stats& stats) {
+  walk_loop(st, comm, stats).run();
+}
+
+}  // namespace treecopy_mpi

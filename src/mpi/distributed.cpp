@@ -3,6 +3,7 @@
 #include "distributed.hpp"
 
 #include <fcntl.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,9 +43,11 @@ std::string rank_state::join(const std::string& rel) const {
 }
 
 bool rank_state::hand_off(const std::string& rel) {
+  std::string full = join(rel);
+  if (full.size() > max_rel_) return false;  // deeper than a path can name: copied here
   std::lock_guard lock(mu);
   if (waiting.empty()) return false;
-  outbox.push_back({waiting.front().rank, join(rel)});
+  outbox.push_back({waiting.front().rank, std::move(full)});
   waiting.pop_front();
   thieves_.fetch_sub(1, std::memory_order_relaxed);
   return true;
@@ -206,7 +209,9 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
                                    : options.dereference;
   if (observer) j.observer = std::make_unique<unit_observer>(observer);
   j.stop = stop;
-  rank_state st(may_hand_off(options) && world_size() > 1);
+  const std::size_t longest = std::max(src.size(), dst.size()) + 256;
+  rank_state st(may_hand_off(options) && world_size() > 1,
+                longest < PATH_MAX ? PATH_MAX - longest : 0);
 
   // Rank 0 checks the request (and opens SRC and DST's parent); every rank learns the verdict
   // before anything is created.

@@ -48,7 +48,9 @@ struct link_record {
 /// The copy thread runs the units; the MPI thread (the only one that calls MPI) serves thieves.
 class rank_state final : public treecopy::engine::walk_hook {
  public:
-  explicit rank_state(bool may_hand_off) : may_hand_off_(may_hand_off) {}
+  /// max_rel: the longest path from SRC a unit may have (it is opened by path, SRC/rel).
+  rank_state(bool may_hand_off, std::size_t max_rel)
+      : may_hand_off_(may_hand_off), max_rel_(max_rel) {}
 
   bool wants_dir() const noexcept override {
     return may_hand_off_ && thieves_.load(std::memory_order_relaxed) > 0;
@@ -83,6 +85,7 @@ class rank_state final : public treecopy::engine::walk_hook {
  private:
   std::string join(const std::string& rel) const;
   bool may_hand_off_;
+  std::size_t max_rel_;
   std::string prefix_;
 };
 

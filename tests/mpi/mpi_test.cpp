@@ -203,6 +203,60 @@ TEST_P(mpi_ranks, killed_then_update_completes) {
   EXPECT_TRUE(same_trees(src, dir / "dst", c));
 }
 
+// The counts of a --json summary, without what depends on the run (paths, times, speed).
+std::string json_counts(const std::string& json) {
+  const auto entries = json.find("\"entries\"");
+  const auto speed = json.find(",\"bytes_per_second\"");
+  const auto skipped = json.find("\"skipped\"");
+  if (entries == std::string::npos || speed == std::string::npos || skipped == std::string::npos)
+    return "no summary: " + json;
+  return json.substr(entries, speed - entries) + json.substr(skipped);
+}
+
+// Filters, --update --delete after the source changed, and --dry-run do what treecopy does, and
+// the --json summary counts the same.
+TEST_P(mpi_ranks, options_as_treecopy) {
+  scratch_dir dir("mpi-options");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 12; ++d) {
+    const std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    for (int f = 0; f < 60; ++f) {
+      write_file(sub + "/f" + std::to_string(f) + (f % 5 == 0 ? ".o" : ".c"),
+                 std::string(100 + f, 'a' + d));
+    }
+  }
+  const std::vector<std::string> filters = {"--exclude", "*.o", "-j", "1", "--json"};
+  auto both = [&](std::vector<std::string> args) {
+    std::vector<std::string> tc = args, mpi = args;
+    tc.insert(tc.end(), {src, dir / "tc"});
+    mpi.insert(mpi.end(), {src, dir / "mpi"});
+    const process_result a = run_treecopy(tc);
+    const process_result b = run_mpi(GetParam(), mpi);
+    EXPECT_EQ(a.exit_code, b.exit_code) << b.describe();
+    EXPECT_EQ(json_counts(a.out), json_counts(b.out)) << b.describe();
+    EXPECT_TRUE(same_trees(dir / "tc", dir / "mpi", against("treecopy")));
+  };
+  both(filters);
+
+  // The source changes: files rewritten, removed, added; a directory goes.
+  for (int d = 0; d < 12; d += 3) write_file(src + "/d" + std::to_string(d) + "/f1.c", "changed");
+  for (int d = 1; d < 12; d += 4) ASSERT_EQ(::unlink((src + "/d" + std::to_string(d) + "/f2.c").c_str()), 0);
+  write_file(src + "/d7/new.c", "new");
+  for (int f = 0; f < 60; ++f)
+    ASSERT_EQ(::unlink((src + "/d11/f" + std::to_string(f) + (f % 5 == 0 ? ".o" : ".c")).c_str()), 0);
+  ASSERT_EQ(::rmdir((src + "/d11").c_str()), 0);
+
+  std::vector<std::string> dry = {"--dry-run", "--update", "--delete"};
+  dry.insert(dry.end(), filters.begin(), filters.end());
+  both(dry);  // changes nothing: both still hold the first copy
+  std::vector<std::string> update = {"--update", "--delete"};
+  update.insert(update.end(), filters.begin(), filters.end());
+  both(update);
+  EXPECT_EQ(::access((dir / "mpi/d11").c_str(), F_OK), -1);
+}
+
 INSTANTIATE_TEST_SUITE_P(ranks, mpi_ranks, testing::Values(1, 2, 4),
                          [](const testing::TestParamInfo<int>& i) {
                            return "np" + std::to_string(i.param);

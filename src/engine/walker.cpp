@@ -371,6 +371,21 @@ void copier::descend(dir_node* node, const char* name) { spawn_child(node, name,
 
 bool copier::take_large_file(dir_node* node, const char* name, fs::unique_fd& sfd,
                              fs::unique_fd& dfd, const struct stat& st, bool first_link) {
+  // A distributed copy spreads the chunks over its processes (a hard link's first name stays
+  // here: its other names wait for it).
+  if (hook_ && !first_link && !node->is_top) {
+    const std::string rel = rel_path(node);
+    if (hook_->take_file(rel.empty() ? std::string(name) : rel + "/" + name, st,
+                         node->always_chmod)) {
+      if (std::error_code err = fs::truncate(dfd.get(), st.st_size)) {
+        rep_.report(node, name, true, operation::write, err);
+        (void)fs::unlink_at(node->dst_fd, name);
+      }
+      sfd.reset();
+      dfd.reset();
+      return true;
+    }
+  }
   return streams_.start(*sched_, node, name, sfd, dfd, st, first_link);
 }
 

@@ -72,6 +72,14 @@ void rank_state::link_name(dev_t dev, ino_t ino, const std::string& rel) {
   links.push_back(std::move(r));
 }
 
+bool rank_state::take_file(const std::string& rel, const struct stat& st, bool dir_always_chmod) {
+  std::string full = join(rel);
+  if (!may_chunk_ || full.size() > max_rel_) return false;
+  std::lock_guard lock(mu);
+  files.push_back({std::move(full), st, dir_always_chmod});
+  return true;
+}
+
 namespace {
 
 int world_rank() {
@@ -135,6 +143,7 @@ struct job {
   treecopy::copy_options options;       // the caller's
   treecopy::copy_options unit_options;  // for units below SRC
   copy_report report;
+  std::uint64_t units_run = 0;
   std::unique_ptr<unit_observer> observer;
   std::stop_token stop;
 };
@@ -179,6 +188,7 @@ void copy_thread(job& j, rank_state& st, engine::copier* first) {
       st.busy = true;
     }
     run_unit(j, st, rel);
+    ++j.units_run;
     std::lock_guard lock(st.mu);
     st.busy = false;
   }
@@ -186,7 +196,10 @@ void copy_thread(job& j, rank_state& st, engine::copier* first) {
 
 }  // namespace
 
-// Phases after the walk (phases.cpp).
+// Phases after the walk (chunks.cpp, phases.cpp).
+void copy_large_files(const std::string& src, const std::string& dst,
+                      const treecopy::copy_options& options, const std::vector<large_file>& mine,
+                      copy_report& report, message_stats& stats);
 void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report);
 void apply_dir_meta(const std::string& src, const std::string& dst,
                     const treecopy::copy_options& options, std::vector<deferred_dir>& dirs,
@@ -210,7 +223,7 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   if (observer) j.observer = std::make_unique<unit_observer>(observer);
   j.stop = stop;
   const std::size_t longest = std::max(src.size(), dst.size()) + 256;
-  rank_state st(may_hand_off(options) && world_size() > 1,
+  rank_state st(may_hand_off(options) && world_size() > 1, world_size() > 1 && !options.dry_run,
                 longest < PATH_MAX ? PATH_MAX - longest : 0);
 
   // Rank 0 checks the request (and opens SRC and DST's parent); every rank learns the verdict
@@ -251,11 +264,13 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   }
   st.cv.notify_all();
   worker.join();
+  stats.units_run = j.units_run + (first ? 1 : 0);
   first.reset();
   MPI_Comm_free(&walk_comm);
 
   const std::size_t told = j.report.errors.size();
   if (!options.dry_run) {
+    copy_large_files(src, dst, options, st.files, j.report, stats);
     relink_groups(dst, std::move(st.links), j.report);
     apply_dir_meta(src, dst, options, st.dirs, j.report);
   }

@@ -25,6 +25,7 @@ namespace treecopy_mpi {
 /// Message counts of one rank, printed at the end when TREECOPY_MPI_STATS is set.
 struct message_stats {
   std::uint64_t sent = 0, bytes = 0, units_run = 0, units_given = 0;
+  std::uint64_t chunks = 0;  ///< chunks of large files this rank copied
 };
 
 /// A directory whose metadata waits for the directory phase (relative to DST's root).
@@ -38,6 +39,14 @@ struct deferred_dir {
   bool parent_always_chmod = true;
 };
 
+/// A large file whose chunks every rank copies after the walk; its owner (the rank that met it)
+/// applies its metadata once all are written.
+struct large_file {
+  std::string rel;
+  struct stat st {};
+  bool dir_always_chmod = true;
+};
+
 /// One name of a file with several links: its source (dev, ino) and path from DST's root.
 struct link_record {
   std::uint64_t dev = 0, ino = 0;
@@ -49,8 +58,9 @@ struct link_record {
 class rank_state final : public treecopy::engine::walk_hook {
  public:
   /// max_rel: the longest path from SRC a unit may have (it is opened by path, SRC/rel).
-  rank_state(bool may_hand_off, std::size_t max_rel)
-      : may_hand_off_(may_hand_off), max_rel_(max_rel) {}
+  /// may_chunk: large files are spread over the ranks.
+  rank_state(bool may_hand_off, bool may_chunk, std::size_t max_rel)
+      : may_hand_off_(may_hand_off), may_chunk_(may_chunk), max_rel_(max_rel) {}
 
   bool wants_dir() const noexcept override {
     return may_hand_off_ && thieves_.load(std::memory_order_relaxed) > 0;
@@ -58,6 +68,7 @@ class rank_state final : public treecopy::engine::walk_hook {
   bool hand_off(const std::string& rel) override;
   void defer_dir(const std::string& rel, const treecopy::engine::dir_node& node) override;
   void link_name(dev_t dev, ino_t ino, const std::string& rel) override;
+  bool take_file(const std::string& rel, const struct stat& st, bool dir_always_chmod) override;
 
   /// The unit the copy thread runs now: its path prefixes what the walker reports.
   void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
@@ -81,10 +92,12 @@ class rank_state final : public treecopy::engine::walk_hook {
 
   std::vector<deferred_dir> dirs;
   std::vector<link_record> links;
+  std::vector<large_file> files;
 
  private:
   std::string join(const std::string& rel) const;
   bool may_hand_off_;
+  bool may_chunk_;
   std::size_t max_rel_;
   std::string prefix_;
 };

@@ -203,6 +203,38 @@ TEST_P(mpi_ranks, killed_then_update_completes) {
   EXPECT_TRUE(same_trees(src, dir / "dst", c));
 }
 
+// A file of 300 MiB, holes and data, copied in chunks by every rank: bytes, holes, mode and
+// times as the source's.
+TEST_P(mpi_ranks, large_sparse_file_in_chunks) {
+  scratch_dir dir("mpi-large");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((src + "/sub").c_str(), 0750), 0);
+  write_file(src + "/small", "small");
+  {
+    const int fd = ::open((src + "/sub/large").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0640);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, 300 << 20), 0);
+    for (off_t at : {off_t{0}, off_t{50} << 20, (off_t{100} << 20) + 12345, off_t{299} << 20}) {
+      const std::string data = faults::pattern_bytes(1 << 20, static_cast<unsigned>(at));
+      ASSERT_EQ(::pwrite(fd, data.data(), data.size(), at), static_cast<ssize_t>(data.size()));
+    }
+    ASSERT_EQ(::close(fd), 0);
+  }
+  ::setenv("TREECOPY_MPI_STATS", "1", 1);
+  const process_result r = run_mpi(GetParam(), {src, dir / "dst"});
+  ::unsetenv("TREECOPY_MPI_STATS");
+  EXPECT_TRUE(exited_with(r, 0));
+  compare_options c = against("source");
+  EXPECT_TRUE(same_trees(src, dir / "dst", c));
+  if (GetParam() > 1) {
+    // 10 chunks of 32 MiB, spread over every rank.
+    EXPECT_NE(r.err.find("chunks 10, ranks that copied chunks " + std::to_string(GetParam())),
+              std::string::npos)
+        << r.err;
+  }
+}
+
 // The counts of a --json summary, without what depends on the run (paths, times, speed).
 std::string json_counts(const std::string& json) {
   const auto entries = json.find("\"entries\"");

@@ -15,9 +15,7 @@
 
 namespace treecopy_cli {
 
-int cli_main(int argc, char** argv) {
-  return cli_main(argc, argv, nullptr);
-}
+int cli_main(int argc, char** argv) { return cli_main(argc, argv, nullptr); }
 
 int cli_main(int argc, char** argv, const copy_function& copy) {
   try {

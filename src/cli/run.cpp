@@ -234,11 +234,11 @@ void close_stdout() {
 }
 
 int run(cli_args& a) {
-  return run(a, [](const std::string& src, const std::string& dst,
-                   const treecopy::copy_options& options, treecopy::copy_observer* observer,
-                   std::stop_token stop) {
-    return treecopy::copy_tree(src, dst, options, observer, std::move(stop));
-  });
+  return run(
+      a, [](const std::string& src, const std::string& dst, const treecopy::copy_options& options,
+            treecopy::copy_observer* observer, std::stop_token stop) {
+        return treecopy::copy_tree(src, dst, options, observer, std::move(stop));
+      });
 }
 
 // Signals are wired to a stop request for the time of the copy.

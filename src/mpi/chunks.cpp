@@ -216,7 +216,8 @@ void copy_large_files(const std::string& src, const std::string& dst,
     big.error.store(err);
     big.read_side.store(read_side);
     if (err && !ddir) {
-      rep.report(at, name, !read_side, read_side ? treecopy::operation::read : treecopy::operation::write,
+      rep.report(at, name, !read_side,
+                 read_side ? treecopy::operation::read : treecopy::operation::write,
                  fs::errno_code(err));
       continue;
     }

@@ -56,7 +56,8 @@ bool rank_state::hand_off(const std::string& rel) {
 void rank_state::defer_dir(const std::string& rel, const engine::dir_node& node) {
   deferred_dir d;
   d.rel = join(rel);
-  d.depth = d.rel.empty() ? 0 : 1 + static_cast<unsigned>(std::count(d.rel.begin(), d.rel.end(), '/'));
+  d.depth =
+      d.rel.empty() ? 0 : 1 + static_cast<unsigned>(std::count(d.rel.begin(), d.rel.end(), '/'));
   d.st = node.st;
   d.xattrs = node.xattrs;
   d.xattrs_read = node.xattrs_read;
@@ -250,8 +251,9 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   }
   MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
   verdict() = {true, code};
-  if (code != 0) throw treecopy::setup_error(dst, std::make_error_code(std::errc::invalid_argument),
-                                             "refused by rank 0");
+  if (code != 0)
+    throw treecopy::setup_error(dst, std::make_error_code(std::errc::invalid_argument),
+                                "refused by rank 0");
 
   MPI_Comm walk_comm;
   MPI_Comm_dup(MPI_COMM_WORLD, &walk_comm);

@@ -20,8 +20,8 @@ namespace {
 treecopy_mpi::message_stats stats;
 
 treecopy::copy_report copy(const std::string& src, const std::string& dst,
-                           const treecopy::copy_options& options,
-                           treecopy::copy_observer* observer, std::stop_token stop) {
+                           const treecopy::copy_options& options, treecopy::copy_observer* observer,
+                           std::stop_token stop) {
   return treecopy_mpi::distributed_copy(src, dst, options, observer, std::move(stop), stats);
 }
 
@@ -52,7 +52,7 @@ int silent_rank(int argc, char** argv) {
 
 void print_stats(int rank, int size) {
   if (!std::getenv("TREECOPY_MPI_STATS")) return;
-  unsigned long long mine[6] = {stats.sent,   stats.bytes,  stats.units_given,
+  unsigned long long mine[6] = {stats.sent,      stats.bytes,  stats.units_given,
                                 stats.units_run, stats.chunks, stats.chunks ? 1ull : 0ull};
   unsigned long long sum[6] = {};
   MPI_Reduce(mine, sum, 6, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);

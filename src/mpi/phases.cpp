@@ -88,8 +88,7 @@ std::uint64_t relink_group(int root, const std::string& dst, const std::vector<s
   split(names.front(), fparent, fname);
   fs::opened fdir = fs::open_beneath(root, fparent);
   struct stat first {};
-  if (!fdir || ::fstatat(fdir.fd.get(), fname.c_str(), &first, AT_SYMLINK_NOFOLLOW) != 0)
-    return 0;
+  if (!fdir || ::fstatat(fdir.fd.get(), fname.c_str(), &first, AT_SYMLINK_NOFOLLOW) != 0) return 0;
   std::vector<ino_t> undone;
   for (std::size_t i = 1; i < names.size(); ++i) {
     std::string parent, name;
@@ -266,7 +265,8 @@ copy_report gather_reports(copy_report local, std::size_t told, treecopy::copy_o
   if (all.empty()) return local;  // not rank 0: its report was sent
   copy_report total = std::move(local);
   // Rank 0's errors of the walk were told as they happened; those of the later phases now.
-  for (std::size_t i = told; observer && i < total.errors.size(); ++i) observer->on_error(total.errors[i]);
+  for (std::size_t i = told; observer && i < total.errors.size(); ++i)
+    observer->on_error(total.errors[i]);
   for (std::size_t r = 1; r < all.size(); ++r) {
     reader in(all[r].data(), all[r].size());
     for (std::size_t k = 0; k < treecopy::entry_kind_count; ++k)

@@ -30,8 +30,14 @@ using faults::parse_error_lines;
 // mpiexec with n ranks of treecopy-mpi and args, under `timeout` (a hang fails, not blocks).
 process_result run_mpi(int n, const std::vector<std::string>& args, int seconds = 300,
                        const process_options& options = {}) {
-  std::vector<std::string> argv = {"timeout", "-k", "10", std::to_string(seconds),
-                                   TREECOPY_MPIEXEC, "--oversubscribe", "-np", std::to_string(n)};
+  std::vector<std::string> argv = {"timeout",
+                                   "-k",
+                                   "10",
+                                   std::to_string(seconds),
+                                   TREECOPY_MPIEXEC,
+                                   "--oversubscribe",
+                                   "-np",
+                                   std::to_string(n)};
   if (::geteuid() == 0 && !options.run_as) argv.emplace_back("--allow-run-as-root");
   argv.emplace_back(TREECOPY_MPI);
   argv.insert(argv.end(), args.begin(), args.end());
@@ -142,7 +148,8 @@ TEST_P(mpi_ranks, bad_input_exits_2_on_every_rank) {
   EXPECT_TRUE(exited_with(missing, 2));
   // One line of treecopy's (mpiexec adds its own note about the exit code).
   long ours = 0;
-  for (const std::string& line : split_lines(missing.err)) ours += line.starts_with("treecopy") ? 1 : 0;
+  for (const std::string& line : split_lines(missing.err))
+    ours += line.starts_with("treecopy") ? 1 : 0;
   EXPECT_EQ(ours, 1) << missing.err;
   EXPECT_NE(::access((dir / "dst").c_str(), F_OK), 0);
 
@@ -274,10 +281,12 @@ TEST_P(mpi_ranks, options_as_treecopy) {
 
   // The source changes: files rewritten, removed, added; a directory goes.
   for (int d = 0; d < 12; d += 3) write_file(src + "/d" + std::to_string(d) + "/f1.c", "changed");
-  for (int d = 1; d < 12; d += 4) ASSERT_EQ(::unlink((src + "/d" + std::to_string(d) + "/f2.c").c_str()), 0);
+  for (int d = 1; d < 12; d += 4)
+    ASSERT_EQ(::unlink((src + "/d" + std::to_string(d) + "/f2.c").c_str()), 0);
   write_file(src + "/d7/new.c", "new");
   for (int f = 0; f < 60; ++f)
-    ASSERT_EQ(::unlink((src + "/d11/f" + std::to_string(f) + (f % 5 == 0 ? ".o" : ".c")).c_str()), 0);
+    ASSERT_EQ(::unlink((src + "/d11/f" + std::to_string(f) + (f % 5 == 0 ? ".o" : ".c")).c_str()),
+              0);
   ASSERT_EQ(::rmdir((src + "/d11").c_str()), 0);
 
   std::vector<std::string> dry = {"--dry-run", "--update", "--delete"};

@@ -84,10 +84,6 @@ void copier::run_root() {
 // A task for subdirectory name of node. via_parent: it opens itself through node's descriptors,
 // which stay open for it; otherwise it reopens its parent by path.
 void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
-  if (hook_ && hook_->wants_dir()) {
-    const std::string rel = rel_path(node);
-    if (hook_->hand_off(rel.empty() ? std::string(name) : rel + "/" + name)) return;
-  }
   auto* child = new dir_node;
   child->parent = node;
   child->name = name;
@@ -110,7 +106,11 @@ void copier::spawn_dir(dir_node* node, bool via_parent) {
 
 void copier::process_dir(dir_node* node, bool via_parent) {
   bool opened = false;
-  if (!stopping()) {
+  // A distributed copy: a directory not started yet goes to a process that asks for work, which
+  // creates and copies it; here it is done as one that could not be opened, without an error.
+  const bool handed = hook_ && node != root_ && hook_->wants_dir() && !stopping() &&
+                      hook_->hand_off(rel_path(node));
+  if (!handed && !stopping()) {
     try {
       opened = open_dir_pair(node, via_parent);
     } catch (const std::bad_alloc&) {

@@ -96,7 +96,7 @@ class no_driver final : public engine::entry_driver {
 
 void copy_large_files(const std::string& src, const std::string& dst,
                       const treecopy::copy_options& options, const std::vector<large_file>& mine,
-                      copy_report& report, message_stats& stats) {
+                      copy_report& report, message_stats& stats, bool stopping) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -131,6 +131,7 @@ void copy_large_files(const std::string& src, const std::string& dst,
   treecopy::plan::filter filter;
   engine::link_table links;
   engine::stop_flags flags;
+  if (stopping) flags.cancel();  // every rank knows it: stop messages arrive before the walk ends
   engine::reporter rep(setup, options, nullptr, flags);
   no_driver driver;
   engine::entry_copier copier({options, policy, guards, filter, links, rep, flags, driver});
@@ -145,6 +146,7 @@ void copy_large_files(const std::string& src, const std::string& dst,
   std::vector<int> errors(items.size(), 0), read(items.size(), 0);
   fs::copy_control ctl;
   ctl.progress = &rep.count().bytes_done;
+  ctl.cancel = flags.flag();
   for (std::size_t i = 0; i < items.size(); ++i) {
     const file_item& it = items[i];
     std::uint64_t g = it.first_chunk + ((static_cast<std::uint64_t>(rank) + size -
@@ -152,6 +154,10 @@ void copy_large_files(const std::string& src, const std::string& dst,
                                         static_cast<std::uint64_t>(size));
     if (g >= it.first_chunk + it.chunks) continue;
     fs::unique_fd sdir, sfd, ddir, dfd;
+    if (stopping) {
+      errors[i] = ECANCELED;
+      continue;
+    }
     if (!src_root || !dst_root) {
       errors[i] = ENOENT;
       continue;

@@ -200,7 +200,7 @@ void copy_thread(job& j, rank_state& st, engine::copier* first) {
 // Phases after the walk (chunks.cpp, phases.cpp).
 void copy_large_files(const std::string& src, const std::string& dst,
                       const treecopy::copy_options& options, const std::vector<large_file>& mine,
-                      copy_report& report, message_stats& stats);
+                      copy_report& report, message_stats& stats, bool stopping);
 void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report);
 void apply_dir_meta(const std::string& src, const std::string& dst,
                     const treecopy::copy_options& options, std::vector<deferred_dir>& dirs,
@@ -222,10 +222,13 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
                                    ? treecopy::symlink_mode::never
                                    : options.dereference;
   if (observer) j.observer = std::make_unique<unit_observer>(observer);
-  j.stop = stop;
   const std::size_t longest = std::max(src.size(), dst.size()) + 256;
   rank_state st(may_hand_off(options) && world_size() > 1, world_size() > 1 && !options.dry_run,
                 longest < PATH_MAX ? PATH_MAX - longest : 0);
+  // A stop asked here (a signal) stops this rank's units and, through the walk's messages, every
+  // other rank's.
+  std::stop_callback forward_stop(stop, [&st] { st.job_stop.request_stop(); });
+  j.stop = st.job_stop.get_token();
 
   // Rank 0 checks the request (and opens SRC and DST's parent); every rank learns the verdict
   // before anything is created.
@@ -235,7 +238,7 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   if (rank == 0) {
     try {
       setup.emplace(engine::prepare(src, dst, options));
-      first = std::make_unique<engine::copier>(*setup, options, j.observer.get(), stop, &st);
+      first = std::make_unique<engine::copier>(*setup, options, j.observer.get(), j.stop, &st);
     } catch (const treecopy::plan::filter_error& e) {
       code = 2;
       verdict() = {true, code};
@@ -272,10 +275,11 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
 
   const std::size_t told = j.report.errors.size();
   if (!options.dry_run) {
-    copy_large_files(src, dst, options, st.files, j.report, stats);
+    copy_large_files(src, dst, options, st.files, j.report, stats, st.job_stop.stop_requested());
     relink_groups(dst, std::move(st.links), j.report);
     apply_dir_meta(src, dst, options, st.dirs, j.report);
   }
+  j.report.cancelled |= st.job_stop.stop_requested();
   copy_report total = gather_reports(std::move(j.report), told, observer);
   total.elapsed = std::chrono::steady_clock::now() - start;
   return total;

@@ -89,6 +89,8 @@ class rank_state final : public treecopy::engine::walk_hook {
   };
   std::vector<gift> outbox;  ///< units handed off, for the MPI thread to send
   std::atomic<int> thieves_{0};
+  /// Stops this rank's units: a signal here, or a stop message from another rank.
+  std::stop_source job_stop;
 
   std::vector<deferred_dir> dirs;
   std::vector<link_record> links;

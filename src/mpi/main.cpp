@@ -13,6 +13,7 @@
 #include "distributed.hpp"
 #include "entry.hpp"
 #include "options.hpp"
+#include "signals.hpp"
 #include "summary.hpp"
 
 namespace {
@@ -42,7 +43,10 @@ int silent_rank(int argc, char** argv) {
       MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
       return code;
     }
-    copy(args.src, args.dst, args.options, nullptr, {});
+    // SIGINT and SIGTERM stop this rank's copy, and through it every rank's.
+    std::stop_source stop;
+    treecopy_cli::signal_stopper signals(stop, [](int) {});
+    copy(args.src, args.dst, args.options, nullptr, stop.get_token());
   } catch (const treecopy::setup_error&) {
     return treecopy_mpi::verdict().code;  // rank 0 refused the copy
   }

@@ -23,7 +23,7 @@
 namespace treecopy_mpi {
 namespace {
 
-enum tag : int { tag_request = 1, tag_work = 2, tag_token = 3, tag_done = 4 };
+enum tag : int { tag_request = 1, tag_work = 2, tag_token = 3, tag_done = 4, tag_stop = 5 };
 
 // How long a thief waits for a subdirectory of a busy rank before it is told "none": the walker
 // finds one at its next directory, usually well within this.
@@ -47,6 +47,7 @@ class walk_loop {
   void run() {
     while (!done_) {
       bool busy_loop = receive();
+      if (!stop_sent_ && st_.job_stop.stop_requested()) tell_stop();
       busy_loop |= serve();
       const bool passive = is_passive();
       if (passive && size_ > 1 && !outstanding_ && now() >= next_request_) ask_for_work();
@@ -108,6 +109,10 @@ class walk_loop {
         case tag_done:
           done_ = true;
           break;
+        case tag_stop:
+          stop_sent_ = true;  // the sender told every rank
+          st_.job_stop.request_stop();
+          break;
       }
     }
   }
@@ -142,6 +147,30 @@ class walk_loop {
     }
     for (int r : empty) send(nullptr, 0, r, tag_work);
     return !gifts.empty() || !empty.empty();
+  }
+
+  // A stop asked on this rank (a signal): every other rank stops its units too, and the walk ends
+  // as usual, each rank finishing what it had started. Sent synchronously (MPI_Issend), and
+  // waited for before the final barrier, so that no stop message outlives the walk.
+  void tell_stop() {
+    stop_sent_ = true;
+    static const char none = 0;
+    for (int r = 0; r < size_; ++r) {
+      if (r == rank_) continue;
+      MPI_Request req;
+      MPI_Issend(&none, 0, MPI_BYTE, r, tag_stop, comm_, &req);
+      stop_requests_.push_back(req);
+      ++stats_.sent;
+    }
+  }
+
+  bool stops_delivered() {
+    if (stop_requests_.empty()) return true;
+    int flag = 0;
+    MPI_Testall(static_cast<int>(stop_requests_.size()), stop_requests_.data(), &flag,
+                MPI_STATUSES_IGNORE);
+    if (flag) stop_requests_.clear();
+    return flag != 0;
   }
 
   bool is_passive() {
@@ -200,7 +229,7 @@ class walk_loop {
         if (status.MPI_TAG == tag_work) outstanding_ = false;
         continue;
       }
-      if (!entered && !outstanding_) {
+      if (!entered && !outstanding_ && stops_delivered()) {
         MPI_Ibarrier(comm_, &barrier);
         entered = true;
       }
@@ -228,6 +257,8 @@ class walk_loop {
   bool black_ = false;
   bool have_token_ = false;
   bool round_started_ = false;
+  bool stop_sent_ = false;
+  std::vector<MPI_Request> stop_requests_;
   long long token_[2] = {0, 0};
 };
 

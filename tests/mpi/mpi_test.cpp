@@ -210,6 +210,36 @@ TEST_P(mpi_ranks, killed_then_update_completes) {
   EXPECT_TRUE(same_trees(src, dir / "dst", c));
 }
 
+// SIGTERM to the last rank only, mid-copy: every rank stops (the job ends, not killed by a time
+// limit), rank 0 says the copy stopped, and --update completes it.
+TEST_P(mpi_ranks, signal_on_one_rank_stops_all) {
+  if (GetParam() < 2) GTEST_SKIP() << "one rank: the plain signal case of treecopy";
+  scratch_dir dir("mpi-signal");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 40; ++d) {
+    const std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    for (int f = 0; f < 1000; ++f) write_file(sub + "/f" + std::to_string(f), std::string(4096, 'x'));
+  }
+  // The ranks are mpiexec's children: the newest one gets the signal once the copy runs.
+  std::string cmd = std::string(TREECOPY_MPIEXEC) + " --oversubscribe -np " +
+                    std::to_string(GetParam()) + (::geteuid() == 0 ? " --allow-run-as-root " : " ") +
+                    TREECOPY_MPI + " -j 1 " + src + " " + (dir / "dst") + " & job=$!; " +
+                    "while [ ! -d " + (dir / "dst/d0") + " ] && kill -0 $job 2>/dev/null; do sleep 0.02; done; " +
+                    "kill -TERM $(pgrep -P $job | tail -1); wait $job";
+  const process_result r = run_process({"timeout", "-k", "10", "120", "bash", "-c", cmd});
+  ASSERT_FALSE(hung(r)) << r.describe();
+  if (r.exit_code == 0) {
+    std::cout << "[ note ] the copy finished before the signal\n";
+  } else {
+    EXPECT_NE(r.err.find("stopped before the end"), std::string::npos) << r.describe();
+  }
+  const process_result u = run_mpi(GetParam(), {"--update", src, dir / "dst"});
+  EXPECT_TRUE(exited_with(u, 0));
+  EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
+}
+
 // A file of 300 MiB, holes and data, copied in chunks by every rank: bytes, holes, mode and
 // times as the source's.
 TEST_P(mpi_ranks, large_sparse_file_in_chunks) {

@@ -220,13 +220,15 @@ TEST_P(mpi_ranks, signal_on_one_rank_stops_all) {
   for (int d = 0; d < 40; ++d) {
     const std::string sub = src + "/d" + std::to_string(d);
     ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
-    for (int f = 0; f < 1000; ++f) write_file(sub + "/f" + std::to_string(f), std::string(4096, 'x'));
+    for (int f = 0; f < 1000; ++f)
+      write_file(sub + "/f" + std::to_string(f), std::string(4096, 'x'));
   }
   // The ranks are mpiexec's children: the newest one gets the signal once the copy runs.
   std::string cmd = std::string(TREECOPY_MPIEXEC) + " --oversubscribe -np " +
-                    std::to_string(GetParam()) + (::geteuid() == 0 ? " --allow-run-as-root " : " ") +
-                    TREECOPY_MPI + " -j 1 " + src + " " + (dir / "dst") + " & job=$!; " +
-                    "while [ ! -d " + (dir / "dst/d0") + " ] && kill -0 $job 2>/dev/null; do sleep 0.02; done; " +
+                    std::to_string(GetParam()) +
+                    (::geteuid() == 0 ? " --allow-run-as-root " : " ") + TREECOPY_MPI + " -j 1 " +
+                    src + " " + (dir / "dst") + " & job=$!; " + "while [ ! -d " + (dir / "dst/d0") +
+                    " ] && kill -0 $job 2>/dev/null; do sleep 0.02; done; " +
                     "kill -TERM $(pgrep -P $job | tail -1); wait $job";
   const process_result r = run_process({"timeout", "-k", "10", "120", "bash", "-c", cmd});
   ASSERT_FALSE(hung(r)) << r.describe();

@@ -330,7 +330,7 @@ TEST_P(mpi_ranks, options_as_treecopy) {
   EXPECT_EQ(::access((dir / "mpi/d11").c_str(), F_OK), -1);
 }
 
-INSTANTIATE_TEST_SUITE_P(ranks, mpi_ranks, testing::Values(1, 2, 4),
+INSTANTIATE_TEST_SUITE_P(ranks, mpi_ranks, testing::Values(1, 2, 4, 8),
                          [](const testing::TestParamInfo<int>& i) {
                            return "np" + std::to_string(i.param);
                          });

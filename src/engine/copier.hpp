@@ -44,6 +44,8 @@ class copier final : private stream_owner, private entry_driver {
 
   /// Copies everything and returns the report.
   copy_report run();
+  /// The counters workers bump, for a driver that sums the progress of several copies.
+  const counters& counts() noexcept { return rep_.count(); }
 
  private:
   // The copy as a whole, and opening a directory pair (copier.cpp).

@@ -81,7 +81,37 @@ bool rank_state::take_file(const std::string& rel, const struct stat& st, bool d
   return true;
 }
 
+void rank_state::read_progress(std::uint64_t out[progress_fields]) {
+  std::lock_guard lock(mu);
+  for (int i = 0; i < progress_fields; ++i) out[i] = done_counts[i];
+  if (!live) return;
+  const auto load = [](const std::atomic<std::uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);
+  };
+  out[0] += load(live->entries_found);
+  out[1] += load(live->entries_done);
+  out[2] += load(live->bytes_found);
+  out[3] += load(live->bytes_done);
+  out[4] += load(live->errors);
+  out[5] += load(live->skipped);
+}
+
 namespace {
+
+// Runs c as this rank's current unit: its counters are read for progress while it runs.
+copy_report run_counted(engine::copier& c, rank_state& st) {
+  {
+    std::lock_guard lock(st.mu);
+    st.live = &c.counts();
+  }
+  copy_report r = c.run();
+  std::uint64_t now[progress_fields];
+  st.read_progress(now);
+  std::lock_guard lock(st.mu);
+  for (int i = 0; i < progress_fields; ++i) st.done_counts[i] = now[i];
+  st.live = nullptr;
+  return r;
+}
 
 int world_rank() {
   int r = 0;
@@ -156,7 +186,7 @@ void run_unit(job& j, rank_state& st, const std::string& rel) {
     engine::setup_result setup =
         engine::prepare(join_path(j.src, rel), join_path(j.dst, rel), j.unit_options);
     engine::copier c(setup, j.unit_options, j.observer.get(), j.stop, &st);
-    add_report(j.report, c.run(), j.options.max_errors_kept);
+    add_report(j.report, run_counted(c, st), j.options.max_errors_kept);
   } catch (const std::exception& e) {
     // The directory went away or cannot be read since its parent was listed: an entry error.
     const auto* se = dynamic_cast<const std::system_error*>(&e);
@@ -174,7 +204,7 @@ void run_unit(job& j, rank_state& st, const std::string& rel) {
 void copy_thread(job& j, rank_state& st, engine::copier* first) {
   if (first) {
     st.set_prefix({});
-    add_report(j.report, first->run(), j.options.max_errors_kept);
+    add_report(j.report, run_counted(*first, st), j.options.max_errors_kept);
     std::lock_guard lock(st.mu);
     st.busy = false;
   }
@@ -262,7 +292,8 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   MPI_Comm_dup(MPI_COMM_WORLD, &walk_comm);
   if (first) st.busy = true;
   std::thread worker([&] { copy_thread(j, st, first.get()); });
-  run_walk(st, walk_comm, stats);
+  run_walk(st, walk_comm, stats, observer,
+           std::max(0.1, static_cast<double>(options.progress_interval.count()) / 1000.0));
   {
     std::lock_guard lock(st.mu);
     st.quit = true;

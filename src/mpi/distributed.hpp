@@ -28,6 +28,10 @@ struct message_stats {
   std::uint64_t chunks = 0;  ///< chunks of large files this rank copied
 };
 
+/// Progress counters a rank sends: entries found, entries done, bytes found, bytes done, errors,
+/// skipped.
+inline constexpr int progress_fields = 6;
+
 /// A directory whose metadata waits for the directory phase (relative to DST's root).
 struct deferred_dir {
   std::string rel;
@@ -92,6 +96,13 @@ class rank_state final : public treecopy::engine::walk_hook {
   /// Stops this rank's units: a signal here, or a stop message from another rank.
   std::stop_source job_stop;
 
+  /// Progress: the counters of the unit running (guarded by mu: the unit is not destroyed
+  /// while it is read) and the sums of the units done.
+  const treecopy::engine::counters* live = nullptr;
+  std::uint64_t done_counts[progress_fields] = {};
+  /// This rank's counters now, under mu.
+  void read_progress(std::uint64_t out[progress_fields]);
+
   std::vector<deferred_dir> dirs;
   std::vector<link_record> links;
   std::vector<large_file> files;
@@ -106,7 +117,9 @@ class rank_state final : public treecopy::engine::walk_hook {
 
 /// Runs the walk's message loop on the calling (MPI) thread until every rank is idle and no work
 /// is in flight (Dijkstra-Safra token ring with message counts); then drains every request.
-void run_walk(rank_state& st, MPI_Comm comm, message_stats& stats);
+/// observer (rank 0's, or null): told the sum of every rank's progress every interval.
+void run_walk(rank_state& st, MPI_Comm comm, message_stats& stats,
+              treecopy::copy_observer* observer, double interval);
 
 /// The copy of src to dst over all ranks; same contract as treecopy::copy_tree(). Rank 0 decides
 /// whether the request is valid and tells the others (who then throw the same setup_error).

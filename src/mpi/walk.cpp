@@ -12,6 +12,7 @@
 #include <mpi.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <random>
@@ -23,7 +24,14 @@
 namespace treecopy_mpi {
 namespace {
 
-enum tag : int { tag_request = 1, tag_work = 2, tag_token = 3, tag_done = 4, tag_stop = 5 };
+enum tag : int {
+  tag_request = 1,
+  tag_work = 2,
+  tag_token = 3,
+  tag_done = 4,
+  tag_stop = 5,
+  tag_progress = 6
+};
 
 // How long a thief waits for a subdirectory of a busy rank before it is told "none": the walker
 // finds one at its next directory, usually well within this.
@@ -36,18 +44,23 @@ double now() {
 
 class walk_loop {
  public:
-  walk_loop(rank_state& st, MPI_Comm comm, message_stats& stats)
-      : st_(st), comm_(comm), stats_(stats) {
+  walk_loop(rank_state& st, MPI_Comm comm, message_stats& stats, treecopy::copy_observer* observer,
+            double interval)
+      : st_(st), comm_(comm), stats_(stats), observer_(observer), interval_(interval) {
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
     rng_.seed(static_cast<unsigned>(rank_) * 7919u + 17u);
     have_token_ = rank_ == 0;
+    progress_.assign(static_cast<std::size_t>(size_) * progress_fields, 0);
+    start_ = next_progress_ = now();
+    next_progress_ += interval_;
   }
 
   void run() {
     while (!done_) {
       bool busy_loop = receive();
       if (!stop_sent_ && st_.job_stop.stop_requested()) tell_stop();
+      if (now() >= next_progress_) progress();
       busy_loop |= serve();
       const bool passive = is_passive();
       if (passive && size_ > 1 && !outstanding_ && now() >= next_request_) ask_for_work();
@@ -113,6 +126,11 @@ class walk_loop {
           stop_sent_ = true;  // the sender told every rank
           st_.job_stop.request_stop();
           break;
+        case tag_progress:
+          if (n == static_cast<int>(sizeof(std::uint64_t)) * progress_fields)
+            std::memcpy(&progress_[static_cast<std::size_t>(status.MPI_SOURCE) * progress_fields],
+                        buf.data(), static_cast<std::size_t>(n));
+          break;
       }
     }
   }
@@ -164,7 +182,48 @@ class walk_loop {
     }
   }
 
+  // Every interval: a rank sends its counters to rank 0 (synchronously, one at a time, so that
+  // none outlives the walk), and rank 0 tells its observer the sum over the ranks. Progress
+  // messages are not work: they do not count for the termination.
+  void progress() {
+    next_progress_ = now() + interval_;
+    std::uint64_t mine[progress_fields];
+    st_.read_progress(mine);
+    if (rank_ != 0) {
+      if (!progress_done()) return;
+      std::memcpy(sent_progress_, mine, sizeof mine);
+      MPI_Issend(sent_progress_, static_cast<int>(sizeof sent_progress_), MPI_BYTE, 0, tag_progress,
+                 comm_, &progress_request_);
+      ++stats_.sent;
+      return;
+    }
+    std::memcpy(progress_.data(), mine, sizeof mine);
+    if (!observer_) return;
+    treecopy::progress_snapshot s;
+    for (int r = 0; r < size_; ++r) {
+      const std::uint64_t* p = &progress_[static_cast<std::size_t>(r) * progress_fields];
+      s.entries_found += p[0];
+      s.entries_done += p[1];
+      s.bytes_found += p[2];
+      s.bytes_done += p[3];
+      s.errors += p[4];
+      s.skipped += p[5];
+    }
+    s.bytes_found = std::max(s.bytes_found, s.bytes_done);
+    s.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(now() - start_));
+    if (!observer_->on_progress(s)) st_.job_stop.request_stop();
+  }
+
+  bool progress_done() {
+    if (progress_request_ == MPI_REQUEST_NULL) return true;
+    int flag = 0;
+    MPI_Test(&progress_request_, &flag, MPI_STATUS_IGNORE);
+    return flag != 0;
+  }
+
   bool stops_delivered() {
+    if (!progress_done()) return false;
     if (stop_requests_.empty()) return true;
     int flag = 0;
     MPI_Testall(static_cast<int>(stop_requests_.size()), stop_requests_.data(), &flag,
@@ -258,14 +317,21 @@ class walk_loop {
   bool have_token_ = false;
   bool round_started_ = false;
   bool stop_sent_ = false;
+  treecopy::copy_observer* observer_;
+  double interval_;
+  double start_ = 0, next_progress_ = 0;
+  std::vector<std::uint64_t> progress_;  ///< rank 0: the last counters of each rank
+  std::uint64_t sent_progress_[progress_fields] = {};
+  MPI_Request progress_request_ = MPI_REQUEST_NULL;
   std::vector<MPI_Request> stop_requests_;
   long long token_[2] = {0, 0};
 };
 
 }  // namespace
 
-void run_walk(rank_state& st, MPI_Comm comm, message_stats& stats) {
-  walk_loop(st, comm, stats).run();
+void run_walk(rank_state& st, MPI_Comm comm, message_stats& stats,
+              treecopy::copy_observer* observer, double interval) {
+  walk_loop(st, comm, stats, observer, interval).run();
 }
 
 }  // namespace treecopy_mpi

@@ -242,6 +242,39 @@ TEST_P(mpi_ranks, signal_on_one_rank_stops_all) {
   EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
 }
 
+// --progress=json on rank 0 tells the progress of every rank: events while the copy runs, their
+// counts never going back nor beyond the tree.
+TEST_P(mpi_ranks, progress_summed_over_ranks) {
+  scratch_dir dir("mpi-progress");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 30; ++d) {
+    const std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    for (int f = 0; f < 1000; ++f)
+      write_file(sub + "/f" + std::to_string(f), std::string(4096, 'p'));
+  }
+  const process_result r = run_mpi(
+      GetParam(), {"-j", "1", "--progress=json", "--progress-interval", "0.1", src, dir / "dst"});
+  EXPECT_TRUE(exited_with(r, 0));
+  constexpr long total = 30 * 1000 + 31;
+  long events = 0, last_done = 0;
+  static const std::regex done_re("\"entries_done\":([0-9]+)");
+  for (const std::string& line : split_lines(r.err)) {
+    if (line.find("\"event\":\"progress\"") == std::string::npos) continue;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(line, m, done_re)) << line;
+    const long done = std::stol(m[1]);
+    EXPECT_GE(done, last_done) << line;
+    EXPECT_LE(done, total) << line;
+    last_done = done;
+    ++events;
+  }
+  EXPECT_GT(events, 0) << r.err;
+  EXPECT_GT(last_done, 0) << r.err;
+  EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
+}
+
 // A file of 300 MiB, holes and data, copied in chunks by every rank: bytes, holes, mode and
 // times as the source's.
 TEST_P(mpi_ranks, large_sparse_file_in_chunks) {

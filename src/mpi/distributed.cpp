@@ -204,7 +204,18 @@ void run_unit(job& j, rank_state& st, const std::string& rel) {
 void copy_thread(job& j, rank_state& st, engine::copier* first) {
   if (first) {
     st.set_prefix({});
-    add_report(j.report, run_counted(*first, st), j.options.max_errors_kept);
+    try {
+      add_report(j.report, run_counted(*first, st), j.options.max_errors_kept);
+    } catch (const std::exception& e) {
+      // What the copy as a whole needed failed (a thread, memory): counted as an error of SRC;
+      // the other ranks finish theirs.
+      const auto* se = dynamic_cast<const std::system_error*>(&e);
+      ++j.report.error_count;
+      j.report.errors.push_back({j.src, treecopy::operation::open_source,
+                                 se ? se->code() : std::make_error_code(std::errc::io_error),
+                                 treecopy::entry_side::source});
+      if (j.observer) j.observer->on_error(j.report.errors.back());
+    }
     std::lock_guard lock(st.mu);
     st.busy = false;
   }

@@ -31,7 +31,9 @@ if [[ $profile == check-users ]]; then
   exit
 fi
 check_users || true
-build_pkgs=(cmake make g++ pkg-config libtbb-dev libcli11-dev libboost-filesystem-dev)
+# libopenmpi-dev, openmpi-bin: treecopy-mpi (src/mpi), built and tested when MPI is found.
+build_pkgs=(cmake make g++ pkg-config libtbb-dev libcli11-dev libboost-filesystem-dev
+            libopenmpi-dev openmpi-bin)
 test_pkgs=(libgtest-dev libgmock-dev python3 python3-dev pybind11-dev python3-venv python3-pip python3-setuptools
            python3-wheel acl attr util-linux coreutils tar rsync e2fsprogs xfsprogs btrfs-progs
            clang libclang-rt-14-dev clang-format dpkg-dev git man-db groff-base)

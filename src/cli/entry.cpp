@@ -15,7 +15,9 @@
 
 namespace treecopy_cli {
 
-int cli_main(int argc, char** argv) {
+int cli_main(int argc, char** argv) { return cli_main(argc, argv, nullptr); }
+
+int cli_main(int argc, char** argv, const copy_function& copy) {
   try {
     cli_args args;
     if (std::optional<int> code = parse(argc, argv, args)) {
@@ -27,7 +29,7 @@ int cli_main(int argc, char** argv) {
       }
       return *code;
     }
-    return run(args);
+    return copy ? run(args, copy) : run(args);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "treecopy: %s\n", e.what());
     return exit_usage;

@@ -238,8 +238,17 @@ void close_stdout() {
     note_write_error(STDOUT_FILENO, errno);
 }
 
+int run(cli_args& a) { return run(a, copy_function()); }
+
 // Signals are wired to a stop request for the time of the copy.
-int run(cli_args& a) {
+int run(cli_args& a, const copy_function& copy) {
+  if (copy && a.pairs.size() != 1) {
+    // A copy function copies one SRC to one DST (treecopy-mpi); cp's forms with several sources
+    // are treecopy's own.
+    std::fprintf(stderr, "treecopy: this command copies one SRC to one DST (several sources: "
+                         "run it once for each)\n");
+    return exit_usage;
+  }
   run_setup s;
   if (std::optional<int> code = prepare(a, s)) return *code;
   raise_fd_limit();
@@ -251,7 +260,12 @@ int run(cli_args& a) {
   observer.start(s.info);
   run_outcome outcome;
   try {
-    outcome.report = treecopy::copy_trees(a.pairs, a.options, &observer, stop.get_token());
+    if (copy) {
+      const treecopy::copy_pair& p = a.pairs.front();
+      outcome.report = copy(p.src.string(), p.dst.string(), a.options, &observer, stop.get_token());
+    } else {
+      outcome.report = treecopy::copy_trees(a.pairs, a.options, &observer, stop.get_token());
+    }
   } catch (const treecopy::setup_error& e) {
     outcome.failure = e.what();
   } catch (const std::exception& e) {

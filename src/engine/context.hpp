@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/ignore_rules.hpp"
+#include "engine/walk_hook.hpp"
 #include "fs/sys.hpp"
 #include "treecopy/observer.hpp"
 #include "treecopy/options.hpp"
@@ -95,7 +96,12 @@ class link_table {
   /// waited for it.
   std::vector<waiter> finish(dev_t dev, ino_t ino, bool ok, ino_t dst_ino);
 
+  /// A distributed copy: every name claimed is also told to hook (other processes may meet other
+  /// names of the same inode). Set before the first claim.
+  void set_hook(walk_hook* hook) noexcept { hook_ = hook; }
+
  private:
+  walk_hook* hook_ = nullptr;
   struct group {
     enum class state { copying, done, failed } st = state::copying;
     std::string parent;  // destination parent of the first name, relative to the destination root

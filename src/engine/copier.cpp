@@ -52,8 +52,10 @@ bool has_default_acl(int fd) {
 
 }  // namespace
 
-copier::copier(setup_result& setup, const copy_options& options, shared_run& run)
+copier::copier(setup_result& setup, const copy_options& options, shared_run& run,
+               walk_hook* hook)
     : setup_(setup),
+      hook_(hook),
       opt_(options),
       pol_(setup.policy),
       run_(run),
@@ -65,6 +67,7 @@ copier::copier(setup_result& setup, const copy_options& options, shared_run& run
   top_.is_top = true;
   top_.pinned = true;
   top_.pair = &setup_;
+  links_.set_hook(hook_);
 }
 
 copier::~copier() = default;
@@ -158,7 +161,7 @@ void copier::check_listed() {
 }
 
 pair_run::pair_run(std::vector<setup_result>& setups, const copy_options& options,
-                   copy_observer* observer, std::stop_token stop)
+                   copy_observer* observer, std::stop_token stop, walk_hook* hook)
     : setups_(setups),
       stop_(std::move(stop)),
       shared_(setups.empty() ? no_pair() : setups.front(), options, observer) {
@@ -171,7 +174,7 @@ pair_run::pair_run(std::vector<setup_result>& setups, const copy_options& option
   // Every pair its own walk (its roots, guards, hard-link table), all on the one pool.
   copiers_.reserve(setups.size());
   for (setup_result& s : setups)
-    copiers_.push_back(std::make_unique<copier>(s, options, shared_));
+    copiers_.push_back(std::make_unique<copier>(s, options, shared_, hook));
 }
 
 pair_run::~pair_run() = default;

@@ -56,14 +56,16 @@ struct shared_run {
 void plan_descriptors(shared_run& run, std::size_t pairs, const std::string& dst_display);
 
 class copier;
+class walk_hook;
 
 /// The copy of every pair of setups (each validated by prepare()) on one shared pool, with one
 /// report. Built first (it plans threads and descriptors, and throws setup_error below what one
 /// copy needs, before anything is created), then run once.
 class pair_run {
  public:
+  /// hook: a distributed copy's (walk_hook.hpp), for its one pair; none for a copy on its own.
   pair_run(std::vector<setup_result>& setups, const copy_options& options, copy_observer* observer,
-           std::stop_token stop);
+           std::stop_token stop, walk_hook* hook = nullptr);
   ~pair_run();
   pair_run(const pair_run&) = delete;
   pair_run& operator=(const pair_run&) = delete;
@@ -89,7 +91,9 @@ copy_report run_pairs(std::vector<setup_result>& setups, const std::vector<entry
 /// Copies one (SRC, DST) pair on a run shared with the other pairs of the call.
 class copier final : private stream_owner, private entry_driver {
  public:
-  copier(setup_result& setup, const copy_options& options, shared_run& run);
+  /// hook: a distributed copy's (walk_hook.hpp); none for a copy on its own.
+  copier(setup_result& setup, const copy_options& options, shared_run& run,
+         walk_hook* hook = nullptr);
   ~copier();
   copier(const copier&) = delete;
   copier& operator=(const copier&) = delete;
@@ -142,6 +146,7 @@ class copier final : private stream_owner, private entry_driver {
   void cancel() noexcept { flags_.cancel(); }
 
   setup_result& setup_;
+  walk_hook* hook_ = nullptr;
   copy_options opt_;  ///< the caller's options (merge/update/checksum: read pol_)
   /// The options normalized in setup (prepare) and the process's ids; its mtime window widens
   /// when DST is opened (detect_time_granularity), before any of its children is.

@@ -472,6 +472,10 @@ void entry_copier::link_waiters(dir_node* node, const char* name, const struct s
 
 link_claim link_table::claim(dev_t dev, ino_t ino, dir_node* node, std::string_view name,
                              const std::function<std::string()>& parent_path) {
+  if (hook_) {
+    std::string rel = parent_path();
+    hook_->link_name(dev, ino, rel.empty() ? std::string(name) : rel + "/" + std::string(name));
+  }
   shard& sh = shard_for(dev, ino);
   std::lock_guard lock(sh.mu);
   auto [it, inserted] = sh.groups.try_emplace({dev, ino});

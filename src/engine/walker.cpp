@@ -109,7 +109,11 @@ void copier::spawn_dir(dir_node* node, bool via_parent) {
 
 void copier::process_dir(dir_node* node, bool via_parent) {
   bool opened = false;
-  if (!stopping()) {
+  // A distributed copy: a directory not started yet goes to a process that asks for work, which
+  // creates and copies it; here it is done as one that could not be opened, without an error.
+  const bool handed = hook_ && node != root_ && hook_->wants_dir() && !stopping() &&
+                      hook_->hand_off(rel_path(node));
+  if (!handed && !stopping()) {
     try {
       opened = open_dir_pair(node, via_parent);
     } catch (const std::bad_alloc&) {
@@ -335,6 +339,12 @@ void copier::finalize_dir(dir_node* node) {
     node->pinned = false;
     return close_fds(node);
   }
+  if (hook_) {
+    // Other processes may still write into it: the hook applies its metadata after them all.
+    hook_->defer_dir(rel_path(node), *node);
+    node->pinned = false;
+    return close_fds(node);
+  }
   fs::unique_fd reopened;
   int dfd = node->dst_fd;
   if (dfd < 0) {
@@ -365,6 +375,21 @@ void copier::descend(dir_node* node, const char* name) { spawn_child(node, name,
 
 bool copier::take_large_file(dir_node* node, const char* name, fs::unique_fd& sfd,
                              fs::unique_fd& dfd, const struct stat& st, bool first_link) {
+  // A distributed copy spreads the chunks over its processes (a hard link's first name stays
+  // here: its other names wait for it).
+  if (hook_ && !first_link && !node->is_top) {
+    const std::string rel = rel_path(node);
+    if (hook_->take_file(rel.empty() ? std::string(name) : rel + "/" + name, st,
+                         node->always_chmod)) {
+      if (std::error_code err = fs::truncate(dfd.get(), st.st_size)) {
+        rep_.report(node, name, true, operation::write, err);
+        (void)fs::unlink_at(node->dst_fd, name);
+      }
+      sfd.reset();
+      dfd.reset();
+      return true;
+    }
+  }
   return streams_.start(*run_.sched, node, name, sfd, dfd, st, first_link);
 }
 

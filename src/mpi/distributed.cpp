@@ -1,0 +1,336 @@
+// treecopy-mpi's copy as a whole (distributed.hpp): the verdict on the request, the copy thread
+// that runs units with the engine's copier, and the phases after the walk.
+#include "distributed.hpp"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <utility>
+
+#include "engine/copier.hpp"
+#include "engine/entry_copier.hpp"
+#include "engine/reporter.hpp"
+#include "engine/setup.hpp"
+#include "fs/sys.hpp"
+#include "plan/decide.hpp"
+#include "plan/filter.hpp"
+#include "serial.hpp"
+
+namespace treecopy_mpi {
+
+namespace engine = treecopy::engine;
+namespace fs = treecopy::fs;
+using treecopy::copy_report;
+using treecopy::entry_kind;
+
+verdict_state& verdict() noexcept {
+  static verdict_state v;
+  return v;
+}
+
+std::string rank_state::join(const std::string& rel) const {
+  if (prefix_.empty()) return rel;
+  if (rel.empty()) return prefix_;
+  return prefix_ + "/" + rel;
+}
+
+bool rank_state::hand_off(const std::string& rel) {
+  std::string full = join(rel);
+  if (full.size() > max_rel_) return false;  // deeper than a path can name: copied here
+  std::lock_guard lock(mu);
+  if (waiting.empty()) return false;
+  outbox.push_back({waiting.front().rank, std::move(full)});
+  waiting.pop_front();
+  thieves_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+void rank_state::defer_dir(const std::string& rel, const engine::dir_node& node) {
+  deferred_dir d;
+  d.rel = join(rel);
+  d.depth =
+      d.rel.empty() ? 0 : 1 + static_cast<unsigned>(std::count(d.rel.begin(), d.rel.end(), '/'));
+  d.st = node.st;
+  d.xattrs = node.xattrs;
+  d.xattrs_read = node.xattrs_read;
+  d.existed = node.existed;
+  d.parent_always_chmod = node.parent ? node.parent->always_chmod : true;
+  std::lock_guard lock(mu);
+  dirs.push_back(std::move(d));
+}
+
+void rank_state::link_name(dev_t dev, ino_t ino, const std::string& rel) {
+  link_record r{static_cast<std::uint64_t>(dev), static_cast<std::uint64_t>(ino), join(rel)};
+  std::lock_guard lock(mu);
+  links.push_back(std::move(r));
+}
+
+bool rank_state::take_file(const std::string& rel, const struct stat& st, bool dir_always_chmod) {
+  std::string full = join(rel);
+  if (!may_chunk_ || full.size() > max_rel_) return false;
+  std::lock_guard lock(mu);
+  files.push_back({std::move(full), st, dir_always_chmod});
+  return true;
+}
+
+void rank_state::read_progress(std::uint64_t out[progress_fields]) {
+  std::lock_guard lock(mu);
+  for (int i = 0; i < progress_fields; ++i) out[i] = done_counts[i];
+  if (!live) return;
+  const auto load = [](const std::atomic<std::uint64_t>& a) {
+    return a.load(std::memory_order_relaxed);
+  };
+  out[0] += load(live->entries_found);
+  out[1] += load(live->entries_done);
+  out[2] += load(live->bytes_found);
+  out[3] += load(live->bytes_done);
+  out[4] += load(live->errors);
+  out[5] += load(live->skipped);
+}
+
+namespace {
+
+// Runs c as this rank's current unit: its counters are read for progress while it runs.
+copy_report run_counted(engine::pair_run& c, rank_state& st) {
+  {
+    std::lock_guard lock(st.mu);
+    st.live = &c.counts();
+  }
+  copy_report r = c.run();
+  std::uint64_t now[progress_fields];
+  st.read_progress(now);
+  std::lock_guard lock(st.mu);
+  for (int i = 0; i < progress_fields; ++i) st.done_counts[i] = now[i];
+  st.live = nullptr;
+  return r;
+}
+
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+int world_size() {
+  int n = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &n);
+  return n;
+}
+
+std::string join_path(const std::string& base, const std::string& rel) {
+  if (rel.empty()) return base;
+  std::string out = base;
+  while (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out + "/" + rel;
+}
+
+// Adds what one unit (or one phase) did to the rank's report.
+void add_report(copy_report& into, copy_report&& r, std::size_t keep) {
+  for (std::size_t k = 0; k < treecopy::entry_kind_count; ++k)
+    into.copied.by_kind[k] += r.copied.by_kind[k];
+  into.bytes_copied += r.bytes_copied;
+  into.skipped += r.skipped;
+  into.removed += r.removed;
+  into.error_count += r.error_count;
+  into.cancelled |= r.cancelled;
+  for (auto& e : r.errors)
+    if (into.errors.size() < keep) into.errors.push_back(std::move(e));
+}
+
+// Rank 0's observer for its units: errors and entries as they come; progress is the whole job's,
+// not one unit's.
+class unit_observer final : public treecopy::copy_observer {
+ public:
+  explicit unit_observer(treecopy::copy_observer* to) : to_(to) {}
+  void on_error(const treecopy::entry_error& e) override { to_->on_error(e); }
+  bool wants_entries() const override { return to_->wants_entries(); }
+  void on_entry(entry_kind k, std::string_view p) override { to_->on_entry(k, p); }
+  void on_remove(std::string_view p) override { to_->on_remove(p); }
+
+ private:
+  treecopy::copy_observer* to_;
+};
+
+// Whether subdirectories may go to other ranks. A unit is copied as a copy of its own rooted at
+// the subdirectory: what depends on the path from SRC or on the parent's state would differ
+// there (filters naming paths, git's rules inherited from above, -x's device of SRC, -H).
+bool may_hand_off(const treecopy::copy_options& o) {
+  if (o.one_file_system || o.gitignore) return false;
+  for (const auto& f : o.filters)
+    if (f.pattern.find('/') != std::string::npos) return false;
+  return true;
+}
+
+struct job {
+  std::string src, dst;
+  treecopy::copy_options options;       // the caller's
+  treecopy::copy_options unit_options;  // for units below SRC
+  copy_report report;
+  std::uint64_t units_run = 0;
+  std::unique_ptr<unit_observer> observer;
+  std::stop_token stop;
+};
+
+// Runs one unit: a copy of SRC/rel to DST/rel with the engine's copier, hooked to this rank.
+void run_unit(job& j, rank_state& st, const std::string& rel) {
+  st.set_prefix(rel);
+  try {
+    std::vector<engine::setup_result> setup;
+    setup.push_back(engine::prepare(join_path(j.src, rel), join_path(j.dst, rel), j.unit_options));
+    engine::pair_run c(setup, j.unit_options, j.observer.get(), j.stop, &st);
+    add_report(j.report, run_counted(c, st), j.options.max_errors_kept);
+  } catch (const std::exception& e) {
+    // The directory went away or cannot be read since its parent was listed: an entry error.
+    const auto* se = dynamic_cast<const std::system_error*>(&e);
+    treecopy::entry_error err{join_path(j.src, rel), treecopy::operation::open_source,
+                              se ? se->code() : std::make_error_code(std::errc::io_error),
+                              treecopy::entry_side::source};
+    if (j.observer) j.observer->on_error(err);
+    ++j.report.error_count;
+    if (j.report.errors.size() < j.options.max_errors_kept) j.report.errors.push_back(err);
+  }
+}
+
+// The copy thread: runs units until the walk is over. The first unit of rank 0 (SRC itself) is
+// a copier built before the verdict was sent.
+void copy_thread(job& j, rank_state& st, engine::pair_run* first) {
+  if (first) {
+    st.set_prefix({});
+    try {
+      add_report(j.report, run_counted(*first, st), j.options.max_errors_kept);
+    } catch (const std::exception& e) {
+      // What the copy as a whole needed failed (a thread, memory): counted as an error of SRC;
+      // the other ranks finish theirs.
+      const auto* se = dynamic_cast<const std::system_error*>(&e);
+      ++j.report.error_count;
+      j.report.errors.push_back({j.src, treecopy::operation::open_source,
+                                 se ? se->code() : std::make_error_code(std::errc::io_error),
+                                 treecopy::entry_side::source});
+      if (j.observer) j.observer->on_error(j.report.errors.back());
+    }
+    std::lock_guard lock(st.mu);
+    st.busy = false;
+  }
+  for (;;) {
+    std::string rel;
+    {
+      std::unique_lock lock(st.mu);
+      st.cv.wait(lock, [&] { return st.quit || !st.queue.empty(); });
+      if (st.queue.empty()) return;
+      rel = std::move(st.queue.back());
+      st.queue.pop_back();
+      st.busy = true;
+    }
+    run_unit(j, st, rel);
+    ++j.units_run;
+    std::lock_guard lock(st.mu);
+    st.busy = false;
+  }
+}
+
+}  // namespace
+
+// Phases after the walk (chunks.cpp, phases.cpp).
+void copy_large_files(const std::string& src, const std::string& dst,
+                      const treecopy::copy_options& options, const std::vector<large_file>& mine,
+                      copy_report& report, message_stats& stats, bool stopping);
+void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report);
+void apply_dir_meta(const std::string& src, const std::string& dst,
+                    const treecopy::copy_options& options, std::vector<deferred_dir>& dirs,
+                    copy_report& report);
+copy_report gather_reports(copy_report local, std::size_t told, treecopy::copy_observer* observer);
+
+copy_report distributed_copy(const std::string& src, const std::string& dst,
+                             const treecopy::copy_options& options,
+                             treecopy::copy_observer* observer, std::stop_token stop,
+                             message_stats& stats) {
+  const auto start = std::chrono::steady_clock::now();
+  const int rank = world_rank();
+  job j;
+  j.src = src;
+  j.dst = dst;
+  j.options = options;
+  j.unit_options = options;
+  j.unit_options.dereference = options.dereference == treecopy::symlink_mode::command_line
+                                   ? treecopy::symlink_mode::never
+                                   : options.dereference;
+  if (observer) j.observer = std::make_unique<unit_observer>(observer);
+  const std::size_t longest = std::max(src.size(), dst.size()) + 256;
+  rank_state st(may_hand_off(options) && world_size() > 1, world_size() > 1 && !options.dry_run,
+                longest < PATH_MAX ? PATH_MAX - longest : 0);
+  // A stop asked here (a signal) stops this rank's units and, through the walk's messages, every
+  // other rank's.
+  std::stop_callback forward_stop(stop, [&st] { st.job_stop.request_stop(); });
+  j.stop = st.job_stop.get_token();
+
+  // Rank 0 checks the request (and opens SRC and DST's parent); every rank learns the verdict
+  // before anything is created.
+  std::vector<engine::setup_result> setup;
+  std::unique_ptr<engine::pair_run> first;
+  int code = 0;
+  if (rank == 0) {
+    try {
+      // Both name paths from the root of SRC (--files-from) or of DST (--link-dest), which a
+      // unit, a copy of SRC/rel to DST/rel, does not know.
+      if (!options.files_from.empty() || !options.link_dest.empty())
+        throw treecopy::setup_error({}, std::make_error_code(std::errc::not_supported),
+                                    "--files-from and --link-dest are not supported by "
+                                    "treecopy-mpi; use treecopy");
+      setup.push_back(engine::prepare(src, dst, options));
+      first = std::make_unique<engine::pair_run>(setup, options, j.observer.get(), j.stop, &st);
+    } catch (const treecopy::plan::filter_error& e) {
+      code = 2;
+      verdict() = {true, code};
+      MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+      throw treecopy::setup_error({}, std::make_error_code(std::errc::invalid_argument), e.what());
+    } catch (...) {
+      code = 2;
+      verdict() = {true, code};
+      MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+      throw;
+    }
+    verdict() = {true, 0};
+  }
+  MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  verdict() = {true, code};
+  if (code != 0)
+    throw treecopy::setup_error(dst, std::make_error_code(std::errc::invalid_argument),
+                                "refused by rank 0");
+
+  MPI_Comm walk_comm;
+  MPI_Comm_dup(MPI_COMM_WORLD, &walk_comm);
+  if (first) st.busy = true;
+  std::thread worker([&] { copy_thread(j, st, first.get()); });
+  run_walk(st, walk_comm, stats, observer,
+           std::max(0.1, static_cast<double>(options.progress_interval.count()) / 1000.0));
+  {
+    std::lock_guard lock(st.mu);
+    st.quit = true;
+  }
+  st.cv.notify_all();
+  worker.join();
+  stats.units_run = j.units_run + (first ? 1 : 0);
+  first.reset();
+  MPI_Comm_free(&walk_comm);
+
+  const std::size_t told = j.report.errors.size();
+  if (!options.dry_run) {
+    copy_large_files(src, dst, options, st.files, j.report, stats, st.job_stop.stop_requested());
+    relink_groups(dst, std::move(st.links), j.report);
+    apply_dir_meta(src, dst, options, st.dirs, j.report);
+  }
+  j.report.cancelled |= st.job_stop.stop_requested();
+  copy_report total = gather_reports(std::move(j.report), told, observer);
+  total.elapsed = std::chrono::steady_clock::now() - start;
+  return total;
+}
+
+}  // namespace treecopy_mpi

@@ -1,0 +1,138 @@
+// treecopy-mpi's copy: one tree copied by every rank of MPI_COMM_WORLD with the engine of
+// treecopy. Directories are the units of work (a rank copies a subtree with its own copier, and
+// hands subdirectories it has not started to ranks that ask), a token ring detects the end of the
+// walk, and two global phases follow it: hard-link names met by different ranks are made links
+// again, then directory metadata is applied deepest level first. See docs/scale-out.md.
+#pragma once
+
+#include <mpi.h>
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "engine/context.hpp"
+#include "engine/walk_hook.hpp"
+#include "treecopy/treecopy.hpp"
+
+namespace treecopy_mpi {
+
+/// Message counts of one rank, printed at the end when TREECOPY_MPI_STATS is set.
+struct message_stats {
+  std::uint64_t sent = 0, bytes = 0, units_run = 0, units_given = 0;
+  std::uint64_t chunks = 0;  ///< chunks of large files this rank copied
+};
+
+/// Progress counters a rank sends: entries found, entries done, bytes found, bytes done, errors,
+/// skipped.
+inline constexpr int progress_fields = 6;
+
+/// A directory whose metadata waits for the directory phase (relative to DST's root).
+struct deferred_dir {
+  std::string rel;
+  unsigned depth = 0;
+  struct stat st {};
+  treecopy::fs::xattr_list xattrs;
+  bool xattrs_read = false;
+  bool existed = false;
+  bool parent_always_chmod = true;
+};
+
+/// A large file whose chunks every rank copies after the walk; its owner (the rank that met it)
+/// applies its metadata once all are written.
+struct large_file {
+  std::string rel;
+  struct stat st {};
+  bool dir_always_chmod = true;
+};
+
+/// One name of a file with several links: its source (dev, ino) and path from DST's root.
+struct link_record {
+  std::uint64_t dev = 0, ino = 0;
+  std::string rel;
+};
+
+/// What the walker hands this rank (treecopy::engine::walk_hook), and the rank's queue of units.
+/// The copy thread runs the units; the MPI thread (the only one that calls MPI) serves thieves.
+class rank_state final : public treecopy::engine::walk_hook {
+ public:
+  /// max_rel: the longest path from SRC a unit may have (it is opened by path, SRC/rel).
+  /// may_chunk: large files are spread over the ranks.
+  rank_state(bool may_hand_off, bool may_chunk, std::size_t max_rel)
+      : may_hand_off_(may_hand_off), may_chunk_(may_chunk), max_rel_(max_rel) {}
+
+  bool wants_dir() const noexcept override {
+    return may_hand_off_ && thieves_.load(std::memory_order_relaxed) > 0;
+  }
+  bool hand_off(const std::string& rel) override;
+  void defer_dir(const std::string& rel, const treecopy::engine::dir_node& node) override;
+  void link_name(dev_t dev, ino_t ino, const std::string& rel) override;
+  bool take_file(const std::string& rel, const struct stat& st, bool dir_always_chmod) override;
+
+  /// The unit the copy thread runs now: its path prefixes what the walker reports.
+  void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::string> queue;  ///< units not started (relative paths from SRC)
+  bool busy = false;              ///< the copy thread runs a unit
+  bool quit = false;              ///< the walk is over: the copy thread returns
+  struct thief {
+    int rank;
+    double since;
+  };
+  std::deque<thief> waiting;  ///< ranks that asked for work and wait for an answer
+  struct gift {
+    int rank;
+    std::string rel;
+  };
+  std::vector<gift> outbox;  ///< units handed off, for the MPI thread to send
+  std::atomic<int> thieves_{0};
+  /// Stops this rank's units: a signal here, or a stop message from another rank.
+  std::stop_source job_stop;
+
+  /// Progress: the counters of the unit running (guarded by mu: the unit is not destroyed
+  /// while it is read) and the sums of the units done.
+  const treecopy::engine::counters* live = nullptr;
+  std::uint64_t done_counts[progress_fields] = {};
+  /// This rank's counters now, under mu.
+  void read_progress(std::uint64_t out[progress_fields]);
+
+  std::vector<deferred_dir> dirs;
+  std::vector<link_record> links;
+  std::vector<large_file> files;
+
+ private:
+  std::string join(const std::string& rel) const;
+  bool may_hand_off_;
+  bool may_chunk_;
+  std::size_t max_rel_;
+  std::string prefix_;
+};
+
+/// Runs the walk's message loop on the calling (MPI) thread until every rank is idle and no work
+/// is in flight (Dijkstra-Safra token ring with message counts); then drains every request.
+/// observer (rank 0's, or null): told the sum of every rank's progress every interval.
+void run_walk(rank_state& st, MPI_Comm comm, message_stats& stats,
+              treecopy::copy_observer* observer, double interval);
+
+/// The copy of src to dst over all ranks; same contract as treecopy::copy_tree(). Rank 0 decides
+/// whether the request is valid and tells the others (who then throw the same setup_error).
+treecopy::copy_report distributed_copy(const std::string& src, const std::string& dst,
+                                       const treecopy::copy_options& options,
+                                       treecopy::copy_observer* observer, std::stop_token stop,
+                                       message_stats& stats);
+
+/// Whether rank 0 took a verdict, and which (0: the copy ran).
+struct verdict_state {
+  bool sent = false;
+  int code = 0;
+};
+verdict_state& verdict() noexcept;
+
+}  // namespace treecopy_mpi

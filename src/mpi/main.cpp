@@ -1,0 +1,98 @@
+// treecopy-mpi: the treecopy command over the ranks of an MPI job (distributed.hpp). Every rank
+// parses the same command line; rank 0 runs the command as treecopy does (its output, progress
+// views, summary, JSON and exit codes), the others copy silently. Every rank exits with rank 0's
+// code, so that mpirun's is treecopy's.
+#include <fcntl.h>
+#include <mpi.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+
+#include "distributed.hpp"
+#include "entry.hpp"
+#include "options.hpp"
+#include "signals.hpp"
+#include "summary.hpp"
+
+namespace {
+
+treecopy_mpi::message_stats stats;
+
+treecopy::copy_report copy(const std::string& src, const std::string& dst,
+                           const treecopy::copy_options& options, treecopy::copy_observer* observer,
+                           std::stop_token stop) {
+  return treecopy_mpi::distributed_copy(src, dst, options, observer, std::move(stop), stats);
+}
+
+// The other ranks: the same parse, no output at all.
+int silent_rank(int argc, char** argv) {
+  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null >= 0) {
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+    ::close(null);
+  }
+  // Rank 0 says first whether the copy runs at all (its verdict, or its exit code when the
+  // command stopped before the copy: --help, a bad option).
+  int code = 0;
+  try {
+    treecopy_cli::cli_args args;
+    if (treecopy_cli::parse(argc, argv, args)) {
+      MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+      return code;
+    }
+    // SIGINT and SIGTERM stop this rank's copy, and through it every rank's.
+    std::stop_source stop;
+    treecopy_cli::signal_stopper signals(stop, [](int) {});
+    // The pair rank 0 copies (cp's forms: DIR/SRC's name for -t DIR or SRC DIR/).
+    const treecopy::copy_pair& pair = args.pairs.front();
+    copy(pair.src.string(), pair.dst.string(), args.options, nullptr, stop.get_token());
+  } catch (const treecopy::setup_error&) {
+    return treecopy_mpi::verdict().code;  // rank 0 refused the copy
+  }
+  MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return code;
+}
+
+void print_stats(int rank, int size) {
+  if (!std::getenv("TREECOPY_MPI_STATS")) return;
+  unsigned long long mine[6] = {stats.sent,      stats.bytes,  stats.units_given,
+                                stats.units_run, stats.chunks, stats.chunks ? 1ull : 0ull};
+  unsigned long long sum[6] = {};
+  MPI_Reduce(mine, sum, 6, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+  if (rank == 0)
+    std::fprintf(stderr,
+                 "treecopy-mpi: ranks %d, messages of the walk %llu, bytes %llu, units handed off "
+                 "%llu, units run %llu, chunks %llu, ranks that copied chunks %llu\n",
+                 size, sum[0], sum[1], sum[2], sum[3], sum[4], sum[5]);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int provided = 0;
+  MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int code = 0;
+  if (rank == 0) {
+    code = treecopy_cli::cli_main(argc, argv, copy);
+    // The others wait for one number: the verdict when no copy started, else the exit code.
+    const treecopy_mpi::verdict_state v = treecopy_mpi::verdict();
+    if (!v.sent) {
+      // The command ended before the copy (--help, a bad option, a refused --progress-file): the
+      // others, waiting for the verdict (or, done parsing too, for the code), exit with its code.
+      MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    } else if (v.code == 0) {
+      MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    }
+  } else {
+    code = silent_rank(argc, argv);
+  }
+  if (treecopy_mpi::verdict().sent && treecopy_mpi::verdict().code == 0) print_stats(rank, size);
+  MPI_Finalize();
+  return code;
+}

@@ -1,0 +1,372 @@
+// treecopy-mpi with 1, 2 and 4 ranks on this machine: the copy must be what cp -a (and treecopy)
+// make, bit for bit, whichever rank copies what: hard-link groups whose names different ranks
+// meet, one huge directory beside one deep chain, bad input (exit 2 on every rank, nothing
+// created), an unreadable file as an unprivileged user (exit 1, the path told once), and a job
+// killed mid-copy that a run with --update completes.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "copiers.hpp"
+#include "fault_support.hpp"
+#include "process.hpp"
+#include "scratch.hpp"
+#include "tree_assert.hpp"
+#include "tree_builder.hpp"
+
+namespace treecopy_test {
+namespace {
+
+using faults::as_uid;
+using faults::hung;
+using faults::parse_error_lines;
+
+// mpiexec with n ranks of treecopy-mpi and args, under `timeout` (a hang fails, not blocks).
+process_result run_mpi(int n, const std::vector<std::string>& args, int seconds = 300,
+                       const process_options& options = {}) {
+  std::vector<std::string> argv = {"timeout",
+                                   "-k",
+                                   "10",
+                                   std::to_string(seconds),
+                                   TREECOPY_MPIEXEC,
+                                   "--oversubscribe",
+                                   "-np",
+                                   std::to_string(n)};
+  if (::geteuid() == 0 && !options.run_as) argv.emplace_back("--allow-run-as-root");
+  argv.emplace_back(TREECOPY_MPI);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_process(argv, options);
+}
+
+// How many units the job handed from one rank to another (TREECOPY_MPI_STATS on stderr).
+long units_handed_off(const process_result& r) {
+  std::smatch m;
+  static const std::regex re("units handed off ([0-9]+)");
+  return std::regex_search(r.err, m, re) ? std::stol(m[1]) : -1;
+}
+
+void write_file(const std::string& path, const std::string& data) {
+  std::ofstream(path, std::ios::binary) << data;
+}
+
+compare_options against(const char* left) {
+  compare_options o;
+  o.left_label = left;
+  o.right_label = "treecopy-mpi";
+  // Trees made here have atimes in the past: reading them (cp, the copy) moves them.
+  o.atime = false;
+  return o;
+}
+
+class mpi_ranks : public testing::TestWithParam<int> {};
+
+TEST_P(mpi_ranks, full_tree_equals_cp) {
+  scratch_dir dir("mpi-fidelity");
+  build_full_tree(dir / "src");
+  const process_result cp = run_cp(dir / "src", dir / "cp");
+  ASSERT_TRUE(cp_ok_except_long_paths(cp)) << cp.describe();
+  const process_result r = run_mpi(GetParam(), {"-j", "2", dir / "src", dir / "dst"});
+  EXPECT_TRUE(exited_with(r, 0));
+  compare_options c = against("cp -a");
+  c.atime = c.directory_atime = true;
+  c.ignore = {full_tree::long_path_dir};
+  EXPECT_TRUE(same_trees(dir / "cp", dir / "dst", c));
+  compare_options s = against("source");
+  s.atime = s.directory_atime = true;
+  EXPECT_TRUE(same_trees(dir / "src", dir / "dst", s));
+}
+
+// 24 directories of 150 files, ranks of one worker each: the ranks take directories from each
+// other. Each group of hard links has a name in three directories far apart.
+TEST_P(mpi_ranks, hard_link_groups_across_directories) {
+  scratch_dir dir("mpi-links");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  constexpr int dirs = 24;
+  for (int d = 0; d < dirs; ++d) {
+    const std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((sub + "/inner").c_str(), 0750), 0);
+    for (int f = 0; f < 150; ++f)
+      write_file(sub + "/inner/f" + std::to_string(f), std::string(f * 37 % 5000, 'a' + d % 26));
+  }
+  for (int g = 0; g < 40; ++g) {
+    const std::string first = src + "/d" + std::to_string(g % dirs) + "/link" + std::to_string(g);
+    write_file(first, "group " + std::to_string(g));
+    for (int k : {7, 13}) {
+      const std::string other =
+          src + "/d" + std::to_string((g + k) % dirs) + "/inner/also" + std::to_string(g);
+      ASSERT_EQ(::link(first.c_str(), other.c_str()), 0);
+    }
+  }
+  ASSERT_TRUE(exited_with(run_cp(src, dir / "cp"), 0));
+  const process_result r = [&] {
+    ::setenv("TREECOPY_MPI_STATS", "1", 1);
+    process_result out = run_mpi(GetParam(), {"-j", "1", src, dir / "dst"});
+    ::unsetenv("TREECOPY_MPI_STATS");
+    return out;
+  }();
+  EXPECT_TRUE(exited_with(r, 0));
+  if (GetParam() > 1) {
+    EXPECT_GT(units_handed_off(r), 0) << r.err;
+  }
+  EXPECT_TRUE(same_trees(dir / "cp", dir / "dst", against("cp -a")));
+  // The summary counts what treecopy counts: one file per group, the other names as links.
+  EXPECT_NE(r.err.find("80 hard links"), std::string::npos) << r.err;
+}
+
+// One directory of 20,000 files and a chain 400 directories deep: no rank waits forever for
+// work that the others cannot give, and the job ends.
+TEST_P(mpi_ranks, huge_directory_and_deep_chain) {
+  scratch_dir dir("mpi-shapes");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((src + "/flat").c_str(), 0755), 0);
+  for (int f = 0; f < 20000; ++f) write_file(src + "/flat/" + std::to_string(f), "x");
+  std::string deep = src + "/deep";
+  for (int d = 0; d < 400; ++d) {
+    ASSERT_EQ(::mkdir(deep.c_str(), 0755), 0);
+    write_file(deep + "/file", std::to_string(d));
+    deep += "/d";
+  }
+  const process_result r = run_mpi(GetParam(), {"-j", "1", src, dir / "dst"}, 240);
+  ASSERT_FALSE(hung(r)) << r.describe();
+  EXPECT_TRUE(exited_with(r, 0));
+  EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
+}
+
+// Bad input: every rank exits 2, one message (rank 0's), nothing created.
+TEST_P(mpi_ranks, bad_input_exits_2_on_every_rank) {
+  scratch_dir dir("mpi-bad");
+  const process_result missing = run_mpi(GetParam(), {dir / "nothing", dir / "dst"}, 120);
+  EXPECT_TRUE(exited_with(missing, 2));
+  // One line of treecopy's (mpiexec adds its own note about the exit code).
+  long ours = 0;
+  for (const std::string& line : split_lines(missing.err))
+    ours += line.starts_with("treecopy") ? 1 : 0;
+  EXPECT_EQ(ours, 1) << missing.err;
+  EXPECT_NE(::access((dir / "dst").c_str(), F_OK), 0);
+
+  ASSERT_EQ(::mkdir((dir / "src").c_str(), 0755), 0);
+  write_file(dir / "src/f", "data");
+  const process_result into = run_mpi(GetParam(), {dir / "src", dir / "src/sub"}, 120);
+  EXPECT_TRUE(exited_with(into, 2));
+  EXPECT_NE(::access((dir / "src/sub").c_str(), F_OK), 0);
+
+  const process_result option = run_mpi(GetParam(), {"--no-such-option", dir / "src", dir / "d"});
+  EXPECT_TRUE(exited_with(option, 2));
+  EXPECT_NE(::access((dir / "d").c_str(), F_OK), 0);
+}
+
+// As nobody: a file it cannot read fails that file only; exit 1 and its path in rank 0's output.
+TEST_P(mpi_ranks, unreadable_file_as_nobody) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run as uid 65534";
+  scratch_dir dir("mpi-unreadable");
+  dir.give_to(65534);
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 8; ++d) {
+    const std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    for (int f = 0; f < 50; ++f) write_file(sub + "/f" + std::to_string(f), "data");
+  }
+  write_file(src + "/d5/secret", "hidden");
+  ASSERT_EQ(::chmod((src + "/d5/secret").c_str(), 0), 0);
+  const process_result r = run_mpi(GetParam(), {"-j", "1", src, dir / "dst"}, 300, as_uid(65534));
+  EXPECT_TRUE(exited_with(r, 1));
+  const auto lines = parse_error_lines(r.err);
+  ASSERT_EQ(lines.size(), 1u) << r.err;
+  EXPECT_EQ(lines[0].path, src + "/d5/secret");
+  compare_options c = against("source");
+  c.owner = false;
+  c.ignore = {"d5/secret"};
+  EXPECT_TRUE(same_trees(src, dir / "dst", c));
+}
+
+// Every rank killed mid-copy (mpiexec stopped by a signal), then --update: the copy is complete
+// and exact.
+TEST_P(mpi_ranks, killed_then_update_completes) {
+  scratch_dir dir("mpi-kill");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 40; ++d) {
+    const std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0700 + d % 2 * 55), 0);
+    for (int f = 0; f < 400; ++f)
+      write_file(sub + "/f" + std::to_string(f), std::string(4096 + f, 'a' + f % 26));
+  }
+  ASSERT_EQ(::link((src + "/d1/f1").c_str(), (src + "/d30/f1-link").c_str()), 0);
+  const process_result killed = run_mpi(GetParam(), {"-j", "1", src, dir / "dst"}, 1);
+  if (!hung(killed)) std::cout << "[ note ] the copy finished before it could be killed\n";
+  const process_result r = run_mpi(GetParam(), {"--update", src, dir / "dst"});
+  EXPECT_TRUE(exited_with(r, 0));
+  compare_options c = against("source");
+  EXPECT_TRUE(same_trees(src, dir / "dst", c));
+}
+
+// SIGTERM to the last rank only, mid-copy: every rank stops (the job ends, not killed by a time
+// limit), rank 0 says the copy stopped, and --update completes it.
+TEST_P(mpi_ranks, signal_on_one_rank_stops_all) {
+  if (GetParam() < 2) GTEST_SKIP() << "one rank: the plain signal case of treecopy";
+  scratch_dir dir("mpi-signal");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 40; ++d) {
+    const std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    for (int f = 0; f < 1000; ++f)
+      write_file(sub + "/f" + std::to_string(f), std::string(4096, 'x'));
+  }
+  // The ranks are mpiexec's children: the newest one gets the signal once the copy runs.
+  std::string cmd = std::string(TREECOPY_MPIEXEC) + " --oversubscribe -np " +
+                    std::to_string(GetParam()) +
+                    (::geteuid() == 0 ? " --allow-run-as-root " : " ") + TREECOPY_MPI + " -j 1 " +
+                    src + " " + (dir / "dst") + " & job=$!; " + "while [ ! -d " + (dir / "dst/d0") +
+                    " ] && kill -0 $job 2>/dev/null; do sleep 0.02; done; " +
+                    "kill -TERM $(pgrep -P $job | tail -1); wait $job";
+  const process_result r = run_process({"timeout", "-k", "10", "120", "bash", "-c", cmd});
+  ASSERT_FALSE(hung(r)) << r.describe();
+  if (r.exit_code == 0) {
+    std::cout << "[ note ] the copy finished before the signal\n";
+  } else {
+    EXPECT_NE(r.err.find("stopped before the end"), std::string::npos) << r.describe();
+  }
+  const process_result u = run_mpi(GetParam(), {"--update", src, dir / "dst"});
+  EXPECT_TRUE(exited_with(u, 0));
+  EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
+}
+
+// --progress=json on rank 0 tells the progress of every rank: events while the copy runs, their
+// counts never going back nor beyond the tree.
+TEST_P(mpi_ranks, progress_summed_over_ranks) {
+  scratch_dir dir("mpi-progress");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 30; ++d) {
+    const std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    for (int f = 0; f < 1000; ++f)
+      write_file(sub + "/f" + std::to_string(f), std::string(4096, 'p'));
+  }
+  const process_result r = run_mpi(
+      GetParam(), {"-j", "1", "--progress=json", "--progress-interval", "0.1", src, dir / "dst"});
+  EXPECT_TRUE(exited_with(r, 0));
+  constexpr long total = 30 * 1000 + 31;
+  long events = 0, last_done = 0;
+  static const std::regex done_re("\"entries_done\":([0-9]+)");
+  for (const std::string& line : split_lines(r.err)) {
+    if (line.find("\"event\":\"progress\"") == std::string::npos) continue;
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(line, m, done_re)) << line;
+    const long done = std::stol(m[1]);
+    EXPECT_GE(done, last_done) << line;
+    EXPECT_LE(done, total) << line;
+    last_done = done;
+    ++events;
+  }
+  EXPECT_GT(events, 0) << r.err;
+  EXPECT_GT(last_done, 0) << r.err;
+  EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
+}
+
+// A file of 300 MiB, holes and data, copied in chunks by every rank: bytes, holes, mode and
+// times as the source's.
+TEST_P(mpi_ranks, large_sparse_file_in_chunks) {
+  scratch_dir dir("mpi-large");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((src + "/sub").c_str(), 0750), 0);
+  write_file(src + "/small", "small");
+  {
+    const int fd = ::open((src + "/sub/large").c_str(), O_WRONLY | O_CREAT | O_EXCL, 0640);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::ftruncate(fd, 300 << 20), 0);
+    for (off_t at : {off_t{0}, off_t{50} << 20, (off_t{100} << 20) + 12345, off_t{299} << 20}) {
+      const std::string data = faults::pattern_bytes(1 << 20, static_cast<unsigned>(at));
+      ASSERT_EQ(::pwrite(fd, data.data(), data.size(), at), static_cast<ssize_t>(data.size()));
+    }
+    ASSERT_EQ(::close(fd), 0);
+  }
+  ::setenv("TREECOPY_MPI_STATS", "1", 1);
+  const process_result r = run_mpi(GetParam(), {src, dir / "dst"});
+  ::unsetenv("TREECOPY_MPI_STATS");
+  EXPECT_TRUE(exited_with(r, 0));
+  compare_options c = against("source");
+  EXPECT_TRUE(same_trees(src, dir / "dst", c));
+  if (GetParam() > 1) {
+    // 10 chunks of 32 MiB, spread over every rank.
+    EXPECT_NE(r.err.find("chunks 10, ranks that copied chunks " + std::to_string(GetParam())),
+              std::string::npos)
+        << r.err;
+  }
+}
+
+// The counts of a --json summary, without what depends on the run (paths, times, speed).
+std::string json_counts(const std::string& json) {
+  const auto entries = json.find("\"entries\"");
+  const auto speed = json.find(",\"bytes_per_second\"");
+  const auto skipped = json.find("\"skipped\"");
+  if (entries == std::string::npos || speed == std::string::npos || skipped == std::string::npos)
+    return "no summary: " + json;
+  return json.substr(entries, speed - entries) + json.substr(skipped);
+}
+
+// Filters, --update --delete after the source changed, and --dry-run do what treecopy does, and
+// the --json summary counts the same.
+TEST_P(mpi_ranks, options_as_treecopy) {
+  scratch_dir dir("mpi-options");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 12; ++d) {
+    const std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    for (int f = 0; f < 60; ++f) {
+      write_file(sub + "/f" + std::to_string(f) + (f % 5 == 0 ? ".o" : ".c"),
+                 std::string(100 + f, 'a' + d));
+    }
+  }
+  const std::vector<std::string> filters = {"--exclude", "*.o", "-j", "1", "--json"};
+  auto both = [&](std::vector<std::string> args) {
+    std::vector<std::string> tc = args, mpi = args;
+    tc.insert(tc.end(), {src, dir / "tc"});
+    mpi.insert(mpi.end(), {src, dir / "mpi"});
+    const process_result a = run_treecopy(tc);
+    const process_result b = run_mpi(GetParam(), mpi);
+    EXPECT_EQ(a.exit_code, b.exit_code) << b.describe();
+    EXPECT_EQ(json_counts(a.out), json_counts(b.out)) << b.describe();
+    EXPECT_TRUE(same_trees(dir / "tc", dir / "mpi", against("treecopy")));
+  };
+  both(filters);
+
+  // The source changes: files rewritten, removed, added; a directory goes.
+  for (int d = 0; d < 12; d += 3) write_file(src + "/d" + std::to_string(d) + "/f1.c", "changed");
+  for (int d = 1; d < 12; d += 4)
+    ASSERT_EQ(::unlink((src + "/d" + std::to_string(d) + "/f2.c").c_str()), 0);
+  write_file(src + "/d7/new.c", "new");
+  for (int f = 0; f < 60; ++f)
+    ASSERT_EQ(::unlink((src + "/d11/f" + std::to_string(f) + (f % 5 == 0 ? ".o" : ".c")).c_str()),
+              0);
+  ASSERT_EQ(::rmdir((src + "/d11").c_str()), 0);
+
+  std::vector<std::string> dry = {"--dry-run", "--update", "--delete"};
+  dry.insert(dry.end(), filters.begin(), filters.end());
+  both(dry);  // changes nothing: both still hold the first copy
+  std::vector<std::string> update = {"--update", "--delete"};
+  update.insert(update.end(), filters.begin(), filters.end());
+  both(update);
+  EXPECT_EQ(::access((dir / "mpi/d11").c_str(), F_OK), -1);
+}
+
+INSTANTIATE_TEST_SUITE_P(ranks, mpi_ranks, testing::Values(1, 2, 4, 8),
+                         [](const testing::TestParamInfo<int>& i) {
+                           return "np" + std::to_string(i.param);
+                         });
+
+}  // namespace
+}  // namespace treecopy_test

@@ -46,7 +46,9 @@ int silent_rank(int argc, char** argv) {
     // SIGINT and SIGTERM stop this rank's copy, and through it every rank's.
     std::stop_source stop;
     treecopy_cli::signal_stopper signals(stop, [](int) {});
-    copy(args.src, args.dst, args.options, nullptr, stop.get_token());
+    // -v: this rank's entries go to rank 0, which lists them.
+    treecopy_mpi::entry_list entries;
+    copy(args.src, args.dst, args.options, args.verbose ? &entries : nullptr, stop.get_token());
   } catch (const treecopy::setup_error&) {
     return treecopy_mpi::verdict().code;  // rank 0 refused the copy
   }

@@ -96,7 +96,8 @@ class no_driver final : public engine::entry_driver {
 
 void copy_large_files(const std::string& src, const std::string& dst,
                       const treecopy::copy_options& options, const std::vector<large_file>& mine,
-                      copy_report& report, message_stats& stats, bool stopping) {
+                      copy_report& report, message_stats& stats, bool stopping,
+                      treecopy::copy_observer* observer) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -132,7 +133,8 @@ void copy_large_files(const std::string& src, const std::string& dst,
   engine::link_table links;
   engine::stop_flags flags;
   if (stopping) flags.cancel();  // every rank knows it: stop messages arrive before the walk ends
-  engine::reporter rep(setup, options, nullptr, flags);
+  entries_only entries(observer);
+  engine::reporter rep(setup, options, &entries, flags);
   no_driver driver;
   engine::entry_copier copier({options, policy, guards, filter, links, rep, flags, driver});
   engine::dir_node top, root;

@@ -241,11 +241,13 @@ void copy_thread(job& j, rank_state& st, engine::pair_run* first) {
 // Phases after the walk (chunks.cpp, phases.cpp).
 void copy_large_files(const std::string& src, const std::string& dst,
                       const treecopy::copy_options& options, const std::vector<large_file>& mine,
-                      copy_report& report, message_stats& stats, bool stopping);
+                      copy_report& report, message_stats& stats, bool stopping,
+                      treecopy::copy_observer* observer);
 void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report);
 void apply_dir_meta(const std::string& src, const std::string& dst,
                     const treecopy::copy_options& options, std::vector<deferred_dir>& dirs,
-                    copy_report& report);
+                    copy_report& report, treecopy::copy_observer* observer);
+void gather_entries(treecopy::copy_observer* observer);
 copy_report gather_reports(copy_report local, std::size_t told, treecopy::copy_observer* observer);
 
 copy_report distributed_copy(const std::string& src, const std::string& dst,
@@ -323,10 +325,12 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
 
   const std::size_t told = j.report.errors.size();
   if (!options.dry_run) {
-    copy_large_files(src, dst, options, st.files, j.report, stats, st.job_stop.stop_requested());
+    copy_large_files(src, dst, options, st.files, j.report, stats, st.job_stop.stop_requested(),
+                     observer);
     relink_groups(dst, std::move(st.links), j.report);
-    apply_dir_meta(src, dst, options, st.dirs, j.report);
+    apply_dir_meta(src, dst, options, st.dirs, j.report, observer);
   }
+  gather_entries(observer);
   j.report.cancelled |= st.job_stop.stop_requested();
   copy_report total = gather_reports(std::move(j.report), told, observer);
   total.elapsed = std::chrono::steady_clock::now() - start;

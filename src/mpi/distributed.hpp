@@ -115,6 +115,38 @@ class rank_state final : public treecopy::engine::walk_hook {
   std::string prefix_;
 };
 
+/// The observer of a rank other than 0 under -v: the entries it copied (or removed), sent to rank
+/// 0 at the end (rank 0 lists them after its own).
+class entry_list final : public treecopy::copy_observer {
+ public:
+  bool wants_entries() const override { return true; }
+  void on_entry(treecopy::entry_kind kind, std::string_view path) override {
+    std::lock_guard lock(mu_);
+    items.emplace_back(static_cast<int>(kind), std::string(path));
+  }
+  void on_remove(std::string_view path) override {
+    std::lock_guard lock(mu_);
+    items.emplace_back(-1, std::string(path));
+  }
+  std::vector<std::pair<int, std::string>> items;  ///< kind (-1: removed) and path
+
+ private:
+  std::mutex mu_;
+};
+
+/// Forwards the entries (-v) of a phase after the walk to the rank's observer; its errors reach
+/// rank 0 with the report instead.
+class entries_only final : public treecopy::copy_observer {
+ public:
+  explicit entries_only(treecopy::copy_observer* to) : to_(to) {}
+  bool wants_entries() const override { return to_ && to_->wants_entries(); }
+  void on_entry(treecopy::entry_kind k, std::string_view p) override { to_->on_entry(k, p); }
+  void on_remove(std::string_view p) override { to_->on_remove(p); }
+
+ private:
+  treecopy::copy_observer* to_;
+};
+
 /// Runs the walk's message loop on the calling (MPI) thread until every rank is idle and no work
 /// is in flight (Dijkstra-Safra token ring with message counts); then drains every request.
 /// observer (rank 0's, or null): told the sum of every rank's progress every interval.

@@ -46,9 +46,12 @@ int silent_rank(int argc, char** argv) {
     // SIGINT and SIGTERM stop this rank's copy, and through it every rank's.
     std::stop_source stop;
     treecopy_cli::signal_stopper signals(stop, [](int) {});
-    // The pair rank 0 copies (cp's forms: DIR/SRC's name for -t DIR or SRC DIR/).
+    // The pair rank 0 copies (cp's forms: DIR/SRC's name for -t DIR or SRC DIR/). -v: this
+    // rank's entries go to rank 0, which lists them.
     const treecopy::copy_pair& pair = args.pairs.front();
-    copy(pair.src.string(), pair.dst.string(), args.options, nullptr, stop.get_token());
+    treecopy_mpi::entry_list entries;
+    copy(pair.src.string(), pair.dst.string(), args.options, args.verbose ? &entries : nullptr,
+         stop.get_token());
   } catch (const treecopy::setup_error&) {
     return treecopy_mpi::verdict().code;  // rank 0 refused the copy
   }

@@ -168,7 +168,7 @@ class no_driver final : public engine::entry_driver {
 
 void apply_dir_meta(const std::string& src, const std::string& dst,
                     const treecopy::copy_options& options, std::vector<deferred_dir>& dirs,
-                    copy_report& report) {
+                    copy_report& report, treecopy::copy_observer* observer) {
   unsigned mine = 0;
   for (const deferred_dir& d : dirs) mine = std::max(mine, d.depth);
   unsigned deepest = 0;
@@ -188,7 +188,8 @@ void apply_dir_meta(const std::string& src, const std::string& dst,
   treecopy::plan::filter filter;
   engine::link_table links;
   engine::stop_flags flags;
-  engine::reporter rep(setup, options, nullptr, flags);
+  entries_only entries(observer);
+  engine::reporter rep(setup, options, &entries, flags);
   no_driver driver;
   engine::entry_copier copier({options, policy, guards, filter, links, rep, flags, driver});
   engine::dir_node top, root;
@@ -227,6 +228,29 @@ void apply_dir_meta(const std::string& src, const std::string& dst,
     report.copied.by_kind[k] += r.copied.by_kind[k];
   report.error_count += r.error_count;
   for (auto& e : r.errors) report.errors.push_back(std::move(e));
+}
+
+void gather_entries(treecopy::copy_observer* observer) {
+  writer w;
+  if (auto* list = dynamic_cast<entry_list*>(observer)) {
+    for (const auto& [kind, path] : list->items) {
+      w.u64(static_cast<std::uint64_t>(kind + 1));
+      w.str(path);
+    }
+  }
+  const auto all = gather_to_root(w.bytes());
+  if (all.empty() || !observer || !observer->wants_entries()) return;
+  for (std::size_t r = 1; r < all.size(); ++r) {
+    reader in(all[r].data(), all[r].size());
+    while (in.more()) {
+      const int kind = static_cast<int>(in.u64()) - 1;
+      const std::string path = in.str();
+      if (kind < 0)
+        observer->on_remove(path);
+      else
+        observer->on_entry(static_cast<entry_kind>(kind), path);
+    }
+  }
 }
 
 namespace {

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -273,6 +274,28 @@ TEST_P(mpi_ranks, progress_summed_over_ranks) {
   EXPECT_GT(events, 0) << r.err;
   EXPECT_GT(last_done, 0) << r.err;
   EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
+}
+
+// -v: rank 0 lists every entry of every rank, the same lines as treecopy's (in another order).
+TEST_P(mpi_ranks, verbose_lists_every_rank_entries) {
+  scratch_dir dir("mpi-verbose");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 16; ++d) {
+    const std::string sub = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+    for (int f = 0; f < 200; ++f) write_file(sub + "/f" + std::to_string(f), "v");
+  }
+  const process_result a = run_treecopy({"-v", src, dir / "out"});
+  ASSERT_TRUE(exited_with(a, 0));
+  ASSERT_EQ(::rename((dir / "out").c_str(), (dir / "tc").c_str()), 0);
+  const process_result b = run_mpi(GetParam(), {"-j", "1", "-v", src, dir / "out"});
+  EXPECT_TRUE(exited_with(b, 0));
+  std::vector<std::string> la = split_lines(a.out), lb = split_lines(b.out);
+  std::sort(la.begin(), la.end());
+  std::sort(lb.begin(), lb.end());
+  EXPECT_EQ(la.size(), 16u * 200 + 17);
+  EXPECT_EQ(la, lb);
 }
 
 // A file of 300 MiB, holes and data, copied in chunks by every rank: bytes, holes, mode and

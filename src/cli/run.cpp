@@ -245,8 +245,9 @@ int run(cli_args& a, const copy_function& copy) {
   if (copy && a.pairs.size() != 1) {
     // A copy function copies one SRC to one DST (treecopy-mpi); cp's forms with several sources
     // are treecopy's own.
-    std::fprintf(stderr, "treecopy: this command copies one SRC to one DST (several sources: "
-                         "run it once for each)\n");
+    std::fprintf(stderr,
+                 "treecopy: this command copies one SRC to one DST (several sources: "
+                 "run it once for each)\n");
     return exit_usage;
   }
   run_setup s;

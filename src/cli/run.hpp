@@ -19,7 +19,8 @@ using copy_function = std::function<treecopy::copy_report(
 
 /// Runs the copy a describes; prints the summary; returns the exit code.
 int run(cli_args& a);
-/// The same with another copy function, for one (SRC, DST) pair (several → exit 2); none: copy_trees().
+/// The same with another copy function, for one (SRC, DST) pair (several → exit 2); none:
+/// copy_trees().
 int run(cli_args& a, const copy_function& copy);
 
 /// Flushes and closes stdout, as GNU tools do at exit: an error the kernel reports only now (NFS,

@@ -52,8 +52,7 @@ bool has_default_acl(int fd) {
 
 }  // namespace
 
-copier::copier(setup_result& setup, const copy_options& options, shared_run& run,
-               walk_hook* hook)
+copier::copier(setup_result& setup, const copy_options& options, shared_run& run, walk_hook* hook)
     : setup_(setup),
       hook_(hook),
       opt_(options),

@@ -183,7 +183,7 @@ TEST(CliSummaryTest, JsonSnapshot) {
 }
 
 TEST(CliSummaryTest, JsonOfSetupErrorAndSignal) {
-  run_info info{"s", "d", true, 4, 1};
+  run_info info{"s", "d", true, 4, 1, {}};
   run_outcome o;
   o.failure = "'s': cannot read source: No such file or directory";
   o.signal = SIGTERM;

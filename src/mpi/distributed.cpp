@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -177,7 +178,37 @@ struct job {
   std::uint64_t units_run = 0;
   std::unique_ptr<unit_observer> observer;
   std::stop_token stop;
+  fs::unique_fd src_root, dst_root;  // opened by the first unit of this rank (copy thread only)
 };
+
+bool same_file(int a, int b) {
+  struct stat sa {}, sb {};
+  return !fs::stat(a, sa) && !fs::stat(b, sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// A unit is opened by path (prepare()), while the rank that listed it reached it from SRC's root
+// following no symlink. Both must name the same directories, or one on the way was swapped since
+// (for a symlink that leads out of SRC or DST, say): then the unit is refused, as the walker
+// refuses a directory that moved. With -L symlinks are followed on purpose.
+std::error_code unit_moved(job& j, const std::string& rel, const engine::setup_result& s) {
+  const fs::follow links{j.unit_options.dereference == treecopy::symlink_mode::always};
+  for (auto [root, path] : {std::pair{&j.src_root, &j.src}, std::pair{&j.dst_root, &j.dst}}) {
+    if (*root) continue;
+    fs::opened o = fs::open(AT_FDCWD, path->c_str(), O_RDONLY | O_DIRECTORY);
+    if (!o) return o.error;
+    *root = std::move(o.fd);
+  }
+  const auto slash = rel.rfind('/');
+  const std::string parent = slash == std::string::npos ? std::string() : rel.substr(0, slash);
+  fs::opened src = fs::open_beneath(j.src_root.get(), rel, links);
+  if (!src) return src.error;
+  fs::opened dst = fs::open_beneath(j.dst_root.get(), parent);
+  if (!dst) return dst.error;
+  if (!s.src_dir || !same_file(src.fd.get(), s.src_dir.get()) ||
+      !same_file(dst.fd.get(), s.dst_parent.get()))
+    return std::make_error_code(std::errc::no_such_file_or_directory);
+  return {};
+}
 
 // Runs one unit: a copy of SRC/rel to DST/rel with the engine's copier, hooked to this rank.
 void run_unit(job& j, rank_state& st, const std::string& rel) {
@@ -185,6 +216,8 @@ void run_unit(job& j, rank_state& st, const std::string& rel) {
   try {
     std::vector<engine::setup_result> setup;
     setup.push_back(engine::prepare(join_path(j.src, rel), join_path(j.dst, rel), j.unit_options));
+    if (std::error_code err = unit_moved(j, rel, setup.front()))
+      throw std::system_error(err, "directory moved");
     engine::pair_run c(setup, j.unit_options, j.observer.get(), j.stop, &st);
     add_report(j.report, run_counted(c, st), j.options.max_errors_kept);
   } catch (const std::exception& e) {

@@ -9,9 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "copiers.hpp"
@@ -384,6 +387,66 @@ TEST_P(mpi_ranks, options_as_treecopy) {
   update.insert(update.end(), filters.begin(), filters.end());
   both(update);
   EXPECT_EQ(::access((dir / "mpi/d11").c_str(), F_OK), -1);
+}
+
+// A directory on the way to a unit swapped for a symlink that leads out of SRC, between the
+// listing that found the unit and the rank that copies it: nothing outside SRC may be copied.
+// A race: 8 jobs at 4 ranks while a thread swaps every top directory back and forth; before
+// units were checked against SRC's root, 30 such jobs copied the outside files 3 times.
+TEST(mpi_hostile, unit_behind_a_swapped_directory_stays_inside_src) {
+  scratch_dir dir("mpi-swap");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((dir / "outside").c_str(), 0755), 0);
+  for (int s = 0; s < 10; ++s) {
+    const std::string o = dir / ("outside/s" + std::to_string(s));
+    ASSERT_EQ(::mkdir(o.c_str(), 0755), 0);
+    write_file(o + "/SECRET", "outside");
+  }
+  for (int d = 0; d < 30; ++d) {
+    const std::string dd = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(dd.c_str(), 0755), 0);
+    for (int s = 0; s < 10; ++s) {
+      const std::string sd = dd + "/s" + std::to_string(s);
+      ASSERT_EQ(::mkdir(sd.c_str(), 0755), 0);
+      for (int f = 0; f < 3; ++f) write_file(sd + "/f" + std::to_string(f), "x");
+    }
+  }
+  const int src_fd = ::open(src.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  ASSERT_GE(src_fd, 0);
+  const std::string target = dir / "outside";
+  std::atomic<bool> stop{false};
+  // Swaps, relative to SRC's descriptor only: dN <-> dN.real with a symlink dN -> outside.
+  std::thread swapper([&] {
+    while (!stop.load()) {
+      for (int d = 0; d < 30 && !stop.load(); ++d) {
+        const std::string n = "d" + std::to_string(d), real = n + ".real";
+        if (::renameat(src_fd, n.c_str(), src_fd, real.c_str()) == 0) {
+          (void)::symlinkat(target.c_str(), src_fd, n.c_str());
+        } else {
+          struct stat st {};
+          if (::fstatat(src_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+            (void)::unlinkat(src_fd, n.c_str(), 0);
+          (void)::renameat(src_fd, real.c_str(), src_fd, n.c_str());
+        }
+      }
+    }
+  });
+  std::size_t outside_copies = 0;
+  for (int run = 0; run < 8; ++run) {
+    const std::string dst = dir / ("dst" + std::to_string(run));
+    (void)run_mpi(4, {"-q", "-j", "1", src, dst}, 120);
+    std::error_code ec;
+    for (auto it = std::filesystem::recursive_directory_iterator(dst, ec);
+         it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+      if (ec) break;
+      if (it->path().filename() == "SECRET") ++outside_copies;
+    }
+  }
+  stop = true;
+  swapper.join();
+  ::close(src_fd);
+  EXPECT_EQ(outside_copies, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(ranks, mpi_ranks, testing::Values(1, 2, 4, 8),

@@ -100,7 +100,7 @@ run_outcome busy_run() {
 }
 
 TEST(CliSummaryTest, TextSnapshot) {
-  run_info info{"/src", "/dst", false, 8, 5};
+  run_info info{"/src", "/dst", false, 8, 5, {}};
   std::string expected =
       "treecopy: copied 5 entries (3 files, 1 directory, 1 symlink), 3.0 MiB in 2.00 s "
       "(1.5 MiB/s); 2 skipped; 1 removed; 12 errors\n"
@@ -111,7 +111,7 @@ TEST(CliSummaryTest, TextSnapshot) {
 }
 
 TEST(CliSummaryTest, TextOfCleanDryRunAndStops) {
-  run_info info{"s", "d", true, 8, 5};
+  run_info info{"s", "d", true, 8, 5, {}};
   run_outcome o;
   o.report.copied[entry_kind::file] = 1;
   o.report.bytes_copied = 512;
@@ -153,7 +153,7 @@ TEST(CliSummaryTest, TextOfCleanDryRunAndStops) {
 }
 
 TEST(CliSummaryTest, JsonSnapshot) {
-  run_info info{"/src", "/dst\xFF", false, 8, 1};
+  run_info info{"/src", "/dst\xFF", false, 8, 1, {}};
   run_outcome o;
   treecopy::copy_report& r = o.report;
   r.copied[entry_kind::file] = 2;

@@ -182,7 +182,8 @@ struct job {
 };
 
 bool same_file(int a, int b) {
-  struct stat sa {}, sb {};
+  struct stat sa {
+  }, sb{};
   return !fs::stat(a, sa) && !fs::stat(b, sb) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 

@@ -19,7 +19,9 @@ symlinks=True. What the engine does not do as shutil does is handed back to shut
 * FIFOs, sockets, devices, and with symlinks=False symlinks that lead to neither a file nor a
   directory (dangling ones included), are left out by the hook and copied afterwards by
   shutil.copy2, which raises shutil's own errors (or copies a device's data), and
-  ignore_dangling_symlinks is applied to them as shutil applies it.
+  ignore_dangling_symlinks is applied to them as shutil applies it. shutil sets a directory's mode
+  after its entries: a copy that the engine already made read-only is opened to its owner for them,
+  and its metadata set again.
 * The engine's failures become shutil.Error's (srcname, dstname, str(OSError)) tuples, sorted into
   shutil's order (the order of the walk, a directory's own metadata failure after its entries').
 * A destination that exists (dirs_exist_ok=True) is merged by the Python walk (_copytree.py):
@@ -291,6 +293,21 @@ def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, 
     return False
 
 
+def _let_write(dst_dir):
+    """shutil sets a directory's mode after copying its entries; the engine has set it already: lets
+    the owner write into the copy for the entries copied afterwards (copystat is applied again).
+    True when the mode was changed."""
+    try:
+        st = os.lstat(dst_dir)
+        if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or os.geteuid() == 0
+                or st.st_mode & 0o300 == 0o300):
+            return False
+        os.chmod(dst_dir, stat.S_IMODE(st.st_mode) | 0o300)
+        return True
+    except OSError:
+        return False
+
+
 def _unlisted_dir_made(error, dst, failures):
     """The engine, as cp, makes the copy of a directory it may not read; shutil does not: removes it.
     True when it did."""
@@ -346,7 +363,12 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
         if _unlisted_dir_made(error, dst, failures):
             parent = failures.rel_of(error.path_bytes, False).rpartition(b"/")[0]
             changed.add(parent)
+    writable = set()
     for rel_dir, name in sorted(listing.take_deferred()):
+        if rel_dir not in writable:
+            writable.add(rel_dir)
+            if _let_write(_join(dst, rel_dir)):
+                changed.add(rel_dir)
         if _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, failures):
             changed.add(rel_dir)
     # A directory that got an entry after the engine set its metadata: set it again, deepest first.

@@ -1,5 +1,5 @@
 """treecopy.copytree()'s engine path where shutil's walk shows through: an exception raised by ignore
-midway, the audit events, a cycle through symlinks. Each
+midway, deferred entries in a read-only directory, the audit events, a cycle through symlinks. Each
 against shutil.copytree() on the same tree: outcome, error list, entries, modes and times."""
 
 import os
@@ -92,6 +92,54 @@ class EnginePathEdges(unittest.TestCase):
                     else:
                         self.assertEqual(expected[0][0], exc_type.__name__)
                         self.assertGreater(len(expected[1]), 1)  # entries copied before the failure
+
+    def test_read_only_directory_with_deferred_entries(self):
+        """A 0555 source directory holding entries left to shutil.copy2 (a FIFO, a dangling link, a
+        link to a device), copied unprivileged: shutil sets the directory's mode after its entries,
+        so the link's copy succeeds; same entries, modes, times and errors."""
+        if os.geteuid() == 0:
+            self.with_device_as_root()
+            return self.run_unprivileged("test_read_only_directory_with_deferred_entries")
+        src = self.read_only_tree(device=False)
+        outcome = self.compare(src)
+        self.assertEqual(outcome[0][0], "shutil.Error")
+        self.assertIn(b"ro/null-link", outcome[1])
+
+    def with_device_as_root(self):
+        src = self.read_only_tree(device=True)
+        self.compare(src)
+        make_writable(self.tmp)
+
+    def read_only_tree(self, device):
+        src = os.path.join(self.tmp, b"src-ro")
+        os.makedirs(os.path.join(src, b"ro", b"sub"))
+        write(os.path.join(src, b"ro", b"a-file"), b"data")
+        write(os.path.join(src, b"ro", b"sub", b"inner"), b"inner")
+        os.mkfifo(os.path.join(src, b"ro", b"fifo"))
+        os.symlink(b"nowhere", os.path.join(src, b"ro", b"dangling"))
+        os.symlink(b"/dev/null", os.path.join(src, b"ro", b"null-link"))
+        if device:
+            try:
+                os.mknod(os.path.join(src, b"ro", b"null-device"), 0o20666, os.makedev(1, 3))
+            except OSError:
+                pass
+        set_times_deepest_first(src)
+        os.chmod(os.path.join(src, b"ro", b"sub"), 0o555)
+        os.chmod(os.path.join(src, b"ro"), 0o555)
+        return src
+
+    def run_unprivileged(self, name):
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            self.skipTest("running as root and setpriv is missing")
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE] + sys.path))
+        os.chmod(self.tmp, 0o777)
+        result = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+                                 sys.executable, "-m", "unittest", "-v",
+                                 "test_engine_path_edges.EnginePathEdges." + name],
+                                cwd=HERE, env=env, capture_output=True, text=True, timeout=300)
+        self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
+        self.assertIn("ok", result.stderr)
 
     def test_audit_events_per_directory(self):
         """sys.audit('shutil.copytree', src, dst) once per directory, in shutil's order, with shutil's

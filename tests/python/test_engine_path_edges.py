@@ -196,6 +196,31 @@ class EnginePathEdges(unittest.TestCase):
                     self.assertEqual(printed[0], printed[1])
                     self.assertGreaterEqual(len(printed[0]), 4)
 
+    def test_audit_hook_raising_midway(self):
+        """An audit hook that refuses one subdirectory: shutil's partial copy and exception."""
+        src = deep_tree(os.path.join(self.tmp, b"src"), depth=2)
+        script = textwrap.dedent("""
+            import os, shutil, sys
+            import treecopy
+            from test_engine_path_edges import outcome_and_tree
+            from tree_support import diff_snapshots
+            def hook(event, args):
+                if event == "shutil.copytree" and os.fspath(args[0]).endswith(os.sep + "d2"):
+                    raise exc_type("refused")
+            sys.addaudithook(hook)
+            src, out = sys.argv[1:]
+            for exc_type in (RuntimeError, PermissionError):
+                results = [outcome_and_tree(func, src, os.path.join(out, exc_type.__name__, name))
+                           for name, func in (("shutil", shutil.copytree), ("treecopy", treecopy.copytree))]
+                assert results[0][0] == results[1][0], results
+                assert diff_snapshots(results[0][1], results[1][1]) == [], diff_snapshots(results[0][1], results[1][1])
+                assert len(results[0][1]) > 1, results[0]
+            """)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE] + sys.path))
+        run = subprocess.run([sys.executable, "-c", script, os.fsdecode(src), os.fsdecode(os.path.join(self.tmp, b"hook"))],
+                             env=env, capture_output=True, text=True, timeout=120)
+        self.assertEqual(run.returncode, 0, run.stderr)
+
     def test_symlink_cycle_is_followed_as_shutil_follows_it(self):
         """symlinks=False and a link to an ancestor (the top, or a directory below it): shutil follows
         it until the system refuses (ELOOP), leaving the nested copies; so does treecopy.copytree."""

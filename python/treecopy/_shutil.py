@@ -181,19 +181,22 @@ class _PreWalk:
 class _Replay:
     """audit and ignore for the Python walk that takes over from _PreWalk: the calls it made are
     not made again (their results are given back), its failure is raised at its place, and any
-    other directory gets real calls."""
+    other directory gets real calls. Calls are matched by directory, not by position: a directory
+    the Python walk does not reach (its parent's copy failed) leaves the others matched."""
 
     def __init__(self, walk):
-        self.calls = collections.deque((kind, os.fspath(path), result)
-                                       for kind, path, result in walk.calls)
+        self.calls = {}  # (kind, os.fspath(directory)) -> [results, in order]
+        for kind, path, result in walk.calls:
+            self.calls.setdefault((kind, os.fspath(path)), collections.deque()).append(result)
         self.failure = walk.failure
         self.real_ignore = walk.ignore
 
     def next(self, kind, path):
         """(True, result) when the walk before the copy made this call; raises its failure."""
         key = (kind, os.fspath(path))
-        if self.calls and self.calls[0][:2] == key:
-            return True, self.calls.popleft()[2]
+        results = self.calls.get(key)
+        if results:
+            return True, results.popleft()
         if self.failure and self.failure[:2] == key:
             failure, self.failure = self.failure[2], None
             raise failure

@@ -2,7 +2,8 @@
 
 With copy_function=shutil.copy2 (the default) into a destination that does not exist yet, the whole
 tree is one engine call: see _shutil.py. Otherwise (another copy_function, or dirs_exist_ok=True
-merging into an existing tree) the walk below runs: it follows CPython's shutil._copytree() step by
+merging into an existing tree, or where shutil's walk shows through: an exception from ignore()
+midway, a cycle through followed symlinks) the walk below runs: it follows CPython's shutil._copytree() step by
 step (same order of ignore() calls, same error tuples, same use of DirEntry objects), so that
 behaviour is identical. Each regular file (or symlink followed to one) is then queued to a native
 pool of worker threads that copy it with the treecopy engine, with the GIL released (copy2 only),
@@ -27,7 +28,8 @@ class _Copier:
     """One copytree() call: the walk, the pool it feeds, and the errors in shutil's order."""
 
     def __init__(self, symlinks, ignore, copy_function, ignore_dangling_symlinks, dirs_exist_ok, jobs,
-                 progress):
+                 progress, audit):
+        self.audit = audit
         self.symlinks = symlinks
         self.ignore = ignore
         self.copy_function = copy_function
@@ -55,7 +57,7 @@ class _Copier:
 
     def copytree(self, src, dst):
         """shutil.copytree() on one directory; counted as found by the caller."""
-        sys.audit("shutil.copytree", src, dst)
+        self.audit(src, dst)
         with os.scandir(src) as itr:
             entries = list(itr)
         self.copy_entries(entries, src, dst)
@@ -158,10 +160,22 @@ class _Copier:
             raise shutil.Error([error for _, error in self.errors])
 
     def cancel(self):
-        """Stops the pool after an exception (KeyboardInterrupt, a failing callback)."""
+        """Stops the pool after an exception (KeyboardInterrupt, a failing progress callable)."""
         if self.pool is not None:
             self.pool.cancel()
             self.pool.wait()
+
+    def finish_before_raising(self):
+        """After an exception of the walk itself (ignore(), an audit hook), as shutil leaves the
+        tree when it propagates: the files queued so far copied, the directories already completed
+        with their metadata, their ancestors without; the failures are dropped with shutil.Error."""
+        if self.pool is not None:
+            self.pool.wait()
+            for seq, src, dst in self.dir_stats:
+                try:
+                    shutil.copystat(src, dst)
+                except OSError:
+                    pass
 
     def collect_pool_failures(self):
         for seq, err, on_destination, _setup, _operation, _path, message in self.pool.take_failures():
@@ -190,6 +204,7 @@ class _Copier:
                 self.emit_progress()
 
     def emit_progress(self, final=False):
+        self.in_progress_call = True
         now = time.monotonic()
         self.next_progress = now + _PROGRESS_INTERVAL
         files_done, bytes_done, failures = self.pool.counters() if self.pool else (0, 0, 0)
@@ -201,8 +216,14 @@ class _Copier:
             errors=len(self.errors) + (0 if final else failures),
             scan_complete=final or self.pool is not None and not self.walking,
             elapsed=now - self.started))
+        self.in_progress_call = False
 
     walking = True
+    in_progress_call = False  # an exception now is the progress callable's, which stops the copy
+
+
+def _audit(src, dst):
+    sys.audit("shutil.copytree", src, dst)
 
 
 def copytree(src, dst, symlinks=False, ignore=None, copy_function=None, ignore_dangling_symlinks=False,
@@ -228,13 +249,31 @@ def copytree(src, dst, symlinks=False, ignore=None, copy_function=None, ignore_d
         raise ValueError("jobs must be positive, not %r" % (jobs,))
     if copy_function is shutil.copy2 and not (dirs_exist_ok and os.path.lexists(dst)):
         # The whole tree in one engine call (see _shutil.py); merging keeps the walk below.
-        return _shutil.copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progress)
+        def python_walk(audit, replayed_ignore):
+            return _walk(src, dst, symlinks, replayed_ignore, copy_function, ignore_dangling_symlinks,
+                         dirs_exist_ok, jobs, progress, audit)
+
+        return _shutil.copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progress,
+                                python_walk)
+    return _walk(src, dst, symlinks, ignore, copy_function, ignore_dangling_symlinks, dirs_exist_ok,
+                 jobs, progress, _audit)
+
+
+def _walk(src, dst, symlinks, ignore, copy_function, ignore_dangling_symlinks, dirs_exist_ok, jobs,
+          progress, audit):
+    """shutil._copytree()'s walk, each file copied by copy_function (copy2: by the pool)."""
     copier = _Copier(symlinks, ignore, copy_function, ignore_dangling_symlinks, dirs_exist_ok, jobs,
-                     progress)
+                     progress, audit)
     try:
         copier.found = 1  # the top directory
         copier.copytree(src, dst)
         copier.walking = False
+    except Exception:
+        if copier.in_progress_call:
+            copier.cancel()
+        else:
+            copier.finish_before_raising()
+        raise
     except BaseException:
         copier.cancel()
         raise

@@ -11,11 +11,17 @@ symlinks=True. What the engine does not do as shutil does is handed back to shut
   (os.fspath of the directory path as shutil builds it, names in os.scandir order, once per
   directory not itself ignored); the engine then leaves out what it said, directory by directory,
   through its per-directory hook (copy_options::on_listing). A directory that only the copy meets
-  (made meanwhile) gets its ignore() call from the engine, with the GIL taken for that call.
+  (made meanwhile) gets its ignore() call from the engine, with the GIL taken for that call. The
+  same walk raises the audit event shutil.copytree once per directory, as shutil's recursion does.
+* Where shutil's walk shows through (an exception from ignore() or an audit hook below the top, a
+  followed link that leads back to a directory being walked), the Python walk of _copytree.py
+  copies instead, replaying the calls already made (see _PreWalk, _Replay).
 * FIFOs, sockets, devices, and with symlinks=False symlinks that lead to neither a file nor a
   directory (dangling ones included), are left out by the hook and copied afterwards by
   shutil.copy2, which raises shutil's own errors (or copies a device's data), and
-  ignore_dangling_symlinks is applied to them as shutil applies it.
+  ignore_dangling_symlinks is applied to them as shutil applies it. shutil sets a directory's mode
+  after its entries: a copy that the engine already made read-only is opened to its owner for them,
+  and its metadata set again.
 * The engine's failures become shutil.Error's (srcname, dstname, str(OSError)) tuples, sorted into
   shutil's order (the order of the walk, a directory's own metadata failure after its entries').
 * A destination that exists (dirs_exist_ok=True) is merged by the Python walk (_copytree.py):
@@ -23,6 +29,7 @@ symlinks=True. What the engine does not do as shutil does is handed back to shut
   which the engine's merge does otherwise.
 """
 
+import collections
 import errno
 import os
 import shutil
@@ -45,44 +52,163 @@ def _join(top, rel):
     return os.path.join(top, *parts)
 
 
+class _Stop(Exception):
+    """Unwinds the walk before the copy: see _PreWalk.failure."""
+
+
 class _PreWalk:
-    """Lists the tree in shutil's order and calls ignore() as shutil does; remembers what it left out."""
+    """Walks the tree in shutil's order before the copy, as shutil's recursion meets it: raises each
+    directory's audit event and calls ignore() as shutil does, and remembers what ignore() left out.
+
+    shutil's walk shows through in two cases, which the Python walk (_copytree.py) then copies,
+    replaying the calls made here (see _Replay): an exception raised below the top by the audit
+    hook or ignore() (shutil raises it midway, with what comes before it copied; an OSError becomes
+    an entry of shutil.Error), and a followed link to a directory being walked or to SRC or one of
+    its ancestors (shutil follows it until the system refuses: ELOOP)."""
 
     def __init__(self, ignore, symlinks, ignore_dangling_symlinks):
         self.ignore = ignore
         self.symlinks = symlinks
         self.ignore_dangling_symlinks = ignore_dangling_symlinks
         self.ignored = {}  # relative directory (bytes) -> [ignored names (bytes)]
+        self.calls = []  # ("audit" | "ignore", directory as passed, ignore()'s result), in order
+        self.failure = None  # ("audit" | "ignore", os.fspath(directory), exception) below the top
+        self.cycle = False
+        self.stack = []  # [path, identity or None] of the directories being walked, SRC first
+        self.src_chain = None  # identities of SRC and its ancestors, taken on the first link
 
     def directory(self, path, rel, entries):
         """ignore() for one listed directory; returns the entries to descend into, in order."""
+        if self.ignore is None:
+            return entries
         names = [e.name for e in entries]
         ignored_names = self.ignore(os.fspath(path), names)
+        self.calls.append(("ignore", path, ignored_names))
         left_out = [os.fsencode(n) for n in names if n in ignored_names]
         self.ignored[rel] = left_out
         return [e for e in entries if e.name not in ignored_names]
 
-    def walk(self, path, rel, entries):
-        self.descend(rel, self.directory(path, rel, entries))
+    def walk(self, src, dst, entries):
+        """The walk below SRC, once SRC's own entries are listed and ignore() asked about them."""
+        self.stack.append([src, None])
+        try:
+            self.descend(b"", dst, entries)
+        except _Stop:
+            pass
 
-    def descend(self, rel, kept):
-        """Walks the subdirectories among a directory's kept entries, as shutil recurses into them."""
+    def descend(self, rel, dst, kept):
+        """Walks the subdirectories among a directory's kept entries, as shutil recurses into them.
+        The cost of the walk is here (it meets every entry): files are passed over first."""
         for entry in kept:
             try:
+                if entry.is_file(follow_symlinks=False):
+                    continue
                 if entry.is_symlink():
                     if self.symlinks:
                         continue
                     # As shutil: the link's target is tested relative to the current directory.
                     if self.ignore_dangling_symlinks and not os.path.exists(os.readlink(entry.path)):
                         continue
-                if not entry.is_dir():
+                    if not entry.is_dir():
+                        continue
+                    self.cycle = self.cycle or self.leads_back(entry)
+                elif not entry.is_dir(follow_symlinks=False):
                     continue
-                with os.scandir(entry) as itr:
-                    children = list(itr)
             except OSError:
                 continue  # the copy meets it too, and reports it as shutil would
+            self.subdirectory(rel, dst, entry)
+
+    def subdirectory(self, rel, dst, entry):
+        """shutil.copytree(entry, dst/name) up to its recursion: audit, listing, ignore()."""
+        dstname = os.path.join(dst, entry.name)
+        try:
+            sys.audit("shutil.copytree", entry, dstname)
+        except Exception as e:
+            self.stop("audit", entry, e)
+        self.calls.append(("audit", entry, None))
+        try:
+            with os.scandir(entry) as itr:
+                children = list(itr)
+        except OSError:
+            return  # as above
+        child_rel = None
+        if self.ignore is not None:
             name = os.fsencode(entry.name)
-            self.walk(entry.path, rel + b"/" + name if rel else name, children)
+            child_rel = rel + b"/" + name if rel else name
+            try:
+                children = self.directory(entry, child_rel, children)
+            except Exception as e:
+                self.stop("ignore", entry, e)
+        self.stack.append([entry.path, None])
+        self.descend(child_rel, dstname, children)
+        self.stack.pop()
+
+    def stop(self, kind, entry, exception):
+        """Keeps an exception raised below the top for the Python walk to raise; ends this walk."""
+        self.failure = (kind, os.fspath(entry), exception)
+        raise _Stop from None
+
+    def leads_back(self, entry):
+        """Whether a link to a directory leads to one being walked, or to SRC or an ancestor of it
+        (stats for links to directories only). A failure to tell is left to the copy: False."""
+        try:
+            st = entry.stat()
+            target = (st.st_dev, st.st_ino)
+            if self.src_chain is None:
+                chain = set()
+                here = os.path.realpath(self.stack[0][0])
+                while True:
+                    st = os.stat(here)
+                    chain.add((st.st_dev, st.st_ino))
+                    up = os.path.dirname(here)
+                    if up == here:
+                        break
+                    here = up
+                self.src_chain = chain
+            if target in self.src_chain:
+                return True
+            for item in self.stack:
+                if item[1] is None:
+                    st = os.stat(item[0])
+                    item[1] = (st.st_dev, st.st_ino)
+                if item[1] == target:
+                    return True
+        except OSError:
+            pass
+        return False
+
+
+class _Replay:
+    """audit and ignore for the Python walk that takes over from _PreWalk: the calls it made are
+    not made again (their results are given back), its failure is raised at its place, and any
+    other directory gets real calls. Calls are matched by directory, not by position: a directory
+    the Python walk does not reach (its parent's copy failed) leaves the others matched."""
+
+    def __init__(self, walk):
+        self.calls = {}  # (kind, os.fspath(directory)) -> [results, in order]
+        for kind, path, result in walk.calls:
+            self.calls.setdefault((kind, os.fspath(path)), collections.deque()).append(result)
+        self.failure = walk.failure
+        self.real_ignore = walk.ignore
+
+    def next(self, kind, path):
+        """(True, result) when the walk before the copy made this call; raises its failure."""
+        key = (kind, os.fspath(path))
+        results = self.calls.get(key)
+        if results:
+            return True, results.popleft()
+        if self.failure and self.failure[:2] == key:
+            failure, self.failure = self.failure[2], None
+            raise failure
+        return False, None
+
+    def audit(self, src, dst):
+        if not self.next("audit", src)[0]:
+            sys.audit("shutil.copytree", src, dst)
+
+    def ignore(self, src, names):
+        made, result = self.next("ignore", src)
+        return result if made else self.real_ignore(src, names)
 
 
 def _scandir_order_key(src, rel, listings):
@@ -170,6 +296,21 @@ def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, 
     return False
 
 
+def _let_write(dst_dir):
+    """shutil sets a directory's mode after copying its entries; the engine has set it already: lets
+    the owner write into the copy for the entries copied afterwards (copystat is applied again).
+    True when the mode was changed."""
+    try:
+        st = os.lstat(dst_dir)
+        if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid() or os.geteuid() == 0
+                or st.st_mode & 0o300 == 0o300):
+            return False
+        os.chmod(dst_dir, stat.S_IMODE(st.st_mode) | 0o300)
+        return True
+    except OSError:
+        return False
+
+
 def _unlisted_dir_made(error, dst, failures):
     """The engine, as cp, makes the copy of a directory it may not read; shutil does not: removes it.
     True when it did."""
@@ -185,21 +326,27 @@ def _unlisted_dir_made(error, dst, failures):
         return False
 
 
-def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progress):
-    """shutil.copytree(src, dst, ...) with copy_function=copy2 into a destination that does not exist."""
+def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progress, python_walk):
+    """shutil.copytree(src, dst, ...) with copy_function=copy2 into a destination that does not exist.
+    python_walk(audit, ignore) runs the Python walk instead, when shutil's walk shows through."""
+    walk = _PreWalk(ignore, symlinks, ignore_dangling_symlinks)
     sys.audit("shutil.copytree", src, dst)
+    walk.calls.append(("audit", src, None))
     with os.scandir(src) as itr:  # shutil's first step, with its exceptions
         entries = list(itr)
-    walk = _PreWalk(ignore, symlinks, ignore_dangling_symlinks) if ignore is not None else None
-    top_entries = walk.directory(src, b"", entries) if walk else entries
+    top_entries = walk.directory(src, b"", entries)
     # shutil.copytree's os.makedirs(dst): FileExistsError when dst exists, parents made as needed.
     if os.path.lexists(dst):
         os.makedirs(dst)
     head = os.path.dirname(os.fspath(dst).rstrip(os.sep if isinstance(os.fspath(dst), str) else b"/"))
     if head:
         os.makedirs(head, exist_ok=True)
-    if walk:
-        walk.descend(b"", top_entries)
+    walk.walk(src, dst, top_entries)
+    if walk.failure or walk.cycle:
+        replay = _Replay(walk)
+        return python_walk(replay.audit, replay.ignore if ignore is not None else None)
+    if ignore is None:
+        walk = None
 
     def live(rel, names):
         names = names if isinstance(os.fspath(src), bytes) else [os.fsdecode(n) for n in names]
@@ -219,7 +366,12 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
         if _unlisted_dir_made(error, dst, failures):
             parent = failures.rel_of(error.path_bytes, False).rpartition(b"/")[0]
             changed.add(parent)
+    writable = set()
     for rel_dir, name in sorted(listing.take_deferred()):
+        if rel_dir not in writable:
+            writable.add(rel_dir)
+            if _let_write(_join(dst, rel_dir)):
+                changed.add(rel_dir)
         if _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, failures):
             changed.add(rel_dir)
     # A directory that got an entry after the engine set its metadata: set it again, deepest first.

@@ -11,7 +11,8 @@
 #
 # The static oneTBB is built once per build tree and oneTBB version (in onetbb-static/, ~25 s), or
 # taken from TREECOPY_TBB_STATIC_PREFIX (a prefix with lib/libtbb.a and include/). When it cannot
-# be had (no network for the source), the command is linked as before, with one warning.
+# be had (no network for the source), the command is linked as before, with one warning, and the
+# option is turned off in the cache (-DTREECOPY_STATIC_CLI=ON tries again).
 #
 # Sets treecopy_static_cli (ON when the static command is built), the imported target
 # treecopy_tbb_static and treecopy_tbb_static_version.
@@ -42,8 +43,10 @@ function(treecopy_build_static_tbb dir out why)
                   OUTPUT_VARIABLE tree OUTPUT_STRIP_TRAILING_WHITESPACE
                   ERROR_VARIABLE fetch_error RESULT_VARIABLE status)
   if(NOT status EQUAL 0)
+    # apt's last line says why (no network: no deb-src URIs could be read).
     string(STRIP "${fetch_error}" fetch_error)
-    set(${why} "oneTBB's source could not be fetched: ${fetch_error}" PARENT_SCOPE)
+    string(REGEX REPLACE ".*\n" "" fetch_error "${fetch_error}")
+    set(${why} "oneTBB's source could not be fetched (${fetch_error}; ${dir}/apt.log)" PARENT_SCOPE)
     return()
   endif()
   set(launcher "")
@@ -85,8 +88,11 @@ if(TREECOPY_STATIC_CLI)
     set(treecopy_tbb_prefix "")
   endif()
   if(treecopy_tbb_prefix STREQUAL "")
-    message(WARNING "TREECOPY_STATIC_CLI: ${treecopy_tbb_why}; the treecopy command links the shared "
-                    "libstdc++ and libtbb instead (it starts slower; -DTREECOPY_STATIC_CLI=OFF silences this)")
+    # Turned off in the cache, so that each later configure does not try (and wait on apt) again.
+    set(TREECOPY_STATIC_CLI OFF CACHE BOOL
+        "Link the treecopy command without the shared libstdc++ and libtbb (faster start-up)" FORCE)
+    message(WARNING "TREECOPY_STATIC_CLI: ${treecopy_tbb_why}. The treecopy command links the shared "
+                    "libstdc++ and libtbb instead (it starts slower); -DTREECOPY_STATIC_CLI=ON tries again.")
   else()
     add_library(treecopy_tbb_static STATIC IMPORTED)
     set_target_properties(treecopy_tbb_static PROPERTIES

@@ -70,7 +70,7 @@ TEST(cli_options, operands_alone_parse_as_cli11_parses_them) {
   expect_same_as_cli11({scratch / "src", scratch / "new"});
   expect_same_as_cli11({scratch / "src", scratch / "dir/"});
   expect_same_as_cli11({scratch / "f1", scratch / "f2", scratch / "dir"});
-  expect_same_as_cli11({scratch / "f1"});                                      // no DST
+  expect_same_as_cli11({scratch / "f1"});                                       // no DST
   expect_same_as_cli11({scratch / "f1", scratch / "f2", scratch / "missing"});  // no DIR
 }
 

@@ -10,7 +10,9 @@ if [ $# -lt 2 ]; then
   exit 2
 fi
 "$here/scripts/deps.sh" build
+# TREECOPY_STATIC_CLI: the command without the shared libstdc++ and libtbb (it starts 2-3x faster;
+# the first configure fetches and builds a static oneTBB, cmake/static_cli.cmake).
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Release -DTREECOPY_BUILD_TESTS=OFF \
-  -DTREECOPY_BUILD_BENCH=OFF >/dev/null
+  -DTREECOPY_BUILD_BENCH=OFF -DTREECOPY_STATIC_CLI=ON >/dev/null
 cmake --build "$build" -j "$(nproc)" --target treecopy_cli >/dev/null
 exec "$build/treecopy" "$@"

@@ -19,9 +19,9 @@
 # ThreadSanitizer only sees the synchronization of code it instruments. Debian's libtbb.so.12 is
 # built without it, so every task hand-off (task_group::run() on one thread, the task's body on
 # another) would look like a race. The tsan mode therefore fetches Debian's own oneTBB source
-# package (the same version as libtbb-dev, through apt with a private deb-src list made from the
-# machine's own apt sources, signatures checked by apt), builds it with TBB_SANITIZE=thread into
-# build-tsan-tbb/ (about 25 s) and builds treecopy against it.
+# package (the same version as libtbb-dev: scripts/onetbb-source.sh, through apt with a private
+# deb-src list made from the machine's own apt sources, signatures checked by apt), builds it with
+# TBB_SANITIZE=thread into build-tsan-tbb/ (about 25 s) and builds treecopy against it.
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,32 +41,11 @@ tsan_tbb() {
   if [[ -f $prefix/.version && $(cat "$prefix/.version") == "$version" ]]; then
     echo "$prefix"; return 0
   fi
-  command -v dpkg-source >/dev/null || apt-get install -y -q dpkg-dev >&2 || return 1
-  rm -rf "$dir" && mkdir -p "$dir/apt/lists/partial" "$dir/apt/parts" "$dir/src"
-  # The machine's own mirrors, as deb-src; Debian's main mirror when none is configured.
-  : >"$dir/apt/sources.list"
-  if [[ -f /etc/apt/sources.list ]]; then
-    sed -n 's/^[[:space:]]*deb[[:space:]]/deb-src /p' /etc/apt/sources.list >>"$dir/apt/sources.list"
-  fi
-  local f
-  for f in /etc/apt/sources.list.d/*.sources; do
-    [[ -f $f ]] && sed 's/^Types:.*/Types: deb-src/' "$f" >"$dir/apt/parts/$(basename "$f")"
-  done
-  for f in /etc/apt/sources.list.d/*.list; do
-    [[ -f $f ]] && sed -n 's/^[[:space:]]*deb[[:space:]]/deb-src /p' "$f" >"$dir/apt/parts/$(basename "$f")"
-  done
-  if [[ ! -s $dir/apt/sources.list && -z $(ls "$dir/apt/parts") ]]; then
-    echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm main" \
-      >"$dir/apt/sources.list"
-  fi
-  local apt=(apt-get -q -o "Dir::Etc::SourceList=$dir/apt/sources.list" -o "Dir::Etc::SourceParts=$dir/apt/parts"
-             -o "Dir::State::Lists=$dir/apt/lists")
-  echo "== tsan: fetching Debian's onetbb $version source and building it with -fsanitize=thread" >&2
-  "${apt[@]}" update >"$dir/apt.log" 2>&1 &&
-    (cd "$dir/src" && "${apt[@]}" source --download-only "onetbb=$version" >>"$dir/apt.log" 2>&1) ||
-    { tail -5 "$dir/apt.log" >&2; return 1; }
-  (cd "$dir/src" && dpkg-source -x ./*.dsc tree >"$dir/unpack.log" 2>&1) || { tail -5 "$dir/unpack.log" >&2; return 1; }
-  CC=clang CXX=clang++ cmake -S "$dir/src/tree" -B "$dir/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  local tree
+  echo "== tsan: building Debian's onetbb $version source with -fsanitize=thread" >&2
+  tree=$("$root/scripts/onetbb-source.sh" "$dir") || return 1
+  rm -rf "$dir/build" "$prefix"
+  CC=clang CXX=clang++ cmake -S "$tree" -B "$dir/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DTBB_SANITIZE=thread -DTBB_TEST=OFF -DTBB_EXAMPLES=OFF -DTBB_STRICT=OFF -DTBBMALLOC_BUILD=OFF \
     -DTBB_DISABLE_HWLOC_AUTOMATIC_SEARCH=ON -DCMAKE_INSTALL_PREFIX="$prefix" >"$dir/build.log" 2>&1 &&
     make -C "$dir/build" -j "$jobs" install >>"$dir/build.log" 2>&1 || { tail -20 "$dir/build.log" >&2; return 1; }

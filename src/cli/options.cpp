@@ -347,7 +347,54 @@ std::unique_ptr<CLI::App> make_app(cli_args& a, unsigned machine_jobs) {
   return owner;
 }
 
+namespace {
+
+// True when argv holds operands only (at least one; none empty or starting with '-'): the command
+// line of a build tool that runs `treecopy SRC DST` thousands of times. Building CLI11's table of
+// options costs more than half of such a run's instructions (each option added is compared with
+// every earlier one), so these are parsed without it, into what CLI11 makes of them: every
+// operand in a.operands, in order (forms.cpp reads operands then last_operand), all else default.
+bool operands_only(int argc, char** argv) {
+  if (argc < 2) return false;
+  for (int i = 1; i < argc; ++i) {
+    if (argv[i][0] == '\0' || argv[i][0] == '-') return false;
+  }
+  return true;
+}
+
+// What follows the parse, with or without CLI11 (app: null when there were operands only).
+std::optional<int> finish_parse(cli_args& a, const CLI::App* app) {
+  const bool progress_given = app && app->count("--progress") > 0;
+  if (!a.progress_file.empty()) {
+    if (progress_given && a.progress != "json") {
+      std::fprintf(stderr, "treecopy: --progress-file needs --progress=json\n");
+      return exit_usage;
+    }
+    a.progress = "json";
+  } else if (!progress_given && a.quiet) {
+    a.progress = "none";
+  }
+  if (a.quiet) a.verbose = false;
+  if (app && !collect_filters(*app, a)) return exit_usage;
+  if (!apply_preserve(a)) return exit_usage;
+  if (!resolve_forms(a)) return exit_usage;
+  a.options.dereference = a.dereference  ? treecopy::symlink_mode::always
+                          : a.follow_src ? treecopy::symlink_mode::command_line
+                                         : treecopy::symlink_mode::never;
+  a.options.jobs = a.jobs;
+  // CLI11 has checked the spelling already.
+  a.options.reflink =
+      treecopy::parse_reflink_mode(a.reflink).value_or(treecopy::reflink_mode::automatic);
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<int> parse(int argc, char** argv, cli_args& a) {
+  if (operands_only(argc, argv)) {
+    a.operands.assign(argv + 1, argv + argc);
+    return finish_parse(a, nullptr);
+  }
   std::unique_ptr<CLI::App> owner = make_app(a, treecopy::default_jobs());
   CLI::App& app = *owner;
   try {
@@ -360,28 +407,7 @@ std::optional<int> parse(int argc, char** argv, cli_args& a) {
     std::fprintf(stderr, "treecopy: %s (see 'treecopy --help')\n", one_line(e.what()).c_str());
     return exit_usage;
   }
-  bool progress_given = app.count("--progress") > 0;
-  if (!a.progress_file.empty()) {
-    if (progress_given && a.progress != "json") {
-      std::fprintf(stderr, "treecopy: --progress-file needs --progress=json\n");
-      return exit_usage;
-    }
-    a.progress = "json";
-  } else if (!progress_given && a.quiet) {
-    a.progress = "none";
-  }
-  if (a.quiet) a.verbose = false;
-  if (!collect_filters(app, a)) return exit_usage;
-  if (!apply_preserve(a)) return exit_usage;
-  if (!resolve_forms(a)) return exit_usage;
-  a.options.dereference = a.dereference  ? treecopy::symlink_mode::always
-                          : a.follow_src ? treecopy::symlink_mode::command_line
-                                         : treecopy::symlink_mode::never;
-  a.options.jobs = a.jobs;
-  // CLI11 has checked the spelling already.
-  a.options.reflink =
-      treecopy::parse_reflink_mode(a.reflink).value_or(treecopy::reflink_mode::automatic);
-  return std::nullopt;
+  return finish_parse(a, &app);
 }
 
 }  // namespace treecopy_cli

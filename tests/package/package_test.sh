@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Debian package, as a user gets it: cpack -G DEB from the build directory, unpacked with
 # dpkg-deb -x into an empty root (nothing installed on the machine), then
-#  - the CLI run from that root (its libtreecopy found through LD_LIBRARY_PATH) copies a small tree;
+#  - the CLI run from that root (its libtreecopy found through LD_LIBRARY_PATH, unless it was linked
+#    with TREECOPY_STATIC_CLI and loads none) copies a small tree;
 #  - the man page renders with man -l and names every long option of --help, and the exit codes;
 #  - the bash completion, sourced, completes --ref and --reflink=;
 #  - a program built with `pkg-config --cflags --libs treecopy` alone runs against the root's library.
@@ -60,9 +61,14 @@ soname=$(find "$libdir" -maxdepth 1 -name 'libtreecopy.so.*' -type l)
 [[ -n $soname ]] || fail "no versioned libtreecopy.so.N link in $libdir"
 export LD_LIBRARY_PATH=$libdir
 treecopy=$usr/bin/treecopy
-# Not the build tree's library: the root's, or the test proves nothing.
+# Not the build tree's library: the root's, or the test proves nothing. A CLI built with
+# TREECOPY_STATIC_CLI holds its own libtreecopy, oneTBB and libstdc++, and loads none of them.
 libs=$(ldd "$treecopy")
-[[ $libs == *"$libdir/libtreecopy.so"* ]] || fail "the CLI does not load the root's library: $libs"
+if [[ $libs == *libtreecopy* ]]; then
+  [[ $libs == *"$libdir/libtreecopy.so"* ]] || fail "the CLI does not load the root's library: $libs"
+else
+  [[ $libs != *libtbb* && $libs != *libstdc++* ]] || fail "the static CLI loads libtbb or libstdc++: $libs"
+fi
 
 # ---- the CLI copies a tree ----------------------------------------------------------------------
 mkdir -p "$work/src/sub/deeper"

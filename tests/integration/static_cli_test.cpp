@@ -1,0 +1,81 @@
+// The treecopy command as built with TREECOPY_STATIC_CLI (cmake/static_cli.cmake): it loads
+// neither the shared libstdc++ nor libtbb (their relocations were most of a small copy's start-up),
+// tells the oneTBB it was built with, and still copies a larger tree with its pool of workers.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <string>
+
+#include "copiers.hpp"
+#include "scratch.hpp"
+#include "tree_assert.hpp"
+
+namespace treecopy_test {
+namespace {
+
+bool tool_present(const char* name) {
+  for (const char* dir : {"/usr/bin", "/bin"}) {
+    if (::access((std::string(dir) + "/" + name).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+// A file whose atime lies ahead of its mtime and ctime, so that the copy's read leaves it alone
+// (relatime), as tree_builder's do.
+void write_file(const std::string& path, std::size_t size, char fill) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+  ASSERT_GE(fd, 0) << path;
+  const std::string data(size, fill);
+  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  const timespec times[2] = {{::time(nullptr) + 3600, 0}, {::time(nullptr) - 3600, 0}};
+  ASSERT_EQ(::futimens(fd, times), 0);
+  ASSERT_EQ(::close(fd), 0);
+}
+
+TEST(static_cli, needs_neither_libstdcxx_nor_libtbb) {
+#ifndef TREECOPY_STATIC_CLI_BUILT
+  GTEST_SKIP() << "the treecopy command is linked to the shared libraries in this build";
+#endif
+  if (!tool_present("readelf")) GTEST_SKIP() << "readelf (binutils) is not installed";
+  const process_result elf = run_process({"readelf", "-d", cli_path()});
+  ASSERT_EQ(elf.exit_code, 0) << elf.describe();
+  EXPECT_NE(elf.out.find("(NEEDED)"), std::string::npos) << elf.out;  // libc: still dynamic
+  EXPECT_EQ(elf.out.find("libstdc++"), std::string::npos) << elf.out;
+  EXPECT_EQ(elf.out.find("libtbb"), std::string::npos) << elf.out;
+  EXPECT_EQ(elf.out.find("libtreecopy"), std::string::npos) << elf.out;
+}
+
+TEST(static_cli, version_names_the_onetbb_it_was_built_with) {
+  const process_result v = run_treecopy({"--version"});
+  ASSERT_EQ(v.exit_code, 0) << v.describe();
+  EXPECT_NE(v.out.find("built with: oneTBB 20"), std::string::npos) << v.out;
+}
+
+// 8 directories of 100 files: the walk hands them to workers, threads that strace sees created.
+TEST(static_cli, copies_a_larger_tree_with_worker_threads) {
+  if (!tool_present("strace")) GTEST_SKIP() << "strace is not installed";
+  scratch_dir scratch("static-cli");
+  ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
+  for (int d = 0; d < 8; ++d) {
+    const std::string dir = scratch / ("src/d" + std::to_string(d));
+    ASSERT_EQ(::mkdir(dir.c_str(), 0750), 0);
+    for (int i = 0; i < 100; ++i) write_file(dir + "/f" + std::to_string(i), 512, 'c');
+  }
+  const std::string trace = scratch / "trace";
+  const process_result run =
+      run_process({"strace", "-f", "-qq", "-e", "trace=clone,clone3", "-o", trace, cli_path(), "-j",
+                   "4", scratch / "src", scratch / "dst"});
+  if (run.exit_code != 0 && run.err.find("ptrace") != std::string::npos) {
+    GTEST_SKIP() << "strace cannot trace here: " << run.err;
+  }
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_TRUE(same_trees(scratch / "src", scratch / "dst"));
+  const process_result grep = run_process({"grep", "-c", "CLONE_THREAD", trace});
+  EXPECT_GE(std::stoi(grep.out.empty() ? "0" : grep.out), 2) << grep.describe();
+}
+
+}  // namespace
+}  // namespace treecopy_test

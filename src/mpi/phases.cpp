@@ -18,6 +18,7 @@
 #include "fs/sys.hpp"
 #include "plan/decide.hpp"
 #include "plan/filter.hpp"
+#include "phase_copier.hpp"
 #include "serial.hpp"
 
 namespace treecopy_mpi {
@@ -151,20 +152,6 @@ void relink_groups(const std::string& dst, std::vector<link_record> local, copy_
   }
 }
 
-namespace {
-
-class no_driver final : public engine::entry_driver {
- public:
-  void descend(engine::dir_node*, const char*) override {}
-  void large_file_ahead(engine::dir_node*) override {}
-  bool take_large_file(engine::dir_node*, const char*, fs::unique_fd&, fs::unique_fd&,
-                       const struct stat&, bool) override {
-    return false;
-  }
-  void waiter_done(engine::dir_node*) override {}
-};
-
-}  // namespace
 
 void apply_dir_meta(const std::string& src, const std::string& dst,
                     const treecopy::copy_options& options, std::vector<deferred_dir>& dirs,
@@ -177,25 +164,10 @@ void apply_dir_meta(const std::string& src, const std::string& dst,
             [](const deferred_dir& a, const deferred_dir& b) { return a.depth > b.depth; });
 
   // The entry copier that applies them, as treecopy's walker would at finalization.
-  engine::setup_result setup;
-  setup.src_display = src;
-  setup.dst_display = dst;
-  mode_t mask = 0;
-  const int umask = fs::read_umask(mask) ? static_cast<int>(mask) : -1;
-  treecopy::plan::policy policy =
-      treecopy::plan::normalize(options, {fs::effective_uid(), fs::effective_gid(), umask});
-  treecopy::plan::guards guards;
-  treecopy::plan::filter filter;
-  engine::link_table links;
-  engine::stop_flags flags;
-  entries_only entries(observer);
-  engine::reporter rep(setup, options, &entries, flags);
-  no_driver driver;
-  engine::entry_copier copier({options, policy, guards, filter, links, rep, flags, driver});
-  engine::dir_node top, root;
-  top.is_top = true;
-  root.parent = &top;
-  rep.set_root(&root);
+  phase_copier pc(src, dst, options, observer);
+  engine::reporter& rep = pc.rep;
+  engine::entry_copier& copier = pc.copier;
+  engine::dir_node &top = pc.top, &root = pc.root;
   fs::unique_fd dst_root = dirs.empty() ? fs::unique_fd() : open_dst_root(dst);
 
   // Level by level, deepest first: a directory's mode may forbid reaching what is below it.

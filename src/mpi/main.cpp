@@ -61,15 +61,18 @@ int silent_rank(int argc, char** argv) {
 
 void print_stats(int rank, int size) {
   if (!std::getenv("TREECOPY_MPI_STATS")) return;
-  unsigned long long mine[6] = {stats.sent,      stats.bytes,  stats.units_given,
-                                stats.units_run, stats.chunks, stats.chunks ? 1ull : 0ull};
-  unsigned long long sum[6] = {};
-  MPI_Reduce(mine, sum, 6, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+  unsigned long long mine[8] = {stats.sent,          stats.bytes,
+                                stats.units_given,   stats.units_run,
+                                stats.chunks,        stats.chunks ? 1ull : 0ull,
+                                stats.batches_given, stats.batches_run ? 1ull : 0ull};
+  unsigned long long sum[8] = {};
+  MPI_Reduce(mine, sum, 8, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
   if (rank == 0)
     std::fprintf(stderr,
                  "treecopy-mpi: ranks %d, messages of the walk %llu, bytes %llu, units handed off "
-                 "%llu, units run %llu, chunks %llu, ranks that copied chunks %llu\n",
-                 size, sum[0], sum[1], sum[2], sum[3], sum[4], sum[5]);
+                 "%llu, units run %llu, chunks %llu, ranks that copied chunks %llu, batches of "
+                 "shared directories handed off %llu, ranks that copied batches %llu\n",
+                 size, sum[0], sum[1], sum[2], sum[3], sum[4], sum[5], sum[6], sum[7]);
 }
 
 }  // namespace

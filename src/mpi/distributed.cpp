@@ -343,7 +343,8 @@ void copy_large_files(const std::string& src, const std::string& dst,
                       const treecopy::copy_options& options, const std::vector<large_file>& mine,
                       copy_report& report, message_stats& stats, bool stopping,
                       treecopy::copy_observer* observer);
-void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report);
+void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report,
+                   message_stats& stats);
 void apply_dir_meta(const std::string& src, const std::string& dst,
                     const treecopy::copy_options& options, std::vector<deferred_dir>& dirs,
                     copy_report& report, treecopy::copy_observer* observer);
@@ -428,7 +429,7 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   if (!options.dry_run) {
     copy_large_files(src, dst, options, st.files, j.report, stats, st.job_stop.stop_requested(),
                      observer);
-    relink_groups(dst, std::move(st.links), j.report);
+    relink_groups(dst, std::move(st.links), j.report, stats);
     apply_dir_meta(src, dst, options, st.dirs, j.report, observer);
   }
   gather_entries(observer);

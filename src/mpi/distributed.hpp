@@ -28,6 +28,8 @@ struct message_stats {
   std::uint64_t sent = 0, bytes = 0, units_run = 0, units_given = 0;
   std::uint64_t chunks = 0;  ///< chunks of large files this rank copied
   std::uint64_t batches_given = 0, batches_run = 0;  ///< batches of shared directories' files
+  std::uint64_t link_bytes = 0;  ///< bytes of hard-link names this rank sent to their owners
+  double link_seconds = 0;       ///< this rank's time in the hard-link phase
 };
 
 /// A directory whose listing holds more files (entries other than directories) than this is

@@ -87,6 +87,12 @@ void print_stats(int rank, int size) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Open MPI chooses its point-to-point layer by starting every candidate (UCX, and the MTLs over
+  // libfabric and PSM): 0.2 s of the job's start on this machine, before any file is copied. The
+  // walk's messages are few and small (a few per thousand files, tens of bytes), which ob1 (over
+  // shared memory or TCP) carries as well, so it is the default here; a pml the user chose
+  // (mpirun --mca pml X, or OMPI_MCA_pml, which mpirun passes to every rank) is kept.
+  ::setenv("OMPI_MCA_pml", "ob1", 0);
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int rank = 0, size = 1;

@@ -49,7 +49,7 @@ struct setup_result {
   /// only these entries of it (none a directory) are copied here. The directory itself, its
   /// --delete and its metadata stay the lister's.
   struct listed_batch {
-    std::string names;                 ///< NUL-terminated, as fs::read_dir() gives them
+    std::string names;  ///< NUL-terminated, as fs::read_dir() gives them
     std::vector<fs::dir_entry> entries;
     bool existed = false;       ///< the lister's dir_node::existed
     bool always_chmod = false;  ///< the lister's dir_node::always_chmod

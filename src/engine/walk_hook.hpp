@@ -1,7 +1,8 @@
 // What a driver that spreads one copy over several processes (treecopy-mpi) asks of the walker:
 // subdirectories it may take away to another process, directory metadata it applies itself once
 // every process is done, and the names of hard-linked files (whose other names another process
-// may meet), and batches of a huge directory's files that another process may copy. Without a hook (copy_tree()), the walker does none of this.
+// may meet), and batches of a huge directory's files that another process may copy. Without a hook
+// (copy_tree()), the walker does none of this.
 #pragma once
 
 #include <sys/stat.h>

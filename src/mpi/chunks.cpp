@@ -17,9 +17,9 @@
 #include "engine/setup.hpp"
 #include "engine/stream.hpp"
 #include "fs/sys.hpp"
+#include "phase_copier.hpp"
 #include "plan/decide.hpp"
 #include "plan/filter.hpp"
-#include "phase_copier.hpp"
 #include "serial.hpp"
 
 namespace treecopy_mpi {

@@ -280,9 +280,9 @@ void run_unit(job& j, rank_state& st, const std::string& unit) {
   st.set_prefix(rel);
   try {
     std::vector<engine::setup_result> setup;
-    setup.push_back(is_batch ? prepare_batch(j, rel, std::move(batch))
-                             : engine::prepare(join_path(j.src, rel), join_path(j.dst, rel),
-                                               j.unit_options));
+    setup.push_back(
+        is_batch ? prepare_batch(j, rel, std::move(batch))
+                 : engine::prepare(join_path(j.src, rel), join_path(j.dst, rel), j.unit_options));
     if (std::error_code err = unit_moved(j, rel, setup.front()))
       throw std::system_error(err, "directory moved");
     engine::pair_run c(setup, j.unit_options, j.observer.get(), j.stop, &st);

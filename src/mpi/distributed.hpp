@@ -26,7 +26,7 @@ namespace treecopy_mpi {
 /// Message counts of one rank, printed at the end when TREECOPY_MPI_STATS is set.
 struct message_stats {
   std::uint64_t sent = 0, bytes = 0, units_run = 0, units_given = 0;
-  std::uint64_t chunks = 0;  ///< chunks of large files this rank copied
+  std::uint64_t chunks = 0;                          ///< chunks of large files this rank copied
   std::uint64_t batches_given = 0, batches_run = 0;  ///< batches of shared directories' files
   std::uint64_t link_bytes = 0;  ///< bytes of hard-link names this rank sent to their owners
   double link_seconds = 0;       ///< this rank's time in the hard-link phase
@@ -104,8 +104,8 @@ class rank_state final : public treecopy::engine::walk_hook {
   std::condition_variable cv;
   /// Units not started: relative paths from SRC, or batches of a shared directory (batch_unit).
   std::deque<std::string> queue;
-  bool busy = false;              ///< the copy thread runs a unit
-  bool quit = false;              ///< the walk is over: the copy thread returns
+  bool busy = false;  ///< the copy thread runs a unit
+  bool quit = false;  ///< the walk is over: the copy thread returns
   struct thief {
     int rank;
     double since;

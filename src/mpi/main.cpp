@@ -76,8 +76,7 @@ void print_stats(int rank, int size) {
   // The hard-link phase: names sent to their owners, and the slowest rank's time in it.
   unsigned long long link_bytes = 0;
   double link_seconds = 0;
-  MPI_Reduce(&stats.link_bytes, &link_bytes, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0,
-             MPI_COMM_WORLD);
+  MPI_Reduce(&stats.link_bytes, &link_bytes, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
   MPI_Reduce(&stats.link_seconds, &link_seconds, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
   if (rank == 0)
     std::fprintf(stderr, "treecopy-mpi: hard-link names %llu bytes, hard-link phase %.3f s\n",

@@ -36,8 +36,8 @@ struct phase_copier {
   phase_copier(const std::string& src, const std::string& dst,
                const treecopy::copy_options& options, treecopy::copy_observer* observer,
                bool stopping = false)
-      : policy(treecopy::plan::normalize(options, {treecopy::fs::effective_uid(),
-                                                   treecopy::fs::effective_gid(), read_umask()})),
+      : policy(treecopy::plan::normalize(
+            options, {treecopy::fs::effective_uid(), treecopy::fs::effective_gid(), read_umask()})),
         entries(observer),
         rep(named(setup, src, dst), options, &entries, cancelled(flags, stopping)),
         copier({options, policy, guards, filter, links, rep, flags, driver}) {

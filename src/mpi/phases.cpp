@@ -16,9 +16,9 @@
 #include "engine/reporter.hpp"
 #include "engine/setup.hpp"
 #include "fs/sys.hpp"
+#include "phase_copier.hpp"
 #include "plan/decide.hpp"
 #include "plan/filter.hpp"
-#include "phase_copier.hpp"
 #include "serial.hpp"
 
 namespace treecopy_mpi {
@@ -197,7 +197,6 @@ void relink_groups(const std::string& dst, std::vector<link_record> local, copy_
     report.bytes_copied -= bytes;
   }
 }
-
 
 void apply_dir_meta(const std::string& src, const std::string& dst,
                     const treecopy::copy_options& options, std::vector<deferred_dir>& dirs,

@@ -53,6 +53,8 @@ cpz_cpus=""
 fcp_threads="1 2 4 8"
 xcp_workers="1 2 4 8"
 dcp_np="1 2 4"
+treecopy_mpi=""
+mpi_np="1 2"
 peer_timeout=1800
 work=/var/tmp/treecopy-bench
 out=""
@@ -76,6 +78,9 @@ usage: $0 [options]
   --fcp-threads LIST  fcp's RAYON_NUM_THREADS, one row each            [$fcp_threads]
   --xcp-workers LIST  xcp -w values                                    [$xcp_workers]
   --dcp-np LIST       dcp's MPI process counts (mpirun -np)            [$dcp_np]
+  --treecopy-mpi PATH treecopy-mpi binary: timed as "treecopy-mpi -np N" (one worker a rank,
+                      as dcp's ranks), in the same rounds as dcp      [not timed]
+  --mpi-np LIST       treecopy-mpi's MPI process counts (mpirun -np)   [$mpi_np]
   --peer-timeout S    cpz runs under timeout S (it hangs on a FIFO)    [$peer_timeout]
   --work DIR          scratch dir for mounts and loop images (not tmpfs) [$work]
   --out DIR           results dir                                      [bench/results/<stamp>]
@@ -102,6 +107,8 @@ while [[ $# -gt 0 ]]; do
     --fcp-threads) fcp_threads=${2//,/ }; shift 2 ;;
     --xcp-workers) xcp_workers=${2//,/ }; shift 2 ;;
     --dcp-np) dcp_np=${2//,/ }; shift 2 ;;
+    --treecopy-mpi) treecopy_mpi=$2; shift 2 ;;
+    --mpi-np) mpi_np=${2//,/ }; shift 2 ;;
     --peer-timeout) peer_timeout=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
@@ -135,7 +142,7 @@ ncpus=$(wc -w <<<"$allowed_cpus")
 if [[ -z $cpz_cpus ]]; then
   for n in 1 2 4 8 16; do (( n <= ncpus )) && cpz_cpus+="$n "; done
 fi
-for j in $jobs $cpz_cpus $fcp_threads $xcp_workers $dcp_np; do
+for j in $jobs $cpz_cpus $fcp_threads $xcp_workers $dcp_np $mpi_np; do
   [[ $j =~ ^[1-9][0-9]*$ ]] || die "bad worker count $j"
 done
 for n in $cpz_cpus; do (( n <= ncpus )) || die "--cpz-cpus $n: only $ncpus CPUs to pin cpz to"; done
@@ -149,6 +156,12 @@ fi
 if [[ $treecopy != none ]]; then
   [[ -x $treecopy ]] || die "not executable: $treecopy"
   treecopy=$(realpath "$treecopy")
+fi
+
+if [[ -n $treecopy_mpi ]]; then
+  [[ -x $treecopy_mpi ]] || die "not executable: $treecopy_mpi"
+  command -v mpirun >/dev/null || die "--treecopy-mpi: no mpirun (scripts/deps.sh installs Open MPI)"
+  treecopy_mpi=$(realpath "$treecopy_mpi")
 fi
 
 mkdir -p "$work"
@@ -331,6 +344,7 @@ json_str() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1]))' "$1"; 
   echo "  \"command\": $(json_str "$cmdline"),"
   echo "  \"treecopy\": $(json_str "$treecopy"),"
   echo "  \"treecopy_version\": $(json_str "$([[ $treecopy == none ]] || "$treecopy" --version 2>&1 | head -n1)"),"
+  echo "  \"treecopy_mpi\": $(json_str "$treecopy_mpi"),"
   echo "  \"treecopy_commit\": $(json_str "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)"),"
   echo "  \"baseline\": $(json_str "${baseline:-none}"),"
   echo "  \"cp_version\": $(json_str "$(cp --version | head -n1)"),"
@@ -404,6 +418,12 @@ commands_for() {
     for n in $dcp_np; do
       names+=("dcp -np $n")
       cmds+=("mpirun --allow-run-as-root --oversubscribe -np $n $(q "${peer[dcp]}") -p -q $(q "$src") $(q "$dst")")
+    done
+  fi
+  if [[ -n $treecopy_mpi ]]; then
+    for n in $mpi_np; do
+      names+=("treecopy-mpi -np $n")
+      cmds+=("mpirun --allow-run-as-root --oversubscribe -np $n $(q "$treecopy_mpi") -q -j 1 $(q "$src") $(q "$dst")")
     done
   fi
   if [[ $treecopy != none ]]; then

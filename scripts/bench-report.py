@@ -29,7 +29,8 @@ CORPORA = ["small", "source", "large", "flat"]
 PEERS = ["cp -a", "tar | tar", "rsync -a", "floor (2 threads)", "read only (cat)"]
 # Copiers timed at several worker counts, one row each: (family, pattern of the row's name).
 FAMILIES = [("cpz", r"cpz \((\d+) CPUs?\)"), ("fcp", r"fcp \((\d+) threads?\)"),
-            ("xcp", r"xcp -w (\d+)"), ("dcp", r"dcp -np (\d+)"), ("treecopy", r"treecopy -j (\d+)"),
+            ("xcp", r"xcp -w (\d+)"), ("dcp", r"dcp -np (\d+)"),
+            ("treecopy-mpi", r"treecopy-mpi -np (\d+)"), ("treecopy", r"treecopy -j (\d+)"),
             ("treecopy base", r"treecopy base -j (\d+)")]
 FIDELITY_COLS = [("content", "content"), ("modes", "modes"), ("dir_modes", "dir modes"),
                  ("times", "times"), ("dir_times", "dir times"), ("owner", "owner"),

@@ -319,6 +319,7 @@ bool copier::open_dir_pair(dir_node* node, bool via_parent) {
       node->always_chmod = d >= 0 && has_default_acl(d);
       break;
   }
+  if (node == root_ && setup_.batch) node->always_chmod = setup_.batch->always_chmod;
   return true;
 }
 
@@ -348,6 +349,11 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
       return rep_.report(parent, node->name, true, operation::create, fs::errno_code(dest.error)),
              false;
     existed = static_cast<bool>(d);
+  } else if (node == root_ && setup_.batch) {
+    // A batch of a directory another process created and listed: it is there.
+    d = open_there();
+    existed = setup_.batch->existed;
+    if (!d) return rep_.report(parent, node->name, true, operation::open_source, d.error), false;
   } else {
     if (std::error_code err = fs::make_dir_at(pdst, dname, S_IRWXU)) {
       if (err != std::errc::file_exists)

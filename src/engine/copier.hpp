@@ -116,7 +116,8 @@ class copier final : private stream_owner, private entry_driver {
   void process_dir(dir_node* node, bool via_parent);
   void schedule_children(dir_node* node);
   void read_ignore_rules(dir_node* node);
-  void run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end);
+  void run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end, bool shared = false);
+  bool hand_off_batch(dir_node* node, std::uint32_t begin, std::uint32_t end);
   void copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end);
   void add_work(dir_node* node, std::int64_t n);
   void release_users(dir_node* node);

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -43,6 +44,17 @@ struct setup_result {
   /// The options normalized (checksum implies update implies merge) with the process's ids and
   /// umask: what the engine decides by, never copy_options' merge/update/checksum.
   plan::policy policy;
+  /// A batch of a directory another process of a distributed copy listed and shares
+  /// (walk_hook::hand_off_files()): SRC and DST name that directory, which is there already, and
+  /// only these entries of it (none a directory) are copied here. The directory itself, its
+  /// --delete and its metadata stay the lister's.
+  struct listed_batch {
+    std::string names;  ///< NUL-terminated, as fs::read_dir() gives them
+    std::vector<fs::dir_entry> entries;
+    bool existed = false;       ///< the lister's dir_node::existed
+    bool always_chmod = false;  ///< the lister's dir_node::always_chmod
+  };
+  std::optional<listed_batch> batch;
 };
 
 /// A refusal that concerns SRC alone (missing, unreadable, not openable): among several sources

@@ -137,7 +137,11 @@ void copier::process_dir(dir_node* node, bool via_parent) {
     return;
   }
   rep_.count().entries_done.fetch_add(1, std::memory_order_relaxed);
-  if (!node->no_descend) {
+  const bool batch = node == root_ && setup_.batch;
+  if (batch) {
+    node->names = std::move(setup_.batch->names);
+    node->entries = std::move(setup_.batch->entries);
+  } else if (!node->no_descend) {
     if (std::error_code err = fs::read_dir(node->src_fd, node->names, node->entries))
       rep_.report(node, {}, false, operation::read_dir, err);
   }
@@ -145,7 +149,8 @@ void copier::process_dir(dir_node* node, bool via_parent) {
   rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
   try {
     if (node->ignores.scope) read_ignore_rules(node);
-    if (plan::deletes_in(pol_, node->existed) && !stopping()) entries_.delete_extraneous(node);
+    if (plan::deletes_in(pol_, node->existed) && !batch && !stopping())
+      entries_.delete_extraneous(node);
     schedule_children(node);
   } catch (const std::bad_alloc&) {
     rep_.report(node, {}, false, operation::read_dir, fs::errno_code(ENOMEM));
@@ -179,7 +184,9 @@ void copier::schedule_children(dir_node* node) {
   for (auto it = first_dir; it != ents.end(); ++it)
     spawn_child(node, node->names.c_str() + it->name_offset, !over_budget());
   if (nfiles == 0) return;
-  const std::uint32_t per = std::clamp<std::uint32_t>(nfiles / (jobs_ * 4), 8, 128);
+  // A distributed copy may share a huge directory's batches with other processes.
+  const std::uint32_t slice = hook_ ? hook_->file_slice(nfiles) : 0;
+  const std::uint32_t per = slice ? slice : std::clamp<std::uint32_t>(nfiles / (jobs_ * 4), 8, 128);
   // A few entries are done right here; so are all of them when too many directories are open
   // already, rather than queue work that would keep this directory's descriptors open.
   if (nfiles <= per || over_budget()) return copy_entries(node, 0, nfiles);
@@ -187,7 +194,7 @@ void copier::schedule_children(dir_node* node) {
     std::uint32_t e = std::min(nfiles, b + per);
     add_work(node, 1);
     node->users.fetch_add(1, std::memory_order_relaxed);
-    run_.sched->spawn([this, node, b, e] { run_batch(node, b, e); });
+    run_.sched->spawn([this, node, b, e, slice] { run_batch(node, b, e, slice != 0); });
   }
 }
 
@@ -299,10 +306,29 @@ void copier::large_file_ahead(dir_node* node) {
   c->end = b;
 }
 
-void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {
-  copy_entries(node, begin, end);
+void copier::run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end, bool shared) {
+  if (!shared || !hand_off_batch(node, begin, end)) copy_entries(node, begin, end);
   release_users(node);
   finish_child(node);
+}
+
+// A batch of a directory shared with other processes (walk_hook::file_slice()) goes to one that
+// asks for work, which copies it (a unit of its own), unless one of its entries may be a directory
+// (one of unknown type: it would be listed and copied there, not here).
+bool copier::hand_off_batch(dir_node* node, std::uint32_t begin, std::uint32_t end) {
+  if (stopping() || !hook_->wants_dir()) return false;
+  std::string names;
+  for (std::uint32_t i = begin; i < end; ++i) {
+    const fs::dir_entry& e = node->entries[i];
+    if (e.type == DT_UNKNOWN || e.type == DT_DIR) return false;
+    names += static_cast<char>(e.type);
+    names += node->names.c_str() + e.name_offset;
+    names += '\0';
+  }
+  if (!hook_->hand_off_files(rel_path(node), *node, std::move(names))) return false;
+  // The taker finds and copies them: no longer this process's.
+  rep_.count().entries_found.fetch_sub(end - begin, std::memory_order_relaxed);
+  return true;
 }
 
 void copier::close_fds(dir_node* node) {
@@ -336,6 +362,11 @@ void copier::finish_child(dir_node* node) {
 void copier::finalize_dir(dir_node* node) {
   if (opt_.dry_run) {
     rep_.entry_done(node->parent, node->name, entry_kind::directory);
+    node->pinned = false;
+    return close_fds(node);
+  }
+  if (node == root_ && setup_.batch) {
+    // A batch: the directory and its metadata are the lister's.
     node->pinned = false;
     return close_fds(node);
   }

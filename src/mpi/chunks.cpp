@@ -17,6 +17,7 @@
 #include "engine/setup.hpp"
 #include "engine/stream.hpp"
 #include "fs/sys.hpp"
+#include "phase_copier.hpp"
 #include "plan/decide.hpp"
 #include "plan/filter.hpp"
 #include "serial.hpp"
@@ -81,17 +82,6 @@ int open_file(int root, const std::string& rel, int flags, fs::unique_fd& dir, f
   return 0;
 }
 
-class no_driver final : public engine::entry_driver {
- public:
-  void descend(engine::dir_node*, const char*) override {}
-  void large_file_ahead(engine::dir_node*) override {}
-  bool take_large_file(engine::dir_node*, const char*, fs::unique_fd&, fs::unique_fd&,
-                       const struct stat&, bool) override {
-    return false;
-  }
-  void waiter_done(engine::dir_node*) override {}
-};
-
 }  // namespace
 
 void copy_large_files(const std::string& src, const std::string& dst,
@@ -121,26 +111,10 @@ void copy_large_files(const std::string& src, const std::string& dst,
   }
   if (items.empty()) return;  // the same answer on every rank
 
-  engine::setup_result setup;
-  setup.src_display = src;
-  setup.dst_display = dst;
-  mode_t mask = 0;
-  const int umask = fs::read_umask(mask) ? static_cast<int>(mask) : -1;
-  treecopy::plan::policy policy =
-      treecopy::plan::normalize(options, {fs::effective_uid(), fs::effective_gid(), umask});
-  treecopy::plan::guards guards;
-  treecopy::plan::filter filter;
-  engine::link_table links;
-  engine::stop_flags flags;
-  if (stopping) flags.cancel();  // every rank knows it: stop messages arrive before the walk ends
-  entries_only entries(observer);
-  engine::reporter rep(setup, options, &entries, flags);
-  no_driver driver;
-  engine::entry_copier copier({options, policy, guards, filter, links, rep, flags, driver});
-  engine::dir_node top, root;
-  top.is_top = true;
-  root.parent = &top;
-  rep.set_root(&root);
+  phase_copier pc(src, dst, options, observer, stopping);
+  engine::reporter& rep = pc.rep;
+  engine::entry_copier& copier = pc.copier;
+  engine::dir_node& root = pc.root;
   fs::unique_fd src_root = fs::open(AT_FDCWD, src.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC).fd;
   fs::unique_fd dst_root = fs::open(AT_FDCWD, dst.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC).fd;
 
@@ -148,7 +122,7 @@ void copy_large_files(const std::string& src, const std::string& dst,
   std::vector<int> errors(items.size(), 0), read(items.size(), 0);
   fs::copy_control ctl;
   ctl.progress = &rep.count().bytes_done;
-  ctl.cancel = flags.flag();
+  ctl.cancel = pc.flags.flag();
   for (std::size_t i = 0; i < items.size(); ++i) {
     const file_item& it = items[i];
     std::uint64_t g = it.first_chunk + ((static_cast<std::uint64_t>(rank) + size -

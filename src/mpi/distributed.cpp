@@ -54,6 +54,49 @@ bool rank_state::hand_off(const std::string& rel) {
   return true;
 }
 
+bool rank_state::hand_off_files(const std::string& rel, const engine::dir_node& node,
+                                std::string&& names) {
+  std::string full = join(rel);
+  if (full.size() > max_rel_) return false;
+  std::string unit = batch_unit(full, node, names);
+  std::lock_guard lock(mu);
+  if (waiting.empty()) return false;
+  outbox.push_back({waiting.front().rank, std::move(unit)});
+  waiting.pop_front();
+  thieves_.fetch_sub(1, std::memory_order_relaxed);
+  return true;
+}
+
+std::string batch_unit(const std::string& rel, const engine::dir_node& node,
+                       const std::string& names) {
+  std::string unit;
+  unit.reserve(rel.size() + 2 + names.size());
+  unit += rel;
+  unit += '\0';
+  unit += static_cast<char>((node.existed ? 1 : 0) | (node.always_chmod ? 2 : 0));
+  unit += names;
+  return unit;
+}
+
+bool parse_batch_unit(const std::string& unit, std::string& rel,
+                      engine::setup_result::listed_batch& batch) {
+  const auto nul = unit.find('\0');
+  if (nul == std::string::npos || nul + 1 >= unit.size()) return false;
+  rel = unit.substr(0, nul);
+  const auto flags = static_cast<unsigned char>(unit[nul + 1]);
+  batch.existed = (flags & 1) != 0;
+  batch.always_chmod = (flags & 2) != 0;
+  for (std::size_t at = nul + 2; at < unit.size();) {
+    const auto type = static_cast<std::uint8_t>(unit[at++]);
+    const auto end = unit.find('\0', at);
+    if (end == std::string::npos) break;
+    batch.entries.push_back({static_cast<std::uint32_t>(batch.names.size()), type});
+    batch.names.append(unit, at, end - at + 1);
+    at = end + 1;
+  }
+  return true;
+}
+
 void rank_state::defer_dir(const std::string& rel, const engine::dir_node& node) {
   deferred_dir d;
   d.rel = join(rel);
@@ -175,7 +218,7 @@ struct job {
   treecopy::copy_options options;       // the caller's
   treecopy::copy_options unit_options;  // for units below SRC
   copy_report report;
-  std::uint64_t units_run = 0;
+  std::uint64_t units_run = 0, batches_run = 0;
   std::unique_ptr<unit_observer> observer;
   std::stop_token stop;
   fs::unique_fd src_root, dst_root;  // opened by the first unit of this rank (copy thread only)
@@ -211,12 +254,35 @@ std::error_code unit_moved(job& j, const std::string& rel, const engine::setup_r
   return {};
 }
 
-// Runs one unit: a copy of SRC/rel to DST/rel with the engine's copier, hooked to this rank.
-void run_unit(job& j, rank_state& st, const std::string& rel) {
+// A batch of a shared directory: a copy of SRC/rel into DST/rel, there already (made by the rank
+// that listed it), of the batch's entries only, with the caller's policy.
+engine::setup_result prepare_batch(job& j, const std::string& rel,
+                                   engine::setup_result::listed_batch&& batch) {
+  treecopy::copy_options into = j.unit_options;
+  into.merge = true;
+  into.delete_extraneous = false;
+  engine::setup_result s = engine::prepare(join_path(j.src, rel), join_path(j.dst, rel), into);
+  mode_t mask = 0;
+  const int umask = fs::read_umask(mask) ? static_cast<int>(mask) : -1;
+  s.policy =
+      treecopy::plan::normalize(j.unit_options, {fs::effective_uid(), fs::effective_gid(), umask});
+  s.batch = std::move(batch);
+  return s;
+}
+
+// Runs one unit: a copy of SRC/rel to DST/rel with the engine's copier, hooked to this rank, or a
+// batch of a shared directory's files (batch_unit()).
+void run_unit(job& j, rank_state& st, const std::string& unit) {
+  std::string rel = unit;
+  engine::setup_result::listed_batch batch;
+  const bool is_batch = parse_batch_unit(unit, rel, batch);
+  if (is_batch) ++j.batches_run;
   st.set_prefix(rel);
   try {
     std::vector<engine::setup_result> setup;
-    setup.push_back(engine::prepare(join_path(j.src, rel), join_path(j.dst, rel), j.unit_options));
+    setup.push_back(
+        is_batch ? prepare_batch(j, rel, std::move(batch))
+                 : engine::prepare(join_path(j.src, rel), join_path(j.dst, rel), j.unit_options));
     if (std::error_code err = unit_moved(j, rel, setup.front()))
       throw std::system_error(err, "directory moved");
     engine::pair_run c(setup, j.unit_options, j.observer.get(), j.stop, &st);
@@ -277,7 +343,8 @@ void copy_large_files(const std::string& src, const std::string& dst,
                       const treecopy::copy_options& options, const std::vector<large_file>& mine,
                       copy_report& report, message_stats& stats, bool stopping,
                       treecopy::copy_observer* observer);
-void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report);
+void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report,
+                   message_stats& stats);
 void apply_dir_meta(const std::string& src, const std::string& dst,
                     const treecopy::copy_options& options, std::vector<deferred_dir>& dirs,
                     copy_report& report, treecopy::copy_observer* observer);
@@ -301,7 +368,7 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   if (observer) j.observer = std::make_unique<unit_observer>(observer);
   const std::size_t longest = std::max(src.size(), dst.size()) + 256;
   rank_state st(may_hand_off(options) && world_size() > 1, world_size() > 1 && !options.dry_run,
-                longest < PATH_MAX ? PATH_MAX - longest : 0);
+                !options.dry_run, longest < PATH_MAX ? PATH_MAX - longest : 0);
   // A stop asked here (a signal) stops this rank's units and, through the walk's messages, every
   // other rank's.
   std::stop_callback forward_stop(stop, [&st] { st.job_stop.request_stop(); });
@@ -354,6 +421,7 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   st.cv.notify_all();
   worker.join();
   stats.units_run = j.units_run + (first ? 1 : 0);
+  stats.batches_run = j.batches_run;
   first.reset();
   MPI_Comm_free(&walk_comm);
 
@@ -361,7 +429,7 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   if (!options.dry_run) {
     copy_large_files(src, dst, options, st.files, j.report, stats, st.job_stop.stop_requested(),
                      observer);
-    relink_groups(dst, std::move(st.links), j.report);
+    relink_groups(dst, std::move(st.links), j.report, stats);
     apply_dir_meta(src, dst, options, st.dirs, j.report, observer);
   }
   gather_entries(observer);

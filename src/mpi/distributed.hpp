@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/context.hpp"
+#include "engine/setup.hpp"
 #include "engine/walk_hook.hpp"
 #include "treecopy/treecopy.hpp"
 
@@ -25,8 +26,20 @@ namespace treecopy_mpi {
 /// Message counts of one rank, printed at the end when TREECOPY_MPI_STATS is set.
 struct message_stats {
   std::uint64_t sent = 0, bytes = 0, units_run = 0, units_given = 0;
-  std::uint64_t chunks = 0;  ///< chunks of large files this rank copied
+  std::uint64_t chunks = 0;                          ///< chunks of large files this rank copied
+  std::uint64_t batches_given = 0, batches_run = 0;  ///< batches of shared directories' files
+  std::uint64_t link_bytes = 0;  ///< bytes of hard-link names this rank sent to their owners
+  double link_seconds = 0;       ///< this rank's time in the hard-link phase
 };
+
+/// A directory whose listing holds more files (entries other than directories) than this is
+/// shared: batches of its files go to ranks that ask for work, as subdirectories do. One rank
+/// copies fewer in a fraction of a second (tens of microseconds a file), where another rank's
+/// unit (a request, a copier and its pool, the directory reopened by path) would gain little.
+inline constexpr std::size_t shared_dir_files = 4096;
+/// Files in one batch of a shared directory: a message of some 10-30 KB (names and a type byte
+/// each) and tens of milliseconds of copying, worth a unit on the rank that takes it.
+inline constexpr std::uint32_t shared_batch_files = 1024;
 
 /// Progress counters a rank sends: entries found, entries done, bytes found, bytes done, errors,
 /// skipped.
@@ -63,13 +76,23 @@ class rank_state final : public treecopy::engine::walk_hook {
  public:
   /// max_rel: the longest path from SRC a unit may have (it is opened by path, SRC/rel).
   /// may_chunk: large files are spread over the ranks.
-  rank_state(bool may_hand_off, bool may_chunk, std::size_t max_rel)
-      : may_hand_off_(may_hand_off), may_chunk_(may_chunk), max_rel_(max_rel) {}
+  /// may_share: batches of huge directories' files are handed off too (not in a dry run, where
+  /// the directory is not created for the taker to copy into).
+  rank_state(bool may_hand_off, bool may_chunk, bool may_share, std::size_t max_rel)
+      : may_hand_off_(may_hand_off),
+        may_chunk_(may_chunk),
+        may_share_(may_hand_off && may_share),
+        max_rel_(max_rel) {}
 
   bool wants_dir() const noexcept override {
     return may_hand_off_ && thieves_.load(std::memory_order_relaxed) > 0;
   }
   bool hand_off(const std::string& rel) override;
+  std::uint32_t file_slice(std::size_t files) const noexcept override {
+    return may_share_ && files > shared_dir_files ? shared_batch_files : 0;
+  }
+  bool hand_off_files(const std::string& rel, const treecopy::engine::dir_node& node,
+                      std::string&& names) override;
   void defer_dir(const std::string& rel, const treecopy::engine::dir_node& node) override;
   void link_name(dev_t dev, ino_t ino, const std::string& rel) override;
   bool take_file(const std::string& rel, const struct stat& st, bool dir_always_chmod) override;
@@ -79,9 +102,10 @@ class rank_state final : public treecopy::engine::walk_hook {
 
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<std::string> queue;  ///< units not started (relative paths from SRC)
-  bool busy = false;              ///< the copy thread runs a unit
-  bool quit = false;              ///< the walk is over: the copy thread returns
+  /// Units not started: relative paths from SRC, or batches of a shared directory (batch_unit).
+  std::deque<std::string> queue;
+  bool busy = false;  ///< the copy thread runs a unit
+  bool quit = false;  ///< the walk is over: the copy thread returns
   struct thief {
     int rank;
     double since;
@@ -111,9 +135,19 @@ class rank_state final : public treecopy::engine::walk_hook {
   std::string join(const std::string& rel) const;
   bool may_hand_off_;
   bool may_chunk_;
+  bool may_share_;
   std::size_t max_rel_;
   std::string prefix_;
 };
+
+/// A batch of a shared directory as one unit (one work message): the directory's path from SRC, a
+/// NUL, a byte of flags (the lister's dir_node::existed, always_chmod), then each file's DT_* type
+/// byte and NUL-terminated name. A directory unit is its path alone, which holds no NUL.
+std::string batch_unit(const std::string& rel, const treecopy::engine::dir_node& node,
+                       const std::string& names);
+/// Whether unit is a batch; if so, its directory and what the taker copies.
+bool parse_batch_unit(const std::string& unit, std::string& rel,
+                      treecopy::engine::setup_result::listed_batch& batch);
 
 /// The observer of a rank other than 0 under -v: the entries it copied (or removed), sent to rank
 /// 0 at the end (rank 0 lists them after its own).

@@ -61,20 +61,37 @@ int silent_rank(int argc, char** argv) {
 
 void print_stats(int rank, int size) {
   if (!std::getenv("TREECOPY_MPI_STATS")) return;
-  unsigned long long mine[6] = {stats.sent,      stats.bytes,  stats.units_given,
-                                stats.units_run, stats.chunks, stats.chunks ? 1ull : 0ull};
-  unsigned long long sum[6] = {};
-  MPI_Reduce(mine, sum, 6, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+  unsigned long long mine[8] = {stats.sent,          stats.bytes,
+                                stats.units_given,   stats.units_run,
+                                stats.chunks,        stats.chunks ? 1ull : 0ull,
+                                stats.batches_given, stats.batches_run ? 1ull : 0ull};
+  unsigned long long sum[8] = {};
+  MPI_Reduce(mine, sum, 8, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
   if (rank == 0)
     std::fprintf(stderr,
                  "treecopy-mpi: ranks %d, messages of the walk %llu, bytes %llu, units handed off "
-                 "%llu, units run %llu, chunks %llu, ranks that copied chunks %llu\n",
-                 size, sum[0], sum[1], sum[2], sum[3], sum[4], sum[5]);
+                 "%llu, units run %llu, chunks %llu, ranks that copied chunks %llu, batches of "
+                 "shared directories handed off %llu, ranks that copied batches %llu\n",
+                 size, sum[0], sum[1], sum[2], sum[3], sum[4], sum[5], sum[6], sum[7]);
+  // The hard-link phase: names sent to their owners, and the slowest rank's time in it.
+  unsigned long long link_bytes = 0;
+  double link_seconds = 0;
+  MPI_Reduce(&stats.link_bytes, &link_bytes, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, MPI_COMM_WORLD);
+  MPI_Reduce(&stats.link_seconds, &link_seconds, 1, MPI_DOUBLE, MPI_MAX, 0, MPI_COMM_WORLD);
+  if (rank == 0)
+    std::fprintf(stderr, "treecopy-mpi: hard-link names %llu bytes, hard-link phase %.3f s\n",
+                 link_bytes, link_seconds);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Open MPI chooses its point-to-point layer by starting every candidate (UCX, and the MTLs over
+  // libfabric and PSM): 0.2 s of the job's start on this machine, before any file is copied. The
+  // walk's messages are few and small (a few per thousand files, tens of bytes), which ob1 (over
+  // shared memory or TCP) carries as well, so it is the default here; a pml the user chose
+  // (mpirun --mca pml X, or OMPI_MCA_pml, which mpirun passes to every rank) is kept.
+  ::setenv("OMPI_MCA_pml", "ob1", 0);
   int provided = 0;
   MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
   int rank = 0, size = 1;

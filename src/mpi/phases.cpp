@@ -16,6 +16,7 @@
 #include "engine/reporter.hpp"
 #include "engine/setup.hpp"
 #include "fs/sys.hpp"
+#include "phase_copier.hpp"
 #include "plan/decide.hpp"
 #include "plan/filter.hpp"
 #include "serial.hpp"
@@ -55,6 +56,35 @@ std::vector<std::vector<char>> gather_to_root(const std::vector<char>& mine) {
       out.emplace_back(p, p + sizes[static_cast<std::size_t>(r)]);
     }
   return out;
+}
+
+// Every rank's to_rank[r] on rank r: what each rank sent this one, by sender.
+std::vector<std::vector<char>> all_to_all(const std::vector<std::vector<char>>& to_rank) {
+  const int size = static_cast<int>(to_rank.size());
+  std::vector<int> send_n(to_rank.size()), send_at(to_rank.size()), recv_n(to_rank.size()),
+      recv_at(to_rank.size());
+  std::vector<char> out;
+  for (int r = 0; r < size; ++r) {
+    const auto i = static_cast<std::size_t>(r);
+    send_at[i] = static_cast<int>(out.size());
+    send_n[i] = static_cast<int>(to_rank[i].size());
+    out.insert(out.end(), to_rank[i].begin(), to_rank[i].end());
+  }
+  MPI_Alltoall(send_n.data(), 1, MPI_INT, recv_n.data(), 1, MPI_INT, MPI_COMM_WORLD);
+  int total = 0;
+  for (int r = 0; r < size; ++r) {
+    recv_at[static_cast<std::size_t>(r)] = total;
+    total += recv_n[static_cast<std::size_t>(r)];
+  }
+  std::vector<char> in(static_cast<std::size_t>(total) + 1);
+  MPI_Alltoallv(out.data(), send_n.data(), send_at.data(), MPI_BYTE, in.data(), recv_n.data(),
+                recv_at.data(), MPI_BYTE, MPI_COMM_WORLD);
+  std::vector<std::vector<char>> from(to_rank.size());
+  for (std::size_t r = 0; r < from.size(); ++r) {
+    const char* p = in.data() + recv_at[r];
+    from[r].assign(p, p + recv_n[r]);
+  }
+  return from;
 }
 
 fs::unique_fd open_dst_root(const std::string& dst) {
@@ -117,15 +147,32 @@ std::uint64_t relink_group(int root, const std::string& dst, const std::vector<s
 
 }  // namespace
 
-void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report) {
-  writer w;
+// Every name of an inode goes to one owner rank, chosen by a hash of (dev, ino), which makes its
+// names one group: the names and the relinking are spread over the ranks, not gathered on one.
+void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report,
+                   message_stats& stats) {
+  const double start = MPI_Wtime();
+  struct timed {
+    message_stats& stats;
+    double start;
+    ~timed() { stats.link_seconds = MPI_Wtime() - start; }
+  } timing{stats, start};
+  int size = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  std::vector<writer> to(static_cast<std::size_t>(size));
   for (const link_record& r : local) {
+    const std::uint64_t h = (r.dev * 0x9E3779B97F4A7C15ull) ^ (r.ino * 0xC2B2AE3D27D4EB4Full);
+    writer& w = to[static_cast<std::size_t>((h ^ (h >> 29)) % static_cast<std::uint64_t>(size))];
     w.u64(r.dev);
     w.u64(r.ino);
     w.str(r.rel);
   }
-  const auto all = gather_to_root(w.bytes());
-  if (all.empty()) return;  // not rank 0
+  std::vector<std::vector<char>> bufs;
+  for (writer& w : to) {
+    stats.link_bytes += w.bytes().size();
+    bufs.push_back(std::move(w.bytes()));
+  }
+  const auto all = all_to_all(bufs);
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::vector<std::string>> groups;
   for (const auto& buf : all) {
     reader r(buf.data(), buf.size());
@@ -142,29 +189,14 @@ void relink_groups(const std::string& dst, std::vector<link_record> local, copy_
     if (names.size() < 2) continue;
     std::uint64_t bytes = 0;
     const std::uint64_t undone = relink_group(root.get(), dst, names, report, bytes);
-    // Those names were counted as files of their own: they are links to the first copy.
-    auto& files = report.copied[entry_kind::file];
-    const std::uint64_t n = std::min(undone, files);
-    files -= n;
-    report.copied[entry_kind::hardlink] += n;
-    report.bytes_copied -= std::min(bytes, report.bytes_copied);
+    // Those names were counted as files of their own (by whichever ranks copied them): they are
+    // links to the first copy. This rank's counts may go below zero, wrapping: only their sum
+    // over the ranks (gather_reports, modulo 2^64 as well) is ever read, and it is exact.
+    report.copied[entry_kind::file] -= undone;
+    report.copied[entry_kind::hardlink] += undone;
+    report.bytes_copied -= bytes;
   }
 }
-
-namespace {
-
-class no_driver final : public engine::entry_driver {
- public:
-  void descend(engine::dir_node*, const char*) override {}
-  void large_file_ahead(engine::dir_node*) override {}
-  bool take_large_file(engine::dir_node*, const char*, fs::unique_fd&, fs::unique_fd&,
-                       const struct stat&, bool) override {
-    return false;
-  }
-  void waiter_done(engine::dir_node*) override {}
-};
-
-}  // namespace
 
 void apply_dir_meta(const std::string& src, const std::string& dst,
                     const treecopy::copy_options& options, std::vector<deferred_dir>& dirs,
@@ -177,25 +209,10 @@ void apply_dir_meta(const std::string& src, const std::string& dst,
             [](const deferred_dir& a, const deferred_dir& b) { return a.depth > b.depth; });
 
   // The entry copier that applies them, as treecopy's walker would at finalization.
-  engine::setup_result setup;
-  setup.src_display = src;
-  setup.dst_display = dst;
-  mode_t mask = 0;
-  const int umask = fs::read_umask(mask) ? static_cast<int>(mask) : -1;
-  treecopy::plan::policy policy =
-      treecopy::plan::normalize(options, {fs::effective_uid(), fs::effective_gid(), umask});
-  treecopy::plan::guards guards;
-  treecopy::plan::filter filter;
-  engine::link_table links;
-  engine::stop_flags flags;
-  entries_only entries(observer);
-  engine::reporter rep(setup, options, &entries, flags);
-  no_driver driver;
-  engine::entry_copier copier({options, policy, guards, filter, links, rep, flags, driver});
-  engine::dir_node top, root;
-  top.is_top = true;
-  root.parent = &top;
-  rep.set_root(&root);
+  phase_copier pc(src, dst, options, observer);
+  engine::reporter& rep = pc.rep;
+  engine::entry_copier& copier = pc.copier;
+  engine::dir_node &top = pc.top, &root = pc.root;
   fs::unique_fd dst_root = dirs.empty() ? fs::unique_fd() : open_dst_root(dst);
 
   // Level by level, deepest first: a directory's mode may forbid reaching what is below it.

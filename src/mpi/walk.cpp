@@ -161,6 +161,7 @@ class walk_loop {
     for (const auto& g : gifts) {
       ++count_;
       ++stats_.units_given;
+      if (g.rel.find('\0') != std::string::npos) ++stats_.batches_given;
       send(g.rel.data(), static_cast<int>(g.rel.size()), g.rank, tag_work);
     }
     for (int r : empty) send(nullptr, 0, r, tag_work);

@@ -55,6 +55,13 @@ long units_handed_off(const process_result& r) {
   return std::regex_search(r.err, m, re) ? std::stol(m[1]) : -1;
 }
 
+// How many ranks copied batches of a shared (huge) directory's files (TREECOPY_MPI_STATS).
+long ranks_that_copied_batches(const process_result& r) {
+  std::smatch m;
+  static const std::regex re("ranks that copied batches ([0-9]+)");
+  return std::regex_search(r.err, m, re) ? std::stol(m[1]) : -1;
+}
+
 void write_file(const std::string& path, const std::string& data) {
   std::ofstream(path, std::ios::binary) << data;
 }
@@ -142,6 +149,55 @@ TEST_P(mpi_ranks, huge_directory_and_deep_chain) {
   const process_result r = run_mpi(GetParam(), {"-j", "1", src, dir / "dst"}, 240);
   ASSERT_FALSE(hung(r)) << r.describe();
   EXPECT_TRUE(exited_with(r, 0));
+  EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
+}
+
+// One flat directory of 20,000 files, some hard-linked to each other and to a name elsewhere, some
+// symlinks: the rank that lists it hands batches of its files to the other ranks, and the copy is
+// cp -a's. Then, changes on both sides and --update --delete: what DST has beyond SRC goes (the
+// lister's --delete saw the whole listing), what changed is copied again.
+TEST_P(mpi_ranks, huge_directory_shared_by_ranks) {
+  if (GetParam() == 1 || GetParam() == 8) GTEST_SKIP() << "2 and 4 ranks show it";
+  scratch_dir dir("mpi-flat");
+  const std::string src = dir / "src", flat = src + "/flat";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(flat.c_str(), 0750), 0);
+  ASSERT_EQ(::mkdir((src + "/other").c_str(), 0755), 0);
+  for (int f = 0; f < 20000; ++f) {
+    const std::string name = flat + "/f" + std::to_string(f);
+    write_file(name, std::string(f % 300, static_cast<char>('a' + f % 26)));
+    if (f % 3 == 0) {
+      ASSERT_EQ(::chmod(name.c_str(), 0600), 0);
+    }
+    if (f % 1000 == 0) {
+      ASSERT_EQ(::symlink(("f" + std::to_string(f)).c_str(), (name + ".lnk").c_str()), 0);
+    }
+  }
+  for (int g = 0; g < 20; ++g) {
+    const std::string first = flat + "/f" + std::to_string(g * 997);
+    ASSERT_EQ(::link(first.c_str(), (flat + "/h" + std::to_string(g)).c_str()), 0);
+    ASSERT_EQ(::link(first.c_str(), (src + "/other/h" + std::to_string(g)).c_str()), 0);
+  }
+  ASSERT_TRUE(exited_with(run_cp(src, dir / "cp"), 0));
+  const auto run_with_stats = [&](std::vector<std::string> args) {
+    ::setenv("TREECOPY_MPI_STATS", "1", 1);
+    process_result out = run_mpi(GetParam(), args, 240);
+    ::unsetenv("TREECOPY_MPI_STATS");
+    return out;
+  };
+  const process_result r = run_with_stats({"-j", "1", src, dir / "dst"});
+  ASSERT_FALSE(hung(r)) << r.describe();
+  EXPECT_TRUE(exited_with(r, 0));
+  EXPECT_GE(ranks_that_copied_batches(r), 1) << r.err;
+  EXPECT_NE(r.err.find("40 hard links"), std::string::npos) << r.err;
+  EXPECT_TRUE(same_trees(dir / "cp", dir / "dst", against("cp -a")));
+
+  write_file(flat + "/f5", "changed, and longer than before");
+  ASSERT_EQ(::unlink((flat + "/f7").c_str()), 0);
+  ASSERT_EQ(::unlink((flat + "/h3").c_str()), 0);
+  for (int e = 0; e < 50; ++e) write_file(dir / ("dst/flat/extra" + std::to_string(e)), "x");
+  const process_result u = run_with_stats({"-j", "1", "--update", "--delete", src, dir / "dst"});
+  EXPECT_TRUE(exited_with(u, 0));
   EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
 }
 

@@ -66,7 +66,7 @@ copier::copier(setup_result& setup, const copy_options& options, shared_run& run
   top_.is_top = true;
   top_.pinned = true;
   top_.pair = &setup_;
-  links_.set_hook(hook_);
+  if (hook_) run_.links.set_hook(hook_);
 }
 
 copier::~copier() = default;
@@ -110,6 +110,13 @@ void copier::open_top() {
   }
   entries_.where().src_dev = top_.src_dev;
   entries_.where().dst_name = setup_.dst_name;
+  entries_.where().shared_links = run_.pairs > 1;
+  if (run_.pairs > 1) {
+    // Until DST is open (a dry run may never open it), DST's parent's file system is DST's.
+    struct stat parent_st {};
+    if (!fs::stat(top_.dst_fd, parent_st)) entries_.where().top_dev = parent_st.st_dev;
+    entries_.where().dst_dev = entries_.where().top_dev;
+  }
   check_listed();
   open_previous();
 }
@@ -387,6 +394,7 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
     if (node == root_) {
       dst_root_dev_ = ds.st_dev;
       guards_.dst_root = file_id::of(ds);
+      if (run_.pairs > 1) entries_.where().dst_dev = ds.st_dev;
     } else {
       node->dst_foreign = ds.st_dev != dst_root_dev_;
     }

@@ -133,7 +133,7 @@ compared compare_data(const policy& p, const entry_facts& src, const entry_facts
 entry_decision decide_entry(const policy& p, const entry_facts& src, const entry_facts* dst,
                             const entry_context& ctx) {
   if (src.is_dir()) return decided(action::descend);
-  const bool group = p.preserve_links && src.nlink > 1 && !ctx.at_top;
+  const bool group = p.preserve_links && src.nlink > 1 && (!ctx.at_top || ctx.top_links);
   if (!dst) {
     entry_decision d = decided(action::create);
     d.claim_at_create = group;

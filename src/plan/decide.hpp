@@ -151,6 +151,9 @@ enum class action : std::uint8_t {
 /// What the engine knows of the entry besides the two stats.
 struct entry_context {
   bool at_top = false;  ///< the entry is SRC itself (not a directory)
+  /// SRC itself may share its inode with other pairs' entries (several pairs, one hard-link table):
+  /// at_top then takes part in hard-link groups.
+  bool top_links = false;
   link_answer link = link_answer::none;
   ino_t link_target_ino = 0;  ///< with link_to: the first copy's DST inode, 0 when unknown
   compared comparison = compared::not_done;

@@ -123,7 +123,8 @@ void copier::open_top() {
 
 // --link-dest: each PREV's counterpart of DST (PREV itself, or PREV/<DST's name> when several
 // pairs copy into one directory), opened once; one that does not exist is left out (everything
-// there is new). A SRC that is a file is looked up by name in the first PREV that has it.
+// there is new). A SRC that is a file is looked up by name in each PREV in turn, as a directory's
+// files are.
 void copier::open_previous() {
   if (!plan::links_previous(opt_) || opt_.dry_run) return;
   for (const std::string& prev : opt_.link_dest) {
@@ -132,9 +133,9 @@ void copier::open_previous() {
     if (!setup_.src_dir) {
       // A file: its counterpart is PREV itself with one pair (not a directory: nothing to link),
       // or PREV/<DST's name>.
-      if (run_.pairs == 1 || entries_.where().prev_parent_fd >= 0) continue;
+      if (run_.pairs == 1) continue;
       prev_.push_back(std::move(root.fd));
-      entries_.where().prev_parent_fd = prev_.back().get();
+      entries_.where().prev_parent_fds.push_back(prev_.back().get());
       entries_.where().prev_name = setup_.dst_name;
       continue;
     }

@@ -180,7 +180,7 @@ void entry_copier::copy_regular(dir_node* node, const char* name, const struct s
     }
   }
   if (opt_.link) return link_source(node, name, claimed);
-  if (!roots_.prev_fds.empty() || roots_.prev_parent_fd >= 0) {
+  if (!roots_.prev_fds.empty() || !roots_.prev_parent_fds.empty()) {
     if (link_previous(node, name, sfd.get(), st)) {
       if (first) link_waiters(node, name, st, true);
       return;

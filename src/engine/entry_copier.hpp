@@ -119,8 +119,8 @@ class entry_copier {
     dev_t dst_dev = 0;
     /// --link-dest: each PREV's counterpart of SRC's directory, in order (those that exist).
     std::vector<int> prev_fds;
-    /// --link-dest, SRC a file: the first PREV's directory and the name SRC's copy has there.
-    int prev_parent_fd = -1;
+    /// --link-dest, SRC a file: each PREV's directory, in order, and the name SRC's copy has there.
+    std::vector<int> prev_parent_fds;
     std::string prev_name;
   };
   roots& where() noexcept { return roots_; }

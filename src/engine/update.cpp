@@ -464,7 +464,9 @@ void entry_copier::dry_entry(dir_node* node, const char* name) {
       return rep_.report(node, name, false, operation::open_source, err);
     }
   }
-  if (dec.claim_at_create) {
+  // -l: a file becomes a new name of its source, as every name of its group does (no table).
+  const bool linked = opt_.link && S_ISREG(st.st_mode);
+  if (dec.claim_at_create && !linked) {
     c = links_.claim(st.st_dev, st.st_ino, claimant(node, name), node, name,
                      [] { return std::string(); });
     const plan::entry_decision at = plan::decide_create(to_answer(c.what));
@@ -480,10 +482,11 @@ void entry_copier::dry_entry(dir_node* node, const char* name) {
   if (S_ISREG(st.st_mode)) {
     rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
                                        std::memory_order_relaxed);
-    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size),
-                                      std::memory_order_relaxed);
+    if (!linked)  // a link copies no data
+      rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                        std::memory_order_relaxed);
   }
-  rep_.entry_done(node, name, kind_of(st.st_mode));
+  rep_.entry_done(node, name, linked ? entry_kind::hardlink : kind_of(st.st_mode));
 }
 
 // Names of a hard-link group that met its first name between claim() and finish() (another

@@ -2,6 +2,8 @@
 // d2 and f linked in the copy, as `cp -a d1 d2 f DIR` does (one hard-link table for the run), with
 // 2 and 8 workers, as root and as an unprivileged user; --update over such a copy, --dry-run's
 // counts, and a second pair whose DST is on another file system (the data is copied, no error).
+// Also --link --dry-run's counts (links, as -l makes), and --link-dest's PREVs all tried, in
+// order, for a file among several sources.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -206,6 +208,64 @@ TEST(pair_links_exdev_test, name_across_a_mount_inside_dst_is_copied) {
 
   EXPECT_EQ(diffs(s / "src", s / "dst", o), "");
   EXPECT_EQ(*read_file(s / "dst/sub/b"), "one inode, two file systems");
+}
+
+// The part of --json's summary that tells what was done: the entries by kind, and the bytes.
+std::string json_counts(const std::string& out) {
+  const std::size_t at = out.find("\"entries\":");
+  const std::size_t end = out.find(",\"bytes_per_second\"", at);
+  return at == std::string::npos || end == std::string::npos ? out : out.substr(at, end - at);
+}
+
+// --link --dry-run says what -l does: every file a hard link (to its source), no data copied.
+TEST(link_dry_run_test, counts_links_as_the_real_run_does) {
+  scratch_dir s("link-dry");
+  tree_maker m(s / "src", 9);
+  m.dir("sub", 0755);
+  m.file("a", "alpha", 0644);
+  m.file("sub/b", "bravo bravo", 0600);
+  m.hardlink("a", "sub/a_again");
+  m.symlink("sym", "a");
+  m.special("fifo", S_IFIFO, 0644);
+  m.finish();
+  const process_result dry = tc({"-l", "--dry-run", "--json", s / "src", s / "dst"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.describe();
+  const process_result real = tc({"-l", "--json", s / "src", s / "dst"});
+  ASSERT_EQ(real.exit_code, 0) << real.describe();
+  EXPECT_EQ(json_counts(dry.out), json_counts(real.out));
+  EXPECT_NE(json_counts(real.out).find("\"file\":0,"), std::string::npos) << real.out;
+  EXPECT_NE(json_counts(real.out).find("\"hardlink\":3,"), std::string::npos) << real.out;
+  // The human summary too.
+  const process_result dry_text = tc({"-l", "--dry-run", s / "src", s / "dst2"});
+  EXPECT_NE(dry_text.err.find("(2 directories, 1 symlink, 3 hard links, 1 FIFO), 0 B"),
+            std::string::npos)
+      << dry_text.err;
+}
+
+// --link-dest with several PREVs and a file among the sources: each PREV is tried in order, as
+// for a directory's files.
+TEST(link_dest_pairs_test, file_source_tries_every_prev_in_order) {
+  scratch_dir s("link-dest-file");
+  tree_maker m(s / "in", 4);
+  m.dir("d", 0755);
+  m.file("d/x", "ex", 0644);
+  m.file("f", "the file source", 0640);
+  m.finish();
+  for (const std::string prev : {"prev1", "prev2", "prev3"})
+    ASSERT_EQ(::mkdir((s / prev).c_str(), 0755), 0);
+  // prev1 has f with another mode (not linked), prev2 an unchanged f, prev3 one too (not reached).
+  ASSERT_EQ(::system(("cp -a " + s / "in/f" + " " + s / "prev1/f").c_str()), 0);
+  ASSERT_EQ(::chmod((s / "prev1/f").c_str(), 0600), 0);
+  ASSERT_EQ(::system(("cp -a " + s / "in/f" + " " + s / "prev2/f").c_str()), 0);
+  ASSERT_EQ(::system(("cp -a " + s / "in/f" + " " + s / "prev3/f").c_str()), 0);
+  ASSERT_EQ(::mkdir((s / "out").c_str(), 0755), 0);
+  const process_result r = tc({"--link-dest", s / "prev1", "--link-dest", s / "prev2",
+                               "--link-dest", s / "prev3", s / "in/d", s / "in/f", s / "out"});
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_EQ(lstat_of(s / "out/f").st_ino, lstat_of(s / "prev2/f").st_ino);
+  EXPECT_EQ(lstat_of(s / "prev1/f").st_mode & 07777, 0600u);  // PREV untouched
+  EXPECT_EQ(diffs(s / "in/f", s / "out/f"), "");
+  EXPECT_EQ(diffs(s / "in/d", s / "out/d"), "");
 }
 
 }  // namespace

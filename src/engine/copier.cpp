@@ -67,6 +67,8 @@ copier::copier(setup_result& setup, const copy_options& options, shared_run& run
   top_.pinned = true;
   top_.pair = &setup_;
   if (hook_) run_.links.set_hook(hook_);
+  guards_.pair = run.copiers_made++;
+  guards_.pair_dsts = run.dsts.get();
 }
 
 copier::~copier() = default;
@@ -174,6 +176,12 @@ pair_run::pair_run(std::vector<setup_result>& setups, const copy_options& option
       shared_(setups.empty() ? no_pair() : setups.front(), options, observer) {
   shared_.jobs = options.jobs ? options.jobs : default_jobs();
   shared_.pairs = setups.size();
+  if (setups.size() > 1) {
+    // DSTs there before the copy are guarded from the start; new ones once each pair makes its.
+    shared_.dsts = std::make_unique<plan::dst_roots>(setups.size());
+    for (std::size_t i = 0; i < setups.size(); ++i)
+      if (setups[i].dst_exists) shared_.dsts->publish(i, setups[i].dst_id);
+  }
   shared_.sampler_wanted = observer != nullptr;
   plan_threads(shared_);
   plan_descriptors(shared_, setups.size(),
@@ -396,6 +404,9 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
       dst_root_dev_ = ds.st_dev;
       guards_.dst_root = file_id::of(ds);
       if (run_.pairs > 1) entries_.where().dst_dev = ds.st_dev;
+      // Before any entry is written in it: from now on no other pair copies it as a source's
+      // directory (met through a bind mount or a followed link), as this pair never does.
+      if (run_.dsts) run_.dsts->publish(guards_.pair, guards_.dst_root);
     } else {
       node->dst_foreign = ds.st_dev != dst_root_dev_;
     }

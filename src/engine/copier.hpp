@@ -51,6 +51,9 @@ struct shared_run {
   std::atomic<int> open_dir_fds{0};
   /// One hard-link table for every pair: a file linked between two sources is linked in the copy.
   link_table links;
+  /// With several pairs: each pair's DST once opened, guarded by every other pair (plan::guards).
+  std::unique_ptr<plan::dst_roots> dsts;
+  std::size_t copiers_made = 0;  ///< the next copier's index among the pairs
 };
 
 /// Plans the descriptors of a run of pairs (walker.cpp): fewer workers under a low limit, the

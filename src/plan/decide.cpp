@@ -293,6 +293,22 @@ bool new_needs_chmod(const policy& p, const entry_facts& src, mode_t mode,
 // ---- directories
 // ---------------------------------------------------------------------------------
 
+void dst_roots::publish(std::size_t pair, const identity& id) noexcept {
+  if (pair >= count_) return;
+  slots_[pair].dev.store(id.dev, std::memory_order_relaxed);
+  slots_[pair].ino.store(id.ino, std::memory_order_release);
+}
+
+bool dst_roots::other_than(std::size_t pair, const identity& id) const noexcept {
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (i == pair) continue;
+    const ino_t ino = slots_[i].ino.load(std::memory_order_acquire);
+    if (ino != 0 && ino == id.ino && slots_[i].dev.load(std::memory_order_relaxed) == id.dev)
+      return true;
+  }
+  return false;
+}
+
 bool guards::holds_source(const identity& id) const noexcept {
   return std::any_of(src_chain.begin(), src_chain.end(),
                      [&](const identity& a) { return a == id; });

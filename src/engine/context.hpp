@@ -86,9 +86,9 @@ struct link_claim {
 /// name when it waited), and where its copy would be found by another pair's later names.
 struct link_claimant {
   entry_copier* owner = nullptr;
-  int root_fd = -1;            ///< what the parent path is relative to (link_claim::target_root)
-  dev_t dst_dev = 0;           ///< the file system the copy is made on (link_table's key)
-  std::string_view dst_name;   ///< the name the copy has in DST (differs from the source's at top)
+  int root_fd = -1;           ///< what the parent path is relative to (link_claim::target_root)
+  dev_t dst_dev = 0;          ///< the file system the copy is made on (link_table's key)
+  std::string_view dst_name;  ///< the name the copy has in DST (differs from the source's at top)
 };
 
 /// Inodes with st_nlink > 1, so that every further name becomes a hard link to the first copy, even
@@ -103,8 +103,9 @@ class link_table {
   };
 
   /// Registers a name of (dev, ino) copied onto the file system who.dst_dev: a group per file
-  /// system, as a link cannot cross them (pairs whose DSTs are on different ones). The first caller copies the data; while it does, later callers
-  /// are queued (their node stays pinned) and linked when the copy finishes.
+  /// system, as a link cannot cross them (pairs whose DSTs are on different ones). The first caller
+  /// copies the data; while it does, later callers are queued (their node stays pinned) and linked
+  /// when the copy finishes.
   link_claim claim(dev_t dev, ino_t ino, const link_claimant& who, dir_node* node,
                    std::string_view name, const std::function<std::string()>& parent_path);
 

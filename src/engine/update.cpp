@@ -495,10 +495,9 @@ void entry_copier::dry_waiters(std::vector<link_table::waiter> waiters, bool ok,
   for (auto& w : waiters) {
     struct stat have {};
     plan::entry_facts have_facts;
-    const bool looked =
-        ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
-        !fs::stat_at(w.node->dst_fd, w.owner->dst_name(w.node, w.name.c_str()), have,
-                     fs::follow::no);
+    const bool looked = ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
+                        !fs::stat_at(w.node->dst_fd, w.owner->dst_name(w.node, w.name.c_str()),
+                                     have, fs::follow::no);
     if (looked) have_facts = plan::entry_facts::of(have);
     switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
       case plan::action::skip:

@@ -106,8 +106,7 @@ TEST(forms_pairs_test, source_reaching_another_pairs_dst_is_refused_as_its_own_i
   ASSERT_EQ(::symlink((s / "out/b").c_str(), (s / "in/a/peek").c_str()), 0);
   for (const std::string jobs : {"1", "4"}) {
     SCOPED_TRACE(jobs);
-    const process_result r =
-        tc({"-L", "--merge", "-j", jobs, s / "in/a", s / "in/b", s / "out"});
+    const process_result r = tc({"-L", "--merge", "-j", jobs, s / "in/a", s / "in/b", s / "out"});
     EXPECT_EQ(r.exit_code, 1) << r.describe();
     const auto errors = parse_error_lines(r.err);
     ASSERT_EQ(errors.size(), 2u) << r.describe();
@@ -117,11 +116,12 @@ TEST(forms_pairs_test, source_reaching_another_pairs_dst_is_refused_as_its_own_i
     }
     EXPECT_FALSE(exists(s / "out/a/own")) << r.describe();
     EXPECT_FALSE(exists(s / "out/a/peek")) << r.describe();
-    EXPECT_EQ(diffs(s / "in/b", s / "out/b", [] {
-                compare_options o;
-                o.root_metadata = false;
-                return o;
-              }()),
+    EXPECT_EQ(diffs(s / "in/b", s / "out/b",
+                    [] {
+                      compare_options o;
+                      o.root_metadata = false;
+                      return o;
+                    }()),
               "");
   }
 }

@@ -1,6 +1,6 @@
-// Hard links between the sources of one call: `treecopy d1 d2 f DIR` keeps a file linked between d1,
-// d2 and f linked in the copy, as `cp -a d1 d2 f DIR` does (one hard-link table for the run), with
-// 2 and 8 workers, as root and as an unprivileged user; --update over such a copy, --dry-run's
+// Hard links between the sources of one call: `treecopy d1 d2 f DIR` keeps a file linked between
+// d1, d2 and f linked in the copy, as `cp -a d1 d2 f DIR` does (one hard-link table for the run),
+// with 2 and 8 workers, as root and as an unprivileged user; --update over such a copy, --dry-run's
 // counts, and a second pair whose DST is on another file system (the data is copied, no error).
 // Also --link --dry-run's counts (links, as -l makes), and --link-dest's PREVs all tried, in
 // order, for a file among several sources.
@@ -104,24 +104,24 @@ TEST_F(pair_links_test, links_between_sources_are_kept_as_cp_keeps_them_8_worker
   for (int round = 0; round < 5; ++round) {
     SCOPED_TRACE(round);
     copy_with("8");
-    ASSERT_EQ(::system(("rm -rf " + s_ / "out/d1" + " " + s_ / "out/d2" + " " + s_ / "out/f").c_str()),
-              0);
+    ASSERT_EQ(
+        ::system(("rm -rf " + s_ / "out/d1" + " " + s_ / "out/d2" + " " + s_ / "out/f").c_str()),
+        0);
   }
 }
 
 TEST_F(pair_links_test, links_between_sources_are_kept_as_an_unprivileged_user) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to hand the trees to uid 65534";
   ASSERT_EQ(::chmod(s_.path().c_str(), 0777), 0);
-  ASSERT_EQ(::system(("chown -R 65534:65534 " + s_ / "in" + " " + s_ / "ref" + " " + s_ / "out")
-                         .c_str()),
-            0);
+  ASSERT_EQ(
+      ::system(("chown -R 65534:65534 " + s_ / "in" + " " + s_ / "ref" + " " + s_ / "out").c_str()),
+      0);
   copy_with("8", as_uid(65534));
 }
 
 TEST_F(pair_links_test, library_pairs_share_one_link_table) {
-  const std::vector<treecopy::copy_pair> pairs = {{s_ / "in/d1", s_ / "out/d1"},
-                                                  {s_ / "in/d2", s_ / "out/d2"},
-                                                  {s_ / "in/f", s_ / "out/f"}};
+  const std::vector<treecopy::copy_pair> pairs = {
+      {s_ / "in/d1", s_ / "out/d1"}, {s_ / "in/d2", s_ / "out/d2"}, {s_ / "in/f", s_ / "out/f"}};
   treecopy::copy_options o;
   o.jobs = 8;
   const treecopy::copy_report r = treecopy::copy_trees(pairs, o);

@@ -48,10 +48,11 @@ bool into_dir(const std::vector<std::string>& sources, const std::string& dir,
 
 }  // namespace
 
-bool read_files_from(const std::string& file, bool nul, std::vector<std::string>& paths) {
+bool read_records(const std::string& file, const char* option, char sep,
+                  const std::function<void(std::string)>& each) {
   std::FILE* f = file == "-" ? stdin : std::fopen(file.c_str(), "re");
   if (!f) {
-    std::fprintf(stderr, "treecopy: --files-from %s: %s\n", treecopy::quote(file).c_str(),
+    std::fprintf(stderr, "treecopy: %s %s: %s\n", option, treecopy::quote(file).c_str(),
                  std::strerror(errno));
     return false;
   }
@@ -59,21 +60,27 @@ bool read_files_from(const std::string& file, bool nul, std::vector<std::string>
   std::size_t cap = 0;
   ssize_t n;
   errno = 0;
-  while ((n = ::getdelim(&line, &cap, nul ? '\0' : '\n', f)) >= 0) {
+  while ((n = ::getdelim(&line, &cap, sep, f)) >= 0) {
     std::string p(line, static_cast<std::size_t>(n));
-    if (!p.empty() && p.back() == (nul ? '\0' : '\n')) p.pop_back();
-    if (p.empty() || (!nul && (p[0] == '#' || p[0] == ';'))) continue;
-    paths.push_back(std::move(p));
+    if (!p.empty() && p.back() == sep) p.pop_back();
+    each(std::move(p));
   }
   const int err = std::ferror(f) ? (errno ? errno : EIO) : 0;
   std::free(line);
   if (f != stdin) std::fclose(f);
   if (err) {
-    std::fprintf(stderr, "treecopy: --files-from %s: cannot read: %s\n",
+    std::fprintf(stderr, "treecopy: %s %s: cannot read: %s\n", option,
                  treecopy::quote(file).c_str(), std::strerror(err));
     return false;
   }
   return true;
+}
+
+bool read_files_from(const std::string& file, bool nul, std::vector<std::string>& paths) {
+  return read_records(file, "--files-from", nul ? '\0' : '\n', [&](std::string p) {
+    if (p.empty() || (!nul && (p[0] == '#' || p[0] == ';'))) return;
+    paths.push_back(std::move(p));
+  });
 }
 
 std::string name_in_dir(const std::string& src) {

@@ -1,6 +1,7 @@
 // cp's command-line forms: which (SRC, DST) pairs the paths of the command line name.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,12 @@ struct form_args {
 /// prints why not (bad usage: DIR missing or not a directory, a SRC without a name of its own)
 /// and returns nullopt.
 std::optional<std::vector<treecopy::copy_pair>> pairs_of(const form_args& f, std::string& dir);
+
+/// Reads FILE ("-": stdin) as records ended by sep (the last one may lack it), handing each to
+/// each without its separator. option names FILE's option in messages: prints why and returns
+/// false when FILE cannot be opened or read to its end.
+bool read_records(const std::string& file, const char* option, char sep,
+                  const std::function<void(std::string)>& each);
 
 /// Reads the paths of --files-from FILE ("-": stdin): one a line (a trailing '\r' kept, blank
 /// lines and lines starting with '#' or ';' skipped, as rsync does), or NUL-separated with nul

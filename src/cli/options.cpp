@@ -109,31 +109,11 @@ namespace {
 // A file that cannot be read to its end (a directory, an I/O error) is bad input, not "no rules":
 // copying what the rules were meant to leave out cannot be undone.
 bool read_pattern_file(const std::string& path, std::vector<treecopy::filter_rule>& rules) {
-  std::FILE* f = path == "-" ? stdin : std::fopen(path.c_str(), "re");
-  if (!f) {
-    std::fprintf(stderr, "treecopy: --exclude-from %s: %s\n", treecopy::quote(path).c_str(),
-                 std::strerror(errno));
-    return false;
-  }
-  char* line = nullptr;
-  std::size_t cap = 0;
-  ssize_t n;
-  errno = 0;
-  while ((n = ::getline(&line, &cap, f)) >= 0) {
-    std::string p(line, static_cast<std::size_t>(n));
-    while (!p.empty() && (p.back() == '\n' || p.back() == '\r')) p.pop_back();
-    if (p.empty() || p[0] == '#') continue;
+  return read_records(path, "--exclude-from", '\n', [&](std::string p) {
+    while (!p.empty() && p.back() == '\r') p.pop_back();
+    if (p.empty() || p[0] == '#') return;
     rules.push_back({false, std::move(p)});
-  }
-  const int err = std::ferror(f) ? (errno ? errno : EIO) : 0;
-  std::free(line);
-  if (f != stdin) std::fclose(f);
-  if (err) {
-    std::fprintf(stderr, "treecopy: --exclude-from %s: cannot read: %s\n",
-                 treecopy::quote(path).c_str(), std::strerror(err));
-    return false;
-  }
-  return true;
+  });
 }
 
 // Filter rules in command-line order: --include and --exclude interleave, and the first rule that

@@ -24,6 +24,7 @@
 namespace treecopy::engine {
 
 struct setup_result;  // setup.hpp
+class entry_copier;   // entry_copier.hpp
 
 /// One source directory being copied. Lives from the task that lists it until its metadata has been
 /// applied, which happens when the last of its children is done (pending reaches zero).
@@ -76,25 +77,41 @@ struct link_claim {
   std::string target_parent;  ///< for link_to: destination directory of the first copy, from root
   std::string target_name;    ///< for link_to: its name there
   ino_t target_ino = 0;       ///< for link_to: the destination inode of the first copy (update)
+  /// for link_to: the directory target_parent is relative to (the first copy's pair's DST root,
+  /// or DST's parent when that pair's SRC is a file).
+  int target_root = -1;
+};
+
+/// Who claims a name in the hard-link table: the pair's entry copier (which links or copies the
+/// name when it waited), and where its copy would be found by another pair's later names.
+struct link_claimant {
+  entry_copier* owner = nullptr;
+  int root_fd = -1;           ///< what the parent path is relative to (link_claim::target_root)
+  dev_t dst_dev = 0;          ///< the file system the copy is made on (link_table's key)
+  std::string_view dst_name;  ///< the name the copy has in DST (differs from the source's at top)
 };
 
 /// Inodes with st_nlink > 1, so that every further name becomes a hard link to the first copy, even
-/// when two workers meet two names of the same inode at the same time.
+/// when two workers meet two names of the same inode at the same time. One table serves every pair
+/// of a run (shared_run), as cp keeps links between its sources.
 class link_table {
  public:
   struct waiter {
+    entry_copier* owner;  ///< the entry copier of the waiting name's pair
     dir_node* node;
     std::string name;
   };
 
-  /// Registers a name of (dev, ino). The first caller copies the data; while it does, later callers
-  /// are queued (their node stays pinned) and linked when the copy finishes.
-  link_claim claim(dev_t dev, ino_t ino, dir_node* node, std::string_view name,
-                   const std::function<std::string()>& parent_path);
+  /// Registers a name of (dev, ino) copied onto the file system who.dst_dev: a group per file
+  /// system, as a link cannot cross them (pairs whose DSTs are on different ones). The first caller
+  /// copies the data; while it does, later callers are queued (their node stays pinned) and linked
+  /// when the copy finishes.
+  link_claim claim(dev_t dev, ino_t ino, const link_claimant& who, dir_node* node,
+                   std::string_view name, const std::function<std::string()>& parent_path);
 
   /// The first copy finished (ok or not), as destination inode dst_ino: returns the names that
   /// waited for it.
-  std::vector<waiter> finish(dev_t dev, ino_t ino, bool ok, ino_t dst_ino);
+  std::vector<waiter> finish(dev_t dev, ino_t ino, dev_t dst_dev, bool ok, ino_t dst_ino);
 
   /// A distributed copy: every name claimed is also told to hook (other processes may meet other
   /// names of the same inode). Set before the first claim.
@@ -106,18 +123,26 @@ class link_table {
     enum class state { copying, done, failed } st = state::copying;
     std::string parent;  // destination parent of the first name, relative to the destination root
     std::string name;
+    int root_fd = -1;  // what parent is relative to
     ino_t dst_ino = 0;
     std::vector<waiter> waiters;
   };
+  struct key {
+    dev_t dev;
+    ino_t ino;
+    dev_t dst_dev;
+    bool operator==(const key&) const = default;
+  };
   struct key_hash {
-    std::size_t operator()(const std::pair<dev_t, ino_t>& k) const noexcept {
-      return std::hash<ino_t>{}(k.second) ^ (std::hash<dev_t>{}(k.first) << 1);
+    std::size_t operator()(const key& k) const noexcept {
+      return std::hash<ino_t>{}(k.ino) ^ (std::hash<dev_t>{}(k.dev) << 1) ^
+             (std::hash<dev_t>{}(k.dst_dev) << 2);
     }
   };
   static constexpr std::size_t shard_count = 16;
   struct shard {
     std::mutex mu;
-    std::unordered_map<std::pair<dev_t, ino_t>, group, key_hash> groups;
+    std::unordered_map<key, group, key_hash> groups;
   };
   shard& shard_for(dev_t dev, ino_t ino) { return shards_[(ino ^ dev) % shard_count]; }
   std::array<shard, shard_count> shards_;

@@ -66,7 +66,9 @@ copier::copier(setup_result& setup, const copy_options& options, shared_run& run
   top_.is_top = true;
   top_.pinned = true;
   top_.pair = &setup_;
-  links_.set_hook(hook_);
+  if (hook_) run_.links.set_hook(hook_);
+  guards_.pair = run.copiers_made++;
+  guards_.pair_dsts = run.dsts.get();
 }
 
 copier::~copier() = default;
@@ -110,13 +112,21 @@ void copier::open_top() {
   }
   entries_.where().src_dev = top_.src_dev;
   entries_.where().dst_name = setup_.dst_name;
+  entries_.where().shared_links = run_.pairs > 1;
+  if (run_.pairs > 1) {
+    // Until DST is open (a dry run may never open it), DST's parent's file system is DST's.
+    struct stat parent_st {};
+    if (!fs::stat(top_.dst_fd, parent_st)) entries_.where().top_dev = parent_st.st_dev;
+    entries_.where().dst_dev = entries_.where().top_dev;
+  }
   check_listed();
   open_previous();
 }
 
 // --link-dest: each PREV's counterpart of DST (PREV itself, or PREV/<DST's name> when several
 // pairs copy into one directory), opened once; one that does not exist is left out (everything
-// there is new). A SRC that is a file is looked up by name in the first PREV that has it.
+// there is new). A SRC that is a file is looked up by name in each PREV in turn, as a directory's
+// files are.
 void copier::open_previous() {
   if (!plan::links_previous(opt_) || opt_.dry_run) return;
   for (const std::string& prev : opt_.link_dest) {
@@ -125,9 +135,9 @@ void copier::open_previous() {
     if (!setup_.src_dir) {
       // A file: its counterpart is PREV itself with one pair (not a directory: nothing to link),
       // or PREV/<DST's name>.
-      if (run_.pairs == 1 || entries_.where().prev_parent_fd >= 0) continue;
+      if (run_.pairs == 1) continue;
       prev_.push_back(std::move(root.fd));
-      entries_.where().prev_parent_fd = prev_.back().get();
+      entries_.where().prev_parent_fds.push_back(prev_.back().get());
       entries_.where().prev_name = setup_.dst_name;
       continue;
     }
@@ -166,6 +176,12 @@ pair_run::pair_run(std::vector<setup_result>& setups, const copy_options& option
       shared_(setups.empty() ? no_pair() : setups.front(), options, observer) {
   shared_.jobs = options.jobs ? options.jobs : default_jobs();
   shared_.pairs = setups.size();
+  if (setups.size() > 1) {
+    // DSTs there before the copy are guarded from the start; new ones once each pair makes its.
+    shared_.dsts = std::make_unique<plan::dst_roots>(setups.size());
+    for (std::size_t i = 0; i < setups.size(); ++i)
+      if (setups[i].dst_exists) shared_.dsts->publish(i, setups[i].dst_id);
+  }
   shared_.sampler_wanted = observer != nullptr;
   plan_threads(shared_);
   plan_descriptors(shared_, setups.size(),
@@ -393,6 +409,10 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
     if (node == root_) {
       dst_root_dev_ = ds.st_dev;
       guards_.dst_root = file_id::of(ds);
+      if (run_.pairs > 1) entries_.where().dst_dev = ds.st_dev;
+      // Before any entry is written in it: from now on no other pair copies it as a source's
+      // directory (met through a bind mount or a followed link), as this pair never does.
+      if (run_.dsts) run_.dsts->publish(guards_.pair, guards_.dst_root);
     } else {
       node->dst_foreign = ds.st_dev != dst_root_dev_;
     }

@@ -49,6 +49,11 @@ struct shared_run {
   unsigned stream_cap = 1;        ///< large-file chunks copied at once, by each pair
   std::size_t big_queue_cap = 4;  ///< large files that may wait for a stream, in each pair
   std::atomic<int> open_dir_fds{0};
+  /// One hard-link table for every pair: a file linked between two sources is linked in the copy.
+  link_table links;
+  /// With several pairs: each pair's DST once opened, guarded by every other pair (plan::guards).
+  std::unique_ptr<plan::dst_roots> dsts;
+  std::size_t copiers_made = 0;  ///< the next copier's index among the pairs
 };
 
 /// Plans the descriptors of a run of pairs (walker.cpp): fewer workers under a low limit, the
@@ -171,10 +176,12 @@ class copier final : private stream_owner, private entry_driver {
 
   plan::filter filter_;
   std::vector<fs::unique_fd> prev_;  ///< --link-dest: PREV's counterparts of SRC's directory
-  link_table links_;
+  /// DST's root once finalized, with other pairs: their names of a hard-link group first copied
+  /// here are linked from it (link_claim::target_root) until the run ends.
+  fs::unique_fd kept_dst_root_;
   stream_queue streams_{*this};
   /// Copies the entries; this walker is its driver.
-  entry_copier entries_{{opt_, pol_, guards_, filter_, links_, rep_, flags_, *this}};
+  entry_copier entries_{{opt_, pol_, guards_, filter_, run_.links, rep_, flags_, *this}};
 };
 
 }  // namespace treecopy::engine

@@ -180,7 +180,7 @@ void entry_copier::copy_regular(dir_node* node, const char* name, const struct s
     }
   }
   if (opt_.link) return link_source(node, name, claimed);
-  if (!roots_.prev_fds.empty() || roots_.prev_parent_fd >= 0) {
+  if (!roots_.prev_fds.empty() || !roots_.prev_parent_fds.empty()) {
     if (link_previous(node, name, sfd.get(), st)) {
       if (first) link_waiters(node, name, st, true);
       return;
@@ -405,19 +405,21 @@ void entry_copier::copy_special(dir_node* node, const char* name, const struct s
 // done); false when the caller must copy it, with first telling whether others may wait for it.
 bool entry_copier::handle_links(dir_node* node, const char* name, const struct stat& st,
                                 bool& first) {
-  link_claim c = links_.claim(st.st_dev, st.st_ino, node, name, [&] { return rel_path(node); });
+  link_claim c = links_.claim(st.st_dev, st.st_ino, claimant(node, name), node, name,
+                              [&] { return rel_path(node); });
   const plan::entry_decision d = plan::decide_create(to_answer(c.what));
   switch (d.what) {
     case plan::action::wait:
       return true;
     case plan::action::link: {
-      fs::opened parent = fs::open_beneath(roots_.dst_fd, c.target_parent);
+      fs::opened parent = fs::open_beneath(c.target_root, c.target_parent);
       if (!parent) {
         rep_.report(node, name, true, operation::link, parent.error);
         return true;
       }
-      make_link(node, name, parent.fd.get(), c.target_name.c_str());
-      return true;
+      if (make_link(node, name, parent.fd.get(), c.target_name.c_str())) return true;
+      first = false;  // the first copy is on another file system: copy the data
+      return false;
     }
     default:
       first = d.first_link;
@@ -425,13 +427,26 @@ bool entry_copier::handle_links(dir_node* node, const char* name, const struct s
   }
 }
 
-void entry_copier::make_link(dir_node* node, const char* name, int target_dir,
+bool entry_copier::make_link(dir_node* node, const char* name, int target_dir,
                              const char* target_name) {
   const char* dname = dst_name(node, name);
-  if (!create_replacing(node, name, operation::link,
-                        [&] { return fs::link_at(target_dir, target_name, node->dst_fd, dname); }))
-    return;
+  // The first copy in another pair's DST on another file system: not an error, the caller copies
+  // the data (nothing was created: link() checks the file systems after the name is free).
+  bool elsewhere = false;
+  if (!create_replacing(node, name, operation::link, [&] {
+        std::error_code err = fs::link_at(target_dir, target_name, node->dst_fd, dname);
+        if (err != std::errc::cross_device_link) return err;
+        elsewhere = true;
+        return std::error_code();
+      }))
+    return true;
+  if (elsewhere) return false;
   rep_.entry_done(node, name, entry_kind::hardlink);
+  return true;
+}
+
+link_claimant entry_copier::claimant(const dir_node* node, const char* name) noexcept {
+  return {this, node->is_top ? node->dst_fd : roots_.dst_fd, link_dev(node), dst_name(node, name)};
 }
 
 void entry_copier::link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok) {
@@ -443,34 +458,38 @@ void entry_copier::link_waiters(dir_node* node, const char* name, const struct s
       !fs::stat_at(node->dst_fd, dst_name(node, name), dst, fs::follow::no))
     dst_ino = dst.st_ino;
   try {
-    waiters = links_.finish(st.st_dev, st.st_ino, ok, dst_ino);
+    waiters = links_.finish(st.st_dev, st.st_ino, link_dev(node), ok, dst_ino);
   } catch (const std::bad_alloc&) {
     return;
   }
   for (auto& w : waiters) {
+    // The waiting name may belong to another pair: its own entry copier links or copies it.
+    entry_copier& e = *w.owner;
     // Only with the first copy's inode remembered (--update) is what the name has looked at.
     struct stat have {};
     plan::entry_facts have_facts;
     const bool looked =
         ok && dst_ino != 0 &&
-        !fs::stat_at(w.node->dst_fd, dst_name(w.node, w.name.c_str()), have, fs::follow::no);
+        !fs::stat_at(w.node->dst_fd, e.dst_name(w.node, w.name.c_str()), have, fs::follow::no);
     if (looked) have_facts = plan::entry_facts::of(have);
     switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
       case plan::action::skip:  // --update: this name is already a link to the first copy
         rep_.skipped();
         break;
       case plan::action::link:
-        make_link(w.node, w.name.c_str(), node->dst_fd, dst_name(node, name));
+        if (!e.make_link(w.node, w.name.c_str(), node->dst_fd, dst_name(node, name)))
+          e.copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);  // another file system
         break;
       default:
-        copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);
+        e.copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);
         break;
     }
-    driver_.waiter_done(w.node);
+    e.driver_.waiter_done(w.node);
   }
 }
 
-link_claim link_table::claim(dev_t dev, ino_t ino, dir_node* node, std::string_view name,
+link_claim link_table::claim(dev_t dev, ino_t ino, const link_claimant& who, dir_node* node,
+                             std::string_view name,
                              const std::function<std::string()>& parent_path) {
   if (hook_) {
     std::string rel = parent_path();
@@ -478,31 +497,33 @@ link_claim link_table::claim(dev_t dev, ino_t ino, dir_node* node, std::string_v
   }
   shard& sh = shard_for(dev, ino);
   std::lock_guard lock(sh.mu);
-  auto [it, inserted] = sh.groups.try_emplace({dev, ino});
+  auto [it, inserted] = sh.groups.try_emplace({dev, ino, who.dst_dev});
   group& g = it->second;
   if (inserted) {
     g.parent = parent_path();
-    g.name = name;
+    g.name = who.dst_name;
+    g.root_fd = who.root_fd;
     return {link_claim::kind::first, {}, {}};
   }
   switch (g.st) {
     case group::state::copying:
-      g.waiters.push_back({node, std::string(name)});
+      g.waiters.push_back({who.owner, node, std::string(name)});
       node->users.fetch_add(1, std::memory_order_relaxed);
       node->pending.fetch_add(1, std::memory_order_relaxed);
       return {link_claim::kind::wait, {}, {}};
     case group::state::done:
-      return {link_claim::kind::link_to, g.parent, g.name, g.dst_ino};
+      return {link_claim::kind::link_to, g.parent, g.name, g.dst_ino, g.root_fd};
     case group::state::failed:
     default:
       return {link_claim::kind::copy, {}, {}};
   }
 }
 
-std::vector<link_table::waiter> link_table::finish(dev_t dev, ino_t ino, bool ok, ino_t dst_ino) {
+std::vector<link_table::waiter> link_table::finish(dev_t dev, ino_t ino, dev_t dst_dev, bool ok,
+                                                   ino_t dst_ino) {
   shard& sh = shard_for(dev, ino);
   std::lock_guard lock(sh.mu);
-  auto it = sh.groups.find({dev, ino});
+  auto it = sh.groups.find({dev, ino, dst_dev});
   if (it == sh.groups.end()) return {};
   it->second.st = ok ? group::state::done : group::state::failed;
   it->second.dst_ino = dst_ino;

@@ -111,10 +111,16 @@ class entry_copier {
     dev_t src_dev = 0;
     std::string dst_name;
     int dst_fd = -1;
+    /// Other pairs share the run's hard-link table: SRC itself, a file, claims its inode too.
+    bool shared_links = false;
+    /// With other pairs: the file system of DST's parent (top_dev), and of DST once it is open
+    /// (dst_dev), that hard-link groups are kept per (0 with one pair: one file system is meant).
+    dev_t top_dev = 0;
+    dev_t dst_dev = 0;
     /// --link-dest: each PREV's counterpart of SRC's directory, in order (those that exist).
     std::vector<int> prev_fds;
-    /// --link-dest, SRC a file: the first PREV's directory and the name SRC's copy has there.
-    int prev_parent_fd = -1;
+    /// --link-dest, SRC a file: each PREV's directory, in order, and the name SRC's copy has there.
+    std::vector<int> prev_parent_fds;
     std::string prev_name;
   };
   roots& where() noexcept { return roots_; }
@@ -161,10 +167,18 @@ class entry_copier {
   bool claims_at_create(const dir_node* node, const struct stat& st) const noexcept {
     plan::entry_context ctx;
     ctx.at_top = node->is_top;
+    ctx.top_links = roots_.shared_links;
     return plan::decide_entry(pol_, plan::entry_facts::of(st), nullptr, ctx).claim_at_create;
   }
   void link_waiters(dir_node* node, const char* name, const struct stat& st, bool ok);
-  void make_link(dir_node* node, const char* name, int target_dir, const char* target_name);
+  /// Links node/name to target_dir/target_name; false (nothing reported, nothing created) when the
+  /// target is on another file system, and the caller copies the data instead.
+  bool make_link(dir_node* node, const char* name, int target_dir, const char* target_name);
+  dev_t link_dev(const dir_node* node) const noexcept {
+    return node->is_top ? roots_.top_dev : roots_.dst_dev;
+  }
+  /// This pair's claim on node/name in the run's hard-link table.
+  link_claimant claimant(const dir_node* node, const char* name) noexcept;
   fs::unique_fd create_file(dir_node* node, const char* name, mode_t mode);
   template <class Create>  // defined and used in entry_copier.cpp only
   bool create_replacing(dir_node* node, const char* name, operation op, Create&& create);

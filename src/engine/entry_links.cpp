@@ -81,9 +81,13 @@ bool entry_copier::link_previous(dir_node* node, const char* name, int sfd, cons
     rep_.entry_done(node, name, entry_kind::hardlink);
     return 1;
   };
-  if (node->is_top)  // SRC is this file
-    return roots_.prev_parent_fd >= 0 &&
-           try_one(roots_.prev_parent_fd, roots_.prev_name.c_str()) == 1;
+  if (node->is_top) {  // SRC is this file
+    for (int prev : roots_.prev_parent_fds) {
+      const int r = try_one(prev, roots_.prev_name.c_str());
+      if (r != 0) return r > 0;
+    }
+    return false;
+  }
   const std::string rel_dir = rel_path(node);
   for (int prev : roots_.prev_fds) {
     // PREV's directory at the same path, never through a symlink and never outside PREV.

@@ -245,6 +245,7 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
     if (!src_is_dir && S_ISDIR(dst_st.st_mode))
       fail(dst, EISDIR, "cannot overwrite directory with non-directory");
     r.dst_exists = true;
+    r.dst_id = file_id::of(dst_st);
   }
   r.dst_name = dst_name;
 

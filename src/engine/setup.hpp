@@ -37,6 +37,7 @@ struct setup_result {
   std::string dst_display;   ///< DST as the caller wrote it, for messages
   struct stat src_st {};     ///< SRC's metadata (of the link itself when SRC is a symlink)
   bool dst_exists = false;   ///< DST exists (only possible with copy_options::merge)
+  file_id dst_id{};          ///< DST's identity when it exists
   /// SRC (when a directory; else its parent) and its ancestors up to '/'. A source directory with
   /// one of these identities would copy SRC into itself; a destination directory with one of them
   /// holds SRC and must never be merged into or removed.

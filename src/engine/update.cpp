@@ -63,9 +63,11 @@ void entry_copier::merge_entry(dir_node* node, const char* name) {
     case plan::action::wait:
       return;  // linked (replacing what is there) when the first name is copied
     case plan::action::link: {
-      fs::opened parent = fs::open_beneath(roots_.dst_fd, c.target_parent);
+      fs::opened parent = fs::open_beneath(c.target_root, c.target_parent);
       if (!parent) return rep_.report(node, name, true, operation::link, parent.error);
-      return make_link(node, name, parent.fd.get(), c.target_name.c_str());
+      if (!make_link(node, name, parent.fd.get(), c.target_name.c_str()))
+        copy_by_stat(node, name, src);  // the first copy is on another file system
+      return;
     }
     case plan::action::create:
       return copy_by_stat(node, name, src);
@@ -105,11 +107,12 @@ plan::entry_decision entry_copier::decide(dir_node* node, const char* name,
                                           const std::function<std::string()>& parent_path) {
   plan::entry_context ctx;
   ctx.at_top = node->is_top;
+  ctx.top_links = roots_.shared_links;
   plan::entry_decision dec = plan::decide_entry(pol_, s, d, ctx);
   while (dec.what == plan::action::ask) {
     switch (dec.asks) {
       case plan::need::link_claim:
-        c = links_.claim(src.st_dev, src.st_ino, node, name, parent_path);
+        c = links_.claim(src.st_dev, src.st_ino, claimant(node, name), node, name, parent_path);
         ctx.link = to_answer(c.what);
         ctx.link_target_ino = c.target_ino;
         break;
@@ -426,7 +429,7 @@ void entry_copier::dry_entry(dir_node* node, const char* name) {
       decide(node, name, s, have_dst ? &d : nullptr, st, c, [] { return std::string(); });
   bool first = dec.first_link;
   auto finish_group = [&](bool ok, ino_t ino) {
-    if (first) dry_waiters(links_.finish(st.st_dev, st.st_ino, ok, ino), ok, ino);
+    if (first) dry_waiters(links_.finish(st.st_dev, st.st_ino, link_dev(node), ok, ino), ok, ino);
   };
   switch (dec.what) {
     case plan::action::conflict:
@@ -461,8 +464,11 @@ void entry_copier::dry_entry(dir_node* node, const char* name) {
       return rep_.report(node, name, false, operation::open_source, err);
     }
   }
-  if (dec.claim_at_create) {
-    c = links_.claim(st.st_dev, st.st_ino, node, name, [] { return std::string(); });
+  // -l: a file becomes a new name of its source, as every name of its group does (no table).
+  const bool linked = opt_.link && S_ISREG(st.st_mode);
+  if (dec.claim_at_create && !linked) {
+    c = links_.claim(st.st_dev, st.st_ino, claimant(node, name), node, name,
+                     [] { return std::string(); });
     const plan::entry_decision at = plan::decide_create(to_answer(c.what));
     if (at.what == plan::action::wait) return;  // counted by dry_waiters
     if (at.what == plan::action::link) return rep_.entry_done(node, name, entry_kind::hardlink);
@@ -476,10 +482,11 @@ void entry_copier::dry_entry(dir_node* node, const char* name) {
   if (S_ISREG(st.st_mode)) {
     rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
                                        std::memory_order_relaxed);
-    rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size),
-                                      std::memory_order_relaxed);
+    if (!linked)  // a link copies no data
+      rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                        std::memory_order_relaxed);
   }
-  rep_.entry_done(node, name, kind_of(st.st_mode));
+  rep_.entry_done(node, name, linked ? entry_kind::hardlink : kind_of(st.st_mode));
 }
 
 // Names of a hard-link group that met its first name between claim() and finish() (another
@@ -488,9 +495,9 @@ void entry_copier::dry_waiters(std::vector<link_table::waiter> waiters, bool ok,
   for (auto& w : waiters) {
     struct stat have {};
     plan::entry_facts have_facts;
-    const bool looked =
-        ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
-        !fs::stat_at(w.node->dst_fd, dst_name(w.node, w.name.c_str()), have, fs::follow::no);
+    const bool looked = ok && dst_ino != 0 && w.node->dst_fd >= 0 &&
+                        !fs::stat_at(w.node->dst_fd, w.owner->dst_name(w.node, w.name.c_str()),
+                                     have, fs::follow::no);
     if (looked) have_facts = plan::entry_facts::of(have);
     switch (plan::decide_waiter(ok, dst_ino, looked ? &have_facts : nullptr)) {
       case plan::action::skip:
@@ -500,10 +507,10 @@ void entry_copier::dry_waiters(std::vector<link_table::waiter> waiters, bool ok,
         rep_.entry_done(w.node, w.name, entry_kind::hardlink);
         break;
       default:
-        copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);  // on its own, as the real run
+        w.owner->copy_entry(w.node, w.name.c_str(), DT_UNKNOWN);  // on its own, as the real run
         break;
     }
-    driver_.waiter_done(w.node);
+    w.owner->driver_.waiter_done(w.node);
   }
 }
 

@@ -394,6 +394,10 @@ void copier::finalize_dir(dir_node* node) {
     rep_.entry_done(node->parent, node->name, entry_kind::directory);
   if (node == root_) {
     node->pinned = false;
+    if (run_.pairs > 1 && node->dst_fd >= 0) {
+      kept_dst_root_.reset(node->dst_fd);  // other pairs may still link to files beneath it
+      node->dst_fd = -1;
+    }
     close_fds(node);
   } else {
     close_fds(node);

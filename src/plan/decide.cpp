@@ -133,7 +133,7 @@ compared compare_data(const policy& p, const entry_facts& src, const entry_facts
 entry_decision decide_entry(const policy& p, const entry_facts& src, const entry_facts* dst,
                             const entry_context& ctx) {
   if (src.is_dir()) return decided(action::descend);
-  const bool group = p.preserve_links && src.nlink > 1 && !ctx.at_top;
+  const bool group = p.preserve_links && src.nlink > 1 && (!ctx.at_top || ctx.top_links);
   if (!dst) {
     entry_decision d = decided(action::create);
     d.claim_at_create = group;
@@ -292,6 +292,22 @@ bool new_needs_chmod(const policy& p, const entry_facts& src, mode_t mode,
 
 // ---- directories
 // ---------------------------------------------------------------------------------
+
+void dst_roots::publish(std::size_t pair, const identity& id) noexcept {
+  if (pair >= count_) return;
+  slots_[pair].dev.store(id.dev, std::memory_order_relaxed);
+  slots_[pair].ino.store(id.ino, std::memory_order_release);
+}
+
+bool dst_roots::other_than(std::size_t pair, const identity& id) const noexcept {
+  for (std::size_t i = 0; i < count_; ++i) {
+    if (i == pair) continue;
+    const ino_t ino = slots_[i].ino.load(std::memory_order_acquire);
+    if (ino != 0 && ino == id.ino && slots_[i].dev.load(std::memory_order_relaxed) == id.dev)
+      return true;
+  }
+  return false;
+}
 
 bool guards::holds_source(const identity& id) const noexcept {
   return std::any_of(src_chain.begin(), src_chain.end(),

@@ -18,7 +18,10 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <system_error>
 #include <vector>
 
@@ -151,6 +154,9 @@ enum class action : std::uint8_t {
 /// What the engine knows of the entry besides the two stats.
 struct entry_context {
   bool at_top = false;  ///< the entry is SRC itself (not a directory)
+  /// SRC itself may share its inode with other pairs' entries (several pairs, one hard-link table):
+  /// at_top then takes part in hard-link groups.
+  bool top_links = false;
   link_answer link = link_answer::none;
   ino_t link_target_ino = 0;  ///< with link_to: the first copy's DST inode, 0 when unknown
   compared comparison = compared::not_done;
@@ -263,13 +269,38 @@ struct dir_source_decision {
   std::error_code error;  ///< with refuse
 };
 
+/// The DSTs of the pairs of one run, each published by its pair once opened, read by the others
+/// while they copy (several pairs run at once): a pair never copies, merges into or removes
+/// another pair's DST, as it never does its own.
+class dst_roots {
+ public:
+  explicit dst_roots(std::size_t pairs) : slots_(new slot[pairs]), count_(pairs) {}
+  /// Pair pair's DST is id (before any of its entries is written).
+  void publish(std::size_t pair, const identity& id) noexcept;
+  /// Whether id is the DST of a pair other than pair (among those published so far).
+  bool other_than(std::size_t pair, const identity& id) const noexcept;
+
+ private:
+  struct slot {
+    std::atomic<dev_t> dev{0};
+    std::atomic<ino_t> ino{0};  ///< 0 until published; stored last
+  };
+  std::unique_ptr<slot[]> slots_;
+  std::size_t count_;
+};
+
 /// Identities that the copy must never copy into itself, merge into or remove.
 struct guards {
   identity dst_root{};              ///< DST, once opened
   std::vector<identity> src_chain;  ///< SRC (or its parent) and its ancestors up to '/'
+  /// With several pairs: every pair's DST, and this pair's index among them.
+  const dst_roots* pair_dsts = nullptr;
+  std::size_t pair = 0;
   bool holds_source(const identity& id) const noexcept;
-  /// SRC, holds SRC, or is DST.
-  bool protects(const identity& id) const noexcept { return id == dst_root || holds_source(id); }
+  /// SRC, holds SRC, or is DST (this pair's or another's).
+  bool protects(const identity& id) const noexcept {
+    return id == dst_root || holds_source(id) || (pair_dsts && pair_dsts->other_than(pair, id));
+  }
 };
 
 /// src: the opened source directory's fstat; root_dev: SRC's device; revisits_ancestor: a

@@ -72,6 +72,10 @@ signal_stopper::~signal_stopper() {
 
 int signal_stopper::received() noexcept { return first_signal; }
 
+void signal_stopper::note_remote(int sig) noexcept {
+  if (first_signal == 0) first_signal = sig;
+}
+
 void signal_stopper::set_live_line(bool on) noexcept { live_line_on_stderr = on; }
 
 void signal_stopper::watch() {

@@ -29,6 +29,9 @@ class signal_stopper {
 
   /// The first signal received (SIGINT or SIGTERM), or 0.
   static int received() noexcept;
+  /// A signal another process of the same job received (treecopy-mpi: a rank that stopped every
+  /// rank's copy): received() reports it as this process's own, unless one came here first.
+  static void note_remote(int sig) noexcept;
   /// Tells the handler whether a live line is on stderr (it then ends that line before exiting).
   static void set_live_line(bool on) noexcept;
 

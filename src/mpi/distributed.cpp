@@ -24,6 +24,7 @@
 #include "plan/decide.hpp"
 #include "plan/filter.hpp"
 #include "serial.hpp"
+#include "signals.hpp"
 
 namespace treecopy_mpi {
 
@@ -44,6 +45,7 @@ std::string rank_state::join(const std::string& rel) const {
 }
 
 bool rank_state::hand_off(const std::string& rel) {
+  if (keep_.load(std::memory_order_relaxed)) return false;
   std::string full = join(rel);
   if (full.size() > max_rel_) return false;  // deeper than a path can name: copied here
   std::lock_guard lock(mu);
@@ -132,8 +134,11 @@ void rank_state::read_progress(std::uint64_t out[progress_fields]) {
   const auto load = [](const std::atomic<std::uint64_t>& a) {
     return a.load(std::memory_order_relaxed);
   };
-  out[0] += load(live->entries_found);
-  out[1] += load(live->entries_done);
+  // What the unit counted twice is taken off only once it has counted it: the sums never go
+  // back, nor below the truth.
+  const std::uint64_t found = load(live->entries_found), done = load(live->entries_done);
+  out[0] += found - std::min(found, live_twice[0]);
+  out[1] += done - std::min(done, live_twice[1]);
   out[2] += load(live->bytes_found);
   out[3] += load(live->bytes_done);
   out[4] += load(live->errors);
@@ -142,11 +147,15 @@ void rank_state::read_progress(std::uint64_t out[progress_fields]) {
 
 namespace {
 
-// Runs c as this rank's current unit: its counters are read for progress while it runs.
-copy_report run_counted(engine::pair_run& c, rank_state& st) {
+// Runs c as this rank's current unit: its counters are read for progress while it runs. twice:
+// how many entries it finds and copies that the rank that listed them counts too.
+copy_report run_counted(engine::pair_run& c, rank_state& st, std::uint64_t found_twice = 0,
+                        std::uint64_t done_twice = 0) {
   {
     std::lock_guard lock(st.mu);
     st.live = &c.counts();
+    st.live_twice[0] = found_twice;
+    st.live_twice[1] = done_twice;
   }
   copy_report r = c.run();
   std::uint64_t now[progress_fields];
@@ -270,32 +279,68 @@ engine::setup_result prepare_batch(job& j, const std::string& rel,
   return s;
 }
 
-// Runs one unit: a copy of SRC/rel to DST/rel with the engine's copier, hooked to this rank, or a
-// batch of a shared directory's files (batch_unit()).
+// Runs one unit: a copy of SRC/rel to DST/rel with the engine's copier, hooked to this rank, or
+// (batch) a batch of a shared directory's files. Throws when SRC/rel cannot be copied from.
+void run_one(job& j, rank_state& st, const std::string& rel,
+             engine::setup_result::listed_batch* batch, bool keep = false) {
+  st.set_prefix(rel, keep);
+  std::vector<engine::setup_result> setup;
+  setup.push_back(
+      batch ? prepare_batch(j, rel, std::move(*batch))
+            : engine::prepare(join_path(j.src, rel), join_path(j.dst, rel), j.unit_options));
+  if (std::error_code err = unit_moved(j, rel, setup.front()))
+    throw std::system_error(err, "directory moved");
+  engine::pair_run c(setup, j.unit_options, j.observer.get(), j.stop, &st);
+  // The rank that listed the unit found its directory, and for a batch copied it too.
+  add_report(j.report, run_counted(c, st, keep ? 2 : 1, batch ? 1 : 0), j.options.max_errors_kept);
+}
+
+// A directory this rank cannot open (no read permission): treecopy creates it empty, with its
+// metadata, and reports it. So does this rank, which copies it as the one entry of a batch of its
+// parent (created by the rank that listed it), and keeps it: the walker does the rest.
+bool run_unreadable(job& j, rank_state& st, const std::string& rel) {
+  const auto slash = rel.rfind('/');
+  const std::string parent = slash == std::string::npos ? std::string() : rel.substr(0, slash);
+  const std::string name = slash == std::string::npos ? rel : rel.substr(slash + 1);
+  engine::setup_result::listed_batch batch;
+  batch.existed = true;  // merging: it may be there
+  batch.always_chmod = true;
+  batch.entries.push_back({0, DT_DIR});
+  batch.names.append(name).push_back('\0');
+  try {
+    run_one(j, st, parent, &batch, true);
+    return true;
+  } catch (const std::exception&) {
+    return false;  // the parent went away too: the unit's own error is reported
+  }
+}
+
+// Runs one unit (a directory or batch_unit()); a unit that cannot start is an entry error, as the
+// walker reports a directory it cannot open.
 void run_unit(job& j, rank_state& st, const std::string& unit) {
   std::string rel = unit;
   engine::setup_result::listed_batch batch;
   const bool is_batch = parse_batch_unit(unit, rel, batch);
   if (is_batch) ++j.batches_run;
-  st.set_prefix(rel);
   try {
-    std::vector<engine::setup_result> setup;
-    setup.push_back(
-        is_batch ? prepare_batch(j, rel, std::move(batch))
-                 : engine::prepare(join_path(j.src, rel), join_path(j.dst, rel), j.unit_options));
-    if (std::error_code err = unit_moved(j, rel, setup.front()))
-      throw std::system_error(err, "directory moved");
-    engine::pair_run c(setup, j.unit_options, j.observer.get(), j.stop, &st);
-    add_report(j.report, run_counted(c, st), j.options.max_errors_kept);
+    run_one(j, st, rel, is_batch ? &batch : nullptr);
   } catch (const std::exception& e) {
     // The directory went away or cannot be read since its parent was listed: an entry error.
     const auto* se = dynamic_cast<const std::system_error*>(&e);
-    treecopy::entry_error err{join_path(j.src, rel), treecopy::operation::open_source,
-                              se ? se->code() : std::make_error_code(std::errc::io_error),
+    const std::error_code code = se ? se->code() : std::make_error_code(std::errc::io_error);
+    if (!is_batch && !rel.empty() && !j.options.dry_run && code == std::errc::permission_denied &&
+        run_unreadable(j, st, rel))
+      return;
+    treecopy::entry_error err{join_path(j.src, rel), treecopy::operation::open_source, code,
                               treecopy::entry_side::source};
     if (j.observer) j.observer->on_error(err);
     ++j.report.error_count;
     if (j.report.errors.size() < j.options.max_errors_kept) j.report.errors.push_back(err);
+    // A directory was found by the rank that listed it; done here, with an error, as the walker
+    // counts one it cannot open.
+    std::lock_guard lock(st.mu);
+    if (!is_batch) ++st.done_counts[1];
+    ++st.done_counts[4];
   }
 }
 
@@ -434,6 +479,10 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   }
   gather_entries(observer);
   j.report.cancelled |= st.job_stop.stop_requested();
+  // A signal that stopped another rank is the job's, as if rank 0 had received it (its exit
+  // status and summary are treecopy's for that signal).
+  if (rank == 0 && st.remote_signal.load() != 0)
+    treecopy_cli::signal_stopper::note_remote(st.remote_signal.load());
   copy_report total = gather_reports(std::move(j.report), told, observer);
   total.elapsed = std::chrono::steady_clock::now() - start;
   return total;

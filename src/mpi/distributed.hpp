@@ -8,6 +8,7 @@
 #include <mpi.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -97,8 +98,12 @@ class rank_state final : public treecopy::engine::walk_hook {
   void link_name(dev_t dev, ino_t ino, const std::string& rel) override;
   bool take_file(const std::string& rel, const struct stat& st, bool dir_always_chmod) override;
 
-  /// The unit the copy thread runs now: its path prefixes what the walker reports.
-  void set_prefix(std::string prefix) { prefix_ = std::move(prefix); }
+  /// The unit the copy thread runs now: its path prefixes what the walker reports. keep: none of
+  /// its subdirectories is handed off (a unit that copies one directory its rank could not open).
+  void set_prefix(std::string prefix, bool keep = false) {
+    prefix_ = std::move(prefix);
+    keep_.store(keep, std::memory_order_relaxed);
+  }
 
   std::mutex mu;
   std::condition_variable cv;
@@ -119,10 +124,15 @@ class rank_state final : public treecopy::engine::walk_hook {
   std::atomic<int> thieves_{0};
   /// Stops this rank's units: a signal here, or a stop message from another rank.
   std::stop_source job_stop;
+  /// The signal (SIGINT, SIGTERM) that stopped another rank, told with its stop message, or 0.
+  std::atomic<int> remote_signal{0};
 
   /// Progress: the counters of the unit running (guarded by mu: the unit is not destroyed
   /// while it is read) and the sums of the units done.
   const treecopy::engine::counters* live = nullptr;
+  /// What the running unit counts twice, found and done, once it has counted it: the directory
+  /// it starts from, which the rank that listed it found (and, for a batch, already copied).
+  std::uint64_t live_twice[2] = {};
   std::uint64_t done_counts[progress_fields] = {};
   /// This rank's counters now, under mu.
   void read_progress(std::uint64_t out[progress_fields]);
@@ -138,6 +148,7 @@ class rank_state final : public treecopy::engine::walk_hook {
   bool may_share_;
   std::size_t max_rel_;
   std::string prefix_;
+  std::atomic<bool> keep_{false};
 };
 
 /// A batch of a shared directory as one unit (one work message): the directory's path from SRC, a

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "distributed.hpp"
+#include "signals.hpp"
 
 namespace treecopy_mpi {
 namespace {
@@ -69,6 +70,7 @@ class walk_loop {
       if (!busy_loop) ::usleep(passive ? 200 : 500);
     }
     drain();
+    final_progress();
   }
 
  private:
@@ -122,10 +124,14 @@ class walk_loop {
         case tag_done:
           done_ = true;
           break;
-        case tag_stop:
+        case tag_stop: {
           stop_sent_ = true;  // the sender told every rank
+          int sig = 0;
+          if (n == static_cast<int>(sizeof sig)) std::memcpy(&sig, buf.data(), sizeof sig);
+          if (sig != 0 && st_.remote_signal.load() == 0) st_.remote_signal.store(sig);
           st_.job_stop.request_stop();
           break;
+        }
         case tag_progress:
           if (n == static_cast<int>(sizeof(std::uint64_t)) * progress_fields)
             std::memcpy(&progress_[static_cast<std::size_t>(status.MPI_SOURCE) * progress_fields],
@@ -169,15 +175,17 @@ class walk_loop {
   }
 
   // A stop asked on this rank (a signal): every other rank stops its units too, and the walk ends
-  // as usual, each rank finishing what it had started. Sent synchronously (MPI_Issend), and
+  // as usual, each rank finishing what it had started. The message holds the signal (or 0), which
+  // rank 0 makes the job's exit status, as treecopy's. Sent synchronously (MPI_Issend), and
   // waited for before the final barrier, so that no stop message outlives the walk.
   void tell_stop() {
     stop_sent_ = true;
-    static const char none = 0;
+    stop_signal_ = treecopy_cli::signal_stopper::received();
     for (int r = 0; r < size_; ++r) {
       if (r == rank_) continue;
       MPI_Request req;
-      MPI_Issend(&none, 0, MPI_BYTE, r, tag_stop, comm_, &req);
+      MPI_Issend(&stop_signal_, static_cast<int>(sizeof stop_signal_), MPI_BYTE, r, tag_stop, comm_,
+                 &req);
       stop_requests_.push_back(req);
       ++stats_.sent;
     }
@@ -214,6 +222,26 @@ class walk_loop {
     s.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(now() - start_));
     if (!observer_->on_progress(s)) st_.job_stop.request_stop();
+  }
+
+  // The walk is over: rank 0's observer is told every rank's final counters, as the walker tells
+  // treecopy's at its end (the last progress event holds the tree's exact totals).
+  void final_progress() {
+    std::uint64_t mine[progress_fields], sum[progress_fields] = {};
+    st_.read_progress(mine);
+    MPI_Reduce(mine, sum, progress_fields, MPI_UINT64_T, MPI_SUM, 0, comm_);
+    if (rank_ != 0 || !observer_) return;
+    treecopy::progress_snapshot s;
+    s.entries_found = sum[0];
+    s.entries_done = sum[1];
+    s.bytes_found = std::max(sum[2], sum[3]);
+    s.bytes_done = sum[3];
+    s.errors = sum[4];
+    s.skipped = sum[5];
+    s.scan_complete = true;
+    s.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(now() - start_));
+    (void)observer_->on_progress(s);
   }
 
   bool progress_done() {
@@ -325,6 +353,7 @@ class walk_loop {
   std::uint64_t sent_progress_[progress_fields] = {};
   MPI_Request progress_request_ = MPI_REQUEST_NULL;
   std::vector<MPI_Request> stop_requests_;
+  int stop_signal_ = 0;  ///< what tell_stop() sends (the buffer outlives the sends)
   long long token_[2] = {0, 0};
 };
 

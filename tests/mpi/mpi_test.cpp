@@ -5,6 +5,7 @@
 // killed mid-copy that a run with --update completes.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -271,7 +272,8 @@ TEST_P(mpi_ranks, killed_then_update_completes) {
 }
 
 // SIGTERM to the last rank only, mid-copy: every rank stops (the job ends, not killed by a time
-// limit), rank 0 says the copy stopped, and --update completes it.
+// limit), rank 0 says the copy was stopped by SIGTERM and exits with 143 as treecopy does, and
+// --update completes it.
 TEST_P(mpi_ranks, signal_on_one_rank_stops_all) {
   if (GetParam() < 2) GTEST_SKIP() << "one rank: the plain signal case of treecopy";
   scratch_dir dir("mpi-signal");
@@ -295,15 +297,30 @@ TEST_P(mpi_ranks, signal_on_one_rank_stops_all) {
   if (r.exit_code == 0) {
     std::cout << "[ note ] the copy finished before the signal\n";
   } else {
-    EXPECT_NE(r.err.find("stopped before the end"), std::string::npos) << r.describe();
+    // The job's exit status is treecopy's for that signal (128 + SIGTERM), and so is its summary.
+    EXPECT_TRUE(exited_with(r, 128 + SIGTERM)) << r.describe();
+    EXPECT_NE(r.err.find("stopped by SIGTERM"), std::string::npos) << r.describe();
   }
   const process_result u = run_mpi(GetParam(), {"--update", src, dir / "dst"});
   EXPECT_TRUE(exited_with(u, 0));
   EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
 }
 
+// The counters of the last progress event of --progress=json (entries found, entries done).
+std::pair<long, long> last_progress(const process_result& r) {
+  static const std::regex re("\"entries_found\":([0-9]+),\"entries_done\":([0-9]+)");
+  std::pair<long, long> last{-1, -1};
+  for (const std::string& line : split_lines(r.err)) {
+    std::smatch m;
+    if (line.find("\"event\":\"progress\"") != std::string::npos && std::regex_search(line, m, re))
+      last = {std::stol(m[1]), std::stol(m[2])};
+  }
+  return last;
+}
+
 // --progress=json on rank 0 tells the progress of every rank: events while the copy runs, their
-// counts never going back nor beyond the tree.
+// counts never going back nor beyond the tree, and a last event with the tree's exact totals, as
+// treecopy's (units and batches of a huge directory handed to other ranks counted once).
 TEST_P(mpi_ranks, progress_summed_over_ranks) {
   scratch_dir dir("mpi-progress");
   const std::string src = dir / "src";
@@ -314,10 +331,12 @@ TEST_P(mpi_ranks, progress_summed_over_ranks) {
     for (int f = 0; f < 1000; ++f)
       write_file(sub + "/f" + std::to_string(f), std::string(4096, 'p'));
   }
+  ASSERT_EQ(::mkdir((src + "/huge").c_str(), 0755), 0);
+  for (int f = 0; f < 6000; ++f) write_file(src + "/huge/f" + std::to_string(f), "h");
   const process_result r = run_mpi(
       GetParam(), {"-j", "1", "--progress=json", "--progress-interval", "0.1", src, dir / "dst"});
   EXPECT_TRUE(exited_with(r, 0));
-  constexpr long total = 30 * 1000 + 31;
+  constexpr long total = 30 * 1000 + 31 + 6001;
   long events = 0, last_done = 0;
   static const std::regex done_re("\"entries_done\":([0-9]+)");
   for (const std::string& line : split_lines(r.err)) {
@@ -332,7 +351,55 @@ TEST_P(mpi_ranks, progress_summed_over_ranks) {
   }
   EXPECT_GT(events, 0) << r.err;
   EXPECT_GT(last_done, 0) << r.err;
+  const process_result t =
+      run_treecopy({"-j", "1", "--progress=json", "--progress-interval", "0.1", src, dir / "tc"});
+  EXPECT_TRUE(exited_with(t, 0));
+  EXPECT_EQ(last_progress(t), std::make_pair(total, total)) << t.err;
+  EXPECT_EQ(last_progress(r), last_progress(t));
   EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
+}
+
+// As nobody, directories it cannot read, some handed to another rank: each is created empty with
+// its mode and reported, as treecopy does (the same tree, the same errors, exit 1).
+TEST_P(mpi_ranks, unreadable_directories_as_nobody) {
+  if (GetParam() != 2) GTEST_SKIP() << "2 ranks show it";
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to run as uid 65534";
+  scratch_dir dir("mpi-unreadable-dirs");
+  dir.give_to(65534);
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  std::vector<std::string> locked;
+  for (int d = 0; d < 8; ++d) {
+    const std::string top = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(top.c_str(), 0755), 0);
+    for (int s = 0; s < 8; ++s) {
+      const std::string sub = top + "/s" + std::to_string(s);
+      ASSERT_EQ(::mkdir(sub.c_str(), 0755), 0);
+      for (int f = 0; f < 20; ++f) write_file(sub + "/f" + std::to_string(f), "data");
+      if (s % 2) locked.push_back(sub);
+    }
+  }
+  for (const std::string& p : locked) ASSERT_EQ(::chmod(p.c_str(), 0), 0);
+  const process_result t = run_treecopy({"-j", "1", src, dir / "tc"}, as_uid(65534));
+  EXPECT_TRUE(exited_with(t, 1));
+  const process_result r = [&] {
+    ::setenv("TREECOPY_MPI_STATS", "1", 1);
+    process_result out = run_mpi(2, {"-j", "1", src, dir / "dst"}, 300, as_uid(65534));
+    ::unsetenv("TREECOPY_MPI_STATS");
+    return out;
+  }();
+  EXPECT_TRUE(exited_with(r, 1));
+  EXPECT_GT(units_handed_off(r), 0) << r.err;
+  std::vector<std::string> want, got;
+  for (const auto& l : parse_error_lines(t.err)) want.push_back(l.path);
+  for (const auto& l : parse_error_lines(r.err)) got.push_back(l.path);
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want) << r.err;
+  EXPECT_EQ(want, locked);
+  compare_options c = against("treecopy");
+  c.owner = false;
+  EXPECT_TRUE(same_trees(dir / "tc", dir / "dst", c));
 }
 
 // -v: rank 0 lists every entry of every rank, the same lines as treecopy's (in another order).

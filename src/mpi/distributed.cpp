@@ -62,11 +62,24 @@ bool rank_state::hand_off_files(const std::string& rel, const engine::dir_node& 
   if (full.size() > max_rel_) return false;
   std::string unit = batch_unit(full, node, names);
   std::lock_guard lock(mu);
-  if (waiting.empty()) return false;
-  outbox.push_back({waiting.front().rank, std::move(unit)});
-  waiting.pop_front();
-  thieves_.fetch_sub(1, std::memory_order_relaxed);
+  if (!waiting.empty()) {
+    outbox.push_back({waiting.front().rank, std::move(unit)});
+    waiting.pop_front();
+    thieves_.fetch_sub(1, std::memory_order_relaxed);
+    return true;
+  }
+  if (idle.empty()) return false;
+  outbox.push_back({idle.front(), std::move(unit), true});
+  idle.pop_front();
+  idle_count_.fetch_sub(1, std::memory_order_relaxed);
   return true;
+}
+
+void rank_state::forget_idle(int rank) {
+  const auto it = std::find(idle.begin(), idle.end(), rank);
+  if (it == idle.end()) return;
+  idle.erase(it);
+  idle_count_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 std::string batch_unit(const std::string& rel, const engine::dir_node& node,

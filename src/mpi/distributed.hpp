@@ -86,7 +86,8 @@ class rank_state final : public treecopy::engine::walk_hook {
         max_rel_(max_rel) {}
 
   bool wants_dir() const noexcept override {
-    return may_hand_off_ && thieves_.load(std::memory_order_relaxed) > 0;
+    return may_hand_off_ && (thieves_.load(std::memory_order_relaxed) > 0 ||
+                             (may_share_ && idle_count_.load(std::memory_order_relaxed) > 0));
   }
   bool hand_off(const std::string& rel) override;
   std::uint32_t file_slice(std::size_t files) const noexcept override {
@@ -116,9 +117,17 @@ class rank_state final : public treecopy::engine::walk_hook {
     double since;
   };
   std::deque<thief> waiting;  ///< ranks that asked for work and wait for an answer
+  /// Ranks this one told it had no work for them (and that have not asked again): a batch of a
+  /// shared directory is pushed to them when no rank waits, so that a lister whose batches start
+  /// while nobody happens to wait does not keep most of its directory.
+  std::deque<int> idle;
+  std::atomic<int> idle_count_{0};
+  /// Notes that rank asked again (it waits now), or got a unit: no longer idle as far as known.
+  void forget_idle(int rank);
   struct gift {
     int rank;
     std::string rel;
+    bool pushed = false;  ///< not an answer to a request: a batch pushed to an idle rank
   };
   std::vector<gift> outbox;  ///< units handed off, for the MPI thread to send
   std::atomic<int> thieves_{0};

@@ -8,7 +8,8 @@
 // passive, sends a white token with count 0 around the ring; each rank forwards it when passive,
 // adding its count and its colour, and turns white. When the token comes back white, rank 0 is
 // white and the counts add up to zero, no work exists anywhere nor is in flight: rank 0 tells
-// every rank the walk is over. Requests and empty answers are not work and are not counted.
+// every rank the walk is over. Requests and empty answers are not work and are not counted; a
+// batch pushed to a rank known idle (tag_push) is work, counted as an answer with a unit is.
 #include <mpi.h>
 #include <unistd.h>
 
@@ -31,7 +32,8 @@ enum tag : int {
   tag_token = 3,
   tag_done = 4,
   tag_stop = 5,
-  tag_progress = 6
+  tag_progress = 6,
+  tag_push = 7  // a batch pushed to a rank known idle (work, but no answer to a request)
 };
 
 // How long a thief waits for a subdirectory of a busy rank before it is told "none": the walker
@@ -97,12 +99,14 @@ class walk_loop {
       switch (status.MPI_TAG) {
         case tag_request: {
           std::lock_guard lock(st_.mu);
+          st_.forget_idle(status.MPI_SOURCE);
           st_.waiting.push_back({status.MPI_SOURCE, now()});
           st_.thieves_.fetch_add(1, std::memory_order_relaxed);
           break;
         }
+        case tag_push:
         case tag_work:
-          outstanding_ = false;
+          if (status.MPI_TAG == tag_work) outstanding_ = false;
           if (n > 0) {
             --count_;
             black_ = true;
@@ -157,6 +161,10 @@ class walk_loop {
           st_.queue.pop_back();
         } else if (!st_.busy || t - th.since > thief_patience) {
           empty.push_back(th.rank);
+          if (st_.busy) {  // a batch may still come up here: pushed to it then
+            st_.idle.push_back(th.rank);
+            st_.idle_count_.fetch_add(1, std::memory_order_relaxed);
+          }
         } else {
           break;  // the walker may find a subdirectory for it
         }
@@ -168,7 +176,7 @@ class walk_loop {
       ++count_;
       ++stats_.units_given;
       if (g.rel.find('\0') != std::string::npos) ++stats_.batches_given;
-      send(g.rel.data(), static_cast<int>(g.rel.size()), g.rank, tag_work);
+      send(g.rel.data(), static_cast<int>(g.rel.size()), g.rank, g.pushed ? tag_push : tag_work);
     }
     for (int r : empty) send(nullptr, 0, r, tag_work);
     return !gifts.empty() || !empty.empty();
@@ -331,6 +339,8 @@ class walk_loop {
     std::lock_guard lock(st_.mu);
     st_.waiting.clear();
     st_.thieves_.store(0);
+    st_.idle.clear();
+    st_.idle_count_.store(0);
   }
 
   rank_state& st_;

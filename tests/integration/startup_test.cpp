@@ -17,6 +17,7 @@
 #include "process.hpp"
 #include "scratch.hpp"
 #include "tree_assert.hpp"
+#include "tree_maker.hpp"
 #include "treecopy/treecopy.hpp"
 
 namespace treecopy_test {
@@ -44,18 +45,6 @@ class thread_watch final : public treecopy::copy_observer {
   }
 };
 
-// A file whose atime lies ahead of its mtime and ctime, so that the copy's read leaves it alone
-// (relatime), as tree_builder's do.
-void write_file(const std::string& path, std::size_t size, char fill) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-  ASSERT_GE(fd, 0) << path;
-  const std::string data(size, fill);
-  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  const timespec times[2] = {{::time(nullptr) + 3600, 0}, {::time(nullptr) - 3600, 0}};
-  ASSERT_EQ(::futimens(fd, times), 0);
-  ASSERT_EQ(::close(fd), 0);
-}
-
 // Copies src to dst with default options (default -j, an observer: as the CLI does) and returns
 // how many threads beyond those of the process before the copy were seen during it.
 std::size_t threads_added(const std::string& src, const std::string& dst) {
@@ -71,14 +60,14 @@ std::size_t threads_added(const std::string& src, const std::string& dst) {
 
 TEST(startup, one_small_file_is_copied_without_starting_a_thread) {
   scratch_dir scratch("startup-file");
-  write_file(scratch / "f", 4096, 'a');
+  write_filled_file(scratch / "f", 4096, 'a');
   EXPECT_EQ(threads_added(scratch / "f", scratch / "g"), 0u);
 }
 
 TEST(startup, a_tree_of_ten_small_files_is_copied_without_starting_a_thread) {
   scratch_dir scratch("startup-tree");
   ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
-  for (int i = 0; i < 10; ++i) write_file(scratch / ("src/f" + std::to_string(i)), 4096, 'b');
+  for (int i = 0; i < 10; ++i) write_filled_file(scratch / ("src/f" + std::to_string(i)), 4096, 'b');
   EXPECT_EQ(threads_added(scratch / "src", scratch / "dst"), 0u);
 }
 
@@ -87,7 +76,7 @@ TEST(startup, a_tree_of_ten_small_files_is_copied_without_starting_a_thread) {
 TEST(startup, a_large_file_starts_the_sampler) {
   scratch_dir scratch("startup-big");
   ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
-  write_file(scratch / "src/big", 2 << 20, 'd');
+  write_filled_file(scratch / "src/big", 2 << 20, 'd');
   EXPECT_GT(threads_added(scratch / "src", scratch / "dst"), 0u);
 }
 
@@ -98,7 +87,7 @@ TEST(startup, a_larger_tree_starts_the_workers) {
   for (int d = 0; d < 8; ++d) {
     const std::string dir = scratch / ("src/d" + std::to_string(d));
     ASSERT_EQ(::mkdir(dir.c_str(), 0750), 0);
-    for (int i = 0; i < 100; ++i) write_file(dir + "/f" + std::to_string(i), 512, 'c');
+    for (int i = 0; i < 100; ++i) write_filled_file(dir + "/f" + std::to_string(i), 512, 'c');
   }
   if (treecopy::default_jobs() < 2) GTEST_SKIP() << "one worker by default here";
   EXPECT_GT(threads_added(scratch / "src", scratch / "dst"), 0u);

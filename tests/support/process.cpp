@@ -125,6 +125,13 @@ std::vector<std::string> split_lines(const std::string& text) {
   return lines;
 }
 
+bool tool_present(const char* name) {
+  for (const char* dir : {"/usr/bin", "/bin", "/usr/sbin", "/sbin"}) {
+    if (::access((std::string(dir) + "/" + name).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
 std::size_t thread_count() {
   DIR* d = ::opendir("/proc/self/task");
   if (!d) return 0;

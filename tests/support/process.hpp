@@ -44,6 +44,9 @@ struct process_result {
   std::string command;  ///< the command line, as run
 };
 
+/// Whether the program `name` is installed (an executable in /usr/bin, /bin, /usr/sbin or /sbin).
+bool tool_present(const char* name);
+
 /// How many threads this process has now (the entries of /proc/self/task); 0 when unreadable.
 std::size_t thread_count();
 

@@ -2,6 +2,7 @@
 #include "tree_maker.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
@@ -174,6 +175,16 @@ std::string posix_acl_value(const std::vector<std::array<unsigned, 3>>& entries)
     put(value, id, 4);
   }
   return value;
+}
+
+void write_filled_file(const std::string& path, std::size_t size, char fill) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
+  ASSERT_GE(fd, 0) << path;
+  const std::string data(size, fill);
+  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  const timespec times[2] = {{::time(nullptr) + 3600, 0}, {::time(nullptr) - 3600, 0}};
+  ASSERT_EQ(::futimens(fd, times), 0);
+  ASSERT_EQ(::close(fd), 0);
 }
 
 }  // namespace treecopy_test

@@ -88,6 +88,11 @@ class tree_maker {
   std::map<std::string, mode_t> dir_modes_;
 };
 
+/// Creates the file `path` (O_EXCL, O_NOFOLLOW) of `size` bytes of `fill`, mode 0640, with its
+/// atime an hour ahead and its mtime an hour behind, so that a copy's read leaves its atime alone
+/// (relatime), as the tree builders' files do. Fails the calling test when it cannot.
+void write_filled_file(const std::string& path, std::size_t size, char fill);
+
 /// Builds a POSIX ACL xattr value (system.posix_acl_access / _default format, version 2) from
 /// entries of (tag, id, perm); tags are ACL_USER_OBJ = 1, ACL_USER = 2, ACL_GROUP_OBJ = 4,
 /// ACL_GROUP = 8, ACL_MASK = 0x10, ACL_OTHER = 0x20. Entries must be given in that tag order.

@@ -62,8 +62,10 @@ using listing_filter =
 
 /// Options of one copy_tree() call. The defaults make DST an exact copy of SRC, as `cp -aT`.
 struct copy_options {
-  /// Concurrent workers. 0 picks the automatic value default_jobs(). Values above the core count
-  /// are honoured: copies block on I/O, so more workers than cores keep more requests in flight.
+  /// Concurrent workers. 0 picks the automatic value default_jobs(), or one worker per core
+  /// (at most default_jobs()) when every source and destination is on tmpfs or ramfs. Values
+  /// above the core count are honoured: copies block on I/O, so more workers than cores keep more
+  /// requests in flight.
   unsigned jobs = 0;
 
   /// DST may already exist: copy into it, replacing non-directory entries of the same name.
@@ -163,7 +165,8 @@ struct copy_options {
   listing_filter on_listing;
 };
 
-/// The number of workers used when copy_options::jobs is 0.
+/// The number of workers used when copy_options::jobs is 0 (copies between memory file systems
+/// use at most one per core).
 unsigned default_jobs() noexcept;
 
 }  // namespace treecopy

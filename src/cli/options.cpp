@@ -296,7 +296,8 @@ std::unique_ptr<CLI::App> make_app(cli_args& a, unsigned machine_jobs) {
                  "Destination (the copy; its parent must exist), or DIR to copy into (several "
                  "sources, -t, or an existing DIR written with a trailing '/')");
   add_form_options(app, a);
-  std::string jobs_help = "Concurrent workers (default: 4 x cores, 8 to 64";
+  std::string jobs_help =
+      "Concurrent workers (default: 4 x cores, 8 to 64; one per core between tmpfs mounts";
   if (machine_jobs) jobs_help += "; this machine: " + std::to_string(machine_jobs);
   app.add_option("-j,--jobs", a.jobs, jobs_help + ")")->check(CLI::Range(1u, 1024u));
   app.add_flag("--merge", a.options.merge, "DST may exist: copy into it, replacing files");

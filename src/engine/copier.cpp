@@ -4,6 +4,7 @@
 #include "engine/copier.hpp"
 
 #include <fcntl.h>
+#include <linux/magic.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -43,6 +44,28 @@ bool is_pseudo_fs(int fd) {
     default:
       return false;
   }
+}
+
+// File systems that live in memory: nothing there waits for a disk.
+bool in_memory(int fd) {
+  struct statfs sfs {};
+  if (fd < 0 || fs::stat_fs(fd, sfs)) return false;
+  return sfs.f_type == TMPFS_MAGIC || sfs.f_type == RAMFS_MAGIC;
+}
+
+// Workers when the caller leaves the count to the copy. default_jobs() runs more workers than
+// cores so that requests wait on the disk in parallel; when every source and destination is in
+// memory nothing waits, and the extra workers only take the cores from each other (preempted
+// while they hold a directory's lock, switched in and out): there, one worker per core
+// (docs/benchmarks.md, "Workers in memory").
+unsigned automatic_jobs(const std::vector<setup_result>& setups) {
+  const unsigned jobs = default_jobs();
+  if (setups.empty()) return jobs;
+  for (const setup_result& s : setups) {
+    const int src = s.src_dir ? s.src_dir.get() : s.src_parent.get();
+    if (!in_memory(src) || !in_memory(s.dst_parent.get())) return jobs;
+  }
+  return std::min(jobs, scheduler_cores());
 }
 
 bool has_default_acl(int fd) {
@@ -174,7 +197,7 @@ pair_run::pair_run(std::vector<setup_result>& setups, const copy_options& option
     : setups_(setups),
       stop_(std::move(stop)),
       shared_(setups.empty() ? no_pair() : setups.front(), options, observer) {
-  shared_.jobs = options.jobs ? options.jobs : default_jobs();
+  shared_.jobs = options.jobs ? options.jobs : automatic_jobs(setups);
   shared_.pairs = setups.size();
   if (setups.size() > 1) {
     // DSTs there before the copy are guarded from the start; new ones once each pair makes its.

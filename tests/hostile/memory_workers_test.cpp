@@ -1,0 +1,84 @@
+// Workers between memory file systems: with the worker count left to the copy (jobs 0), a copy
+// whose source and destination are both on tmpfs runs one worker per core, not default_jobs()'s
+// four per core (nothing there waits for a disk; extra workers only take the cores from each
+// other). Counted as the threads of the process while the pool runs, and the copy stays exact.
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sched.h>
+
+#include <atomic>
+#include <cstddef>
+#include <string>
+
+#include "fault_support.hpp"
+#include "scratch.hpp"
+#include "tree_assert.hpp"
+#include "tree_builder.hpp"
+#include "treecopy/treecopy.hpp"
+
+namespace treecopy_test::faults {
+namespace {
+
+// Threads of this process now: the entries of /proc/self/task.
+std::size_t thread_count() {
+  DIR* d = ::opendir("/proc/self/task");
+  if (!d) return 0;
+  std::size_t n = 0;
+  while (const dirent* e = ::readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  ::closedir(d);
+  return n;
+}
+
+std::size_t affinity_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) != 0) return 0;
+  return static_cast<std::size_t>(CPU_COUNT(&set));
+}
+
+// Looks at the process's threads once the copy has done enough entries for its pool to run
+// (it starts after 64 entries found).
+class thread_watch final : public treecopy::copy_observer {
+ public:
+  bool wants_entries() const override { return true; }
+  void on_entry(treecopy::entry_kind, std::string_view) override {
+    if (seen_.fetch_add(1) + 1 != look_at) return;
+    most_ = thread_count();
+  }
+  std::size_t most() const { return most_; }
+
+ private:
+  static constexpr std::size_t look_at = 300;
+  std::atomic<std::size_t> seen_{0};
+  std::size_t most_ = 0;
+};
+
+TEST(memory_workers, one_worker_per_core_between_tmpfs_mounts) {
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
+  const std::size_t cores = affinity_cores();
+  ASSERT_GT(cores, 0u);
+  if (treecopy::default_jobs() <= cores) GTEST_SKIP() << "default_jobs() is not above the cores";
+  scratch_dir scratch{"memory_workers"};
+  tmpfs_mount src_fs(scratch / "src_fs", "size=64m,mode=755");
+  tmpfs_mount dst_fs(scratch / "dst_fs", "size=64m,mode=755");
+  const std::string src = src_fs.path() + "/src";
+  const std::string dst = dst_fs.path() + "/dst";
+  random_tree_options tree;
+  tree.directories = 20;
+  tree.files = 1200;
+  tree.max_file_size = 2048;
+  build_random_tree(src, tree);
+
+  thread_watch watch;
+  treecopy::copy_options options;  // jobs 0: the copy picks
+  const treecopy::copy_report report = treecopy::copy_tree(src, dst, options, &watch);
+  EXPECT_EQ(report.error_count, 0u);
+  EXPECT_TRUE(same_trees(src, dst));
+  // The calling thread and TBB's workers (one per core in all), and the progress sampler.
+  ASSERT_GT(watch.most(), 0u) << "the copy did not reach the pool";
+  EXPECT_LE(watch.most(), cores + 1) << "default_jobs() is " << treecopy::default_jobs();
+}
+
+}  // namespace
+}  // namespace treecopy_test::faults

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "entry_check.hpp"
 #include "fault_support.hpp"
 #include "scratch.hpp"
 #include "tree_compare.hpp"
@@ -17,21 +18,6 @@
 
 namespace treecopy_test::faults {
 namespace {
-
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-std::string diffs(const std::string& a, const std::string& b, const compare_options& o = {}) {
-  const auto found = compare_trees(a, b, o);
-  return found.empty() ? std::string() : describe(found, o);
-}
-
-process_result tc(std::vector<std::string> args, const process_options& options = {}) {
-  args.insert(args.begin(), "--progress=none");
-  return run_treecopy_limited(args, 60, options);
-}
 
 // a/{x, sub/y} and b/{x, other/z}.
 void make_sources(const std::string& in) {
@@ -52,7 +38,8 @@ TEST(forms_pairs_test, files_from_applies_to_each_source_and_reports_what_one_la
   make_sources(s / "in");
   ASSERT_EQ(::mkdir((s / "out").c_str(), 0755), 0);
   std::ofstream(s / "list") << "x\nsub/y\n";
-  const process_result r = tc({"--files-from", s / "list", s / "in/a", s / "in/b", s / "out"});
+  const process_result r =
+      run_quiet({"--files-from", s / "list", s / "in/a", s / "in/b", s / "out"});
   // b has no sub/y: one failed entry, as with b alone; everything else is copied.
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   const auto errors = parse_error_lines(r.err);
@@ -65,7 +52,7 @@ TEST(forms_pairs_test, files_from_applies_to_each_source_and_reports_what_one_la
   EXPECT_FALSE(exists(s / "out/b/other"));
   EXPECT_FALSE(exists(s / "out/b/sub"));
   // The single-SRC case says the same of the same path.
-  const process_result one = tc({"--files-from", s / "list", s / "in/b", s / "one"});
+  const process_result one = run_quiet({"--files-from", s / "list", s / "in/b", s / "one"});
   EXPECT_EQ(one.exit_code, 1) << one.describe();
   const auto one_errors = parse_error_lines(one.err);
   ASSERT_EQ(one_errors.size(), 1u) << one.describe();
@@ -80,13 +67,13 @@ TEST(forms_pairs_test, target_directory_symlink_is_followed_two_path_dst_symlink
   ASSERT_EQ(::mkdir((s / "real").c_str(), 0755), 0);
   ASSERT_EQ(::symlink("real", (s / "alias").c_str()), 0);
   // -t DIR: copied into what DIR names, as cp -t does.
-  const process_result t = tc({"-t", s / "alias", s / "in/a"});
+  const process_result t = run_quiet({"-t", s / "alias", s / "in/a"});
   EXPECT_EQ(t.exit_code, 0) << t.describe();
   EXPECT_EQ(diffs(s / "in/a", s / "real/a"), "");
   // SRC DST with DST a symlink (to a directory): refused, nothing created.
   ASSERT_EQ(::symlink("real/b", (s / "b_alias").c_str()), 0);
   ASSERT_EQ(::mkdir((s / "real/b").c_str(), 0755), 0);
-  const process_result two = tc({"--merge", s / "in/b", s / "b_alias"});
+  const process_result two = run_quiet({"--merge", s / "in/b", s / "b_alias"});
   EXPECT_EQ(two.exit_code, 2) << two.describe();
   EXPECT_FALSE(exists(s / "real/b/x"));
   char target[64] = {};
@@ -106,7 +93,8 @@ TEST(forms_pairs_test, source_reaching_another_pairs_dst_is_refused_as_its_own_i
   ASSERT_EQ(::symlink((s / "out/b").c_str(), (s / "in/a/peek").c_str()), 0);
   for (const std::string jobs : {"1", "4"}) {
     SCOPED_TRACE(jobs);
-    const process_result r = tc({"-L", "--merge", "-j", jobs, s / "in/a", s / "in/b", s / "out"});
+    const process_result r =
+        run_quiet({"-L", "--merge", "-j", jobs, s / "in/a", s / "in/b", s / "out"});
     EXPECT_EQ(r.exit_code, 1) << r.describe();
     const auto errors = parse_error_lines(r.err);
     ASSERT_EQ(errors.size(), 2u) << r.describe();

@@ -126,9 +126,11 @@ void copier::open_top() {
 // --link-dest: each PREV's counterpart of DST (PREV itself, or PREV/<DST's name> when several
 // pairs copy into one directory), opened once; one that does not exist is left out (everything
 // there is new). A SRC that is a file is looked up by name in each PREV in turn, as a directory's
-// files are.
+// files are. A dry run opens them too (read-only, as the real run does: PREV is never written) so
+// that it tells which files would be linked rather than copied.
 void copier::open_previous() {
-  if (!plan::links_previous(opt_) || opt_.dry_run) return;
+  if (!plan::links_previous(opt_)) return;
+  if (opt_.dry_run) entries_.where().dry_parent_fd = top_.dst_fd;
   for (const std::string& prev : opt_.link_dest) {
     fs::opened root = fs::open(AT_FDCWD, prev.c_str(), O_RDONLY | O_DIRECTORY);
     if (!root) continue;

@@ -2,6 +2,7 @@
 // file, nothing else wrong), a PREV whose file has another mode or owner (copied, never linked),
 // PREV never modified (as root and as an unprivileged user), listed paths with '..', absolute
 // or missing. tmpfs mounts need root: those tests skip elsewhere.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -84,6 +85,54 @@ TEST_F(link_dest_hostile_test, prev_with_another_owner_is_copied_not_linked) {
   EXPECT_EQ(lstat_of(s_ / "dst/sub/h").st_uid, lstat_of(s_ / "src/sub/h").st_uid);
   EXPECT_EQ(diffs(s_ / "src", s_ / "dst"), "");
   EXPECT_EQ(diffs(s_ / "snap", s_ / "prev"), "");
+}
+
+// --dry-run opens the PREVs (read-only) and says what the real run then does: the files it links
+// to a PREV (here f to prev2's, whose prev has another mode, and sub/h to prev2's, whose prev has
+// another owner or is missing) and those it copies (g changed, new not in any PREV).
+TEST_F(link_dest_hostile_test, dry_run_reports_what_the_real_run_does) {
+  ASSERT_EQ(run_quiet({s_ / "src", s_ / "prev2"}).exit_code, 0);
+  ASSERT_EQ(::chmod((s_ / "prev/f").c_str(), 0600), 0);
+  if (::geteuid() == 0)
+    ASSERT_EQ(::lchown((s_ / "prev/sub/h").c_str(), 65534, 65534), 0);
+  else
+    ASSERT_EQ(::unlink((s_ / "prev/sub/h").c_str()), 0);
+  std::ofstream(s_ / "src/g", std::ios::app) << " changed";
+  std::ofstream(s_ / "src/new") << "new";
+  // Atimes ahead of the mtimes, as tree_maker sets them: reading the copies' sources keeps them.
+  for (const char* name : {"g", "new"}) {
+    const timespec times[2] = {{::time(nullptr) + 86400, 0}, {0, UTIME_OMIT}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, (s_ / "src/" + name).c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+  }
+  snapshot();
+  ASSERT_EQ(::system(("cp -a " + s_ / "prev2" + " " + s_ / "snap2").c_str()), 0);
+  const std::vector<std::string> args = {"--link-dest", s_ / "prev", "--link-dest",
+                                         s_ / "prev2",  s_ / "src",  s_ / "dst"};
+  auto with = [&](std::vector<std::string> front) {
+    front.insert(front.end(), args.begin(), args.end());
+    return front;
+  };
+  const process_result dry = run_quiet(with({"--dry-run", "--json"}));
+  ASSERT_EQ(dry.exit_code, 0) << dry.describe();
+  const process_result dry_text = run_quiet(with({"--dry-run", "-j", "4"}));
+  ASSERT_EQ(dry_text.exit_code, 0) << dry_text.describe();
+  EXPECT_FALSE(exists(s_ / "dst"));
+  EXPECT_EQ(diffs(s_ / "snap", s_ / "prev"), "");
+  EXPECT_EQ(diffs(s_ / "snap2", s_ / "prev2"), "");
+  const process_result real = run_quiet(with({"--json"}));
+  ASSERT_EQ(real.exit_code, 0) << real.describe();
+  EXPECT_EQ(json_counts(dry.out), json_counts(real.out));
+  EXPECT_NE(json_counts(real.out).find("\"hardlink\":2,"), std::string::npos) << real.out;
+  EXPECT_EQ(lstat_of(s_ / "dst/f").st_ino, lstat_of(s_ / "prev2/f").st_ino);
+  EXPECT_EQ(lstat_of(s_ / "dst/sub/h").st_ino, lstat_of(s_ / "prev2/sub/h").st_ino);
+  EXPECT_EQ(diffs(s_ / "src", s_ / "dst"), "");
+  ASSERT_EQ(::system(("rm -rf " + s_ / "dst").c_str()), 0);
+  const process_result real_text = run_quiet(with({"-j", "4"}));
+  ASSERT_EQ(real_text.exit_code, 0) << real_text.describe();
+  EXPECT_EQ(summary_counts(dry_text.err), summary_counts(real_text.err));
+  EXPECT_NE(summary_counts(real_text.err).find("2 hard links"), std::string::npos) << real_text.err;
+  EXPECT_EQ(diffs(s_ / "snap", s_ / "prev"), "");
+  EXPECT_EQ(diffs(s_ / "snap2", s_ / "prev2"), "");
 }
 
 TEST_F(link_dest_hostile_test, prev_is_never_modified_as_an_unprivileged_user) {

@@ -179,7 +179,7 @@ pair_run::pair_run(std::vector<setup_result>& setups, const copy_options& option
   shared_.jobs = options.jobs ? options.jobs : default_jobs();
   shared_.pairs = setups.size();
   if (setups.size() > 1) {
-    // DSTs there before the copy are guarded from the start; new ones once each pair makes its.
+    // DSTs there before the copy are guarded from the start; new ones once made (open_root()).
     shared_.dsts = std::make_unique<plan::dst_roots>(setups.size());
     for (std::size_t i = 0; i < setups.size(); ++i)
       if (setups[i].dst_exists) shared_.dsts->publish(i, setups[i].dst_id);
@@ -222,6 +222,9 @@ copy_report pair_run::run(const std::vector<entry_error>& refused) {
     // their own, so that idle workers take whole trees from the start.
     run.sched->run([&run, this] {
       if (copiers_.size() == 1) return copiers_.front()->run_root();
+      // Every DST made and guarded first: a pair that meets another's DST (a followed link, a
+      // bind mount) refuses it even when that pair has not started its walk.
+      for (auto& c : copiers_) c->open_root();
       for (auto& c : copiers_) {
         copier* p = c.get();
         run.sched->spawn([p] { p->run_root(); });

@@ -114,5 +114,51 @@ TEST(forms_pairs_test, source_reaching_another_pairs_dst_is_refused_as_its_own_i
   }
 }
 
+// DSTs the run creates are guarded before any pair's walk starts: a link in a's SRC to b's DST
+// path (and one to a's own) is refused every time, never followed into b's copy while it fills
+// (nor met before b's DST exists). A SRC that is missing gets no DST; a dry run creates none.
+TEST(forms_pairs_test, source_reaching_a_dst_the_run_creates_is_refused_every_time) {
+  scratch_dir s("forms-guard-new");
+  make_sources(s / "in");
+  tree_maker m(s / "in/b/many", 34);
+  for (int i = 0; i < 300; ++i) m.file("f" + std::to_string(i), "b's file");
+  m.finish();
+  ASSERT_EQ(::mkdir((s / "out").c_str(), 0755), 0);
+  ASSERT_EQ(::symlink((s / "out/a").c_str(), (s / "in/a/own").c_str()), 0);
+  ASSERT_EQ(::symlink((s / "out/b").c_str(), (s / "in/a/peek").c_str()), 0);
+  const process_result dry = run_quiet(
+      {"--dry-run", "-L", "-j", "8", s / "in/a", s / "in/missing", s / "in/b", s / "out"});
+  EXPECT_EQ(dry.exit_code, 1) << dry.describe();
+  EXPECT_FALSE(exists(s / "out/a")) << dry.describe();
+  EXPECT_FALSE(exists(s / "out/b")) << dry.describe();
+  for (int round = 0; round < 12; ++round) {
+    // Both orders: b's DST made before a's walk starts, or a's walk first.
+    const std::string jobs = round % 2 ? "8" : "2";
+    const bool b_first = round % 4 >= 2;
+    SCOPED_TRACE("round " + std::to_string(round) + ", -j " + jobs);
+    const process_result r =
+        run_quiet({"-L", "-j", jobs, s / (b_first ? "in/b" : "in/a"), s / "in/missing",
+                   s / (b_first ? "in/a" : "in/b"), s / "out"});
+    EXPECT_EQ(r.exit_code, 1) << r.describe();
+    const auto errors = parse_error_lines(r.err);
+    ASSERT_EQ(errors.size(), 3u) << r.describe();
+    std::string refusal;
+    for (const error_line& e : errors) {
+      if (e.path == s / "in/missing") continue;
+      EXPECT_TRUE(e.path == s / "in/a/own" || e.path == s / "in/a/peek") << r.describe();
+      if (refusal.empty()) refusal = e.reason;
+      EXPECT_EQ(e.reason, refusal) << r.describe();  // the same refusal for both
+    }
+    EXPECT_FALSE(exists(s / "out/missing")) << r.describe();
+    EXPECT_FALSE(exists(s / "out/a/own")) << r.describe();
+    EXPECT_FALSE(exists(s / "out/a/peek")) << r.describe();
+    compare_options o;
+    o.ignore = {"own", "peek"};
+    EXPECT_EQ(diffs(s / "in/a", s / "out/a", o), "");
+    EXPECT_EQ(diffs(s / "in/b", s / "out/b"), "");
+    ASSERT_EQ(::system(("rm -rf " + s / "out/a" + " " + s / "out/b").c_str()), 0);
+  }
+}
+
 }  // namespace
 }  // namespace treecopy_test::faults

@@ -407,6 +407,7 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
   // A directory that was there may be another file system mounted in DST. A directory made here
   // is on its parent's.
   node->dst_foreign = parent->dst_foreign;
+  node->dst_dev = parent->dst_dev;
   if (d && (node == root_ || existed)) {
     struct stat ds {};
     if (std::error_code err = fs::stat(d.fd.get(), ds))
@@ -420,6 +421,7 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
       if (run_.dsts) run_.dsts->publish(guards_.pair, guards_.dst_root);
     } else {
       node->dst_foreign = ds.st_dev != dst_root_dev_;
+      node->dst_dev = ds.st_dev;
     }
     // DST that holds SRC (refused by setup for --delete, maybe swapped since), or a directory of
     // DST that is SRC or holds it (a bind mount): merging into it, or --delete in it, would change

@@ -176,7 +176,11 @@ class entry_copier {
   /// Links node/name to target_dir/target_name; false (nothing reported, nothing created) when the
   /// target is on another file system, and the caller copies the data instead.
   bool make_link(dir_node* node, const char* name, int target_dir, const char* target_name);
+  /// The file system a name in node is made on, as far as hard-link groups tell them apart: a
+  /// directory merged into on another file system than DST (a mount inside DST) has its own
+  /// groups, so that its names link to the first copy made there rather than copy it again.
   dev_t link_dev(const dir_node* node) const noexcept {
+    if (node->dst_foreign) return node->dst_dev;
     return node->is_top ? roots_.top_dev : roots_.dst_dev;
   }
   /// This pair's claim on node/name in the run's hard-link table.

@@ -189,6 +189,46 @@ TEST(pair_links_exdev_test, name_across_a_mount_inside_dst_is_copied) {
   EXPECT_EQ(*read_file(s / "dst/sub/b"), "one inode, two file systems");
 }
 
+// The names of a group that fall on a mount inside DST are linked to the first copy made there
+// (one copy of the data on that file system), as cp -a links them; the names outside it stay one
+// inode too.
+TEST(pair_links_exdev_test, names_under_a_mount_inside_dst_link_to_each_other) {
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
+  scratch_dir s("pair-links-mount-group");
+  tree_maker m(s / "src", 6);
+  m.dir("sub", 0755);
+  m.dir("sub/deeper", 0700);
+  m.file("a", "one inode, names on two file systems", 0644);
+  m.hardlink("a", "a_again");
+  m.hardlink("a", "sub/b");
+  m.hardlink("a", "sub/c");
+  m.hardlink("a", "sub/deeper/d");
+  m.file("sub/x", "a group of its own under the mount", 0600);
+  m.hardlink("sub/x", "sub/deeper/y");
+  m.finish();
+  for (const std::string dst : {"dst", "cp"}) {
+    ASSERT_EQ(::mkdir((s / dst).c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((s / dst + "/sub").c_str(), 0755), 0);
+  }
+  tmpfs_mount mine(s / "dst/sub", "size=4m,mode=755");
+  tmpfs_mount theirs(s / "cp/sub", "size=4m,mode=755");
+  // cp -a copies sub first (it refuses the link from a, across the mount, with an error).
+  ASSERT_EQ(::system(("cp -a " + s / "src/sub/." + " " + s / "cp/sub/").c_str()), 0);
+  for (const std::string jobs : {"1", "4"}) {
+    SCOPED_TRACE(jobs);
+    const process_result r = run_quiet({"--merge", "-j", jobs, s / "src", s / "dst"});
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+    compare_options o;
+    o.root_metadata = false;
+    EXPECT_EQ(diffs(s / "cp/sub", s / "dst/sub", o), "");
+    EXPECT_EQ(lstat_of(s / "dst/sub/b").st_nlink, 3u);
+    EXPECT_EQ(lstat_of(s / "dst/a").st_ino, lstat_of(s / "dst/a_again").st_ino);
+    EXPECT_EQ(*read_file(s / "dst/a"), "one inode, names on two file systems");
+    ASSERT_EQ(::system(("rm -rf " + s / "dst/a " + s / "dst/a_again " + s / "dst/sub/*").c_str()),
+              0);
+  }
+}
+
 // --link --dry-run says what -l does: every file a hard link (to its source), no data copied.
 TEST(link_dry_run_test, counts_links_as_the_real_run_does) {
   scratch_dir s("link-dry");

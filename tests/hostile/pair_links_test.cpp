@@ -229,6 +229,41 @@ TEST(pair_links_exdev_test, names_under_a_mount_inside_dst_link_to_each_other) {
   }
 }
 
+// --update over a copy with symlinks and FIFOs that have several names: a removed name comes
+// back as a link to the kept name's inode, so that the result is what a fresh cp -a makes.
+TEST(update_links_test, removed_names_of_symlinks_and_fifos_link_to_the_kept_inode) {
+  scratch_dir s("update-special-links");
+  tree_maker m(s / "src", 12);
+  m.dir("sub", 0755);
+  m.symlink("sym", "somewhere");
+  m.hardlink("sym", "sub/sym_again");
+  m.hardlink("sym", "z_sym");
+  m.special("fifo", S_IFIFO, 0640);
+  m.hardlink("fifo", "sub/fifo_again");
+  m.hardlink("fifo", "z_fifo");
+  m.file("f", "a file");
+  m.hardlink("f", "sub/f_again");
+  m.finish();
+  ASSERT_EQ(::system(("cp -a " + s / "src" + " " + s / "cp").c_str()), 0);
+  for (const std::string jobs : {"1", "4"}) {
+    SCOPED_TRACE(jobs);
+    ASSERT_EQ(run_quiet({"-j", jobs, s / "src", s / "dst"}).exit_code, 0);
+    EXPECT_EQ(diffs(s / "cp", s / "dst"), "");
+    // The first names kept, later ones gone; and the other way round.
+    for (const char* gone : {"sub/sym_again", "sub/fifo_again", "sub/f_again", "z_sym"})
+      ASSERT_EQ(::unlink((s / "dst/" + gone).c_str()), 0) << gone;
+    process_result r = run_quiet({"--update", "-j", jobs, s / "src", s / "dst"});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_EQ(diffs(s / "cp", s / "dst"), "");
+    for (const char* gone : {"sym", "fifo", "z_fifo"})
+      ASSERT_EQ(::unlink((s / "dst/" + gone).c_str()), 0) << gone;
+    r = run_quiet({"--update", "-j", jobs, s / "src", s / "dst"});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_EQ(diffs(s / "cp", s / "dst"), "");
+    ASSERT_EQ(::system(("rm -rf " + s / "dst").c_str()), 0);
+  }
+}
+
 // --link --dry-run says what -l does: every file a hard link (to its source), no data copied.
 TEST(link_dry_run_test, counts_links_as_the_real_run_does) {
   scratch_dir s("link-dry");

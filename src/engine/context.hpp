@@ -51,6 +51,9 @@ struct dir_node {
   /// The destination directory, there before (merge), is on another file system than DST's: what
   /// the copy remembers of DST's file system (no clones, no copy_file_range) does not hold here.
   bool dst_foreign = false;
+  /// With dst_foreign: the file system of the destination directory (hard-link groups are kept
+  /// per file system, so that names there link to the first copy made there).
+  dev_t dst_dev = 0;
   /// New entries here get a mode or group the umask does not predict (the directory existed
   /// before, has a default ACL, or is set-group-ID): set owner and mode of every entry explicitly.
   bool always_chmod = false;

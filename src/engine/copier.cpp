@@ -149,9 +149,11 @@ void copier::open_top() {
 // --link-dest: each PREV's counterpart of DST (PREV itself, or PREV/<DST's name> when several
 // pairs copy into one directory), opened once; one that does not exist is left out (everything
 // there is new). A SRC that is a file is looked up by name in each PREV in turn, as a directory's
-// files are.
+// files are. A dry run opens them too (read-only, as the real run does: PREV is never written) so
+// that it tells which files would be linked rather than copied.
 void copier::open_previous() {
-  if (!plan::links_previous(opt_) || opt_.dry_run) return;
+  if (!plan::links_previous(opt_)) return;
+  if (opt_.dry_run) entries_.where().dry_parent_fd = top_.dst_fd;
   for (const std::string& prev : opt_.link_dest) {
     fs::opened root = fs::open(AT_FDCWD, prev.c_str(), O_RDONLY | O_DIRECTORY);
     if (!root) continue;
@@ -200,7 +202,7 @@ pair_run::pair_run(std::vector<setup_result>& setups, const copy_options& option
   shared_.jobs = options.jobs ? options.jobs : automatic_jobs(setups);
   shared_.pairs = setups.size();
   if (setups.size() > 1) {
-    // DSTs there before the copy are guarded from the start; new ones once each pair makes its.
+    // DSTs there before the copy are guarded from the start; new ones once made (open_root()).
     shared_.dsts = std::make_unique<plan::dst_roots>(setups.size());
     for (std::size_t i = 0; i < setups.size(); ++i)
       if (setups[i].dst_exists) shared_.dsts->publish(i, setups[i].dst_id);
@@ -243,6 +245,9 @@ copy_report pair_run::run(const std::vector<entry_error>& refused) {
     // their own, so that idle workers take whole trees from the start.
     run.sched->run([&run, this] {
       if (copiers_.size() == 1) return copiers_.front()->run_root();
+      // Every DST made and guarded first: a pair that meets another's DST (a followed link, a
+      // bind mount) refuses it even when that pair has not started its walk.
+      for (auto& c : copiers_) c->open_root();
       for (auto& c : copiers_) {
         copier* p = c.get();
         run.sched->spawn([p] { p->run_root(); });
@@ -425,6 +430,7 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
   // A directory that was there may be another file system mounted in DST. A directory made here
   // is on its parent's.
   node->dst_foreign = parent->dst_foreign;
+  node->dst_dev = parent->dst_dev;
   if (d && (node == root_ || existed)) {
     struct stat ds {};
     if (std::error_code err = fs::stat(d.fd.get(), ds))
@@ -438,6 +444,7 @@ bool copier::open_dst_dir(dir_node* node, int pdst, const char* dname, int& out)
       if (run_.dsts) run_.dsts->publish(guards_.pair, guards_.dst_root);
     } else {
       node->dst_foreign = ds.st_dev != dst_root_dev_;
+      node->dst_dev = ds.st_dev;
     }
     // DST that holds SRC (refused by setup for --delete, maybe swapped since), or a directory of
     // DST that is SRC or holds it (a bind mount): merging into it, or --delete in it, would change

@@ -105,6 +105,10 @@ class copier final : private stream_owner, private entry_driver {
 
   /// Before the scheduler runs: the virtual parent of SRC and what the entry copier needs of it.
   void open_top();
+  /// With several pairs, before any pair's first task: SRC's directory and DST's opened (DST
+  /// made and published to the other pairs), so that no pair's walk can meet another pair's DST
+  /// before it is guarded. Nothing when SRC is not a directory.
+  void open_root();
   /// The first task of this pair: SRC's directory task, or the copy of SRC when not a directory.
   void run_root();
 
@@ -119,6 +123,8 @@ class copier final : private stream_owner, private entry_driver {
   void spawn_child(dir_node* node, const char* name, bool via_parent);
   void spawn_dir(dir_node* node, bool via_parent);
   void process_dir(dir_node* node, bool via_parent);
+  bool open_node(dir_node* node, bool via_parent);
+  void list_node(dir_node* node, bool via_parent, bool opened);
   void schedule_children(dir_node* node);
   void read_ignore_rules(dir_node* node);
   void run_batch(dir_node* node, std::uint32_t begin, std::uint32_t end, bool shared = false);
@@ -171,6 +177,7 @@ class copier final : private stream_owner, private entry_driver {
 
   dir_node top_;              ///< the virtual parent of SRC
   dir_node* root_ = nullptr;  ///< SRC itself when it is a directory
+  bool root_opened_ = false;  ///< open_root() opened root_'s pair
   int src_root_fd_ = -1;
   int dst_root_fd_ = -1;
 

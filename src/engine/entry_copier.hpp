@@ -122,6 +122,8 @@ class entry_copier {
     /// --link-dest, SRC a file: each PREV's directory, in order, and the name SRC's copy has there.
     std::vector<int> prev_parent_fds;
     std::string prev_name;
+    /// A dry run: DST's parent, the directory whose file system DST's would-be entries are on.
+    int dry_parent_fd = -1;
   };
   roots& where() noexcept { return roots_; }
 
@@ -174,7 +176,11 @@ class entry_copier {
   /// Links node/name to target_dir/target_name; false (nothing reported, nothing created) when the
   /// target is on another file system, and the caller copies the data instead.
   bool make_link(dir_node* node, const char* name, int target_dir, const char* target_name);
+  /// The file system a name in node is made on, as far as hard-link groups tell them apart: a
+  /// directory merged into on another file system than DST (a mount inside DST) has its own
+  /// groups, so that its names link to the first copy made there rather than copy it again.
   dev_t link_dev(const dir_node* node) const noexcept {
+    if (node->dst_foreign) return node->dst_dev;
     return node->is_top ? roots_.top_dev : roots_.dst_dev;
   }
   /// This pair's claim on node/name in the run's hard-link table.
@@ -223,6 +229,8 @@ class entry_copier {
   // Hard links instead of copies (entry_links.cpp).
   void link_source(dir_node* node, const char* name, const struct stat* claimed);
   bool link_previous(dir_node* node, const char* name, int sfd, const struct stat& st);
+  bool dry_may_link(const dir_node* node, int pdir, const char* pname,
+                    const struct stat& pst) const;
   bool kept_by_filter(const dir_node* node, int dirfd, const char* child, std::uint8_t& type,
                       const std::string& path, const std::string& node_rel) const;
   /// Whether the filters, then git's rules (--gitignore), leave out entry name of sub (a directory
@@ -233,6 +241,7 @@ class entry_copier {
   removal remove_emptied(dir_node* node, const std::string& path, int parent,
                          const std::string& name, bool failed, bool kept);
   void dry_entry(dir_node* node, const char* name);
+  bool dry_links_previous(dir_node* node, const char* name, const struct stat& st);
   void dry_waiters(std::vector<link_table::waiter> waiters, bool ok, ino_t dst_ino);
 
   /// Whether symlinks among node's source entries are followed: with -L all are; with -H only SRC

@@ -2,6 +2,7 @@
 // as cp -l) and --link-dest (to PREV's file at the same path when it is unchanged, as rsync).
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <string>
@@ -23,6 +24,25 @@ bool same_file(const struct stat& s, const struct stat& p) noexcept {
 }
 
 }  // namespace
+
+// --link-dest --dry-run: whether link() would make DST's name a link to PREV's file pst (pname in
+// pdir), as far as can be known without making it: the name's directory on PREV's file system
+// (EXDEV otherwise; a directory the dry run does not create is on DST's parent's), and
+// fs.protected_hardlinks (a caller that does not own the file needs to be able to read and write
+// it; root may always).
+bool entry_copier::dry_may_link(const dir_node* node, int pdir, const char* pname,
+                                const struct stat& pst) const {
+  struct stat dir {};
+  const int dfd = node->dst_fd >= 0    ? node->dst_fd
+                  : roots_.dst_fd >= 0 ? roots_.dst_fd
+                                       : roots_.dry_parent_fd;
+  if (dfd < 0 || fs::stat(dfd, dir) || dir.st_dev != pst.st_dev) return false;
+  const uid_t me = geteuid();
+  if (me == 0 || pst.st_uid == me) return true;
+  if ((pst.st_mode & S_ISUID) || (pst.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP))
+    return false;
+  return !fs::access_at(pdir, pname, R_OK | W_OK);
+}
 
 // -l: the destination is a new name of the source file (following it where -L/-H follow it).
 // Nothing of the source is changed: no owner, mode or times are set on the shared inode. Across
@@ -71,6 +91,11 @@ bool entry_copier::link_previous(dir_node* node, const char* name, int sfd, cons
     }
     fs::xattr_list prev_attrs;
     if (fs::get_xattrs(pf.fd.get(), prev_attrs) || prev_attrs.items != src_attrs.items) return 0;
+    if (opt_.dry_run) {  // nothing is linked: what link() would do is foreseen
+      if (!dry_may_link(node, pdir, pname, opened)) return 0;
+      rep_.entry_done(node, name, entry_kind::hardlink);
+      return 1;
+    }
     const char* dname = dst_name(node, name);
     std::error_code err = fs::link_at(pdir, pname, node->dst_fd, dname);
     if (err == std::errc::file_exists &&

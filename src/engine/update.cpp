@@ -474,6 +474,13 @@ void entry_copier::dry_entry(dir_node* node, const char* name) {
     if (at.what == plan::action::link) return rep_.entry_done(node, name, entry_kind::hardlink);
     first = at.first_link;
   }
+  // --link-dest: a file unchanged against a PREV's becomes a link to it, as in the real run.
+  if (S_ISREG(st.st_mode) && !linked && dry_links_previous(node, name, st)) {
+    finish_group(true, 0);
+    rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
+                                       std::memory_order_relaxed);
+    return;
+  }
   if (int err = plan::foresee_create(pol_, s)) {  // as mknodat() would fail
     finish_group(false, 0);
     return rep_.report(node, name, true, operation::create, fs::errno_code(err));
@@ -487,6 +494,19 @@ void entry_copier::dry_entry(dir_node* node, const char* name) {
                                         std::memory_order_relaxed);
   }
   rep_.entry_done(node, name, linked ? entry_kind::hardlink : kind_of(st.st_mode));
+}
+
+// --link-dest in a dry run: link_previous() without the link, on the source opened read-only as
+// the real run opens it (its attributes are compared with PREV's file's).
+bool entry_copier::dry_links_previous(dir_node* node, const char* name, const struct stat& st) {
+  if (roots_.prev_fds.empty() && roots_.prev_parent_fds.empty()) return false;
+  const int nofollow = follows(node) ? 0 : O_NOFOLLOW;
+  fs::opened sfd = fs::open(node->src_fd, name, O_RDONLY | O_NOCTTY | O_NONBLOCK | nofollow);
+  struct stat opened {};
+  if (!sfd || fs::stat(sfd.fd.get(), opened) || opened.st_ino != st.st_ino ||
+      opened.st_dev != st.st_dev)
+    return false;
+  return link_previous(node, name, sfd.fd.get(), st);
 }
 
 // Names of a hard-link group that met its first name between claim() and finish() (another

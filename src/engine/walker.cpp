@@ -67,21 +67,28 @@ void copier::add_work(dir_node* node, std::int64_t n) {
   node->pending.fetch_add(n, std::memory_order_relaxed);
 }
 
+// SRC's directory and DST's, opened (DST made) and DST published to the other pairs; the walk
+// of them is run_root()'s. With several pairs every pair does this before any pair's walk starts.
+void copier::open_root() {
+  if (!setup_.src_dir || root_) return;
+  root_ = new dir_node;
+  root_->parent = &top_;
+  root_->name = setup_.src_name;
+  if (opt_.gitignore) root_->ignores = source_ignore_rules(setup_.src_dir.get());
+  top_.pending.fetch_add(1, std::memory_order_relaxed);
+  rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
+  rep_.count().dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
+  root_opened_ = open_node(root_, true);
+}
+
 void copier::run_root() {
-  if (setup_.src_dir) {
-    root_ = new dir_node;
-    root_->parent = &top_;
-    root_->name = setup_.src_name;
-    if (opt_.gitignore) root_->ignores = source_ignore_rules(setup_.src_dir.get());
-    top_.pending.fetch_add(1, std::memory_order_relaxed);
-    rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
-    rep_.count().dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
-    process_dir(root_, true);
-  } else {
-    rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
-    std::uint8_t dtype = S_ISREG(setup_.src_st.st_mode) ? DT_REG : DT_UNKNOWN;
-    entries_.copy({&top_, setup_.src_name.c_str(), dtype});
+  if (root_ || setup_.src_dir) {  // open_root() takes src_dir
+    open_root();                  // unless done before the walks started
+    return list_node(root_, true, root_opened_);
   }
+  rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
+  std::uint8_t dtype = S_ISREG(setup_.src_st.st_mode) ? DT_REG : DT_UNKNOWN;
+  entries_.copy({&top_, setup_.src_name.c_str(), dtype});
 }
 
 // A task for subdirectory name of node. via_parent: it opens itself through node's descriptors,
@@ -108,6 +115,12 @@ void copier::spawn_dir(dir_node* node, bool via_parent) {
 }
 
 void copier::process_dir(dir_node* node, bool via_parent) {
+  list_node(node, via_parent, open_node(node, via_parent));
+}
+
+// Opens node's source directory and creates and opens its destination; DST's root is published
+// to the other pairs there. Returns whether both are open.
+bool copier::open_node(dir_node* node, bool via_parent) {
   bool opened = false;
   // A distributed copy: a directory not started yet goes to a process that asks for work, which
   // creates and copies it; here it is done as one that could not be opened, without an error.
@@ -128,6 +141,11 @@ void copier::process_dir(dir_node* node, bool via_parent) {
     if (pol_.update && node->existed && node->dst_fd >= 0)
       entries_.detect_time_granularity(node->dst_fd);
   }
+  return opened;
+}
+
+// The rest of a directory's task once open_node() is done: lists it and schedules its entries.
+void copier::list_node(dir_node* node, bool via_parent, bool opened) {
   if (via_parent) release_users(node->parent);
   if (!opened) {
     rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);

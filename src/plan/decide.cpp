@@ -141,9 +141,10 @@ entry_decision decide_entry(const policy& p, const entry_facts& src, const entry
   }
   if (!p.merge) return conflict(EEXIST);
   bool first = false;
-  // --update on a name of a hard-linked file: the table is asked before comparing, so that only
-  // the first name is compared and the others follow it (linked, or already its links).
-  if (p.update && src.is_reg() && group) {
+  // --update on a name of a hard-linked file (a regular file, a symlink, a FIFO...): the table is
+  // asked before comparing, so that only the first name is compared and the others follow it
+  // (linked, or already its links); a name that is missing links to the first name's inode.
+  if (p.update && group) {
     switch (ctx.link) {
       case link_answer::none:
         return asking(need::link_claim);
@@ -160,7 +161,7 @@ entry_decision decide_entry(const policy& p, const entry_facts& src, const entry
         break;
     }
   }
-  if (p.update && (first || !(src.is_reg() && group))) {
+  if (p.update && (first || !group)) {
     need asks = need::nothing;
     const compared c = compare_data(p, src, *dst, ctx.comparison, &asks);
     if (asks != need::nothing) {

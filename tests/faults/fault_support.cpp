@@ -61,6 +61,24 @@ process_result run_treecopy_limited(const std::vector<std::string>& args, int se
   return run_process(argv, options);
 }
 
+process_result run_quiet(std::vector<std::string> args, const process_options& options) {
+  args.insert(args.begin(), "--progress=none");
+  return run_treecopy_limited(args, 60, options);
+}
+
+std::string json_counts(const std::string& out) {
+  const std::size_t at = out.find("\"entries\":");
+  const std::size_t end = out.find(",\"bytes_per_second\"", at);
+  return at == std::string::npos || end == std::string::npos ? out : out.substr(at, end - at);
+}
+
+std::string summary_counts(const std::string& err) {
+  const std::size_t at = err.find(" entries (");
+  if (at == std::string::npos) return err;
+  const std::size_t begin = err.rfind(' ', at - 1) + 1;
+  return err.substr(begin, err.find(" in ", at) - begin);
+}
+
 std::optional<std::string> sanitizer_runtime() {
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   return "built with a sanitizer, whose runtime needs descriptors, threads and address space of "

@@ -60,6 +60,16 @@ std::optional<std::string> mount_unavailable();
 process_result run_treecopy_limited(const std::vector<std::string>& args, int seconds,
                                     const process_options& options = {});
 
+/// The CLI without a progress view (--progress=none first), at most 60 seconds.
+process_result run_quiet(std::vector<std::string> args, const process_options& options = {});
+
+/// The part of --json's summary that tells what was done: the entries by kind, and the bytes (all
+/// of out when it has no summary).
+std::string json_counts(const std::string& out);
+
+/// The part of the human summary (stderr) that tells what was done: "N entries (...), bytes".
+std::string summary_counts(const std::string& err);
+
 /// Whether a run made by run_treecopy_limited() hit its time limit.
 bool hung(const process_result& r);
 

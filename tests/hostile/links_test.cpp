@@ -2,6 +2,7 @@
 // file, nothing else wrong), a PREV whose file has another mode or owner (copied, never linked),
 // PREV never modified (as root and as an unprivileged user), listed paths with '..', absolute
 // or missing. tmpfs mounts need root: those tests skip elsewhere.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "entry_check.hpp"
 #include "fault_support.hpp"
 #include "scratch.hpp"
 #include "tree_compare.hpp"
@@ -17,28 +19,6 @@
 
 namespace treecopy_test::faults {
 namespace {
-
-struct stat lstat_of(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
-  return st;
-}
-
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-// The differences between two trees, readable; "" when there are none.
-std::string diffs(const std::string& a, const std::string& b, const compare_options& o = {}) {
-  const auto found = compare_trees(a, b, o);
-  return found.empty() ? std::string() : describe(found, o);
-}
-
-process_result tc(std::vector<std::string> args, const process_options& options = {}) {
-  args.insert(args.begin(), "--progress=none");
-  return run_treecopy_limited(args, 60, options);
-}
 
 // src: f (0644), g (0640), sub/h, a symlink and a FIFO.
 void make_source(const std::string& root) {
@@ -57,7 +37,7 @@ TEST(links_hostile_test, link_across_file_systems_fails_each_file_clearly) {
   scratch_dir s("link-xdev");
   make_source(s / "src");
   tmpfs_mount other(s / "other", "size=4m,mode=755");
-  const process_result r = tc({"-l", s / "src", s / "other/dst"});
+  const process_result r = run_quiet({"-l", s / "src", s / "other/dst"});
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   const auto errors = parse_error_lines(r.err);
   EXPECT_EQ(errors.size(), 3u) << r.describe();  // f, g, sub/h
@@ -76,7 +56,7 @@ class link_dest_hostile_test : public testing::Test {
  protected:
   void SetUp() override {
     make_source(s_ / "src");
-    ASSERT_EQ(tc({s_ / "src", s_ / "prev"}).exit_code, 0);
+    ASSERT_EQ(run_quiet({s_ / "src", s_ / "prev"}).exit_code, 0);
   }
   // A copy of PREV as it is now, to compare with after the run.
   void snapshot() { ASSERT_EQ(::system(("cp -a " + s_ / "prev" + " " + s_ / "snap").c_str()), 0); }
@@ -87,7 +67,7 @@ class link_dest_hostile_test : public testing::Test {
 TEST_F(link_dest_hostile_test, prev_with_another_mode_is_copied_not_linked) {
   ASSERT_EQ(::chmod((s_ / "prev/f").c_str(), 0600), 0);
   snapshot();
-  const process_result r = tc({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"});
+  const process_result r = run_quiet({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(lstat_of(s_ / "dst/f").st_ino, lstat_of(s_ / "prev/f").st_ino);
   EXPECT_EQ(lstat_of(s_ / "dst/g").st_ino, lstat_of(s_ / "prev/g").st_ino);
@@ -99,12 +79,60 @@ TEST_F(link_dest_hostile_test, prev_with_another_owner_is_copied_not_linked) {
   if (::geteuid() != 0) GTEST_SKIP() << "chown needs root";
   ASSERT_EQ(::lchown((s_ / "prev/sub/h").c_str(), 65534, 65534), 0);
   snapshot();
-  const process_result r = tc({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"});
+  const process_result r = run_quiet({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_NE(lstat_of(s_ / "dst/sub/h").st_ino, lstat_of(s_ / "prev/sub/h").st_ino);
   EXPECT_EQ(lstat_of(s_ / "dst/sub/h").st_uid, lstat_of(s_ / "src/sub/h").st_uid);
   EXPECT_EQ(diffs(s_ / "src", s_ / "dst"), "");
   EXPECT_EQ(diffs(s_ / "snap", s_ / "prev"), "");
+}
+
+// --dry-run opens the PREVs (read-only) and says what the real run then does: the files it links
+// to a PREV (here f to prev2's, whose prev has another mode, and sub/h to prev2's, whose prev has
+// another owner or is missing) and those it copies (g changed, new not in any PREV).
+TEST_F(link_dest_hostile_test, dry_run_reports_what_the_real_run_does) {
+  ASSERT_EQ(run_quiet({s_ / "src", s_ / "prev2"}).exit_code, 0);
+  ASSERT_EQ(::chmod((s_ / "prev/f").c_str(), 0600), 0);
+  if (::geteuid() == 0)
+    ASSERT_EQ(::lchown((s_ / "prev/sub/h").c_str(), 65534, 65534), 0);
+  else
+    ASSERT_EQ(::unlink((s_ / "prev/sub/h").c_str()), 0);
+  std::ofstream(s_ / "src/g", std::ios::app) << " changed";
+  std::ofstream(s_ / "src/new") << "new";
+  // Atimes ahead of the mtimes, as tree_maker sets them: reading the copies' sources keeps them.
+  for (const char* name : {"g", "new"}) {
+    const timespec times[2] = {{::time(nullptr) + 86400, 0}, {0, UTIME_OMIT}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, (s_ / "src/" + name).c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+  }
+  snapshot();
+  ASSERT_EQ(::system(("cp -a " + s_ / "prev2" + " " + s_ / "snap2").c_str()), 0);
+  const std::vector<std::string> args = {"--link-dest", s_ / "prev", "--link-dest",
+                                         s_ / "prev2",  s_ / "src",  s_ / "dst"};
+  auto with = [&](std::vector<std::string> front) {
+    front.insert(front.end(), args.begin(), args.end());
+    return front;
+  };
+  const process_result dry = run_quiet(with({"--dry-run", "--json"}));
+  ASSERT_EQ(dry.exit_code, 0) << dry.describe();
+  const process_result dry_text = run_quiet(with({"--dry-run", "-j", "4"}));
+  ASSERT_EQ(dry_text.exit_code, 0) << dry_text.describe();
+  EXPECT_FALSE(exists(s_ / "dst"));
+  EXPECT_EQ(diffs(s_ / "snap", s_ / "prev"), "");
+  EXPECT_EQ(diffs(s_ / "snap2", s_ / "prev2"), "");
+  const process_result real = run_quiet(with({"--json"}));
+  ASSERT_EQ(real.exit_code, 0) << real.describe();
+  EXPECT_EQ(json_counts(dry.out), json_counts(real.out));
+  EXPECT_NE(json_counts(real.out).find("\"hardlink\":2,"), std::string::npos) << real.out;
+  EXPECT_EQ(lstat_of(s_ / "dst/f").st_ino, lstat_of(s_ / "prev2/f").st_ino);
+  EXPECT_EQ(lstat_of(s_ / "dst/sub/h").st_ino, lstat_of(s_ / "prev2/sub/h").st_ino);
+  EXPECT_EQ(diffs(s_ / "src", s_ / "dst"), "");
+  ASSERT_EQ(::system(("rm -rf " + s_ / "dst").c_str()), 0);
+  const process_result real_text = run_quiet(with({"-j", "4"}));
+  ASSERT_EQ(real_text.exit_code, 0) << real_text.describe();
+  EXPECT_EQ(summary_counts(dry_text.err), summary_counts(real_text.err));
+  EXPECT_NE(summary_counts(real_text.err).find("2 hard links"), std::string::npos) << real_text.err;
+  EXPECT_EQ(diffs(s_ / "snap", s_ / "prev"), "");
+  EXPECT_EQ(diffs(s_ / "snap2", s_ / "prev2"), "");
 }
 
 TEST_F(link_dest_hostile_test, prev_is_never_modified_as_an_unprivileged_user) {
@@ -113,7 +141,8 @@ TEST_F(link_dest_hostile_test, prev_is_never_modified_as_an_unprivileged_user) {
   ASSERT_EQ(::system(("chown -R 65534:65534 " + s_ / "src" + " " + s_ / "prev").c_str()), 0);
   ASSERT_EQ(::chmod((s_ / "prev/g").c_str(), 0604), 0);  // changed: copied
   snapshot();
-  const process_result r = tc({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"}, as_uid(65534));
+  const process_result r =
+      run_quiet({"--link-dest", s_ / "prev", s_ / "src", s_ / "dst"}, as_uid(65534));
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(lstat_of(s_ / "dst/f").st_ino, lstat_of(s_ / "prev/f").st_ino);
   EXPECT_NE(lstat_of(s_ / "dst/g").st_ino, lstat_of(s_ / "prev/g").st_ino);
@@ -126,7 +155,7 @@ TEST(files_from_hostile_test, paths_leaving_src_are_refused_before_anything_is_c
   make_source(s / "src");
   for (const std::string listed : {"../src/f", "sub/../../x", "/etc/passwd", "sub/.."}) {
     std::ofstream(s / "list") << "f\n" << listed << "\n";
-    const process_result r = tc({"--files-from", s / "list", s / "src", s / "dst"});
+    const process_result r = run_quiet({"--files-from", s / "list", s / "src", s / "dst"});
     EXPECT_EQ(r.exit_code, 2) << listed << r.describe();
     EXPECT_NE(r.err.find("not a path inside SRC"), std::string::npos) << r.describe();
     EXPECT_FALSE(exists(s / "dst")) << listed;
@@ -137,7 +166,7 @@ TEST(files_from_hostile_test, missing_listed_path_is_an_entry_error) {
   scratch_dir s("from-missing");
   make_source(s / "src");
   std::ofstream(s / "list") << "sub/h\nnothing\nlink/x\n";
-  const process_result r = tc({"--files-from", s / "list", s / "src", s / "dst"});
+  const process_result r = run_quiet({"--files-from", s / "list", s / "src", s / "dst"});
   EXPECT_EQ(r.exit_code, 1) << r.describe();
   const auto errors = parse_error_lines(r.err);
   ASSERT_EQ(errors.size(), 2u) << r.describe();

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "entry_check.hpp"
 #include "fault_support.hpp"
 #include "scratch.hpp"
 #include "tree_compare.hpp"
@@ -19,22 +20,6 @@
 
 namespace treecopy_test::faults {
 namespace {
-
-struct stat lstat_of(const std::string& path) {
-  struct stat st {};
-  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path;
-  return st;
-}
-
-std::string diffs(const std::string& a, const std::string& b, const compare_options& o = {}) {
-  const auto found = compare_trees(a, b, o);
-  return found.empty() ? std::string() : describe(found, o);
-}
-
-process_result tc(std::vector<std::string> args, const process_options& options = {}) {
-  args.insert(args.begin(), "--progress=none");
-  return run_treecopy_limited(args, 60, options);
-}
 
 // in/d1, in/d2 and the file in/f: groups of names spread over both trees and f, some groups also
 // linked within one tree, symlinks and FIFOs with several names, and plain files.
@@ -87,7 +72,7 @@ class pair_links_test : public testing::Test {
     std::vector<std::string> args = {"-j", jobs};
     for (const std::string& src : sources()) args.push_back(src);
     args.push_back(s_ / "out");
-    const process_result r = tc(args, options);
+    const process_result r = run_quiet(args, options);
     ASSERT_EQ(r.exit_code, 0) << r.describe();
     EXPECT_EQ(against_cp(), "");
   }
@@ -136,13 +121,13 @@ TEST_F(pair_links_test, update_keeps_and_remakes_links_between_sources) {
   std::vector<std::string> args = {"--update", "--json", "-j", "4"};
   for (const std::string& src : sources()) args.push_back(src);
   args.push_back(s_ / "out");
-  process_result r = tc(args);
+  process_result r = run_quiet(args);
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(against_cp(), "");
   EXPECT_EQ(lstat_of(s_ / "out/d1/sub/g3").st_ino, first);
   // d2's names of d1's files gone: --update makes them links to d1's copies again.
   ASSERT_EQ(::system(("rm -rf " + s_ / "out/d2/deep" + " " + s_ / "out/d2/f_again").c_str()), 0);
-  r = tc(args);
+  r = run_quiet(args);
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(against_cp(), "");
 }
@@ -153,18 +138,12 @@ TEST_F(pair_links_test, dry_run_counts_the_links_a_real_run_makes) {
   args.push_back(s_ / "out");
   std::vector<std::string> dry = args;
   dry.insert(dry.begin(), "--dry-run");
-  const process_result d = tc(dry);
-  const process_result r = tc(args);
+  const process_result d = run_quiet(dry);
+  const process_result r = run_quiet(args);
   ASSERT_EQ(d.exit_code, 0) << d.describe();
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   // "N entries (.. files, .. directories, .. hard links, ..), bytes": the same in both summaries.
-  auto counts = [](const std::string& err) {
-    const std::size_t at = err.find(" entries (");
-    if (at == std::string::npos) return err;
-    const std::size_t begin = err.rfind(' ', at - 1) + 1;
-    return err.substr(begin, err.find(" in ", at) - begin);
-  };
-  EXPECT_EQ(counts(d.err), counts(r.err));
+  EXPECT_EQ(summary_counts(d.err), summary_counts(r.err));
   EXPECT_NE(r.err.find("hard links"), std::string::npos) << r.err;
   EXPECT_EQ(against_cp(), "");
 }
@@ -199,7 +178,7 @@ TEST(pair_links_exdev_test, name_across_a_mount_inside_dst_is_copied) {
   ASSERT_EQ(::mkdir((s / "dst").c_str(), 0755), 0);
   ASSERT_EQ(::mkdir((s / "dst/sub").c_str(), 0755), 0);
   tmpfs_mount other(s / "dst/sub", "size=4m,mode=755");
-  const process_result r = tc({"--merge", "-j", "2", s / "src", s / "dst"});
+  const process_result r = run_quiet({"--merge", "-j", "2", s / "src", s / "dst"});
   EXPECT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(parse_error_lines(r.err).size(), 0u) << r.describe();
   compare_options o;
@@ -210,11 +189,79 @@ TEST(pair_links_exdev_test, name_across_a_mount_inside_dst_is_copied) {
   EXPECT_EQ(*read_file(s / "dst/sub/b"), "one inode, two file systems");
 }
 
-// The part of --json's summary that tells what was done: the entries by kind, and the bytes.
-std::string json_counts(const std::string& out) {
-  const std::size_t at = out.find("\"entries\":");
-  const std::size_t end = out.find(",\"bytes_per_second\"", at);
-  return at == std::string::npos || end == std::string::npos ? out : out.substr(at, end - at);
+// The names of a group that fall on a mount inside DST are linked to the first copy made there
+// (one copy of the data on that file system), as cp -a links them; the names outside it stay one
+// inode too.
+TEST(pair_links_exdev_test, names_under_a_mount_inside_dst_link_to_each_other) {
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
+  scratch_dir s("pair-links-mount-group");
+  tree_maker m(s / "src", 6);
+  m.dir("sub", 0755);
+  m.dir("sub/deeper", 0700);
+  m.file("a", "one inode, names on two file systems", 0644);
+  m.hardlink("a", "a_again");
+  m.hardlink("a", "sub/b");
+  m.hardlink("a", "sub/c");
+  m.hardlink("a", "sub/deeper/d");
+  m.file("sub/x", "a group of its own under the mount", 0600);
+  m.hardlink("sub/x", "sub/deeper/y");
+  m.finish();
+  for (const std::string dst : {"dst", "cp"}) {
+    ASSERT_EQ(::mkdir((s / dst).c_str(), 0755), 0);
+    ASSERT_EQ(::mkdir((s / dst + "/sub").c_str(), 0755), 0);
+  }
+  tmpfs_mount mine(s / "dst/sub", "size=4m,mode=755");
+  tmpfs_mount theirs(s / "cp/sub", "size=4m,mode=755");
+  // cp -a copies sub first (it refuses the link from a, across the mount, with an error).
+  ASSERT_EQ(::system(("cp -a " + s / "src/sub/." + " " + s / "cp/sub/").c_str()), 0);
+  for (const std::string jobs : {"1", "4"}) {
+    SCOPED_TRACE(jobs);
+    const process_result r = run_quiet({"--merge", "-j", jobs, s / "src", s / "dst"});
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+    compare_options o;
+    o.root_metadata = false;
+    EXPECT_EQ(diffs(s / "cp/sub", s / "dst/sub", o), "");
+    EXPECT_EQ(lstat_of(s / "dst/sub/b").st_nlink, 3u);
+    EXPECT_EQ(lstat_of(s / "dst/a").st_ino, lstat_of(s / "dst/a_again").st_ino);
+    EXPECT_EQ(*read_file(s / "dst/a"), "one inode, names on two file systems");
+    ASSERT_EQ(::system(("rm -rf " + s / "dst/a " + s / "dst/a_again " + s / "dst/sub/*").c_str()),
+              0);
+  }
+}
+
+// --update over a copy with symlinks and FIFOs that have several names: a removed name comes
+// back as a link to the kept name's inode, so that the result is what a fresh cp -a makes.
+TEST(update_links_test, removed_names_of_symlinks_and_fifos_link_to_the_kept_inode) {
+  scratch_dir s("update-special-links");
+  tree_maker m(s / "src", 12);
+  m.dir("sub", 0755);
+  m.symlink("sym", "somewhere");
+  m.hardlink("sym", "sub/sym_again");
+  m.hardlink("sym", "z_sym");
+  m.special("fifo", S_IFIFO, 0640);
+  m.hardlink("fifo", "sub/fifo_again");
+  m.hardlink("fifo", "z_fifo");
+  m.file("f", "a file");
+  m.hardlink("f", "sub/f_again");
+  m.finish();
+  ASSERT_EQ(::system(("cp -a " + s / "src" + " " + s / "cp").c_str()), 0);
+  for (const std::string jobs : {"1", "4"}) {
+    SCOPED_TRACE(jobs);
+    ASSERT_EQ(run_quiet({"-j", jobs, s / "src", s / "dst"}).exit_code, 0);
+    EXPECT_EQ(diffs(s / "cp", s / "dst"), "");
+    // The first names kept, later ones gone; and the other way round.
+    for (const char* gone : {"sub/sym_again", "sub/fifo_again", "sub/f_again", "z_sym"})
+      ASSERT_EQ(::unlink((s / "dst/" + gone).c_str()), 0) << gone;
+    process_result r = run_quiet({"--update", "-j", jobs, s / "src", s / "dst"});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_EQ(diffs(s / "cp", s / "dst"), "");
+    for (const char* gone : {"sym", "fifo", "z_fifo"})
+      ASSERT_EQ(::unlink((s / "dst/" + gone).c_str()), 0) << gone;
+    r = run_quiet({"--update", "-j", jobs, s / "src", s / "dst"});
+    ASSERT_EQ(r.exit_code, 0) << r.describe();
+    EXPECT_EQ(diffs(s / "cp", s / "dst"), "");
+    ASSERT_EQ(::system(("rm -rf " + s / "dst").c_str()), 0);
+  }
 }
 
 // --link --dry-run says what -l does: every file a hard link (to its source), no data copied.
@@ -228,15 +275,15 @@ TEST(link_dry_run_test, counts_links_as_the_real_run_does) {
   m.symlink("sym", "a");
   m.special("fifo", S_IFIFO, 0644);
   m.finish();
-  const process_result dry = tc({"-l", "--dry-run", "--json", s / "src", s / "dst"});
+  const process_result dry = run_quiet({"-l", "--dry-run", "--json", s / "src", s / "dst"});
   ASSERT_EQ(dry.exit_code, 0) << dry.describe();
-  const process_result real = tc({"-l", "--json", s / "src", s / "dst"});
+  const process_result real = run_quiet({"-l", "--json", s / "src", s / "dst"});
   ASSERT_EQ(real.exit_code, 0) << real.describe();
   EXPECT_EQ(json_counts(dry.out), json_counts(real.out));
   EXPECT_NE(json_counts(real.out).find("\"file\":0,"), std::string::npos) << real.out;
   EXPECT_NE(json_counts(real.out).find("\"hardlink\":3,"), std::string::npos) << real.out;
   // The human summary too.
-  const process_result dry_text = tc({"-l", "--dry-run", s / "src", s / "dst2"});
+  const process_result dry_text = run_quiet({"-l", "--dry-run", s / "src", s / "dst2"});
   EXPECT_NE(dry_text.err.find("(2 directories, 1 symlink, 3 hard links, 1 FIFO), 0 B"),
             std::string::npos)
       << dry_text.err;
@@ -259,8 +306,9 @@ TEST(link_dest_pairs_test, file_source_tries_every_prev_in_order) {
   ASSERT_EQ(::system(("cp -a " + s / "in/f" + " " + s / "prev2/f").c_str()), 0);
   ASSERT_EQ(::system(("cp -a " + s / "in/f" + " " + s / "prev3/f").c_str()), 0);
   ASSERT_EQ(::mkdir((s / "out").c_str(), 0755), 0);
-  const process_result r = tc({"--link-dest", s / "prev1", "--link-dest", s / "prev2",
-                               "--link-dest", s / "prev3", s / "in/d", s / "in/f", s / "out"});
+  const process_result r =
+      run_quiet({"--link-dest", s / "prev1", "--link-dest", s / "prev2", "--link-dest", s / "prev3",
+                 s / "in/d", s / "in/f", s / "out"});
   ASSERT_EQ(r.exit_code, 0) << r.describe();
   EXPECT_EQ(lstat_of(s / "out/f").st_ino, lstat_of(s / "prev2/f").st_ino);
   EXPECT_EQ(lstat_of(s / "prev1/f").st_mode & 07777, 0600u);  // PREV untouched

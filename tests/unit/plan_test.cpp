@@ -475,19 +475,27 @@ TEST(PlanHardLinks, FailedGroupCopiesEachNameOnItsOwn) {
   EXPECT_TRUE(d.claim_at_create);
 }
 
-TEST(PlanHardLinks, OtherKindsCompareFirstAndClaimOnlyWhenReplaced) {
+// A symlink (or FIFO...) with several names asks the table first, as a file does: a kept first
+// name is the inode the later names link to, a missing one among them included.
+TEST(PlanHardLinks, OtherKindsAskTheTableFirstAsFilesDo) {
   entry_facts src = link(5);
   src.nlink = 2;
   entry_facts dst = copy_of(src);
   entry_context ctx;
-  ctx.comparison = compared::equal;
   entry_decision d = decide(update_p(), src, &dst, ctx);
+  EXPECT_EQ(d.what, action::ask);
+  EXPECT_EQ(d.asks, need::link_claim);
+  ctx = answer(link_answer::first);
+  ctx.comparison = compared::equal;
+  d = decide(update_p(), src, &dst, ctx);
   EXPECT_EQ(d.what, action::keep);
-  EXPECT_FALSE(d.first_link);
+  EXPECT_TRUE(d.first_link);
   ctx.comparison = compared::differ;
   d = decide(update_p(), src, &dst, ctx);
   EXPECT_EQ(d.what, action::replace);
-  EXPECT_TRUE(d.claim_at_create);
+  EXPECT_TRUE(d.first_link);
+  EXPECT_FALSE(d.claim_at_create);
+  EXPECT_EQ(decide(update_p(), src, &dst, answer(link_answer::link_to, 301)).what, action::link);
 }
 
 TEST(PlanHardLinks, WithoutDestinationTheTableIsAskedAtCreation) {

@@ -431,8 +431,9 @@ void bind_pool(py::module_& m) {
 void bind_shutil(py::module_& m) {
   py::class_<copytree_listing>(
       m, "CopytreeListing", "copytree()'s per-directory hook: ignore() results, special entries.")
-      .def(py::init<const py::dict&, py::object, bool, bool>(), py::arg("ignored"), py::arg("live"),
-           py::arg("follow_links"), py::arg("skip_dangling"))
+      .def(py::init<const py::dict&, py::object, bool, bool, std::string>(), py::arg("ignored"),
+           py::arg("live"), py::arg("follow_links"), py::arg("skip_dangling"),
+           py::arg("cycles_below") = std::string())
       .def("take_deferred", &copytree_listing::take_deferred)
       .def("rethrow", &copytree_listing::rethrow);
   m.def(

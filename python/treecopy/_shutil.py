@@ -286,6 +286,15 @@ def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, 
             # As shutil: linkto is tested relative to the current directory.
             if not os.path.exists(linkto) and ignore_dangling_symlinks:
                 return False
+            if os.path.isdir(srcname):
+                # A link that leads back (see CopytreeListing): shutil's recursion follows it.
+                try:
+                    shutil.copytree(srcname, dstname, symlinks, None, shutil.copy2,
+                                    ignore_dangling_symlinks)
+                except shutil.Error as err:
+                    for error in err.args[0]:
+                        failures.add(rel, error)
+                return True
         shutil.copy2(srcname, dstname)
         return True
     except shutil.Error as err:
@@ -326,6 +335,19 @@ def _unlisted_dir_made(error, dst, failures):
         return False
 
 
+def audit_hooked():
+    """Whether an audit hook is installed (sys.addaudithook, or DTrace): CPython's sys.audit()
+    checks that before the type of its event, so an event that is not a str raises TypeError only
+    then. Other interpreters: assumed installed."""
+    if sys.implementation.name != "cpython":
+        return True
+    try:
+        sys.audit(0)
+    except TypeError:
+        return True
+    return False
+
+
 def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progress, python_walk):
     """shutil.copytree(src, dst, ...) with copy_function=copy2 into a destination that does not exist.
     python_walk(audit, ignore) runs the Python walk instead, when shutil's walk shows through."""
@@ -341,12 +363,15 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
     head = os.path.dirname(os.fspath(dst).rstrip(os.sep if isinstance(os.fspath(dst), str) else b"/"))
     if head:
         os.makedirs(head, exist_ok=True)
-    walk.walk(src, dst, top_entries)
-    if walk.failure or walk.cycle:
-        replay = _Replay(walk)
-        return python_walk(replay.audit, replay.ignore if ignore is not None else None)
     if ignore is None:
+        # Nothing to call in shutil's order (no audit hook: see audit_hooked()): the engine's hook
+        # hands a link that leads back to Python, which follows it as shutil does.
         walk = None
+    else:
+        walk.walk(src, dst, top_entries)
+        if walk.failure or walk.cycle:
+            replay = _Replay(walk)
+            return python_walk(replay.audit, replay.ignore)
 
     def live(rel, names):
         names = names if isinstance(os.fspath(src), bytes) else [os.fsdecode(n) for n in names]
@@ -354,7 +379,8 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
         return [os.fsencode(n) for n in names if n in ignored_names]
 
     listing = _treecopy.CopytreeListing(walk.ignored if walk else {}, live if walk else None,
-                                        not symlinks, ignore_dangling_symlinks and not symlinks)
+                                        not symlinks, ignore_dangling_symlinks and not symlinks,
+                                        os.fsencode(src) if walk is None and not symlinks else b"")
     options = dict(jobs=jobs, progress=progress, preserve_ownership=False, preserve_links=False,
                    dereference="command_line" if symlinks else "always", max_errors_kept=1 << 62)
     report = _treecopy.copytree_walk(os.fsencode(src), os.fsencode(dst), options, listing)

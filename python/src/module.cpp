@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "copytree_listing.hpp"
+#include "copytree_prewalk.hpp"
 #include "file_pool.hpp"
 #include "treecopy/treecopy.hpp"
 #include "wait.hpp"
@@ -436,6 +437,9 @@ void bind_shutil(py::module_& m) {
            py::arg("cycles_below") = std::string())
       .def("take_deferred", &copytree_listing::take_deferred)
       .def("rethrow", &copytree_listing::rethrow);
+  m.def("copytree_prewalk", &copytree_prewalk, py::arg("src"), py::arg("top_ignored"),
+        py::arg("ignore"), py::arg("symlinks"), py::arg("ignore_dangling_symlinks"),
+        "The walk before copytree()'s engine call that calls ignore(): see _shutil._PreWalk.");
   m.def(
       "copytree_walk",
       [](const py::bytes& src, const py::bytes& dst, const py::dict& kwargs,

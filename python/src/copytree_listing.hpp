@@ -5,6 +5,7 @@
 #pragma once
 
 #include <pybind11/pybind11.h>
+
 #include <sys/stat.h>
 
 #include <mutex>

@@ -5,14 +5,12 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <optional>
 #include <set>
 #include <string>
-#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,44 +22,18 @@ struct listed {
   unsigned char type;
 };
 
-// os.scandir(path)'s names and d_types, in its order (both read the directory with getdents):
-// opened relative to its parent's descriptor (parent_fd, name), which resolves one name instead
-// of the whole path, and read without opendir's stat and buffer; the descriptor is kept open
-// while the directory is walked (one per level, as deep as shutil's recursion goes).
-struct directory {
-  int fd = -1;
-  std::vector<listed> entries;
-  directory() = default;
-  directory(const directory&) = delete;
-  directory& operator=(const directory&) = delete;
-  ~directory() {
-    if (fd >= 0) ::close(fd);
+// os.scandir(path)'s names and d_types, in its order (both read the directory with readdir).
+std::optional<std::vector<listed>> list_directory(const std::string& path) {
+  DIR* dir = ::opendir(path.c_str());
+  if (dir == nullptr) return std::nullopt;
+  std::vector<listed> out;
+  while (const dirent* d = ::readdir(dir)) {
+    const std::string_view name = d->d_name;
+    if (name == "." || name == "..") continue;
+    out.push_back({std::string(name), d->d_type});
   }
-};
-
-bool list_directory(int parent_fd, const char* name, directory& out) {
-  out.fd = ::openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (out.fd < 0) return false;
-  alignas(8) char buffer[32768];
-  for (;;) {
-    const long n = ::syscall(SYS_getdents64, out.fd, buffer, sizeof buffer);
-    if (n < 0) return false;
-    if (n == 0) return true;
-    for (long at = 0; at < n;) {
-      struct record {
-        ino64_t ino;
-        off64_t off;
-        unsigned short reclen;
-        unsigned char type;
-        char name[];
-      };
-      const auto* d = reinterpret_cast<const record*>(buffer + at);
-      at += d->reclen;
-      const std::string_view entry = d->name;
-      if (entry == "." || entry == "..") continue;
-      out.entries.push_back({std::string(entry), d->type});
-    }
-  }
+  ::closedir(dir);
+  return out;
 }
 
 class prewalk {
@@ -75,15 +47,15 @@ class prewalk {
   }
 
   void run(const py::object& top_ignored) {
-    directory top;
-    if (!list_directory(AT_FDCWD, src_.c_str(), top)) return;  // the copy meets it, as shutil
+    auto entries = list_directory(src_);
+    if (!entries) return;  // the copy meets it, and reports it as shutil would
     std::set<std::string> left_out;
     for (py::handle n : top_ignored) left_out.insert(n.cast<std::string>());
     std::vector<listed> kept;
-    for (auto& e : top.entries)
+    for (auto& e : *entries)
       if (!left_out.count(e.name)) kept.push_back(std::move(e));
     stack_.push_back(src_);
-    descend(top.fd, src_, "", kept);
+    descend(src_, "", kept);
   }
 
   py::tuple result() const { return py::make_tuple(ignored_, calls_, failure_, cycle_); }
@@ -98,39 +70,37 @@ class prewalk {
     return py::reinterpret_steal<py::object>(
         PyUnicode_DecodeFSDefaultAndSize(bytes.data(), static_cast<Py_ssize_t>(bytes.size())));
   }
-  static unsigned char type_of(int dir_fd, const std::string& name, unsigned char type) {
+  static unsigned char type_of(const std::string& path, unsigned char type) {
     if (type != DT_UNKNOWN) return type;
     struct stat st {};
-    if (::fstatat(dir_fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return DT_UNKNOWN;
+    if (::lstat(path.c_str(), &st) != 0) return DT_UNKNOWN;
     return IFTODT(st.st_mode);
   }
 
   // _PreWalk.descend(): the subdirectories among a directory's kept entries, as shutil recurses.
-  bool descend(int dir_fd, const std::string& path, const std::string& rel,
-               const std::vector<listed>& kept) {
+  bool descend(const std::string& path, const std::string& rel, const std::vector<listed>& kept) {
     for (const auto& e : kept) {
-      const unsigned char type = type_of(dir_fd, e.name, e.type);
+      const std::string child = join(path, e.name);
+      const unsigned char type = type_of(child, e.type);
       if (type == DT_LNK) {
         if (symlinks_) continue;
-        if (ignore_dangling_ && !target_exists(dir_fd, e.name)) continue;
+        if (ignore_dangling_ && !target_exists(child)) continue;
         struct stat st {};
-        if (::fstatat(dir_fd, e.name.c_str(), &st, 0) != 0 || !S_ISDIR(st.st_mode)) continue;
+        if (::stat(child.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
         cycle_ = cycle_ || leads_back(st);
       } else if (type != DT_DIR) {
         continue;
       }
-      if (!subdirectory(dir_fd, e.name, join(path, e.name),
-                        rel.empty() ? e.name : rel + "/" + e.name))
-        return false;
+      if (!subdirectory(child, rel.empty() ? e.name : rel + "/" + e.name)) return false;
     }
     return true;
   }
 
   // As shutil: os.path.exists(os.readlink(srcname)), the target read from the current directory.
   // readlink's failure (OSError in Python) passes the entry over too.
-  static bool target_exists(int dir_fd, const std::string& link) {
+  static bool target_exists(const std::string& link) {
     char target[PATH_MAX + 1];
-    const ssize_t n = ::readlinkat(dir_fd, link.c_str(), target, PATH_MAX);
+    const ssize_t n = ::readlink(link.c_str(), target, PATH_MAX);
     if (n < 0) return false;
     target[n] = '\0';
     struct stat st {};
@@ -138,11 +108,9 @@ class prewalk {
   }
 
   // _PreWalk.subdirectory(): listing and ignore(); false once ignore() raised (the walk ends).
-  bool subdirectory(int parent_fd, const std::string& name, const std::string& path,
-                    const std::string& rel) {
-    directory listing;
-    if (!list_directory(parent_fd, name.c_str(), listing)) return true;
-    auto* entries = &listing.entries;
+  bool subdirectory(const std::string& path, const std::string& rel) {
+    auto entries = list_directory(path);
+    if (!entries) return true;
     py::object path_obj = as_given(path);
     py::list names;
     for (const auto& e : *entries) names.append(as_given(e.name));
@@ -170,7 +138,7 @@ class prewalk {
     }
     ignored_[py::bytes(rel)] = left_out;
     stack_.push_back(path);
-    const bool go_on = descend(listing.fd, path, rel, kept);
+    const bool go_on = descend(path, rel, kept);
     stack_.pop_back();
     return go_on;
   }

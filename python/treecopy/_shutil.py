@@ -272,13 +272,17 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
     walk.calls.append(("audit", src, None))
     with os.scandir(src) as itr:  # shutil's first step, with its exceptions
         entries = list(itr)
-    walk.directory(src, b"", entries)
+    kept = walk.directory(src, b"", entries)
     # shutil.copytree's os.makedirs(dst): FileExistsError when dst exists, parents made as needed.
     if os.path.lexists(dst):
         os.makedirs(dst)
     head = os.path.dirname(os.fspath(dst).rstrip(os.sep if isinstance(os.fspath(dst), str) else b"/"))
     if head:
         os.makedirs(head, exist_ok=True)
+    if kept and isinstance(os.fspath(src), str) != isinstance(os.fspath(dst), str):
+        # shutil makes dst, then joins it with its first entry: "Can't mix strings and bytes".
+        os.mkdir(dst)
+        os.path.join(dst, kept[0].name)
     if ignore is None:
         # Nothing to call in shutil's order (no audit hook: see audit_hooked()): the engine's hook
         # hands a link that leads back to Python, which follows it as shutil does.

@@ -7,13 +7,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <string>
 
 namespace treecopy_py {
 
 copytree_listing::copytree_listing(const py::dict& ignored, py::object live, bool follow_links,
-                                   bool skip_dangling)
-    : live_(std::move(live)), follow_links_(follow_links), skip_dangling_(skip_dangling) {
+                                   bool skip_dangling, std::string cycles_below)
+    : live_(std::move(live)),
+      follow_links_(follow_links),
+      skip_dangling_(skip_dangling),
+      cycles_below_(std::move(cycles_below)) {
   for (auto [rel, names] : ignored) {
     std::string dir = rel.cast<std::string>();
     auto& set = ignored_[dir];
@@ -32,7 +37,7 @@ copytree_listing::~copytree_listing() {
 // symlink is left out when its target, read as a path from the current directory (shutil's
 // os.path.exists(os.readlink(srcname)), a quirk kept as it is), does not exist. Costs calls for
 // symlinks only.
-copytree_listing::handling copytree_listing::handled_by(int dir_fd,
+copytree_listing::handling copytree_listing::handled_by(std::string_view rel_dir, int dir_fd,
                                                         const treecopy::listed_entry& e) const {
   std::uint8_t type = e.type;
   if (type == DT_REG || type == DT_DIR)
@@ -58,11 +63,47 @@ copytree_listing::handling copytree_listing::handled_by(int dir_fd,
         if (::stat(target, &st) != 0) return handling::skip;
       }
       if (::fstatat(dir_fd, name.c_str(), &st, 0) != 0) return handling::python;
+      if (S_ISDIR(st.st_mode) && !cycles_below_.empty() && leads_back(rel_dir, st))
+        return handling::python;
       return S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) ? handling::engine : handling::python;
     }
     default:
       return handling::python;
   }
+}
+
+// Whether a followed link to a directory leads to one being walked (SRC/rel_dir or one of its
+// ancestors up to SRC, by path as shutil's recursion reaches them) or to SRC or an ancestor of it:
+// shutil follows it until the system refuses (ELOOP), which the engine would not do. Costs calls for
+// links to directories only. A failure to tell is left to the engine: false.
+bool copytree_listing::leads_back(std::string_view rel_dir, const struct stat& target) const {
+  const std::pair<dev_t, ino_t> id{target.st_dev, target.st_ino};
+  std::call_once(src_chain_once_, [this] {
+    char* real = ::realpath(cycles_below_.c_str(), nullptr);
+    if (real == nullptr) return;
+    std::string here = real;
+    ::free(real);
+    for (;;) {
+      struct stat st {};
+      if (::stat(here.c_str(), &st) == 0) src_chain_.emplace(st.st_dev, st.st_ino);
+      const auto slash = here.find_last_of('/');
+      if (here == "/" || slash == std::string::npos) break;
+      here.resize(slash == 0 ? 1 : slash);
+    }
+  });
+  if (src_chain_.count(id)) return true;
+  std::string path = cycles_below_;
+  std::size_t pos = 0;
+  while (pos < rel_dir.size()) {
+    const auto end = std::min(rel_dir.find('/', pos), rel_dir.size());
+    path += '/';
+    path += rel_dir.substr(pos, end - pos);
+    pos = end + 1;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) == 0 && st.st_dev == id.first && st.st_ino == id.second)
+      return true;
+  }
+  return false;
 }
 
 void copytree_listing::operator()(std::string_view rel_dir, int dir_fd,
@@ -78,7 +119,7 @@ void copytree_listing::operator()(std::string_view rel_dir, int dir_fd,
   std::vector<std::pair<std::string, std::string>> mine;
   for (std::size_t i = 0; i < entries.size(); ++i) {
     if (leave_out[i]) continue;
-    const handling h = handled_by(dir_fd, entries[i]);
+    const handling h = handled_by(rel_dir, dir_fd, entries[i]);
     if (h == handling::engine) continue;
     leave_out[i] = true;
     if (h == handling::python) mine.emplace_back(dir, std::string(entries[i].name));

@@ -6,7 +6,10 @@
 
 #include <pybind11/pybind11.h>
 
+#include <sys/stat.h>
+
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,7 +30,11 @@ class copytree_listing {
   /// for the directories walked before the copy; live(rel_dir, names) -> names to leave out, for
   /// any other directory (None: none). follow_links: symlinks=False (copy2 follows them).
   /// skip_dangling: ignore_dangling_symlinks, with shutil's test of it (see operator()).
-  copytree_listing(const py::dict& ignored, py::object live, bool follow_links, bool skip_dangling);
+  /// cycles_below: SRC (bytes) when no walk before the copy looked for links that lead back (to a
+  /// directory being walked, or to SRC or an ancestor of it): such a link is then handed back to
+  /// Python, which follows it as shutil does; empty: not looked for.
+  copytree_listing(const py::dict& ignored, py::object live, bool follow_links, bool skip_dangling,
+                   std::string cycles_below = {});
   ~copytree_listing();
 
   /// The hook (copy_options::on_listing): may run on any worker, takes the GIL only for live().
@@ -41,7 +48,8 @@ class copytree_listing {
 
  private:
   enum class handling { engine, python, skip };
-  handling handled_by(int dir_fd, const treecopy::listed_entry& e) const;
+  handling handled_by(std::string_view rel_dir, int dir_fd, const treecopy::listed_entry& e) const;
+  bool leads_back(std::string_view rel_dir, const struct stat& target) const;
   void ask_live(std::string_view rel_dir, std::span<const treecopy::listed_entry> entries,
                 std::vector<bool>& leave_out);
 
@@ -50,6 +58,9 @@ class copytree_listing {
   py::object live_;
   bool follow_links_;
   bool skip_dangling_;
+  std::string cycles_below_;
+  mutable std::once_flag src_chain_once_;
+  mutable std::set<std::pair<dev_t, ino_t>> src_chain_;  // SRC and its ancestors, on the first link
   std::mutex mutex_;
   std::vector<std::pair<std::string, std::string>> deferred_;
   std::optional<py::error_already_set> error_;

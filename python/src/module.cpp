@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "copytree_listing.hpp"
+#include "copytree_prewalk.hpp"
 #include "file_pool.hpp"
 #include "treecopy/treecopy.hpp"
 #include "wait.hpp"
@@ -431,10 +432,14 @@ void bind_pool(py::module_& m) {
 void bind_shutil(py::module_& m) {
   py::class_<copytree_listing>(
       m, "CopytreeListing", "copytree()'s per-directory hook: ignore() results, special entries.")
-      .def(py::init<const py::dict&, py::object, bool, bool>(), py::arg("ignored"), py::arg("live"),
-           py::arg("follow_links"), py::arg("skip_dangling"))
+      .def(py::init<const py::dict&, py::object, bool, bool, std::string>(), py::arg("ignored"),
+           py::arg("live"), py::arg("follow_links"), py::arg("skip_dangling"),
+           py::arg("cycles_below") = std::string())
       .def("take_deferred", &copytree_listing::take_deferred)
       .def("rethrow", &copytree_listing::rethrow);
+  m.def("copytree_prewalk", &copytree_prewalk, py::arg("src"), py::arg("top_ignored"),
+        py::arg("ignore"), py::arg("symlinks"), py::arg("ignore_dangling_symlinks"),
+        "The walk before copytree()'s engine call that calls ignore(): see _shutil._PreWalk.");
   m.def(
       "copytree_walk",
       [](const py::bytes& src, const py::bytes& dst, const py::dict& kwargs,

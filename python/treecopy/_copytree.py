@@ -247,6 +247,11 @@ def copytree(src, dst, symlinks=False, ignore=None, copy_function=None, ignore_d
         jobs = _treecopy.default_jobs()
     elif jobs < 0:
         raise ValueError("jobs must be positive, not %r" % (jobs,))
+    if copy_function is shutil.copy2 and _shutil.audit_hooked():
+        # Each file's audit events (shutil.copyfile, open, os.utime...) are shutil's own: with a
+        # hook to see them, shutil copies (see python/README.md).
+        return shutil.copytree(src, dst, symlinks, ignore, copy_function, ignore_dangling_symlinks,
+                               dirs_exist_ok)
     if copy_function is shutil.copy2 and not (dirs_exist_ok and os.path.lexists(dst)):
         # The whole tree in one engine call (see _shutil.py); merging keeps the walk below.
         def python_walk(audit, replayed_ignore):

@@ -52,19 +52,18 @@ def _join(top, rel):
     return os.path.join(top, *parts)
 
 
-class _Stop(Exception):
-    """Unwinds the walk before the copy: see _PreWalk.failure."""
-
-
 class _PreWalk:
-    """Walks the tree in shutil's order before the copy, as shutil's recursion meets it: raises each
-    directory's audit event and calls ignore() as shutil does, and remembers what ignore() left out.
+    """Walks the tree in shutil's order before the copy, as shutil's recursion meets it: calls
+    ignore() as shutil does, and remembers what ignore() left out. The walk below SRC is native
+    (_treecopy.copytree_prewalk: no DirEntry and no Python call per entry). It runs only with
+    ignore() and without audit hooks (with a hook, shutil copies: see audit_hooked()), so the audit
+    event shutil raises per directory goes to no one.
 
     shutil's walk shows through in two cases, which the Python walk (_copytree.py) then copies,
-    replaying the calls made here (see _Replay): an exception raised below the top by the audit
-    hook or ignore() (shutil raises it midway, with what comes before it copied; an OSError becomes
-    an entry of shutil.Error), and a followed link to a directory being walked or to SRC or one of
-    its ancestors (shutil follows it until the system refuses: ELOOP)."""
+    replaying the calls made here (see _Replay): an exception raised by ignore() below the top
+    (shutil raises it midway, with what comes before it copied; an OSError becomes an entry of
+    shutil.Error), and a followed link to a directory being walked or to SRC or one of its
+    ancestors (shutil follows it until the system refuses: ELOOP)."""
 
     def __init__(self, ignore, symlinks, ignore_dangling_symlinks):
         self.ignore = ignore
@@ -72,10 +71,8 @@ class _PreWalk:
         self.ignore_dangling_symlinks = ignore_dangling_symlinks
         self.ignored = {}  # relative directory (bytes) -> [ignored names (bytes)]
         self.calls = []  # ("audit" | "ignore", directory as passed, ignore()'s result), in order
-        self.failure = None  # ("audit" | "ignore", os.fspath(directory), exception) below the top
+        self.failure = None  # ("ignore", directory, exception) below the top
         self.cycle = False
-        self.stack = []  # [path, identity or None] of the directories being walked, SRC first
-        self.src_chain = None  # identities of SRC and its ancestors, taken on the first link
 
     def directory(self, path, rel, entries):
         """ignore() for one listed directory; returns the entries to descend into, in order."""
@@ -88,94 +85,13 @@ class _PreWalk:
         self.ignored[rel] = left_out
         return [e for e in entries if e.name not in ignored_names]
 
-    def walk(self, src, dst, entries):
+    def walk(self, src):
         """The walk below SRC, once SRC's own entries are listed and ignore() asked about them."""
-        self.stack.append([src, None])
-        try:
-            self.descend(b"", dst, entries)
-        except _Stop:
-            pass
-
-    def descend(self, rel, dst, kept):
-        """Walks the subdirectories among a directory's kept entries, as shutil recurses into them.
-        The cost of the walk is here (it meets every entry): files are passed over first."""
-        for entry in kept:
-            try:
-                if entry.is_file(follow_symlinks=False):
-                    continue
-                if entry.is_symlink():
-                    if self.symlinks:
-                        continue
-                    # As shutil: the link's target is tested relative to the current directory.
-                    if self.ignore_dangling_symlinks and not os.path.exists(os.readlink(entry.path)):
-                        continue
-                    if not entry.is_dir():
-                        continue
-                    self.cycle = self.cycle or self.leads_back(entry)
-                elif not entry.is_dir(follow_symlinks=False):
-                    continue
-            except OSError:
-                continue  # the copy meets it too, and reports it as shutil would
-            self.subdirectory(rel, dst, entry)
-
-    def subdirectory(self, rel, dst, entry):
-        """shutil.copytree(entry, dst/name) up to its recursion: audit, listing, ignore()."""
-        dstname = os.path.join(dst, entry.name)
-        try:
-            sys.audit("shutil.copytree", entry, dstname)
-        except Exception as e:
-            self.stop("audit", entry, e)
-        self.calls.append(("audit", entry, None))
-        try:
-            with os.scandir(entry) as itr:
-                children = list(itr)
-        except OSError:
-            return  # as above
-        child_rel = None
-        if self.ignore is not None:
-            name = os.fsencode(entry.name)
-            child_rel = rel + b"/" + name if rel else name
-            try:
-                children = self.directory(entry, child_rel, children)
-            except Exception as e:
-                self.stop("ignore", entry, e)
-        self.stack.append([entry.path, None])
-        self.descend(child_rel, dstname, children)
-        self.stack.pop()
-
-    def stop(self, kind, entry, exception):
-        """Keeps an exception raised below the top for the Python walk to raise; ends this walk."""
-        self.failure = (kind, os.fspath(entry), exception)
-        raise _Stop from None
-
-    def leads_back(self, entry):
-        """Whether a link to a directory leads to one being walked, or to SRC or an ancestor of it
-        (stats for links to directories only). A failure to tell is left to the copy: False."""
-        try:
-            st = entry.stat()
-            target = (st.st_dev, st.st_ino)
-            if self.src_chain is None:
-                chain = set()
-                here = os.path.realpath(self.stack[0][0])
-                while True:
-                    st = os.stat(here)
-                    chain.add((st.st_dev, st.st_ino))
-                    up = os.path.dirname(here)
-                    if up == here:
-                        break
-                    here = up
-                self.src_chain = chain
-            if target in self.src_chain:
-                return True
-            for item in self.stack:
-                if item[1] is None:
-                    st = os.stat(item[0])
-                    item[1] = (st.st_dev, st.st_ino)
-                if item[1] == target:
-                    return True
-        except OSError:
-            pass
-        return False
+        ignored, calls, self.failure, self.cycle = _treecopy.copytree_prewalk(
+            os.fspath(src), self.ignored[b""], self.ignore, self.symlinks,
+            self.ignore_dangling_symlinks)
+        self.ignored.update(ignored)
+        self.calls.extend(calls)
 
 
 class _Replay:
@@ -286,6 +202,15 @@ def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, 
             # As shutil: linkto is tested relative to the current directory.
             if not os.path.exists(linkto) and ignore_dangling_symlinks:
                 return False
+            if os.path.isdir(srcname):
+                # A link that leads back (see CopytreeListing): shutil's recursion follows it.
+                try:
+                    shutil.copytree(srcname, dstname, symlinks, None, shutil.copy2,
+                                    ignore_dangling_symlinks)
+                except shutil.Error as err:
+                    for error in err.args[0]:
+                        failures.add(rel, error)
+                return True
         shutil.copy2(srcname, dstname)
         return True
     except shutil.Error as err:
@@ -326,6 +251,19 @@ def _unlisted_dir_made(error, dst, failures):
         return False
 
 
+def audit_hooked():
+    """Whether an audit hook is installed (sys.addaudithook, or DTrace): CPython's sys.audit()
+    checks that before the type of its event, so an event that is not a str raises TypeError only
+    then. Other interpreters: assumed installed."""
+    if sys.implementation.name != "cpython":
+        return True
+    try:
+        sys.audit(0)
+    except TypeError:
+        return True
+    return False
+
+
 def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progress, python_walk):
     """shutil.copytree(src, dst, ...) with copy_function=copy2 into a destination that does not exist.
     python_walk(audit, ignore) runs the Python walk instead, when shutil's walk shows through."""
@@ -334,19 +272,26 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
     walk.calls.append(("audit", src, None))
     with os.scandir(src) as itr:  # shutil's first step, with its exceptions
         entries = list(itr)
-    top_entries = walk.directory(src, b"", entries)
+    kept = walk.directory(src, b"", entries)
     # shutil.copytree's os.makedirs(dst): FileExistsError when dst exists, parents made as needed.
     if os.path.lexists(dst):
         os.makedirs(dst)
     head = os.path.dirname(os.fspath(dst).rstrip(os.sep if isinstance(os.fspath(dst), str) else b"/"))
     if head:
         os.makedirs(head, exist_ok=True)
-    walk.walk(src, dst, top_entries)
-    if walk.failure or walk.cycle:
-        replay = _Replay(walk)
-        return python_walk(replay.audit, replay.ignore if ignore is not None else None)
+    if kept and isinstance(os.fspath(src), str) != isinstance(os.fspath(dst), str):
+        # shutil makes dst, then joins it with its first entry: "Can't mix strings and bytes".
+        os.mkdir(dst)
+        os.path.join(dst, kept[0].name)
     if ignore is None:
+        # Nothing to call in shutil's order (no audit hook: see audit_hooked()): the engine's hook
+        # hands a link that leads back to Python, which follows it as shutil does.
         walk = None
+    else:
+        walk.walk(src)
+        if walk.failure or walk.cycle:
+            replay = _Replay(walk)
+            return python_walk(replay.audit, replay.ignore)
 
     def live(rel, names):
         names = names if isinstance(os.fspath(src), bytes) else [os.fsdecode(n) for n in names]
@@ -354,7 +299,8 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
         return [os.fsencode(n) for n in names if n in ignored_names]
 
     listing = _treecopy.CopytreeListing(walk.ignored if walk else {}, live if walk else None,
-                                        not symlinks, ignore_dangling_symlinks and not symlinks)
+                                        not symlinks, ignore_dangling_symlinks and not symlinks,
+                                        os.fsencode(src) if walk is None and not symlinks else b"")
     options = dict(jobs=jobs, progress=progress, preserve_ownership=False, preserve_links=False,
                    dereference="command_line" if symlinks else "always", max_errors_kept=1 << 62)
     report = _treecopy.copytree_walk(os.fsencode(src), os.fsencode(dst), options, listing)

@@ -221,6 +221,71 @@ class EnginePathEdges(unittest.TestCase):
                              env=env, capture_output=True, text=True, timeout=120)
         self.assertEqual(run.returncode, 0, run.stderr)
 
+    def test_str_and_bytes_mixed(self):
+        """src str and dst bytes (or the reverse): shutil calls ignore() for the top, makes dst and
+        raises TypeError at its first entry not ignored (dst left empty, without src's times); with
+        nothing left to copy there is no TypeError."""
+        src = deep_tree(os.path.join(self.tmp, b"src"), depth=1)
+        empty = os.path.join(self.tmp, b"empty")
+        os.mkdir(empty)
+        set_times_deepest_first(empty)
+        for tree, everything in ((src, False), (src, True), (empty, False)):
+            for src_type in (os.fsdecode, os.fsencode):
+                dst_type = os.fsencode if src_type is os.fsdecode else os.fsdecode
+                with self.subTest(tree=tree, src=src_type.__name__, everything=everything):
+                    results = []
+                    for func in (shutil.copytree, treecopy.copytree):
+                        rec = Recorder((lambda path, names: names) if everything else (lambda path, names: ()))
+                        dst = os.path.join(self.tmp, b"mix-%d-%s" % (self.runs, func.__module__.encode()), b"copy")
+                        self.runs += 1
+                        try:
+                            func(src_type(tree), dst_type(dst), ignore=rec)
+                            outcome = ("returned",)
+                        except Exception as e:  # noqa: BLE001 - the exception is what is compared
+                            outcome = (type(e).__name__, str(e))
+                        made = snapshot(dst) if os.path.lexists(dst) else None
+                        for entry in (made or {}).values():
+                            entry.pop("atime_ns")
+                            entry["mtime_ns"] = entry["mtime_ns"] == tree_support.MTIME_NS
+                        results.append((outcome, normalize_errors(rec.calls, [(tree, b"<SRC>")]), made))
+                    self.assertEqual(results[0], results[1])
+
+    def test_per_file_audit_events(self):
+        """With an audit hook installed, every event shutil.copytree raises (shutil.copyfile,
+        shutil.copystat, open, os.scandir, os.mkdir, os.utime, os.chmod, os.listxattr...), in the
+        same order and with the same paths."""
+        src = deep_tree(os.path.join(self.tmp, b"src"), depth=1)
+        script = textwrap.dedent("""
+            import os, shutil, sys
+            import treecopy
+            events = []
+            def hook(event, args):
+                if event.startswith(("shutil.", "os.", "open")):
+                    events.append((event,) + tuple(os.fsdecode(a) if isinstance(a, (str, bytes, os.PathLike))
+                                                   else type(a).__name__ for a in args))
+            src, out, which = sys.argv[1:]
+            os.mkdir(out)
+            os.chdir(out)
+            func = shutil.copytree if which == "shutil" else treecopy.copytree
+            sys.addaudithook(hook)
+            try:
+                func(src, "copy", ignore=shutil.ignore_patterns("*.pyc"))
+            except shutil.Error as e:  # deep_tree's dangling link
+                events.append(("raised",) + tuple(map(repr, e.args[0])))
+            for event in events:
+                print(repr(event).replace(src, "<SRC>"))
+            """)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE] + sys.path))
+        printed = []
+        for which in ("shutil", "treecopy"):
+            out = os.path.join(self.tmp, b"events-" + which.encode())
+            run = subprocess.run([sys.executable, "-c", script, os.fsdecode(src), os.fsdecode(out), which],
+                                 env=env, capture_output=True, text=True, timeout=120)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            printed.append(run.stdout.splitlines())
+        self.assertEqual(printed[0], printed[1])
+        self.assertTrue(any("shutil.copyfile" in line for line in printed[0]))
+
     def test_symlink_cycle_is_followed_as_shutil_follows_it(self):
         """symlinks=False and a link to an ancestor (the top, or a directory below it): shutil follows
         it until the system refuses (ELOOP), leaving the nested copies; so does treecopy.copytree."""

@@ -74,8 +74,8 @@ copytree_listing::handling copytree_listing::handled_by(std::string_view rel_dir
 
 // Whether a followed link to a directory leads to one being walked (SRC/rel_dir or one of its
 // ancestors up to SRC, by path as shutil's recursion reaches them) or to SRC or an ancestor of it:
-// shutil follows it until the system refuses (ELOOP), which the engine would not do. Costs calls for
-// links to directories only. A failure to tell is left to the engine: false.
+// shutil follows it until the system refuses (ELOOP), which the engine would not do. Costs calls
+// for links to directories only. A failure to tell is left to the engine: false.
 bool copytree_listing::leads_back(std::string_view rel_dir, const struct stat& target) const {
   const std::pair<dev_t, ino_t> id{target.st_dev, target.st_ino};
   std::call_once(src_chain_once_, [this] {

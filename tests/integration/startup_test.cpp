@@ -67,7 +67,8 @@ TEST(startup, one_small_file_is_copied_without_starting_a_thread) {
 TEST(startup, a_tree_of_ten_small_files_is_copied_without_starting_a_thread) {
   scratch_dir scratch("startup-tree");
   ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
-  for (int i = 0; i < 10; ++i) write_filled_file(scratch / ("src/f" + std::to_string(i)), 4096, 'b');
+  for (int i = 0; i < 10; ++i)
+    write_filled_file(scratch / ("src/f" + std::to_string(i)), 4096, 'b');
   EXPECT_EQ(threads_added(scratch / "src", scratch / "dst"), 0u);
 }
 

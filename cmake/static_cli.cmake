@@ -2,11 +2,9 @@
 #
 # Why: a build tool may run the command thousands of times, and most of a small copy's cost is the
 # dynamic loader relocating libstdc++'s symbols (libtbb.so needs libstdc++.so, so both must go).
-# The command links its own static copy of libtreecopy (the library's objects, compiled once), a
-# static oneTBB built here from Debian's source package of the installed libtbb-dev
-# (scripts/onetbb-source.sh; the same version, so the same behaviour), and is linked -static-pie:
-# libc too, so that no dynamic loader runs at all (src/cli/no_dlopen.cpp keeps oneTBB from loading
-# its optional libraries; a sanitizer build links only libstdc++ statically). oneTBB warns
+# The command links its own static copy of libtreecopy, a static oneTBB built here from Debian's
+# source package of the installed libtbb-dev (scripts/onetbb-source.sh; the same version, so the
+# same behaviour) and -static-libstdc++ -static-libgcc; libc and libm stay shared. oneTBB warns
 # that a static libtbb is unsupported: two copies of its scheduler in one process would not know
 # of each other. The command links no other user of oneTBB (the shared libtreecopy, the Python
 # module and treecopy-mpi keep the system's libtbb.so), so it has one.

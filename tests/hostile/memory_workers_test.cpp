@@ -2,7 +2,6 @@
 // whose source and destination are both on tmpfs runs one worker per core, not default_jobs()'s
 // four per core (nothing there waits for a disk; extra workers only take the cores from each
 // other). Counted as the threads of the process while the pool runs, and the copy stays exact.
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 
@@ -11,6 +10,7 @@
 #include <string>
 
 #include "fault_support.hpp"
+#include "process.hpp"
 #include "scratch.hpp"
 #include "tree_assert.hpp"
 #include "tree_builder.hpp"
@@ -18,17 +18,6 @@
 
 namespace treecopy_test::faults {
 namespace {
-
-// Threads of this process now: the entries of /proc/self/task.
-std::size_t thread_count() {
-  DIR* d = ::opendir("/proc/self/task");
-  if (!d) return 0;
-  std::size_t n = 0;
-  while (const dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  ::closedir(d);
-  return n;
-}
 
 std::size_t affinity_cores() {
   cpu_set_t set;

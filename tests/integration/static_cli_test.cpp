@@ -10,30 +10,13 @@
 #include <string>
 
 #include "copiers.hpp"
+#include "process.hpp"
 #include "scratch.hpp"
 #include "tree_assert.hpp"
+#include "tree_maker.hpp"
 
 namespace treecopy_test {
 namespace {
-
-bool tool_present(const char* name) {
-  for (const char* dir : {"/usr/bin", "/bin"}) {
-    if (::access((std::string(dir) + "/" + name).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
-// A file whose atime lies ahead of its mtime and ctime, so that the copy's read leaves it alone
-// (relatime), as tree_builder's do.
-void write_file(const std::string& path, std::size_t size, char fill) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
-  ASSERT_GE(fd, 0) << path;
-  const std::string data(size, fill);
-  ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  const timespec times[2] = {{::time(nullptr) + 3600, 0}, {::time(nullptr) - 3600, 0}};
-  ASSERT_EQ(::futimens(fd, times), 0);
-  ASSERT_EQ(::close(fd), 0);
-}
 
 TEST(static_cli, needs_neither_libstdcxx_nor_libtbb) {
 #ifndef TREECOPY_STATIC_CLI_BUILT
@@ -46,6 +29,10 @@ TEST(static_cli, needs_neither_libstdcxx_nor_libtbb) {
   EXPECT_EQ(elf.out.find("libstdc++"), std::string::npos) << elf.out;
   EXPECT_EQ(elf.out.find("libtbb"), std::string::npos) << elf.out;
   EXPECT_EQ(elf.out.find("libtreecopy"), std::string::npos) << elf.out;
+  // No run path: an empty entry in one is the working directory, where a libc.so.6 planted by
+  // anyone would be loaded.
+  EXPECT_EQ(elf.out.find("RUNPATH"), std::string::npos) << elf.out;
+  EXPECT_EQ(elf.out.find("(RPATH)"), std::string::npos) << elf.out;
 }
 
 TEST(static_cli, version_names_the_onetbb_it_was_built_with) {
@@ -67,7 +54,7 @@ TEST(static_cli, copies_a_larger_tree_with_worker_threads) {
   for (int d = 0; d < 8; ++d) {
     const std::string dir = scratch / ("src/d" + std::to_string(d));
     ASSERT_EQ(::mkdir(dir.c_str(), 0750), 0);
-    for (int i = 0; i < 100; ++i) write_file(dir + "/f" + std::to_string(i), 512, 'c');
+    for (int i = 0; i < 100; ++i) write_filled_file(dir + "/f" + std::to_string(i), 512, 'c');
   }
   const std::string trace = scratch / "trace";
   const process_result run =

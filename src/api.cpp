@@ -11,46 +11,6 @@
 
 namespace treecopy {
 
-const char* to_string(operation op) noexcept {
-  switch (op) {
-    case operation::open_source:
-      return "open";
-    case operation::stat:
-      return "stat";
-    case operation::read_dir:
-      return "read directory";
-    case operation::read_link:
-      return "read link";
-    case operation::read_xattr:
-      return "read attributes of";
-    case operation::read:
-      return "read";
-    case operation::create:
-      return "create";
-    case operation::remove:
-      return "remove";
-    case operation::write:
-      return "write";
-    case operation::clone:
-      return "clone";
-    case operation::link:
-      return "link";
-    case operation::set_owner:
-      return "set owner of";
-    case operation::set_mode:
-      return "set mode of";
-    case operation::set_times:
-      return "set times of";
-    case operation::set_xattr:
-      return "set attributes of";
-    case operation::close:
-      return "close";
-    case operation::cancelled:
-      return "cancelled";
-  }
-  return "?";
-}
-
 namespace {
 
 class treecopy_category final : public std::error_category {

@@ -1,6 +1,8 @@
 // The library's vocabulary for its clients: stable names of enumerations (operations, errc values,
 // sides, reflink and symlink modes), parsing them back from strings, and the UTF-8 check. The CLI
 // and the Python module use these instead of keeping tables of their own.
+#include <cstddef>
+#include <iterator>
 #include <optional>
 #include <string_view>
 
@@ -11,7 +13,7 @@ namespace treecopy {
 namespace {
 
 // The enumerator whose to_id() is id, trying every value from first to last. Lists are short: a
-// linear search keeps each name in one place (its to_id() switch).
+// linear search keeps each name in one place (its to_id()).
 template <typename Enum>
 std::optional<Enum> parse_by_id(std::string_view id, Enum first, Enum last) noexcept {
   for (int v = static_cast<int>(first); v <= static_cast<int>(last); ++v) {
@@ -21,46 +23,48 @@ std::optional<Enum> parse_by_id(std::string_view id, Enum first, Enum last) noex
   return std::nullopt;
 }
 
+// Each operation's two names, indexed by its value: the stable id and the verb for messages.
+struct operation_names {
+  const char* id;
+  const char* verb;
+};
+constexpr operation_names kOperationNames[] = {
+    {"open_source", "open"},
+    {"stat", "stat"},
+    {"read_dir", "read directory"},
+    {"read_link", "read link"},
+    {"read_xattr", "read attributes of"},
+    {"read", "read"},
+    {"create", "create"},
+    {"remove", "remove"},
+    {"write", "write"},
+    {"clone", "clone"},
+    {"link", "link"},
+    {"set_owner", "set owner of"},
+    {"set_mode", "set mode of"},
+    {"set_times", "set times of"},
+    {"set_xattr", "set attributes of"},
+    {"close", "close"},
+    {"cancelled", "cancelled"},
+};
+static_assert(std::size(kOperationNames) == static_cast<std::size_t>(operation::cancelled) + 1,
+              "one row per operation, in the enumeration's order");
+
+const operation_names* names_of(operation op) noexcept {
+  const auto i = static_cast<std::size_t>(op);
+  return i < std::size(kOperationNames) ? &kOperationNames[i] : nullptr;
+}
+
 }  // namespace
 
+const char* to_string(operation op) noexcept {
+  const operation_names* n = names_of(op);
+  return n ? n->verb : "?";
+}
+
 const char* to_id(operation op) noexcept {
-  switch (op) {
-    case operation::open_source:
-      return "open_source";
-    case operation::stat:
-      return "stat";
-    case operation::read_dir:
-      return "read_dir";
-    case operation::read_link:
-      return "read_link";
-    case operation::read_xattr:
-      return "read_xattr";
-    case operation::read:
-      return "read";
-    case operation::create:
-      return "create";
-    case operation::remove:
-      return "remove";
-    case operation::write:
-      return "write";
-    case operation::clone:
-      return "clone";
-    case operation::link:
-      return "link";
-    case operation::set_owner:
-      return "set_owner";
-    case operation::set_mode:
-      return "set_mode";
-    case operation::set_times:
-      return "set_times";
-    case operation::set_xattr:
-      return "set_xattr";
-    case operation::close:
-      return "close";
-    case operation::cancelled:
-      return "cancelled";
-  }
-  return "other";
+  const operation_names* n = names_of(op);
+  return n ? n->id : "other";
 }
 
 std::optional<operation> parse_operation(std::string_view id) noexcept {

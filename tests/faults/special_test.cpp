@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "entry_check.hpp"
 #include "fault_support.hpp"
 #include "scratch.hpp"
 #include "tree_assert.hpp"
@@ -16,11 +17,6 @@
 
 namespace treecopy_test::faults {
 namespace {
-
-bool exists(const std::string& p) {
-  struct stat st {};
-  return ::lstat(p.c_str(), &st) == 0;
-}
 
 TEST(pseudo_files, proc_files_as_single_sources) {
   scratch_dir s("proc");

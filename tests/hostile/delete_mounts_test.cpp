@@ -10,17 +10,13 @@
 #include <optional>
 #include <string>
 
+#include "entry_check.hpp"
 #include "fault_support.hpp"
 #include "scratch.hpp"
 #include "tree_maker.hpp"
 
 namespace treecopy_test::faults {
 namespace {
-
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
 
 class delete_mounts_test : public testing::Test {
  protected:

@@ -13,17 +13,13 @@
 #include <string>
 #include <vector>
 
+#include "entry_check.hpp"
 #include "fault_support.hpp"
 #include "scratch.hpp"
 #include "tree_maker.hpp"
 
 namespace treecopy_test::faults {
 namespace {
-
-bool exists(const std::string& path) {
-  struct stat st {};
-  return ::lstat(path.c_str(), &st) == 0;
-}
 
 bool is_kind(const std::string& path, mode_t kind) {
   struct stat st {};

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "copiers.hpp"
+#include "entry_check.hpp"
 #include "fault_support.hpp"
 #include "scratch.hpp"
 #include "tree_assert.hpp"
@@ -22,11 +23,6 @@ namespace treecopy_test::faults {
 namespace {
 
 constexpr owner nobody{unprivileged_id, unprivileged_id};
-
-bool exists(const std::string& p) {
-  struct stat st {};
-  return ::lstat(p.c_str(), &st) == 0;
-}
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

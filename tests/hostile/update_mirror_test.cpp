@@ -15,6 +15,7 @@
 #include <system_error>
 #include <vector>
 
+#include "entry_check.hpp"
 #include "fault_support.hpp"
 #include "process.hpp"
 #include "scratch.hpp"
@@ -36,12 +37,6 @@ void write_file(const std::string& path, const std::string& data, mode_t mode = 
   if (::write(fd, data.data(), data.size()) != static_cast<ssize_t>(data.size()))
     fail_errno("write " + path);
   ::close(fd);
-}
-
-struct stat lstat_of(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) != 0) fail_errno("lstat " + path);
-  return st;
 }
 
 // Sets the times of path (not following a symlink) to those of from.

@@ -572,6 +572,31 @@ TEST(mpi_hostile, unit_behind_a_swapped_directory_stays_inside_src) {
   EXPECT_EQ(outside_copies, 0u);
 }
 
+// A job of one rank (mpiexec -np 1, or a start without mpiexec) runs treecopy's own command
+// without starting MPI: the same copy, output and exit codes, without MPI's start-up cost.
+TEST(mpi_one_rank, runs_the_local_engine) {
+  scratch_dir dir("mpi-one");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((src + "/sub").c_str(), 0750), 0);
+  write_file(src + "/sub/f", "data");
+  ASSERT_EQ(::symlink("sub/f", (src + "/l").c_str()), 0);
+  ::setenv("TREECOPY_MPI_STATS", "1", 1);
+  const process_result launched = run_mpi(1, {"-j", "1", src, dir / "a"});
+  const process_result singleton = run_process({TREECOPY_MPI, "-j", "1", src, dir / "b"});
+  ::unsetenv("TREECOPY_MPI_STATS");
+  for (const process_result* r : {&launched, &singleton}) {
+    EXPECT_TRUE(exited_with(*r, 0));
+    EXPECT_NE(r->err.find("ranks 1, the local engine"), std::string::npos) << r->describe();
+  }
+  EXPECT_TRUE(same_trees(src, dir / "a", against("source")));
+  EXPECT_TRUE(same_trees(src, dir / "b", against("source")));
+  // Exit codes reach mpiexec's as treecopy's: 2 for bad input, 1 for an entry's error.
+  EXPECT_TRUE(exited_with(run_mpi(1, {dir / "nothing", dir / "c"}), 2));
+  const process_result into = run_mpi(1, {"-j", "1", src, dir / "a/sub/f/x"});
+  EXPECT_EQ(into.exit_code, run_treecopy({"-j", "1", src, dir / "a/sub/f/y"}).exit_code);
+}
+
 INSTANTIATE_TEST_SUITE_P(ranks, mpi_ranks, testing::Values(1, 2, 4, 8),
                          [](const testing::TestParamInfo<int>& i) {
                            return "np" + std::to_string(i.param);

@@ -4,6 +4,7 @@
 // code, so that mpirun's is treecopy's.
 #include <fcntl.h>
 #include <mpi.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -99,12 +100,28 @@ bool single_rank_job() {
   return true;
 }
 
+// mpirun binds a job of one or two ranks to one core each by default: one rank's -j workers
+// would share that core (and -j's default, the CPUs the process may use, would be 1). With no
+// binding asked for (mpirun --bind-to, hwloc_base_binding_policy, which mpirun passes to the
+// rank), the one rank takes back every CPU its cgroup allows, as treecopy has. A binding that a
+// site sets in openmpi-mca-params.conf is not seen here: the rank stays where mpirun put it.
+void undo_default_binding() {
+  const char* bound = std::getenv("OMPI_MCA_orte_bound_at_launch");
+  if (!bound || std::strcmp(bound, "1") != 0) return;
+  if (std::getenv("OMPI_MCA_hwloc_base_binding_policy")) return;
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) CPU_SET(cpu, &all);
+  (void)::sched_setaffinity(0, sizeof all, &all);  // the kernel keeps the cgroup's CPUs only
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (single_rank_job()) {
     if (std::getenv("TREECOPY_MPI_STATS"))
       std::fprintf(stderr, "treecopy-mpi: ranks 1, the local engine (MPI not started)\n");
+    undo_default_binding();
     return treecopy_cli::cli_main(argc, argv);
   }
   // Open MPI chooses its point-to-point layer by starting every candidate (UCX, and the MTLs over

@@ -400,7 +400,7 @@ void copy_thread(job& j, rank_state& st, engine::pair_run* first) {
 void copy_large_files(const std::string& src, const std::string& dst,
                       const treecopy::copy_options& options, const std::vector<large_file>& mine,
                       copy_report& report, message_stats& stats, bool stopping,
-                      treecopy::copy_observer* observer);
+                      treecopy::copy_observer* observer, std::uint64_t after_walk[progress_fields]);
 void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report,
                    message_stats& stats);
 void apply_dir_meta(const std::string& src, const std::string& dst,
@@ -484,12 +484,14 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   MPI_Comm_free(&walk_comm);
 
   const std::size_t told = j.report.errors.size();
+  std::uint64_t after_walk[progress_fields] = {};
   if (!options.dry_run) {
     copy_large_files(src, dst, options, st.files, j.report, stats, st.job_stop.stop_requested(),
-                     observer);
+                     observer, after_walk);
     relink_groups(dst, std::move(st.links), j.report, stats);
     apply_dir_meta(src, dst, options, st.dirs, j.report, observer);
   }
+  final_progress(st, after_walk, observer, std::chrono::steady_clock::now() - start);
   gather_entries(observer);
   j.report.cancelled |= st.job_stop.stop_requested();
   // A signal that stopped another rank is the job's, as if rank 0 had received it (its exit

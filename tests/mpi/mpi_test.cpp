@@ -359,6 +359,40 @@ TEST_P(mpi_ranks, progress_summed_over_ranks) {
   EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
 }
 
+// The last progress event counts the bytes of large files copied in chunks after the walk, as
+// treecopy's counts them: its entries and bytes are the summary's.
+TEST_P(mpi_ranks, last_progress_counts_chunked_files) {
+  if (GetParam() != 2) GTEST_SKIP() << "2 ranks show it";
+  scratch_dir dir("mpi-progress-chunks");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int f = 0; f < 10; ++f) write_file(src + "/f" + std::to_string(f), std::string(1000, 'p'));
+  ASSERT_EQ(::mkdir((src + "/sub").c_str(), 0755), 0);
+  write_file(src + "/sub/large", faults::pattern_bytes(160 << 20, 7));  // 5 chunks
+  const std::vector<std::string> args = {"-j", "1", "--progress=json", "--progress-interval",
+                                         "0.1"};
+  auto last_event = [](const process_result& r) {
+    static const std::regex re("\"entries_done\":([0-9]+).*\"bytes_done\":([0-9]+)");
+    std::string last = "none";
+    for (const std::string& line : split_lines(r.err)) {
+      std::smatch m;
+      if (line.find("\"event\":\"progress\"") != std::string::npos && std::regex_search(line, m, re))
+        last = m[1].str() + " entries, " + m[2].str() + " bytes";
+    }
+    return last;
+  };
+  std::vector<std::string> mpi = args, tc = args;
+  mpi.insert(mpi.end(), {src, dir / "dst"});
+  tc.insert(tc.end(), {src, dir / "tc"});
+  const process_result r = run_mpi(GetParam(), mpi);
+  const process_result t = run_treecopy(tc);
+  EXPECT_TRUE(exited_with(r, 0));
+  EXPECT_TRUE(exited_with(t, 0));
+  EXPECT_EQ(last_event(t), "13 entries, " + std::to_string((160 << 20) + 10 * 1000) + " bytes");
+  EXPECT_EQ(last_event(r), last_event(t)) << r.err;
+  EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
+}
+
 // As nobody, directories it cannot read, some handed to another rank: each is created empty with
 // its mode and reported, as treecopy does (the same tree, the same errors, exit 1).
 TEST_P(mpi_ranks, unreadable_directories_as_nobody) {

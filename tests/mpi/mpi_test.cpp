@@ -13,6 +13,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <string>
 #include <thread>
@@ -544,6 +545,53 @@ TEST_P(mpi_ranks, options_as_treecopy) {
   update.insert(update.end(), filters.begin(), filters.end());
   both(update);
   EXPECT_EQ(::access((dir / "mpi/d11").c_str(), F_OK), -1);
+}
+
+// -x with directories handed to other ranks: mount points inside SRC are made empty with their
+// metadata wherever they are met (listed by one rank, or handed to another as a unit), as
+// treecopy -x makes them; the rest of the tree is copied whole.
+TEST_P(mpi_ranks, one_file_system_hands_off) {
+  if (GetParam() != 2) GTEST_SKIP() << "2 ranks show it";
+  if (auto why = faults::mount_unavailable()) GTEST_SKIP() << *why;
+  scratch_dir dir("mpi-one-fs");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 8; ++d) {
+    const std::string top = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(top.c_str(), 0755), 0);
+    for (int s = 0; s < 6; ++s) {
+      if (s == 2) continue;  // a mount point, below
+      const std::string sub = top + "/s" + std::to_string(s);
+      ASSERT_EQ(::mkdir(sub.c_str(), 0750), 0);
+      for (int f = 0; f < 20; ++f) write_file(sub + "/f" + std::to_string(f), "data");
+    }
+  }
+  std::vector<std::unique_ptr<faults::tmpfs_mount>> mounts;  // unmounted before dir goes
+  std::vector<std::string> points;
+  for (int d = 0; d < 8; ++d) {
+    points.push_back(src + "/d" + std::to_string(d) + "/s2");
+    points.push_back(src + "/m" + std::to_string(d));  // children of SRC: units themselves
+  }
+  for (const std::string& at : points) {
+    mounts.push_back(std::make_unique<faults::tmpfs_mount>(at, "size=1m,mode=711"));
+    write_file(at + "/other", "other file system");
+    ASSERT_EQ(::mkdir((at + "/sub").c_str(), 0755), 0);
+  }
+  const process_result t = run_treecopy({"-x", "-j", "1", "--json", src, dir / "tc"});
+  const process_result r = [&] {
+    ::setenv("TREECOPY_MPI_STATS", "1", 1);
+    process_result out = run_mpi(2, {"-x", "-j", "1", "--json", src, dir / "dst"});
+    ::unsetenv("TREECOPY_MPI_STATS");
+    return out;
+  }();
+  mounts.clear();
+  EXPECT_TRUE(exited_with(t, 0));
+  EXPECT_TRUE(exited_with(r, 0));
+  EXPECT_GT(units_handed_off(r), 0) << r.err;
+  EXPECT_EQ(json_counts(t.out), json_counts(r.out));
+  EXPECT_EQ(::access((dir / "tc/d3/s2/other").c_str(), F_OK), -1);
+  EXPECT_EQ(::access((dir / "tc/m3/other").c_str(), F_OK), -1);
+  EXPECT_TRUE(same_trees(dir / "tc", dir / "dst", against("treecopy")));
 }
 
 // A directory on the way to a unit swapped for a symlink that leads out of SRC, between the

@@ -159,11 +159,11 @@ class walk_loop {
           gifts.push_back({th.rank, std::move(st_.queue.back())});
           st_.queue.pop_back();
         } else if (!st_.busy || t - th.since > thief_patience) {
+          // Known idle from now on: a batch that comes up here later (this rank busy again with
+          // a unit from elsewhere, or still listing) is pushed to it, until it asks again.
           empty.push_back(th.rank);
-          if (st_.busy) {  // a batch may still come up here: pushed to it then
-            st_.idle.push_back(th.rank);
-            st_.idle_count_.fetch_add(1, std::memory_order_relaxed);
-          }
+          st_.idle.push_back(th.rank);
+          st_.idle_count_.fetch_add(1, std::memory_order_relaxed);
         } else {
           break;  // the walker may find a subdirectory for it
         }

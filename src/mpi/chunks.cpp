@@ -87,7 +87,8 @@ int open_file(int root, const std::string& rel, int flags, fs::unique_fd& dir, f
 void copy_large_files(const std::string& src, const std::string& dst,
                       const treecopy::copy_options& options, const std::vector<large_file>& mine,
                       copy_report& report, message_stats& stats, bool stopping,
-                      treecopy::copy_observer* observer) {
+                      treecopy::copy_observer* observer,
+                      std::uint64_t after_walk[progress_fields]) {
   int rank = 0, size = 1;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
@@ -206,6 +207,12 @@ void copy_large_files(const std::string& src, const std::string& dst,
     copier.finish_large_file(big);
     root.src_fd = root.dst_fd = -1;
   }
+  // For the last progress event: the walk counted these files found, not done.
+  const engine::counters& c = rep.count();
+  after_walk[1] += c.entries_done.load();
+  after_walk[3] += c.bytes_done.load();
+  after_walk[4] += c.errors.load();
+  after_walk[5] += c.skipped.load();
   copy_report r = rep.finish();
   for (std::size_t k = 0; k < treecopy::entry_kind_count; ++k)
     report.copied.by_kind[k] += r.copied.by_kind[k];

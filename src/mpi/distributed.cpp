@@ -229,7 +229,7 @@ class unit_observer final : public treecopy::copy_observer {
 // the subdirectory: what depends on the path from SRC or on the parent's state would differ
 // there (filters naming paths, git's rules inherited from above, -x's device of SRC, -H).
 bool may_hand_off(const treecopy::copy_options& o) {
-  if (o.one_file_system || o.gitignore) return false;
+  if (o.gitignore) return false;
   for (const auto& f : o.filters)
     if (f.pattern.find('/') != std::string::npos) return false;
   return true;
@@ -310,7 +310,8 @@ void run_one(job& j, rank_state& st, const std::string& rel,
 
 // A directory this rank cannot open (no read permission): treecopy creates it empty, with its
 // metadata, and reports it. So does this rank, which copies it as the one entry of a batch of its
-// parent (created by the rank that listed it), and keeps it: the walker does the rest.
+// parent (created by the rank that listed it), and keeps it: the walker does the rest. So is a
+// mount point under -x (made empty, without an error).
 bool run_unreadable(job& j, rank_state& st, const std::string& rel) {
   const auto slash = rel.rfind('/');
   const std::string parent = slash == std::string::npos ? std::string() : rel.substr(0, slash);
@@ -328,6 +329,23 @@ bool run_unreadable(job& j, rank_state& st, const std::string& rel) {
   }
 }
 
+// -x: whether the unit SRC/rel is on another file system than SRC. The walker that listed it
+// decided nothing yet (it hands a directory off before opening it); treecopy would copy it empty,
+// with its metadata. The unit's own walk compares its entries with the unit's device, which is
+// then SRC's: the same decisions.
+bool other_file_system(job& j, const std::string& rel) {
+  if (!j.src_root) {
+    fs::opened o = fs::open(AT_FDCWD, j.src.c_str(), O_RDONLY | O_DIRECTORY);
+    if (!o) return false;  // the unit fails as it would have
+    j.src_root = std::move(o.fd);
+  }
+  struct stat root {
+  }, unit{};
+  return ::fstat(j.src_root.get(), &root) == 0 &&
+         ::fstatat(j.src_root.get(), rel.c_str(), &unit, AT_SYMLINK_NOFOLLOW) == 0 &&
+         S_ISDIR(unit.st_mode) && unit.st_dev != root.st_dev;
+}
+
 // Runs one unit (a directory or batch_unit()); a unit that cannot start is an entry error, as the
 // walker reports a directory it cannot open.
 void run_unit(job& j, rank_state& st, const std::string& unit) {
@@ -335,6 +353,10 @@ void run_unit(job& j, rank_state& st, const std::string& unit) {
   engine::setup_result::listed_batch batch;
   const bool is_batch = parse_batch_unit(unit, rel, batch);
   if (is_batch) ++j.batches_run;
+  // A mount point under -x: copied as an entry of its parent, which the walker makes empty.
+  if (!is_batch && !rel.empty() && j.options.one_file_system && other_file_system(j, rel) &&
+      run_unreadable(j, st, rel))
+    return;
   try {
     run_one(j, st, rel, is_batch ? &batch : nullptr);
   } catch (const std::exception& e) {
@@ -400,7 +422,7 @@ void copy_thread(job& j, rank_state& st, engine::pair_run* first) {
 void copy_large_files(const std::string& src, const std::string& dst,
                       const treecopy::copy_options& options, const std::vector<large_file>& mine,
                       copy_report& report, message_stats& stats, bool stopping,
-                      treecopy::copy_observer* observer);
+                      treecopy::copy_observer* observer, std::uint64_t after_walk[progress_fields]);
 void relink_groups(const std::string& dst, std::vector<link_record> local, copy_report& report,
                    message_stats& stats);
 void apply_dir_meta(const std::string& src, const std::string& dst,
@@ -484,12 +506,14 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
   MPI_Comm_free(&walk_comm);
 
   const std::size_t told = j.report.errors.size();
+  std::uint64_t after_walk[progress_fields] = {};
   if (!options.dry_run) {
     copy_large_files(src, dst, options, st.files, j.report, stats, st.job_stop.stop_requested(),
-                     observer);
+                     observer, after_walk);
     relink_groups(dst, std::move(st.links), j.report, stats);
     apply_dir_meta(src, dst, options, st.dirs, j.report, observer);
   }
+  final_progress(st, after_walk, observer, std::chrono::steady_clock::now() - start);
   gather_entries(observer);
   j.report.cancelled |= st.job_stop.stop_requested();
   // A signal that stopped another rank is the job's, as if rank 0 had received it (its exit

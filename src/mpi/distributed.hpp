@@ -207,6 +207,13 @@ class entries_only final : public treecopy::copy_observer {
 void run_walk(rank_state& st, MPI_Comm comm, message_stats& stats,
               treecopy::copy_observer* observer, double interval);
 
+/// The walk and the phases after it are over (every rank calls it): rank 0's observer is told
+/// every rank's final counters, as the walker tells treecopy's at its end (the last progress
+/// event holds the tree's exact totals). after_walk: what this rank's phases after the walk did
+/// (large files copied in chunks), which the walk's counters do not hold.
+void final_progress(rank_state& st, const std::uint64_t after_walk[progress_fields],
+                    treecopy::copy_observer* observer, std::chrono::nanoseconds elapsed);
+
 /// The copy of src to dst over all ranks; same contract as treecopy::copy_tree(). Rank 0 decides
 /// whether the request is valid and tells the others (who then throw the same setup_error).
 treecopy::copy_report distributed_copy(const std::string& src, const std::string& dst,

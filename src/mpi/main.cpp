@@ -4,10 +4,12 @@
 // code, so that mpirun's is treecopy's.
 #include <fcntl.h>
 #include <mpi.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 
 #include "distributed.hpp"
@@ -83,9 +85,45 @@ void print_stats(int rank, int size) {
                  link_bytes, link_seconds);
 }
 
+// A job of one rank has nothing to distribute: it runs treecopy's own command, without MPI_Init
+// and MPI_Finalize, which cost ~0.17 s of a rank's time on this machine (PMIx connection and
+// address exchange with mpirun) — more than copying a small tree. mpirun asks nothing of a rank
+// that never starts MPI: it propagates the exit code, prints its usual note for a non-zero one
+// and forwards its signals, as for any command. One rank is known from Open MPI's launcher
+// (OMPI_COMM_WORLD_SIZE=1), or from no launcher at all (a singleton start, without mpirun).
+// Another launcher (srun, a PMI or PMIx server) tells no size before MPI_Init: MPI it is.
+bool single_rank_job() {
+  if (const char* size = std::getenv("OMPI_COMM_WORLD_SIZE")) return std::strcmp(size, "1") == 0;
+  for (const char* launcher : {"PMIX_RANK", "PMIX_NAMESPACE", "PMI_RANK", "PMI_SIZE", "PMI_FD",
+                               "SLURM_STEP_ID", "OMPI_UNIVERSE_SIZE"})
+    if (std::getenv(launcher)) return false;
+  return true;
+}
+
+// mpirun binds a job of one or two ranks to one core each by default: one rank's -j workers
+// would share that core (and -j's default, the CPUs the process may use, would be 1). With no
+// binding asked for (mpirun --bind-to, hwloc_base_binding_policy, which mpirun passes to the
+// rank), the one rank takes back every CPU its cgroup allows, as treecopy has. A binding that a
+// site sets in openmpi-mca-params.conf is not seen here: the rank stays where mpirun put it.
+void undo_default_binding() {
+  const char* bound = std::getenv("OMPI_MCA_orte_bound_at_launch");
+  if (!bound || std::strcmp(bound, "1") != 0) return;
+  if (std::getenv("OMPI_MCA_hwloc_base_binding_policy")) return;
+  cpu_set_t all;
+  CPU_ZERO(&all);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) CPU_SET(cpu, &all);
+  (void)::sched_setaffinity(0, sizeof all, &all);  // the kernel keeps the cgroup's CPUs only
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (single_rank_job()) {
+    if (std::getenv("TREECOPY_MPI_STATS"))
+      std::fprintf(stderr, "treecopy-mpi: ranks 1, the local engine (MPI not started)\n");
+    undo_default_binding();
+    return treecopy_cli::cli_main(argc, argv);
+  }
   // Open MPI chooses its point-to-point layer by starting every candidate (UCX, and the MTLs over
   // libfabric and PSM): 0.2 s of the job's start on this machine, before any file is copied. The
   // walk's messages are few and small (a few per thousand files, tens of bytes), which ob1 (over

@@ -72,7 +72,6 @@ class walk_loop {
       if (!busy_loop) ::usleep(passive ? 200 : 500);
     }
     drain();
-    final_progress();
   }
 
  private:
@@ -160,11 +159,11 @@ class walk_loop {
           gifts.push_back({th.rank, std::move(st_.queue.back())});
           st_.queue.pop_back();
         } else if (!st_.busy || t - th.since > thief_patience) {
+          // Known idle from now on: a batch that comes up here later (this rank busy again with
+          // a unit from elsewhere, or still listing) is pushed to it, until it asks again.
           empty.push_back(th.rank);
-          if (st_.busy) {  // a batch may still come up here: pushed to it then
-            st_.idle.push_back(th.rank);
-            st_.idle_count_.fetch_add(1, std::memory_order_relaxed);
-          }
+          st_.idle.push_back(th.rank);
+          st_.idle_count_.fetch_add(1, std::memory_order_relaxed);
         } else {
           break;  // the walker may find a subdirectory for it
         }
@@ -230,26 +229,6 @@ class walk_loop {
     s.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
         std::chrono::duration<double>(now() - start_));
     if (!observer_->on_progress(s)) st_.job_stop.request_stop();
-  }
-
-  // The walk is over: rank 0's observer is told every rank's final counters, as the walker tells
-  // treecopy's at its end (the last progress event holds the tree's exact totals).
-  void final_progress() {
-    std::uint64_t mine[progress_fields], sum[progress_fields] = {};
-    st_.read_progress(mine);
-    MPI_Reduce(mine, sum, progress_fields, MPI_UINT64_T, MPI_SUM, 0, comm_);
-    if (rank_ != 0 || !observer_) return;
-    treecopy::progress_snapshot s;
-    s.entries_found = sum[0];
-    s.entries_done = sum[1];
-    s.bytes_found = std::max(sum[2], sum[3]);
-    s.bytes_done = sum[3];
-    s.errors = sum[4];
-    s.skipped = sum[5];
-    s.scan_complete = true;
-    s.elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(
-        std::chrono::duration<double>(now() - start_));
-    (void)observer_->on_progress(s);
   }
 
   bool progress_done() {
@@ -372,6 +351,27 @@ class walk_loop {
 void run_walk(rank_state& st, MPI_Comm comm, message_stats& stats,
               treecopy::copy_observer* observer, double interval) {
   walk_loop(st, comm, stats, observer, interval).run();
+}
+
+void final_progress(rank_state& st, const std::uint64_t after_walk[progress_fields],
+                    treecopy::copy_observer* observer, std::chrono::nanoseconds elapsed) {
+  std::uint64_t mine[progress_fields], sum[progress_fields] = {};
+  st.read_progress(mine);
+  for (int i = 0; i < progress_fields; ++i) mine[i] += after_walk[i];
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Reduce(mine, sum, progress_fields, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+  if (rank != 0 || !observer) return;
+  treecopy::progress_snapshot s;
+  s.entries_found = sum[0];
+  s.entries_done = sum[1];
+  s.bytes_found = std::max(sum[2], sum[3]);
+  s.bytes_done = sum[3];
+  s.errors = sum[4];
+  s.skipped = sum[5];
+  s.scan_complete = true;
+  s.elapsed = elapsed;
+  (void)observer->on_progress(s);
 }
 
 }  // namespace treecopy_mpi

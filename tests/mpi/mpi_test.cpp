@@ -13,6 +13,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <regex>
 #include <string>
 #include <thread>
@@ -359,6 +360,40 @@ TEST_P(mpi_ranks, progress_summed_over_ranks) {
   EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
 }
 
+// The last progress event counts the bytes of large files copied in chunks after the walk, as
+// treecopy's counts them: its entries and bytes are the summary's.
+TEST_P(mpi_ranks, last_progress_counts_chunked_files) {
+  if (GetParam() != 2) GTEST_SKIP() << "2 ranks show it";
+  scratch_dir dir("mpi-progress-chunks");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int f = 0; f < 10; ++f) write_file(src + "/f" + std::to_string(f), std::string(1000, 'p'));
+  ASSERT_EQ(::mkdir((src + "/sub").c_str(), 0755), 0);
+  write_file(src + "/sub/large", faults::pattern_bytes(160 << 20, 7));  // 5 chunks
+  const std::vector<std::string> args = {"-j", "1", "--progress=json", "--progress-interval",
+                                         "0.1"};
+  auto last_event = [](const process_result& r) {
+    static const std::regex re("\"entries_done\":([0-9]+).*\"bytes_done\":([0-9]+)");
+    std::string last = "none";
+    for (const std::string& line : split_lines(r.err)) {
+      std::smatch m;
+      if (line.find("\"event\":\"progress\"") != std::string::npos && std::regex_search(line, m, re))
+        last = m[1].str() + " entries, " + m[2].str() + " bytes";
+    }
+    return last;
+  };
+  std::vector<std::string> mpi = args, tc = args;
+  mpi.insert(mpi.end(), {src, dir / "dst"});
+  tc.insert(tc.end(), {src, dir / "tc"});
+  const process_result r = run_mpi(GetParam(), mpi);
+  const process_result t = run_treecopy(tc);
+  EXPECT_TRUE(exited_with(r, 0));
+  EXPECT_TRUE(exited_with(t, 0));
+  EXPECT_EQ(last_event(t), "13 entries, " + std::to_string((160 << 20) + 10 * 1000) + " bytes");
+  EXPECT_EQ(last_event(r), last_event(t)) << r.err;
+  EXPECT_TRUE(same_trees(src, dir / "dst", against("source")));
+}
+
 // As nobody, directories it cannot read, some handed to another rank: each is created empty with
 // its mode and reported, as treecopy does (the same tree, the same errors, exit 1).
 TEST_P(mpi_ranks, unreadable_directories_as_nobody) {
@@ -512,6 +547,53 @@ TEST_P(mpi_ranks, options_as_treecopy) {
   EXPECT_EQ(::access((dir / "mpi/d11").c_str(), F_OK), -1);
 }
 
+// -x with directories handed to other ranks: mount points inside SRC are made empty with their
+// metadata wherever they are met (listed by one rank, or handed to another as a unit), as
+// treecopy -x makes them; the rest of the tree is copied whole.
+TEST_P(mpi_ranks, one_file_system_hands_off) {
+  if (GetParam() != 2) GTEST_SKIP() << "2 ranks show it";
+  if (auto why = faults::mount_unavailable()) GTEST_SKIP() << *why;
+  scratch_dir dir("mpi-one-fs");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  for (int d = 0; d < 8; ++d) {
+    const std::string top = src + "/d" + std::to_string(d);
+    ASSERT_EQ(::mkdir(top.c_str(), 0755), 0);
+    for (int s = 0; s < 6; ++s) {
+      if (s == 2) continue;  // a mount point, below
+      const std::string sub = top + "/s" + std::to_string(s);
+      ASSERT_EQ(::mkdir(sub.c_str(), 0750), 0);
+      for (int f = 0; f < 20; ++f) write_file(sub + "/f" + std::to_string(f), "data");
+    }
+  }
+  std::vector<std::unique_ptr<faults::tmpfs_mount>> mounts;  // unmounted before dir goes
+  std::vector<std::string> points;
+  for (int d = 0; d < 8; ++d) {
+    points.push_back(src + "/d" + std::to_string(d) + "/s2");
+    points.push_back(src + "/m" + std::to_string(d));  // children of SRC: units themselves
+  }
+  for (const std::string& at : points) {
+    mounts.push_back(std::make_unique<faults::tmpfs_mount>(at, "size=1m,mode=711"));
+    write_file(at + "/other", "other file system");
+    ASSERT_EQ(::mkdir((at + "/sub").c_str(), 0755), 0);
+  }
+  const process_result t = run_treecopy({"-x", "-j", "1", "--json", src, dir / "tc"});
+  const process_result r = [&] {
+    ::setenv("TREECOPY_MPI_STATS", "1", 1);
+    process_result out = run_mpi(2, {"-x", "-j", "1", "--json", src, dir / "dst"});
+    ::unsetenv("TREECOPY_MPI_STATS");
+    return out;
+  }();
+  mounts.clear();
+  EXPECT_TRUE(exited_with(t, 0));
+  EXPECT_TRUE(exited_with(r, 0));
+  EXPECT_GT(units_handed_off(r), 0) << r.err;
+  EXPECT_EQ(json_counts(t.out), json_counts(r.out));
+  EXPECT_EQ(::access((dir / "tc/d3/s2/other").c_str(), F_OK), -1);
+  EXPECT_EQ(::access((dir / "tc/m3/other").c_str(), F_OK), -1);
+  EXPECT_TRUE(same_trees(dir / "tc", dir / "dst", against("treecopy")));
+}
+
 // A directory on the way to a unit swapped for a symlink that leads out of SRC, between the
 // listing that found the unit and the rank that copies it: nothing outside SRC may be copied.
 // A race: 8 jobs at 4 ranks while a thread swaps every top directory back and forth; before
@@ -570,6 +652,31 @@ TEST(mpi_hostile, unit_behind_a_swapped_directory_stays_inside_src) {
   swapper.join();
   ::close(src_fd);
   EXPECT_EQ(outside_copies, 0u);
+}
+
+// A job of one rank (mpiexec -np 1, or a start without mpiexec) runs treecopy's own command
+// without starting MPI: the same copy, output and exit codes, without MPI's start-up cost.
+TEST(mpi_one_rank, runs_the_local_engine) {
+  scratch_dir dir("mpi-one");
+  const std::string src = dir / "src";
+  ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir((src + "/sub").c_str(), 0750), 0);
+  write_file(src + "/sub/f", "data");
+  ASSERT_EQ(::symlink("sub/f", (src + "/l").c_str()), 0);
+  ::setenv("TREECOPY_MPI_STATS", "1", 1);
+  const process_result launched = run_mpi(1, {"-j", "1", src, dir / "a"});
+  const process_result singleton = run_process({TREECOPY_MPI, "-j", "1", src, dir / "b"});
+  ::unsetenv("TREECOPY_MPI_STATS");
+  for (const process_result* r : {&launched, &singleton}) {
+    EXPECT_TRUE(exited_with(*r, 0));
+    EXPECT_NE(r->err.find("ranks 1, the local engine"), std::string::npos) << r->describe();
+  }
+  EXPECT_TRUE(same_trees(src, dir / "a", against("source")));
+  EXPECT_TRUE(same_trees(src, dir / "b", against("source")));
+  // Exit codes reach mpiexec's as treecopy's: 2 for bad input, 1 for an entry's error.
+  EXPECT_TRUE(exited_with(run_mpi(1, {dir / "nothing", dir / "c"}), 2));
+  const process_result into = run_mpi(1, {"-j", "1", src, dir / "a/sub/f/x"});
+  EXPECT_EQ(into.exit_code, run_treecopy({"-j", "1", src, dir / "a/sub/f/y"}).exit_code);
 }
 
 INSTANTIATE_TEST_SUITE_P(ranks, mpi_ranks, testing::Values(1, 2, 4, 8),

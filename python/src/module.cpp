@@ -439,6 +439,7 @@ void bind_shutil(py::module_& m) {
       .def("rethrow", &copytree_listing::rethrow);
   m.def("copytree_prewalk", &copytree_prewalk, py::arg("src"), py::arg("top_ignored"),
         py::arg("ignore"), py::arg("symlinks"), py::arg("ignore_dangling_symlinks"),
+        py::arg("max_depth"),
         "The walk before copytree()'s engine call that calls ignore(): see _shutil._PreWalk.");
   m.def(
       "copytree_walk",

@@ -59,11 +59,12 @@ class _PreWalk:
     ignore() and without audit hooks (with a hook, shutil copies: see audit_hooked()), so the audit
     event shutil raises per directory goes to no one.
 
-    shutil's walk shows through in two cases, which the Python walk (_copytree.py) then copies,
+    shutil's walk shows through in three cases, which the Python walk (_copytree.py) then copies,
     replaying the calls made here (see _Replay): an exception raised by ignore() below the top
     (shutil raises it midway, with what comes before it copied; an OSError becomes an entry of
-    shutil.Error), and a followed link to a directory being walked or to SRC or one of its
-    ancestors (shutil follows it until the system refuses: ELOOP)."""
+    shutil.Error), a followed link to a directory being walked or to SRC or one of its
+    ancestors (shutil follows it until the system refuses: ELOOP), and a tree deep enough for
+    shutil's recursion to near the interpreter's limit (RecursionError: see _recursion_room())."""
 
     def __init__(self, ignore, symlinks, ignore_dangling_symlinks):
         self.ignore = ignore
@@ -72,7 +73,7 @@ class _PreWalk:
         self.ignored = {}  # relative directory (bytes) -> [ignored names (bytes)]
         self.calls = []  # ("audit" | "ignore", directory as passed, ignore()'s result), in order
         self.failure = None  # ("ignore", directory, exception) below the top
-        self.cycle = False
+        self.handover = False  # the walk stopped where the Python walk must go on
 
     def directory(self, path, rel, entries):
         """ignore() for one listed directory; returns the entries to descend into, in order."""
@@ -87,11 +88,22 @@ class _PreWalk:
 
     def walk(self, src):
         """The walk below SRC, once SRC's own entries are listed and ignore() asked about them."""
-        ignored, calls, self.failure, self.cycle = _treecopy.copytree_prewalk(
+        ignored, calls, self.failure, self.handover = _treecopy.copytree_prewalk(
             os.fspath(src), self.ignored[b""], self.ignore, self.symlinks,
-            self.ignore_dangling_symlinks)
+            self.ignore_dangling_symlinks, _recursion_room())
         self.ignored.update(ignored)
         self.calls.extend(calls)
+
+
+def _recursion_room():
+    """Levels below SRC that the walk before the copy may go: shutil recurses through two Python
+    frames per level (copytree, _copytree), and so does the Python walk that takes over deeper; a
+    quarter of the room left keeps well clear of RecursionError, which the Python walk then raises
+    where shutil would."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    return max(1, (sys.getrecursionlimit() - depth) // 4)
 
 
 class _Replay:
@@ -289,7 +301,7 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
         walk = None
     else:
         walk.walk(src)
-        if walk.failure or walk.cycle:
+        if walk.failure or walk.handover:
             replay = _Replay(walk)
             return python_walk(replay.audit, replay.ignore)
 

@@ -1,0 +1,93 @@
+"""treecopy.copytree() at shutil's limits: a tree deeper than shutil's recursion can go. Against
+shutil.copytree() on the same tree."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import treecopy
+import tree_support
+from tree_support import diff_snapshots, snapshot
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def make_deep_tree(top, levels):
+    """top/d/d/.../d, `levels` directories below top, each holding a file f; times set as
+    tree_support's builders set them. Built with relative paths (the deepest ones are longer than
+    PATH_MAX), changing into each level and back."""
+    os.mkdir(top)
+    here = os.getcwd()
+    os.chdir(top)
+    try:
+        for level in range(levels + 1):
+            with open("f", "wb") as f:
+                f.write(b"level %d\n" % level)
+            os.utime("f", ns=(tree_support.ATIME_NS, tree_support.MTIME_NS), follow_symlinks=False)
+            if level == levels:
+                break
+            os.mkdir("d")
+            os.chdir("d")
+        for _ in range(levels):
+            os.utime(".", ns=(tree_support.ATIME_NS, tree_support.MTIME_NS))
+            os.chdir("..")
+        os.utime(".", ns=(tree_support.ATIME_NS, tree_support.MTIME_NS))
+    finally:
+        os.chdir(here)
+
+
+def outcome_of(func, src, dst, **kwargs):
+    try:
+        func(src, dst, **kwargs)
+        return ("returned",)
+    except shutil.Error as e:
+        return ("shutil.Error", len(e.args[0]))
+    except Exception as e:  # noqa: BLE001 - the exception is what is compared
+        return (type(e).__name__,)
+
+
+def times_marked(tree):
+    """The snapshot with times copied from the source told apart from those made in the run."""
+    for entry in tree.values():
+        for field in ("mtime_ns", "atime_ns"):
+            if entry[field] not in (tree_support.MTIME_NS, tree_support.ATIME_NS):
+                entry[field] = "fresh"
+    return tree
+
+
+class EnginePathLimits(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="treecopy-limits-")
+
+    def tearDown(self):
+        # rm walks without recursion: the deep trees are beyond shutil.rmtree's.
+        subprocess.run(["rm", "-rf", "--one-file-system", self.tmp], check=True)
+
+    def test_deeper_than_shutil_recursion(self):
+        """3,000 levels with ignore=: shutil raises RecursionError partway down, with the levels above
+        copied and no directory's metadata set; treecopy.copytree does the same (and the walk before
+        the copy neither overflows the C stack nor walks past where shutil stops)."""
+        src = os.path.join(self.tmp, "src")
+        make_deep_tree(src, 3000)
+        outcomes = [outcome_of(func, src, os.path.join(self.tmp, name),
+                               ignore=shutil.ignore_patterns("*.pyc"))
+                    for name, func in (("shutil", shutil.copytree), ("treecopy", treecopy.copytree))]
+        self.assertEqual(outcomes, [("RecursionError",)] * 2)
+        shutil_tree, tree = (times_marked(snapshot(os.path.join(self.tmp, name)))
+                             for name in ("shutil", "treecopy"))
+        deepest = [max(p.count(b"/") for p in t) for t in (shutil_tree, tree)]
+        self.assertGreater(min(deepest), 100)
+        # The last few levels depend on how many frames each caller has below its recursion.
+        self.assertLessEqual(abs(deepest[0] - deepest[1]), 4)
+        cut = min(deepest) - 4
+
+        def shallow(t):
+            return {p: e for p, e in t.items() if p.count(b"/") < cut}
+        self.assertEqual(diff_snapshots(shallow(shutil_tree), shallow(tree)), [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,11 +1,13 @@
-"""treecopy.copytree() at shutil's limits: a tree deeper than shutil's recursion can go. Against
-shutil.copytree() on the same tree."""
+"""treecopy.copytree() at shutil's limits: a tree deeper than shutil's recursion can go, progress
+with an audit hook installed, and a bind mount that shows an ancestor of SRC inside SRC. Each
+against shutil.copytree() on the same tree."""
 
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import textwrap
 import unittest
 
 import treecopy
@@ -87,6 +89,53 @@ class EnginePathLimits(unittest.TestCase):
         def shallow(t):
             return {p: e for p, e in t.items() if p.count(b"/") < cut}
         self.assertEqual(diff_snapshots(shallow(shutil_tree), shallow(tree)), [])
+
+    def test_progress_with_audit_hook(self):
+        """With an audit hook installed, shutil's own events are raised (as before) and progress is
+        called too: snapshots on the calling thread, the last one complete."""
+        src = os.path.join(self.tmp, "src")
+        os.makedirs(os.path.join(src, "a", "b"))
+        for rel in ("top", "a/one", "a/b/two", "a/skip.pyc"):
+            with open(os.path.join(src, rel), "wb") as f:
+                f.write(rel.encode() * 100)
+        script = textwrap.dedent("""
+            import os, shutil, sys, threading
+            import treecopy
+            events, seen = [], []
+            def hook(event, args):
+                if event.startswith(("shutil.", "os.", "open")):
+                    events.append((event,) + tuple(os.fsdecode(a) if isinstance(a, (str, bytes, os.PathLike))
+                                                   else type(a).__name__ for a in args))
+            def progress(p):
+                assert threading.current_thread() is threading.main_thread()
+                seen.append(p)
+            src, out, which = sys.argv[1:]
+            os.mkdir(out)
+            os.chdir(out)
+            sys.addaudithook(hook)
+            if which == "shutil":
+                shutil.copytree(src, "copy", ignore=shutil.ignore_patterns("*.pyc"))
+            else:
+                treecopy.copytree(src, "copy", ignore=shutil.ignore_patterns("*.pyc"), progress=progress)
+                last = seen[-1]
+                print("progress", len(seen) >= 1, last.scan_complete, last.entries_found,
+                      last.entries_done, last.bytes_done, last.errors, file=sys.stderr)
+            for event in events:
+                print(repr(event).replace(src, "<SRC>"))
+            """)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([HERE] + sys.path))
+        printed = []
+        for which in ("shutil", "treecopy"):
+            out = os.path.join(self.tmp, "events-" + which)
+            run = subprocess.run([sys.executable, "-c", script, src, out, which],
+                                 env=env, capture_output=True, text=True, timeout=120)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            printed.append(run.stdout.splitlines())
+            if which == "treecopy":
+                # 6 entries: the top, a, a/b and three files; 3 files of 300, 500 and 700 bytes.
+                self.assertIn("progress True True 6 6 1500 0", run.stderr)
+        self.assertEqual(printed[0], printed[1])
+        self.assertTrue(any("shutil.copyfile" in line for line in printed[0]))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ symlinks=True. What the engine does not do as shutil does is handed back to shut
 
 import collections
 import errno
+import fnmatch
 import os
+import posixpath
 import shutil
 import stat
 import sys
@@ -139,6 +141,29 @@ class _Replay:
         return result if made else self.real_ignore(src, names)
 
 
+def _native_patterns(ignore, src):
+    """The patterns of ignore when it is shutil.ignore_patterns(*patterns) and the engine's hook
+    can compute its results itself (see CopytreeListing's patterns), else None.
+
+    ignore_patterns() returns set(fnmatch.filter(names, p) for each p): no effect but its result,
+    the same in any order or thread, and it raises only when patterns and names are of different
+    types. fnmatch's translation is reproduced for '*' and '?' only (with '[' the function is
+    called as usual), on posix paths (normcase does nothing), with fnmatch unpatched."""
+    code = getattr(ignore, "__code__", None)
+    if (code is None or code is not shutil.ignore_patterns().__code__ or os.path is not posixpath
+            or getattr(fnmatch.filter, "__module__", None) != "fnmatch"
+            or getattr(shutil.fnmatch, "filter", None) is not fnmatch.filter
+            or code.co_freevars != ("patterns",)):
+        return None
+    patterns = ignore.__closure__[0].cell_contents
+    kind = bytes if isinstance(os.fspath(src), bytes) else str
+    if not isinstance(patterns, tuple) or not all(type(p) is kind for p in patterns):
+        return None
+    if any(("[" if kind is str else b"[") in p for p in patterns):
+        return None
+    return list(patterns)
+
+
 def _scandir_order_key(src, rel, listings):
     """The position of src/rel in shutil's walk: the os.scandir index of each component."""
     key = []
@@ -204,7 +229,7 @@ class _Failures:
         raise shutil.Error([error for _, _, error in self.items])
 
 
-def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, failures):
+def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore, ignore_dangling_symlinks, failures):
     """One entry left to shutil's code, as shutil._copytree() treats it. True: dst's directory changed."""
     rel = rel_dir + b"/" + name if rel_dir else name
     srcname, dstname = _join(src, rel), _join(dst, rel)
@@ -217,7 +242,7 @@ def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, 
             if os.path.isdir(srcname):
                 # A link that leads back (see CopytreeListing): shutil's recursion follows it.
                 try:
-                    shutil.copytree(srcname, dstname, symlinks, None, shutil.copy2,
+                    shutil.copytree(srcname, dstname, symlinks, ignore, shutil.copy2,
                                     ignore_dangling_symlinks)
                 except shutil.Error as err:
                     for error in err.args[0]:
@@ -295,9 +320,11 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
         # shutil makes dst, then joins it with its first entry: "Can't mix strings and bytes".
         os.mkdir(dst)
         os.path.join(dst, kept[0].name)
-    if ignore is None:
-        # Nothing to call in shutil's order (no audit hook: see audit_hooked()): the engine's hook
-        # hands a link that leads back to Python, which follows it as shutil does.
+    patterns = _native_patterns(ignore, src)
+    if ignore is None or patterns is not None:
+        # Nothing to call in shutil's order (no audit hook: see audit_hooked(); ignore_patterns()
+        # is computed by the engine's hook): the hook hands a link that leads back to Python,
+        # which follows it as shutil does.
         walk = None
     else:
         walk.walk(src)
@@ -312,7 +339,8 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
 
     listing = _treecopy.CopytreeListing(walk.ignored if walk else {}, live if walk else None,
                                         not symlinks, ignore_dangling_symlinks and not symlinks,
-                                        os.fsencode(src) if walk is None and not symlinks else b"")
+                                        os.fsencode(src) if walk is None and not symlinks else b"",
+                                        patterns, isinstance(os.fspath(src), bytes))
     options = dict(jobs=jobs, progress=progress, preserve_ownership=False, preserve_links=False,
                    dereference="command_line" if symlinks else "always", max_errors_kept=1 << 62)
     report = _treecopy.copytree_walk(os.fsencode(src), os.fsencode(dst), options, listing)
@@ -330,7 +358,8 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
             writable.add(rel_dir)
             if _let_write(_join(dst, rel_dir)):
                 changed.add(rel_dir)
-        if _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, failures):
+        if _copy_deferred(src, dst, rel_dir, name, symlinks, ignore, ignore_dangling_symlinks,
+                          failures):
             changed.add(rel_dir)
     # A directory that got an entry after the engine set its metadata: set it again, deepest first.
     for rel_dir in sorted(changed, key=lambda r: -r.count(b"/") - bool(r)):

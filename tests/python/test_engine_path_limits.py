@@ -1,5 +1,5 @@
 """treecopy.copytree() at shutil's limits: a tree deeper than shutil's recursion can go, progress
-with an audit hook installed, and a bind mount that shows an ancestor of SRC inside SRC. Each
+with an audit hook installed; and shutil.ignore_patterns() computed by the engine's hook. Each
 against shutil.copytree() on the same tree."""
 
 import os
@@ -12,7 +12,7 @@ import unittest
 
 import treecopy
 import tree_support
-from tree_support import diff_snapshots, snapshot
+from tree_support import diff_snapshots, set_times_deepest_first, snapshot, write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -69,13 +69,17 @@ class EnginePathLimits(unittest.TestCase):
         subprocess.run(["rm", "-rf", "--one-file-system", self.tmp], check=True)
 
     def test_deeper_than_shutil_recursion(self):
-        """3,000 levels with ignore=: shutil raises RecursionError partway down, with the levels above
-        copied and no directory's metadata set; treecopy.copytree does the same (and the walk before
-        the copy neither overflows the C stack nor walks past where shutil stops)."""
+        """3,000 levels with an ignore function: shutil raises RecursionError partway down, with the
+        levels above copied and no directory's metadata set; treecopy.copytree does the same (and the
+        walk before the copy neither overflows the C stack nor walks past where shutil stops).
+        (ignore_patterns(), computed by the engine's hook, copies the whole tree, as without
+        ignore: see python/README.md.)"""
         src = os.path.join(self.tmp, "src")
         make_deep_tree(src, 3000)
-        outcomes = [outcome_of(func, src, os.path.join(self.tmp, name),
-                               ignore=shutil.ignore_patterns("*.pyc"))
+        def ignore(path, names):
+            return [name for name in names if name.endswith(".pyc")]
+
+        outcomes = [outcome_of(func, src, os.path.join(self.tmp, name), ignore=ignore)
                     for name, func in (("shutil", shutil.copytree), ("treecopy", treecopy.copytree))]
         self.assertEqual(outcomes, [("RecursionError",)] * 2)
         shutil_tree, tree = (times_marked(snapshot(os.path.join(self.tmp, name)))
@@ -136,6 +140,40 @@ class EnginePathLimits(unittest.TestCase):
                 self.assertIn("progress True True 6 6 1500 0", run.stderr)
         self.assertEqual(printed[0], printed[1])
         self.assertTrue(any("shutil.copyfile" in line for line in printed[0]))
+
+
+    def test_ignore_patterns_matched_as_fnmatch(self):
+        """shutil.ignore_patterns() is computed by the engine's hook ('*' and '?' only): the same
+        names left out as fnmatch leaves out, '?' one character of the decoded name (str) or one
+        byte (bytes), names that are not UTF-8, regex characters taken literally, '*' across dots;
+        a pattern with '[' (called as usual) too."""
+        src = os.path.join(os.fsencode(self.tmp), b"src")
+        names = [b"a.pyc", b"b.py", "\u00e9.pyc".encode(), b"\xff.pyc", b"\xffy", "\u00e9y".encode(),
+                 b"xy", b"tmp1", b".hidden.pyc", b"c+d.txt", b"e\\f", b"x.y", b"a.b.c", b"ab", b"abc",
+                 b"[ab]", b"zz"]
+        for sub in (b"", b"d1", b"d1/tmp-dir", "d\u00e9".encode(), b"d1/ok/deeper"):
+            os.makedirs(os.path.join(src, sub), exist_ok=True)
+            for name in names:
+                write(os.path.join(src, sub, name), sub + b"/" + name)
+        set_times_deepest_first(src)
+        cases = [("*.pyc", "tmp*", "?y", "c+d.*", "e\\f", "a*c"),
+                 ("*", ), ("", ), ("a?", "?", "??"), ("*.*.*", ), ("[ab]", "z*"), ()]
+        for patterns in cases:
+            for kind in (os.fsdecode, os.fsencode):
+                with self.subTest(patterns=patterns, kind=kind.__name__):
+                    results = []
+                    for name, func in (("shutil", shutil.copytree), ("treecopy", treecopy.copytree)):
+                        dst = os.path.join(self.tmp, "pat-%d-%s" % (len(os.listdir(self.tmp)), name))
+                        ignore = shutil.ignore_patterns(*map(kind, patterns))
+                        try:
+                            func(kind(src), kind(dst), ignore=ignore)
+                            outcome = "returned"
+                        except Exception as e:  # noqa: BLE001 - the exception is what is compared
+                            outcome = type(e).__name__
+                        results.append((outcome, snapshot(dst) if os.path.lexists(dst) else None))
+                    self.assertEqual(results[0][0], results[1][0])
+                    self.assertEqual(sorted(results[0][1]), sorted(results[1][1]))
+                    self.assertEqual(diff_snapshots(results[0][1], results[1][1]), [])
 
 
 if __name__ == "__main__":

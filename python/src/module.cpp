@@ -326,6 +326,10 @@ void bind_entry_error(py::module_& m) {
       .def_property_readonly(
           "strerror", [](const treecopy::entry_error& e) { return e.code.message(); },
           "The system's message for errno.")
+      .def_property_readonly(
+          "directory_cycle",
+          [](const treecopy::entry_error& e) { return e.code == treecopy::errc::directory_cycle; },
+          "A directory not copied because it is (same device and inode) one being copied above it.")
       .def("message", &treecopy::entry_error::message, "\"create '/dst/a': Permission denied\".")
       .def(
           "to_os_error",

@@ -241,13 +241,12 @@ def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore, ignore_dangling_sy
                 return False
             if os.path.isdir(srcname):
                 # A link that leads back (see CopytreeListing): shutil's recursion follows it.
-                try:
-                    shutil.copytree(srcname, dstname, symlinks, ignore, shutil.copy2,
-                                    ignore_dangling_symlinks)
-                except shutil.Error as err:
-                    for error in err.args[0]:
-                        failures.add(rel, error)
-                return True
+                return _copy_subtree(srcname, dstname, rel, symlinks, ignore,
+                                     ignore_dangling_symlinks, failures)
+        elif os.path.isdir(srcname):
+            # A bind mount of a directory above it (see _bind_alias()).
+            return _copy_subtree(srcname, dstname, rel, symlinks, ignore, ignore_dangling_symlinks,
+                                 failures)
         shutil.copy2(srcname, dstname)
         return True
     except shutil.Error as err:
@@ -256,6 +255,31 @@ def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore, ignore_dangling_sy
     except OSError as why:
         failures.add(rel, (srcname, dstname, str(why)))
     return False
+
+
+def _copy_subtree(srcname, dstname, rel, symlinks, ignore, ignore_dangling_symlinks, failures):
+    """shutil's recursion into srcname, by shutil.copytree itself. True: dst's directory changed."""
+    try:
+        shutil.copytree(srcname, dstname, symlinks, ignore, shutil.copy2, ignore_dangling_symlinks)
+    except shutil.Error as err:
+        for error in err.args[0]:
+            failures.add(rel, error)
+    return True
+
+
+def _bind_alias(error, src, failures):
+    """(rel_dir, name) of a directory the engine did not copy as a cycle (same device and inode as
+    one it is copying above it, as cp -a refuses it) that is no symlink: a bind mount of that
+    directory, whose tree is finite (a bind mount does not hold itself) and which shutil copies as
+    any directory. None otherwise."""
+    if not error.directory_cycle or error.side != "source":
+        return None
+    rel = failures.rel_of(error.path_bytes, False)
+    srcname = _join(src, rel)
+    if not rel or os.path.islink(srcname) or not os.path.isdir(srcname):
+        return None
+    rel_dir, _, name = rel.rpartition(b"/")
+    return rel_dir, name
 
 
 def _let_write(dst_dir):
@@ -347,13 +371,20 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
     listing.rethrow()
     failures = _Failures(src, dst)
     changed = set()
+    deferred = listing.take_deferred()
     for error in report.errors:
+        alias = _bind_alias(error, src, failures)
+        if alias is not None:
+            deferred.append(alias)
+            continue
         failures.add_engine_error(error)
         if _unlisted_dir_made(error, dst, failures):
             parent = failures.rel_of(error.path_bytes, False).rpartition(b"/")[0]
             changed.add(parent)
     writable = set()
-    for rel_dir, name in sorted(listing.take_deferred()):
+    # The ignore() calls the walk before the copy made are not made again (a bind mount's tree).
+    ignore = _Replay(walk).ignore if walk else ignore
+    for rel_dir, name in sorted(deferred):
         if rel_dir not in writable:
             writable.add(rel_dir)
             if _let_write(_join(dst, rel_dir)):

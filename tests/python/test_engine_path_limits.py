@@ -1,6 +1,6 @@
 """treecopy.copytree() at shutil's limits: a tree deeper than shutil's recursion can go, progress
-with an audit hook installed; and shutil.ignore_patterns() computed by the engine's hook. Each
-against shutil.copytree() on the same tree."""
+with an audit hook installed, a bind mount of SRC inside SRC; and shutil.ignore_patterns()
+computed by the engine's hook. Each against shutil.copytree() on the same tree."""
 
 import os
 import shutil
@@ -174,6 +174,41 @@ class EnginePathLimits(unittest.TestCase):
                     self.assertEqual(results[0][0], results[1][0])
                     self.assertEqual(sorted(results[0][1]), sorted(results[1][1]))
                     self.assertEqual(diff_snapshots(results[0][1], results[1][1]), [])
+
+
+    def test_bind_mount_of_src_inside_src(self):
+        """src/sub/loop is a bind mount of src (same device and inode as src, which the engine's
+        cycle check refuses as cp -a does): its tree is finite (the mount does not hold itself) and
+        shutil copies it as any directory; so does treecopy.copytree, with and without ignore."""
+        if os.geteuid() != 0 or shutil.which("mount") is None:
+            self.skipTest("bind mounts need root and mount(8)")
+        src = os.path.join(self.tmp, "src")
+        loop = os.path.join(src, "sub", "loop")
+        os.makedirs(loop)
+        for rel in ("f", "sub/g", "sub/h.pyc"):
+            with open(os.path.join(src, rel), "wb") as f:
+                f.write(rel.encode())
+        set_times_deepest_first(os.fsencode(src))
+        if subprocess.run(["mount", "--bind", src, loop], capture_output=True).returncode != 0:
+            self.skipTest("mount --bind refused")
+        try:
+            def ignore(path, names):
+                return [n for n in names if n.endswith(".pyc")]
+
+            for label, kwargs in (("none", {}), ("function", {"ignore": ignore}),
+                                  ("patterns", {"ignore": shutil.ignore_patterns("*.pyc")})):
+                with self.subTest(ignore=label):
+                    results = []
+                    for name, func in (("shutil", shutil.copytree), ("treecopy", treecopy.copytree)):
+                        dst = os.path.join(self.tmp, "bind-%s-%s" % (label, name))
+                        results.append((outcome_of(func, src, dst, **kwargs), snapshot(dst)))
+                    self.assertEqual(results[0][0], ("returned",))
+                    self.assertEqual(results[1][0], results[0][0])
+                    self.assertIn(b"sub/loop/sub/loop", results[0][1])
+                    self.assertEqual(sorted(results[0][1]), sorted(results[1][1]))
+                    self.assertEqual(diff_snapshots(results[0][1], results[1][1]), [])
+        finally:
+            subprocess.run(["umount", "-l", loop], check=False)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,74 @@
 
 namespace treecopy_py {
 
+namespace {
+
+// The code points os.fsdecode gives for a name that is not ASCII: decoded by Python itself (its
+// file system encoding and error handler), the GIL taken for that.
+std::u32string decoded(std::string_view name) {
+  py::gil_scoped_acquire gil;
+  py::object text = py::reinterpret_steal<py::object>(
+      PyUnicode_DecodeFSDefaultAndSize(name.data(), static_cast<Py_ssize_t>(name.size())));
+  if (!text) {  // not with surrogateescape; kept as bytes rather than raised on a worker
+    PyErr_Clear();
+    return std::u32string(name.begin(), name.end());
+  }
+  const Py_ssize_t n = PyUnicode_GetLength(text.ptr());
+  std::u32string out(static_cast<std::size_t>(n), U'\0');
+  for (Py_ssize_t i = 0; i < n; ++i) out[i] = PyUnicode_ReadChar(text.ptr(), i);
+  return out;
+}
+
+// fnmatch.fnmatchcase() for a pattern whose only wildcards are '*' (any run of characters, '/' and
+// a leading '.' included) and '?' (any one character): the whole name must match. Backtracks to the
+// last '*' only: linear in practice. Name: bytes (unsigned char) or code points.
+template <typename Char>
+bool matches(std::u32string_view pattern, std::basic_string_view<Char> name) {
+  std::size_t p = 0, n = 0, star = std::u32string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && pattern[p] == U'*') {
+      star = p++;
+      resume = n;
+    } else if (p < pattern.size() &&
+               (pattern[p] == U'?' || pattern[p] == static_cast<char32_t>(name[n]))) {
+      ++p;
+      ++n;
+    } else if (star != std::u32string_view::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == U'*') ++p;
+  return p == pattern.size();
+}
+
+}  // namespace
+
 copytree_listing::copytree_listing(const py::dict& ignored, py::object live, bool follow_links,
-                                   bool skip_dangling, std::string cycles_below)
+                                   bool skip_dangling, std::string cycles_below,
+                                   const py::object& patterns, bool as_bytes)
     : live_(std::move(live)),
       follow_links_(follow_links),
       skip_dangling_(skip_dangling),
-      cycles_below_(std::move(cycles_below)) {
+      cycles_below_(std::move(cycles_below)),
+      as_bytes_(as_bytes) {
+  if (!patterns.is_none()) {
+    patterns_.emplace();
+    for (py::handle pattern : patterns) {
+      if (as_bytes) {
+        const std::string bytes = pattern.cast<std::string>();
+        patterns_->emplace_back(bytes.begin(), bytes.end());
+        for (auto& c : patterns_->back()) c = static_cast<unsigned char>(c);
+      } else {
+        const Py_ssize_t n = PyUnicode_GetLength(pattern.ptr());
+        std::u32string chars(static_cast<std::size_t>(n), U'\0');
+        for (Py_ssize_t i = 0; i < n; ++i) chars[i] = PyUnicode_ReadChar(pattern.ptr(), i);
+        patterns_->push_back(std::move(chars));
+      }
+    }
+  }
   for (auto [rel, names] : ignored) {
     std::string dir = rel.cast<std::string>();
     auto& set = ignored_[dir];
@@ -110,7 +172,9 @@ void copytree_listing::operator()(std::string_view rel_dir, int dir_fd,
                                   std::span<const treecopy::listed_entry> entries,
                                   std::vector<bool>& leave_out) {
   const std::string dir(rel_dir);
-  if (auto it = ignored_.find(dir); it != ignored_.end()) {
+  if (patterns_) {
+    match_patterns(entries, leave_out);
+  } else if (auto it = ignored_.find(dir); it != ignored_.end()) {
     for (std::size_t i = 0; i < entries.size() && !it->second.empty(); ++i)
       if (it->second.count(std::string(entries[i].name))) leave_out[i] = true;
   } else if (!walked_.count(dir)) {
@@ -147,6 +211,28 @@ void copytree_listing::ask_live(std::string_view rel_dir,
     leave_out.assign(leave_out.size(), true);
     std::lock_guard lock(mutex_);
     if (!error_) error_.emplace(std::move(e));
+  }
+}
+
+// What shutil.ignore_patterns() returns for the directory, computed here: the function is known,
+// has no effect but its result and cannot raise with these patterns and names (_shutil.py checks
+// that), so when and on which thread it is computed does not show.
+void copytree_listing::match_patterns(std::span<const treecopy::listed_entry> entries,
+                                      std::vector<bool>& leave_out) const {
+  if (patterns_->empty()) return;
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    // fnmatch's characters: the bytes when names are bytes or ASCII, else the decoded code points.
+    const std::basic_string_view<unsigned char> bytes(
+        reinterpret_cast<const unsigned char*>(entries[i].name.data()), entries[i].name.size());
+    const bool ascii =
+        as_bytes_ || std::all_of(bytes.begin(), bytes.end(), [](unsigned char c) { return c < 0x80; });
+    const std::u32string chars = ascii ? std::u32string() : decoded(entries[i].name);
+    for (const auto& pattern : *patterns_) {
+      if (ascii ? matches(pattern, bytes) : matches(pattern, std::u32string_view(chars))) {
+        leave_out[i] = true;
+        break;
+      }
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -32,8 +33,12 @@ class copytree_listing {
   /// cycles_below: SRC (bytes) when no walk before the copy looked for links that lead back (to a
   /// directory being walked, or to SRC or an ancestor of it): such a link is then handed back to
   /// Python, which follows it as shutil does; empty: not looked for.
+  /// patterns: None, or the patterns of shutil.ignore_patterns() (str, or bytes when as_bytes),
+  /// with '*' and '?' as their only wildcards: names matching one are left out in every directory,
+  /// here, without the GIL (see match_patterns()), instead of ignored and live.
   copytree_listing(const py::dict& ignored, py::object live, bool follow_links, bool skip_dangling,
-                   std::string cycles_below = {});
+                   std::string cycles_below = {}, const py::object& patterns = py::none(),
+                   bool as_bytes = false);
   ~copytree_listing();
 
   /// The hook (copy_options::on_listing): may run on any worker, takes the GIL only for live().
@@ -51,6 +56,8 @@ class copytree_listing {
   bool leads_back(std::string_view rel_dir, const struct stat& target) const;
   void ask_live(std::string_view rel_dir, std::span<const treecopy::listed_entry> entries,
                 std::vector<bool>& leave_out);
+  void match_patterns(std::span<const treecopy::listed_entry> entries,
+                      std::vector<bool>& leave_out) const;
 
   std::unordered_map<std::string, std::unordered_set<std::string>> ignored_;
   std::unordered_set<std::string> walked_;
@@ -58,6 +65,8 @@ class copytree_listing {
   bool follow_links_;
   bool skip_dangling_;
   std::string cycles_below_;
+  std::optional<std::vector<std::u32string>> patterns_;  // as fnmatch's characters
+  bool as_bytes_ = false;
   mutable std::once_flag src_chain_once_;
   mutable std::set<std::pair<dev_t, ino_t>> src_chain_;  // SRC and its ancestors, on the first link
   std::mutex mutex_;

@@ -326,6 +326,10 @@ void bind_entry_error(py::module_& m) {
       .def_property_readonly(
           "strerror", [](const treecopy::entry_error& e) { return e.code.message(); },
           "The system's message for errno.")
+      .def_property_readonly(
+          "directory_cycle",
+          [](const treecopy::entry_error& e) { return e.code == treecopy::errc::directory_cycle; },
+          "A directory not copied because it is (same device and inode) one being copied above it.")
       .def("message", &treecopy::entry_error::message, "\"create '/dst/a': Permission denied\".")
       .def(
           "to_os_error",
@@ -432,13 +436,16 @@ void bind_pool(py::module_& m) {
 void bind_shutil(py::module_& m) {
   py::class_<copytree_listing>(
       m, "CopytreeListing", "copytree()'s per-directory hook: ignore() results, special entries.")
-      .def(py::init<const py::dict&, py::object, bool, bool, std::string>(), py::arg("ignored"),
-           py::arg("live"), py::arg("follow_links"), py::arg("skip_dangling"),
-           py::arg("cycles_below") = std::string())
+      .def(py::init<const py::dict&, py::object, bool, bool, std::string, const py::object&,
+                    bool>(),
+           py::arg("ignored"), py::arg("live"), py::arg("follow_links"), py::arg("skip_dangling"),
+           py::arg("cycles_below") = std::string(), py::arg("patterns") = py::none(),
+           py::arg("as_bytes") = false)
       .def("take_deferred", &copytree_listing::take_deferred)
       .def("rethrow", &copytree_listing::rethrow);
   m.def("copytree_prewalk", &copytree_prewalk, py::arg("src"), py::arg("top_ignored"),
         py::arg("ignore"), py::arg("symlinks"), py::arg("ignore_dangling_symlinks"),
+        py::arg("max_depth"),
         "The walk before copytree()'s engine call that calls ignore(): see _shutil._PreWalk.");
   m.def(
       "copytree_walk",

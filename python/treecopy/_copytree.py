@@ -28,7 +28,7 @@ class _Copier:
     """One copytree() call: the walk, the pool it feeds, and the errors in shutil's order."""
 
     def __init__(self, symlinks, ignore, copy_function, ignore_dangling_symlinks, dirs_exist_ok, jobs,
-                 progress, audit):
+                 progress, audit, serial=False):
         self.audit = audit
         self.symlinks = symlinks
         self.ignore = ignore
@@ -38,8 +38,10 @@ class _Copier:
         self.progress = progress
         # shutil passes DirEntry objects to its own copy functions, path strings to others.
         self.use_srcentry = copy_function is shutil.copy2 or copy_function is shutil.copy
-        # Only copy2's semantics are the engine's (data, mode, times, xattrs; no owner).
-        self.pool = _treecopy.FilePool(jobs) if copy_function is shutil.copy2 else None
+        # Only copy2's semantics are the engine's (data, mode, times, xattrs; no owner). serial: each
+        # file copied by copy_function itself, on this thread (an audit hook sees its events).
+        self.pool = _treecopy.FilePool(jobs) if copy_function is shutil.copy2 and not serial else None
+        self.count_bytes = serial and progress is not None
         # Errors carry a sequence number taken in walk order: sorting by it gives shutil's order even
         # though pool failures and directory metadata come back later.
         self.seq = 0
@@ -115,8 +117,11 @@ class _Copier:
 
     def copy_file(self, srcentry, srcobj, srcname, dstname, followed):
         if self.pool is None:
+            size = self.regular_size(srcentry) if self.count_bytes else 0
+            self.bytes_found += size
             self.copy_function(srcobj, dstname)
             self.done_here += 1
+            self.bytes_here += size
             return
         if followed:
             # copy2 follows the link: copy its target when that is a regular file.
@@ -143,6 +148,16 @@ class _Copier:
         # The destination can only exist when it was there before (dirs_exist_ok): copy2 then
         # overwrites it, and the engine replaces it.
         self.pool.submit(seq, os.fsencode(source), os.fsencode(dstname), self.dirs_exist_ok)
+
+    @staticmethod
+    def regular_size(srcentry):
+        """The size copy2 copies from a regular file (a link followed to one), else 0. DirEntry.stat
+        raises no audit event, and copy2 uses the result it caches."""
+        try:
+            st = srcentry.stat()
+        except OSError:
+            return 0
+        return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
     # -- after the walk --------------------------------------------------------------------------
 
@@ -249,9 +264,13 @@ def copytree(src, dst, symlinks=False, ignore=None, copy_function=None, ignore_d
         raise ValueError("jobs must be positive, not %r" % (jobs,))
     if copy_function is shutil.copy2 and _shutil.audit_hooked():
         # Each file's audit events (shutil.copyfile, open, os.utime...) are shutil's own: with a
-        # hook to see them, shutil copies (see python/README.md).
-        return shutil.copytree(src, dst, symlinks, ignore, copy_function, ignore_dangling_symlinks,
-                               dirs_exist_ok)
+        # hook to see them, shutil copies (see python/README.md); with progress, the walk below
+        # (shutil's, step by step) calls copy2 on this thread and progress between entries.
+        if progress is None:
+            return shutil.copytree(src, dst, symlinks, ignore, copy_function,
+                                   ignore_dangling_symlinks, dirs_exist_ok)
+        return _walk(src, dst, symlinks, ignore, copy_function, ignore_dangling_symlinks,
+                     dirs_exist_ok, jobs, progress, _audit, serial=True)
     if copy_function is shutil.copy2 and not (dirs_exist_ok and os.path.lexists(dst)):
         # The whole tree in one engine call (see _shutil.py); merging keeps the walk below.
         def python_walk(audit, replayed_ignore):
@@ -265,10 +284,11 @@ def copytree(src, dst, symlinks=False, ignore=None, copy_function=None, ignore_d
 
 
 def _walk(src, dst, symlinks, ignore, copy_function, ignore_dangling_symlinks, dirs_exist_ok, jobs,
-          progress, audit):
-    """shutil._copytree()'s walk, each file copied by copy_function (copy2: by the pool)."""
+          progress, audit, serial=False):
+    """shutil._copytree()'s walk, each file copied by copy_function (copy2: by the pool, unless
+    serial)."""
     copier = _Copier(symlinks, ignore, copy_function, ignore_dangling_symlinks, dirs_exist_ok, jobs,
-                     progress, audit)
+                     progress, audit, serial)
     try:
         copier.found = 1  # the top directory
         copier.copytree(src, dst)

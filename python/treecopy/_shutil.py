@@ -31,7 +31,9 @@ symlinks=True. What the engine does not do as shutil does is handed back to shut
 
 import collections
 import errno
+import fnmatch
 import os
+import posixpath
 import shutil
 import stat
 import sys
@@ -59,11 +61,12 @@ class _PreWalk:
     ignore() and without audit hooks (with a hook, shutil copies: see audit_hooked()), so the audit
     event shutil raises per directory goes to no one.
 
-    shutil's walk shows through in two cases, which the Python walk (_copytree.py) then copies,
+    shutil's walk shows through in three cases, which the Python walk (_copytree.py) then copies,
     replaying the calls made here (see _Replay): an exception raised by ignore() below the top
     (shutil raises it midway, with what comes before it copied; an OSError becomes an entry of
-    shutil.Error), and a followed link to a directory being walked or to SRC or one of its
-    ancestors (shutil follows it until the system refuses: ELOOP)."""
+    shutil.Error), a followed link to a directory being walked or to SRC or one of its
+    ancestors (shutil follows it until the system refuses: ELOOP), and a tree deep enough for
+    shutil's recursion to near the interpreter's limit (RecursionError: see _recursion_room())."""
 
     def __init__(self, ignore, symlinks, ignore_dangling_symlinks):
         self.ignore = ignore
@@ -72,7 +75,7 @@ class _PreWalk:
         self.ignored = {}  # relative directory (bytes) -> [ignored names (bytes)]
         self.calls = []  # ("audit" | "ignore", directory as passed, ignore()'s result), in order
         self.failure = None  # ("ignore", directory, exception) below the top
-        self.cycle = False
+        self.handover = False  # the walk stopped where the Python walk must go on
 
     def directory(self, path, rel, entries):
         """ignore() for one listed directory; returns the entries to descend into, in order."""
@@ -87,11 +90,22 @@ class _PreWalk:
 
     def walk(self, src):
         """The walk below SRC, once SRC's own entries are listed and ignore() asked about them."""
-        ignored, calls, self.failure, self.cycle = _treecopy.copytree_prewalk(
+        ignored, calls, self.failure, self.handover = _treecopy.copytree_prewalk(
             os.fspath(src), self.ignored[b""], self.ignore, self.symlinks,
-            self.ignore_dangling_symlinks)
+            self.ignore_dangling_symlinks, _recursion_room())
         self.ignored.update(ignored)
         self.calls.extend(calls)
+
+
+def _recursion_room():
+    """Levels below SRC that the walk before the copy may go: shutil recurses through two Python
+    frames per level (copytree, _copytree), and so does the Python walk that takes over deeper; a
+    quarter of the room left keeps well clear of RecursionError, which the Python walk then raises
+    where shutil would."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth, frame = depth + 1, frame.f_back
+    return max(1, (sys.getrecursionlimit() - depth) // 4)
 
 
 class _Replay:
@@ -125,6 +139,29 @@ class _Replay:
     def ignore(self, src, names):
         made, result = self.next("ignore", src)
         return result if made else self.real_ignore(src, names)
+
+
+def _native_patterns(ignore, src):
+    """The patterns of ignore when it is shutil.ignore_patterns(*patterns) and the engine's hook
+    can compute its results itself (see CopytreeListing's patterns), else None.
+
+    ignore_patterns() returns set(fnmatch.filter(names, p) for each p): no effect but its result,
+    the same in any order or thread, and it raises only when patterns and names are of different
+    types. fnmatch's translation is reproduced for '*' and '?' only (with '[' the function is
+    called as usual), on posix paths (normcase does nothing), with fnmatch unpatched."""
+    code = getattr(ignore, "__code__", None)
+    if (code is None or code is not shutil.ignore_patterns().__code__ or os.path is not posixpath
+            or getattr(fnmatch.filter, "__module__", None) != "fnmatch"
+            or getattr(shutil.fnmatch, "filter", None) is not fnmatch.filter
+            or code.co_freevars != ("patterns",)):
+        return None
+    patterns = ignore.__closure__[0].cell_contents
+    kind = bytes if isinstance(os.fspath(src), bytes) else str
+    if not isinstance(patterns, tuple) or not all(type(p) is kind for p in patterns):
+        return None
+    if any(("[" if kind is str else b"[") in p for p in patterns):
+        return None
+    return list(patterns)
 
 
 def _scandir_order_key(src, rel, listings):
@@ -192,7 +229,7 @@ class _Failures:
         raise shutil.Error([error for _, _, error in self.items])
 
 
-def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, failures):
+def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore, ignore_dangling_symlinks, failures):
     """One entry left to shutil's code, as shutil._copytree() treats it. True: dst's directory changed."""
     rel = rel_dir + b"/" + name if rel_dir else name
     srcname, dstname = _join(src, rel), _join(dst, rel)
@@ -204,13 +241,12 @@ def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, 
                 return False
             if os.path.isdir(srcname):
                 # A link that leads back (see CopytreeListing): shutil's recursion follows it.
-                try:
-                    shutil.copytree(srcname, dstname, symlinks, None, shutil.copy2,
-                                    ignore_dangling_symlinks)
-                except shutil.Error as err:
-                    for error in err.args[0]:
-                        failures.add(rel, error)
-                return True
+                return _copy_subtree(srcname, dstname, rel, symlinks, ignore,
+                                     ignore_dangling_symlinks, failures)
+        elif os.path.isdir(srcname):
+            # A bind mount of a directory above it (see _bind_alias()).
+            return _copy_subtree(srcname, dstname, rel, symlinks, ignore, ignore_dangling_symlinks,
+                                 failures)
         shutil.copy2(srcname, dstname)
         return True
     except shutil.Error as err:
@@ -219,6 +255,31 @@ def _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, 
     except OSError as why:
         failures.add(rel, (srcname, dstname, str(why)))
     return False
+
+
+def _copy_subtree(srcname, dstname, rel, symlinks, ignore, ignore_dangling_symlinks, failures):
+    """shutil's recursion into srcname, by shutil.copytree itself. True: dst's directory changed."""
+    try:
+        shutil.copytree(srcname, dstname, symlinks, ignore, shutil.copy2, ignore_dangling_symlinks)
+    except shutil.Error as err:
+        for error in err.args[0]:
+            failures.add(rel, error)
+    return True
+
+
+def _bind_alias(error, src, failures):
+    """(rel_dir, name) of a directory the engine did not copy as a cycle (same device and inode as
+    one it is copying above it, as cp -a refuses it) that is no symlink: a bind mount of that
+    directory, whose tree is finite (a bind mount does not hold itself) and which shutil copies as
+    any directory. None otherwise."""
+    if not error.directory_cycle or error.side != "source":
+        return None
+    rel = failures.rel_of(error.path_bytes, False)
+    srcname = _join(src, rel)
+    if not rel or os.path.islink(srcname) or not os.path.isdir(srcname):
+        return None
+    rel_dir, _, name = rel.rpartition(b"/")
+    return rel_dir, name
 
 
 def _let_write(dst_dir):
@@ -283,13 +344,15 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
         # shutil makes dst, then joins it with its first entry: "Can't mix strings and bytes".
         os.mkdir(dst)
         os.path.join(dst, kept[0].name)
-    if ignore is None:
-        # Nothing to call in shutil's order (no audit hook: see audit_hooked()): the engine's hook
-        # hands a link that leads back to Python, which follows it as shutil does.
+    patterns = _native_patterns(ignore, src)
+    if ignore is None or patterns is not None:
+        # Nothing to call in shutil's order (no audit hook: see audit_hooked(); ignore_patterns()
+        # is computed by the engine's hook): the hook hands a link that leads back to Python,
+        # which follows it as shutil does.
         walk = None
     else:
         walk.walk(src)
-        if walk.failure or walk.cycle:
+        if walk.failure or walk.handover:
             replay = _Replay(walk)
             return python_walk(replay.audit, replay.ignore)
 
@@ -300,25 +363,34 @@ def copytree(src, dst, symlinks, ignore, ignore_dangling_symlinks, jobs, progres
 
     listing = _treecopy.CopytreeListing(walk.ignored if walk else {}, live if walk else None,
                                         not symlinks, ignore_dangling_symlinks and not symlinks,
-                                        os.fsencode(src) if walk is None and not symlinks else b"")
+                                        os.fsencode(src) if walk is None and not symlinks else b"",
+                                        patterns, isinstance(os.fspath(src), bytes))
     options = dict(jobs=jobs, progress=progress, preserve_ownership=False, preserve_links=False,
                    dereference="command_line" if symlinks else "always", max_errors_kept=1 << 62)
     report = _treecopy.copytree_walk(os.fsencode(src), os.fsencode(dst), options, listing)
     listing.rethrow()
     failures = _Failures(src, dst)
     changed = set()
+    deferred = listing.take_deferred()
     for error in report.errors:
+        alias = _bind_alias(error, src, failures)
+        if alias is not None:
+            deferred.append(alias)
+            continue
         failures.add_engine_error(error)
         if _unlisted_dir_made(error, dst, failures):
             parent = failures.rel_of(error.path_bytes, False).rpartition(b"/")[0]
             changed.add(parent)
     writable = set()
-    for rel_dir, name in sorted(listing.take_deferred()):
+    # The ignore() calls the walk before the copy made are not made again (a bind mount's tree).
+    ignore = _Replay(walk).ignore if walk else ignore
+    for rel_dir, name in sorted(deferred):
         if rel_dir not in writable:
             writable.add(rel_dir)
             if _let_write(_join(dst, rel_dir)):
                 changed.add(rel_dir)
-        if _copy_deferred(src, dst, rel_dir, name, symlinks, ignore_dangling_symlinks, failures):
+        if _copy_deferred(src, dst, rel_dir, name, symlinks, ignore, ignore_dangling_symlinks,
+                          failures):
             changed.add(rel_dir)
     # A directory that got an entry after the engine set its metadata: set it again, deepest first.
     for rel_dir in sorted(changed, key=lambda r: -r.count(b"/") - bool(r)):

@@ -181,7 +181,7 @@ std::optional<int> prepare(cli_args& a, run_setup& s) {
   if (a.pairs.size() > 1)
     for (const treecopy::copy_pair& p : a.pairs) s.info.sources.push_back(p.src.string());
   s.info.dry_run = a.options.dry_run;
-  s.info.jobs = a.jobs ? a.jobs : treecopy::default_jobs();
+  s.info.jobs = treecopy::jobs_for(a.pairs, a.options);
   s.info.progress_interval = interval;
   return std::nullopt;
 }

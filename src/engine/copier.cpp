@@ -91,22 +91,26 @@ unsigned jobs_for(std::span<const copy_pair> pairs, const copy_options& options)
   const unsigned jobs = default_jobs();
   if (pairs.empty()) return jobs;
   const bool follow = options.dereference != symlink_mode::never;
-  for (const copy_pair& pair : pairs) {
-    const std::string src = pair.src.string(), dst = pair.dst.string();
-    struct stat st {};
-    const bool src_is_dir = !src.empty() &&
-                            !fs::stat_at(AT_FDCWD, src.c_str(), st, fs::follow{follow}) &&
-                            S_ISDIR(st.st_mode);
-    std::string dst_name = dst;
-    while (dst_name.size() > 1 && dst_name.back() == '/') dst_name.pop_back();
-    dst_name = dst_name.substr(dst_name.rfind('/') == std::string::npos || dst_name == "/"
-                                   ? 0
-                                   : dst_name.rfind('/') + 1);
-    // ".", ".." and "/" name an existing directory: setup resolves it and opens its parent.
-    const bool dst_itself = dst_name == "." || dst_name == ".." || dst_name == "/";
-    if (!in_memory(place_dir(src, src_is_dir).get()) ||
-        !in_memory((dst_itself ? place_dir(dst + "/..", true) : place_dir(dst, false)).get()))
-      return jobs;
+  try {
+    for (const copy_pair& pair : pairs) {
+      const std::string src = pair.src.string(), dst = pair.dst.string();
+      struct stat st {};
+      const bool src_is_dir = !src.empty() &&
+                              !fs::stat_at(AT_FDCWD, src.c_str(), st, fs::follow{follow}) &&
+                              S_ISDIR(st.st_mode);
+      std::string dst_name = dst;
+      while (dst_name.size() > 1 && dst_name.back() == '/') dst_name.pop_back();
+      dst_name = dst_name.substr(dst_name.rfind('/') == std::string::npos || dst_name == "/"
+                                     ? 0
+                                     : dst_name.rfind('/') + 1);
+      // ".", ".." and "/" name an existing directory: setup resolves it and opens its parent.
+      const bool dst_itself = dst_name == "." || dst_name == ".." || dst_name == "/";
+      if (!in_memory(place_dir(src, src_is_dir).get()) ||
+          !in_memory((dst_itself ? place_dir(dst + "/..", true) : place_dir(dst, false)).get()))
+        return jobs;
+    }
+  } catch (const std::bad_alloc&) {
+    return jobs;  // no memory for a path: the count without the probes
   }
   return std::min(jobs, scheduler_cores());
 }

@@ -198,7 +198,7 @@ class tbb_scheduler final : public scheduler {
   bool started_ = false;  ///< on_start_ called and, with jobs_ > 1, pool_ tried (once)
   std::chrono::steady_clock::time_point begun_;
   std::chrono::steady_clock::time_point next_look_;  ///< when waited_or_worked() may be asked
-  struct rusage begun_usage_ {};                      ///< the calling thread's, at begun_
+  struct rusage begun_usage_ {};                     ///< the calling thread's, at begun_
   bool usage_known_ = false;
   std::vector<task> local_;  ///< queued by the calling thread before the pool starts
   std::unique_ptr<tbb_pool> pool_;

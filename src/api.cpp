@@ -138,6 +138,10 @@ unsigned default_jobs() noexcept {
   return std::clamp(4 * cores, 8u, 64u);
 }
 
+unsigned jobs_for(std::span<const copy_pair> pairs, const copy_options& options) noexcept {
+  return engine::jobs_for(pairs, options);
+}
+
 copy_report copy_trees(std::span<const copy_pair> pairs, const copy_options& options,
                        copy_observer* observer, std::stop_token stop) {
   try {

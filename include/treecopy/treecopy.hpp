@@ -49,6 +49,13 @@ struct copy_pair {
 copy_report copy_trees(std::span<const copy_pair> pairs, const copy_options& options = {},
                        copy_observer* observer = nullptr, std::stop_token stop = {});
 
+/// How many workers copy_trees() of these pairs with these options is planned to run:
+/// options.jobs when set, else default_jobs(), or one per core (at most default_jobs()) when
+/// every source and destination is on tmpfs or ramfs. For a caller that shows the count before
+/// the copy starts (the command's JSON start event). The process's limits (threads, memory,
+/// descriptors) may still lower it when the copy starts.
+unsigned jobs_for(std::span<const copy_pair> pairs, const copy_options& options = {}) noexcept;
+
 /// The library's version, "MAJOR.MINOR.PATCH".
 const char* version() noexcept;
 

@@ -181,7 +181,9 @@ std::optional<int> prepare(cli_args& a, run_setup& s) {
   if (a.pairs.size() > 1)
     for (const treecopy::copy_pair& p : a.pairs) s.info.sources.push_back(p.src.string());
   s.info.dry_run = a.options.dry_run;
-  s.info.jobs = a.jobs ? a.jobs : treecopy::default_jobs();
+  // Only the JSON start event tells it: asking costs system calls that a build tool's
+  // thousands of small copies would pay for nothing.
+  s.info.jobs = s.mode == progress_mode::json ? treecopy::jobs_for(a.pairs, a.options) : a.jobs;
   s.info.progress_interval = interval;
   return std::nullopt;
 }

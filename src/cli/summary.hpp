@@ -22,7 +22,7 @@ struct run_info {
   std::string source;
   std::string destination;
   bool dry_run = false;
-  unsigned jobs = 0;             ///< workers actually used
+  unsigned jobs = 0;             ///< workers planned (filled in for the JSON start event only)
   double progress_interval = 0;  ///< seconds between progress events (json, lines)
   /// Every SRC when there are several (source is the first, destination DIR); else empty.
   std::vector<std::string> sources;

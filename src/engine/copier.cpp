@@ -68,12 +68,52 @@ unsigned automatic_jobs(const std::vector<setup_result>& setups) {
   return std::min(jobs, scheduler_cores());
 }
 
+// The directory of a path that setup opens: the path itself when `itself` (a directory SRC, a
+// DST named "." or ".."), else its parent. Opened O_PATH: only to ask its file system.
+fs::unique_fd place_dir(std::string p, bool itself) {
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  if (!itself) {
+    const auto slash = p.rfind('/');
+    p = slash == std::string::npos ? "." : slash == 0 ? "/" : p.substr(0, slash);
+  }
+  return fs::open(AT_FDCWD, p.c_str(), O_PATH | O_CLOEXEC).fd;
+}
+
 bool has_default_acl(int fd) {
   std::size_t size = 0;
   return !fs::xattr_size(fd, "system.posix_acl_default", size);
 }
 
 }  // namespace
+
+unsigned jobs_for(std::span<const copy_pair> pairs, const copy_options& options) noexcept {
+  if (options.jobs) return options.jobs;
+  const unsigned jobs = default_jobs();
+  if (pairs.empty()) return jobs;
+  const bool follow = options.dereference != symlink_mode::never;
+  try {
+    for (const copy_pair& pair : pairs) {
+      const std::string src = pair.src.string(), dst = pair.dst.string();
+      struct stat st {};
+      const bool src_is_dir = !src.empty() &&
+                              !fs::stat_at(AT_FDCWD, src.c_str(), st, fs::follow{follow}) &&
+                              S_ISDIR(st.st_mode);
+      std::string dst_name = dst;
+      while (dst_name.size() > 1 && dst_name.back() == '/') dst_name.pop_back();
+      dst_name = dst_name.substr(dst_name.rfind('/') == std::string::npos || dst_name == "/"
+                                     ? 0
+                                     : dst_name.rfind('/') + 1);
+      // ".", ".." and "/" name an existing directory: setup resolves it and opens its parent.
+      const bool dst_itself = dst_name == "." || dst_name == ".." || dst_name == "/";
+      if (!in_memory(place_dir(src, src_is_dir).get()) ||
+          !in_memory((dst_itself ? place_dir(dst + "/..", true) : place_dir(dst, false)).get()))
+        return jobs;
+    }
+  } catch (const std::bad_alloc&) {
+    return jobs;  // no memory for a path: the count without the probes
+  }
+  return std::min(jobs, scheduler_cores());
+}
 
 copier::copier(setup_result& setup, const copy_options& options, shared_run& run, walk_hook* hook)
     : setup_(setup),

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@
 #include "treecopy/observer.hpp"
 #include "treecopy/options.hpp"
 #include "treecopy/report.hpp"
+#include "treecopy/treecopy.hpp"
 
 namespace treecopy::engine {
 
@@ -190,5 +192,10 @@ class copier final : private stream_owner, private entry_driver {
   /// Copies the entries; this walker is its driver.
   entry_copier entries_{{opt_, pol_, guards_, filter_, run_.links, rep_, flags_, *this}};
 };
+
+/// The workers a copy of these pairs starts with (treecopy::jobs_for()): options.jobs, or
+/// default_jobs(), or one per core when every source and destination is on tmpfs or ramfs, asked
+/// of the file systems by path before setup opens them, as pair_run does of what setup opened.
+unsigned jobs_for(std::span<const copy_pair> pairs, const copy_options& options) noexcept;
 
 }  // namespace treecopy::engine

@@ -6,6 +6,7 @@
 #include <oneapi/tbb/task_group.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -174,12 +175,20 @@ class tbb_scheduler final : public scheduler {
   // Entries found, bytes of files found, time run alone: past any of these the copy is no longer
   // small and workers pay for themselves. The first two catch a tree's or a large file's work as
   // soon as it is listed or opened; the time is for slow file systems, where even a few entries
-  // are worth requests in parallel, and for progress, which starts with the pool.
+  // are worth requests in parallel, and for progress, which starts with the pool. The time counts
+  // only when the calling thread spent it waiting for the file system (it slept in a system call)
+  // or working (its CPU time): on a busy machine a small copy in memory is often preempted for
+  // longer than time_alone, and starting the pool then (oneTBB's initialization, threads that
+  // compete for the same busy cores) costs more than the copy it would share.
   static constexpr std::uint64_t entries_alone = 64;
   static constexpr std::uint64_t bytes_alone = 1 << 20;
   static constexpr std::chrono::milliseconds time_alone{5};
+  // Once time_alone has passed without a wait or that much CPU time, how long until the thread's
+  // times are read again (a system call: not at every spawn).
+  static constexpr std::chrono::milliseconds recheck_alone{1};
 
-  bool worth_starting() const noexcept;
+  bool worth_starting() noexcept;
+  bool waited_or_worked() noexcept;
   void start_pool();
 
   unsigned jobs_;
@@ -188,14 +197,36 @@ class tbb_scheduler final : public scheduler {
   std::function<void()> on_start_;
   bool started_ = false;  ///< on_start_ called and, with jobs_ > 1, pool_ tried (once)
   std::chrono::steady_clock::time_point begun_;
+  std::chrono::steady_clock::time_point next_look_;  ///< when waited_or_worked() may be asked
+  struct rusage begun_usage_ {};                     ///< the calling thread's, at begun_
+  bool usage_known_ = false;
   std::vector<task> local_;  ///< queued by the calling thread before the pool starts
   std::unique_ptr<tbb_pool> pool_;
 };
 
-bool tbb_scheduler::worth_starting() const noexcept {
-  return found_.entries_found.load(std::memory_order_relaxed) >= entries_alone ||
-         found_.bytes_found.load(std::memory_order_relaxed) >= bytes_alone ||
-         std::chrono::steady_clock::now() - begun_ >= time_alone;
+bool tbb_scheduler::worth_starting() noexcept {
+  if (found_.entries_found.load(std::memory_order_relaxed) >= entries_alone ||
+      found_.bytes_found.load(std::memory_order_relaxed) >= bytes_alone)
+    return true;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - begun_ < time_alone || now < next_look_) return false;
+  if (waited_or_worked()) return true;
+  next_look_ = now + recheck_alone;
+  return false;
+}
+
+// Whether the calling thread, since run() began, slept in a system call (a voluntary context
+// switch: a file system that answers slowly, a full pipe) or ran for time_alone on a CPU. Without
+// its times (getrusage failed) the elapsed time alone decides, as it always did.
+bool tbb_scheduler::waited_or_worked() noexcept {
+  struct rusage now {};
+  if (!usage_known_ || ::getrusage(RUSAGE_THREAD, &now) != 0) return true;
+  auto usec = [](const struct timeval& t) {
+    return std::chrono::seconds(t.tv_sec) + std::chrono::microseconds(t.tv_usec);
+  };
+  const auto cpu = usec(now.ru_utime) + usec(now.ru_stime) -
+                   (usec(begun_usage_.ru_utime) + usec(begun_usage_.ru_stime));
+  return now.ru_nvcsw > begun_usage_.ru_nvcsw || cpu >= time_alone;
 }
 
 // Hands the queued tasks to a new pool. Without one (-j 1, or it could not start) the calling
@@ -246,6 +277,8 @@ void tbb_scheduler::spawn(task t) {
 // skip their entries after the stop), as the pool does.
 void tbb_scheduler::run(task first) {
   begun_ = std::chrono::steady_clock::now();
+  next_look_ = begun_;
+  usage_known_ = ::getrusage(RUSAGE_THREAD, &begun_usage_) == 0;
   std::exception_ptr failure;
   tbb_scheduler* outer = std::exchange(running_here, this);
   local_.push_back(std::move(first));

@@ -3,11 +3,14 @@
 // four per core (nothing there waits for a disk; extra workers only take the cores from each
 // other). Counted as the threads of the process while the pool runs, and the copy stays exact.
 #include <gtest/gtest.h>
+#include <linux/magic.h>
 #include <sched.h>
+#include <sys/statfs.h>
 
 #include <atomic>
 #include <cstddef>
 #include <string>
+#include <vector>
 
 #include "fault_support.hpp"
 #include "process.hpp"
@@ -71,6 +74,47 @@ TEST(memory_workers, one_worker_per_core_between_tmpfs_mounts) {
   // Beside those, TBB's workers (one per core with the calling thread) and the progress sampler.
   ASSERT_GT(watch.most(), 0u) << "the copy did not reach the pool";
   EXPECT_LE(watch.most(), before + cores) << "default_jobs() is " << treecopy::default_jobs();
+}
+
+// The command's JSON start event tells the workers the copy runs, not default_jobs(): one per
+// core between tmpfs mounts, default_jobs() for a DST elsewhere, and -j when it is given.
+TEST(memory_workers, the_json_start_event_tells_the_workers_used) {
+  if (auto why = mount_unavailable()) GTEST_SKIP() << *why;
+  const std::size_t cores = affinity_cores();
+  ASSERT_GT(cores, 0u);
+  if (treecopy::default_jobs() <= cores) GTEST_SKIP() << "default_jobs() is not above the cores";
+  scratch_dir scratch{"memory_workers_json"};
+  tmpfs_mount src_fs(scratch / "src_fs", "size=4m,mode=755");
+  tmpfs_mount dst_fs(scratch / "dst_fs", "size=4m,mode=755");
+  const std::string src = src_fs.path() + "/src";
+  random_tree_options tree;
+  tree.directories = 2;
+  tree.files = 10;
+  tree.max_file_size = 512;
+  build_random_tree(src, tree);
+
+  auto start_jobs = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "--progress=json");
+    const process_result r = run_treecopy_limited(args, 60);
+    EXPECT_EQ(r.exit_code, 0) << r.describe();
+    const std::string key = "\"jobs\":";
+    const auto at = r.err.find(key);
+    if (at == std::string::npos || r.err.find("\"event\":\"start\"") == std::string::npos) {
+      ADD_FAILURE() << "no start event with jobs: " << r.describe();
+      return std::string();
+    }
+    return r.err.substr(at + key.size(), r.err.find_first_of(",}", at) - at - key.size());
+  };
+  EXPECT_EQ(start_jobs({src, dst_fs.path() + "/dst"}), std::to_string(cores));
+  EXPECT_EQ(start_jobs({"-j", "3", src, dst_fs.path() + "/dst3"}), "3");
+  // A DST on the disk's scratch directory, when that is not in memory too.
+  const std::string elsewhere = disk_scratch_root();
+  struct statfs sfs {};
+  if (::statfs(elsewhere.c_str(), &sfs) == 0 && sfs.f_type != TMPFS_MAGIC &&
+      sfs.f_type != RAMFS_MAGIC) {
+    scratch_dir disk{"memory_workers_json", elsewhere};
+    EXPECT_EQ(start_jobs({src, disk / "dst"}), std::to_string(treecopy::default_jobs()));
+  }
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 // counted in /proc/self/task from the observer's callbacks, which run inside the copy.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +15,8 @@
 #include <ctime>
 #include <string>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "process.hpp"
 #include "scratch.hpp"
@@ -23,11 +27,16 @@
 namespace treecopy_test {
 namespace {
 
-// The most threads the process had while the copy told of an entry or of its progress.
+// The most threads the process had while the copy told of an entry or of its progress. With
+// `yield`, each entry also gives the CPU away, as a preempted thread would.
 class thread_watch final : public treecopy::copy_observer {
  public:
+  explicit thread_watch(bool yield) : yield_(yield) {}
   bool wants_entries() const override { return true; }
-  void on_entry(treecopy::entry_kind, std::string_view) override { look(); }
+  void on_entry(treecopy::entry_kind, std::string_view) override {
+    look();
+    if (yield_) ::sched_yield();
+  }
   bool on_progress(const treecopy::progress_snapshot&) override {
     look();
     return true;
@@ -36,6 +45,7 @@ class thread_watch final : public treecopy::copy_observer {
   std::atomic<std::size_t> looks{0};
 
  private:
+  bool yield_;
   void look() {
     looks.fetch_add(1);
     const std::size_t n = thread_count();
@@ -47,10 +57,10 @@ class thread_watch final : public treecopy::copy_observer {
 
 // Copies src to dst with default options (default -j, an observer: as the CLI does) and returns
 // how many threads beyond those of the process before the copy were seen during it.
-std::size_t threads_added(const std::string& src, const std::string& dst) {
+std::size_t threads_added(const std::string& src, const std::string& dst, bool yield = false) {
   const std::size_t before = thread_count();
   EXPECT_GT(before, 0u) << "/proc/self/task cannot be read";
-  thread_watch watch;
+  thread_watch watch(yield);
   const treecopy::copy_report rep = treecopy::copy_tree(src, dst, {}, &watch);
   EXPECT_TRUE(rep.ok());
   EXPECT_GT(watch.looks.load(), 0u);
@@ -70,6 +80,37 @@ TEST(startup, a_tree_of_ten_small_files_is_copied_without_starting_a_thread) {
   for (int i = 0; i < 10; ++i)
     write_filled_file(scratch / ("src/f" + std::to_string(i)), 4096, 'b');
   EXPECT_EQ(threads_added(scratch / "src", scratch / "dst"), 0u);
+}
+
+// A small tree copied by a thread that hardly gets a CPU (SCHED_IDLE beside a busy thread per
+// core and one more, giving the CPU away at each entry): the copy takes far longer than the time
+// after which a slow file system starts the workers, but that time is spent waiting for a CPU,
+// not for the file system, and more threads would only compete for the same busy cores.
+TEST(startup, a_small_tree_copied_on_a_busy_machine_starts_no_thread) {
+  scratch_dir scratch("startup-busy");
+  ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
+  for (int i = 0; i < 10; ++i)
+    write_filled_file(scratch / ("src/f" + std::to_string(i)), 4096, 'e');
+  if (treecopy::default_jobs() < 2) GTEST_SKIP() << "one worker by default here";
+  std::atomic<bool> busy{true};
+  std::vector<std::thread> hogs;
+  for (unsigned i = 0; i <= std::thread::hardware_concurrency(); ++i)
+    hogs.emplace_back([&busy] {
+      while (busy.load(std::memory_order_relaxed)) {
+      }
+    });
+  std::size_t added = 0;
+  bool idle = false;
+  std::thread copier([&] {
+    const sched_param param{};
+    idle = ::pthread_setschedparam(::pthread_self(), SCHED_IDLE, &param) == 0;
+    if (idle) added = threads_added(scratch / "src", scratch / "dst", true);
+  });
+  copier.join();
+  busy = false;
+  for (std::thread& t : hogs) t.join();
+  if (!idle) GTEST_SKIP() << "SCHED_IDLE cannot be set here";
+  EXPECT_EQ(added, 0u);
 }
 
 // One file of 2 MiB in a small tree: the sampler (and the pool) start before its data is copied,

@@ -308,8 +308,10 @@ void tbb_scheduler::start_pool() {
         };
         pool_->enqueue(hand_over);
         pool_->start_extra();
-      } catch (const std::bad_alloc&) {
-        local_ = std::move(*queued);  // nothing reached the arena
+      } catch (...) {
+        // Nothing reached the arena (no memory, or oneTBB could not start a worker): the tasks
+        // are run here, as without a pool.
+        local_ = std::move(*queued);
         pool_.reset();
       }
     } catch (const std::exception&) {

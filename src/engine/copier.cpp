@@ -260,8 +260,8 @@ copy_report pair_run::run(const std::vector<entry_error>& refused) {
     // A task lost on the way (a failure no task could report) leaves its directories unfinished:
     // the copy is not complete, whatever the entries reported so far say.
     for (auto& c : copiers_)
-      if (!c->walk_finished()) failure = std::make_exception_ptr(std::runtime_error(
-                                   "some of the work could not be done"));
+      if (!c->walk_finished())
+        failure = std::make_exception_ptr(std::runtime_error("some of the work could not be done"));
   }
   run.rep.stop_sampler();
   if (failure) {

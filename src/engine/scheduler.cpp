@@ -168,8 +168,8 @@ class tbb_pool {
   tbb::task_arena arena_;
   stop_flags& stop_;
   std::unique_ptr<tbb::task_group> tasks_;
-  std::unique_ptr<tbb::task_group> finish_;  ///< join() waits for it; one deferred task
-  tbb::task_handle finish_handle_;           ///< dropped when outstanding_ reaches zero
+  std::unique_ptr<tbb::task_group> finish_;   ///< join() waits for it; one deferred task
+  tbb::task_handle finish_handle_;            ///< dropped when outstanding_ reaches zero
   std::atomic<std::int64_t> outstanding_{1};  ///< tasks queued or running, + 1 until join()
   std::atomic<bool> lost_{false};             ///< tasks_ counts a task that will never run
   std::mutex failure_mu_;

@@ -191,7 +191,8 @@ char* thread_buffer(thread_buffer_slot slot, std::size_t size) noexcept {
   static const keys_t keys = [] {
     keys_t k{};
     for (std::size_t i = 0; i < slots; ++i)
-      k.made[i] = ::pthread_key_create(&k.key[i], [](void* p) { delete[] static_cast<char*>(p); }) == 0;
+      k.made[i] =
+          ::pthread_key_create(&k.key[i], [](void* p) { delete[] static_cast<char*>(p); }) == 0;
     return k;
   }();
   const auto i = static_cast<std::size_t>(slot);

@@ -27,7 +27,8 @@ namespace {
 std::optional<std::string> shim_unavailable() {
   // ASan and TSan replace malloc themselves and must be the first library loaded: a preloaded
   // malloc comes before them and the runtime refuses to start.
-  if (auto why = sanitizer_runtime()) return "the fault shim replaces malloc, as the sanitizer does";
+  if (auto why = sanitizer_runtime())
+    return "the fault shim replaces malloc, as the sanitizer does";
   if (::access(TREECOPY_FAULT_SHIM, R_OK) != 0) return std::string("no ") + TREECOPY_FAULT_SHIM;
   return std::nullopt;
 }
@@ -44,8 +45,8 @@ void build_tree(const std::string& src) {
     ASSERT_GE(dfd, 0);
     for (int f = 0; f < 100; ++f) {
       const std::string name = "f" + std::to_string(f);
-      const int fd = ::openat(dfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                              0644);
+      const int fd =
+          ::openat(dfd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
       ASSERT_GE(fd, 0);
       const std::string data = dir + "/" + name + std::string(static_cast<std::size_t>(f), 'x');
       ASSERT_EQ(::write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
@@ -62,8 +63,8 @@ void build_tree(const std::string& src) {
 // The command under the shim with the given settings, at most 20 seconds.
 process_result run_with_shim(const std::vector<std::string>& settings,
                              const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"timeout", "-k", "5", "20", "env",
-                                std::string("LD_PRELOAD=") + TREECOPY_FAULT_SHIM};
+  std::vector<std::string> argv{"timeout", "-k",  "5",
+                                "20",      "env", std::string("LD_PRELOAD=") + TREECOPY_FAULT_SHIM};
   argv.insert(argv.end(), settings.begin(), settings.end());
   argv.push_back(cli_path());
   argv.insert(argv.end(), args.begin(), args.end());
@@ -152,11 +153,10 @@ TEST(alloc_faults, failing_allocation_never_hangs_and_leaves_a_reported_partial_
       SCOPED_TRACE("allocation " + std::to_string(k) + (all ? " and every one after" : ""));
       const std::string dst = dir / ("dst" + std::to_string(n++));
       const std::string log = dir / ("log" + std::to_string(n));
-      const auto r =
-          run_with_shim({"TREECOPY_FAIL_ALLOC=" + std::to_string(k),
-                         std::string("TREECOPY_FAIL_ALLOC_ALL=") + (all ? "1" : "0"),
-                         "TREECOPY_FAULT_LOG=" + log},
-                        {"-q", "-j", "8", src, dst});
+      const auto r = run_with_shim({"TREECOPY_FAIL_ALLOC=" + std::to_string(k),
+                                    std::string("TREECOPY_FAIL_ALLOC_ALL=") + (all ? "1" : "0"),
+                                    "TREECOPY_FAULT_LOG=" + log},
+                                   {"-q", "-j", "8", src, dst});
       ASSERT_FALSE(hung(r)) << "hung: " << r.describe();
       // oneTBB itself does not survive some of its own allocations failing: a worker's start
       // (a noexcept routine: terminate), a thread's first use of oneTBB (it frees what it never
@@ -180,8 +180,8 @@ TEST(alloc_faults, refused_thread_starts_copy_exactly) {
   for (int k = 1; k <= 10; ++k) {
     SCOPED_TRACE("thread start " + std::to_string(k));
     const std::string dst = dir / ("dst" + std::to_string(k));
-    const auto r = run_with_shim({"TREECOPY_FAIL_THREAD=" + std::to_string(k)},
-                                 {"-q", "-j", "8", src, dst});
+    const auto r =
+        run_with_shim({"TREECOPY_FAIL_THREAD=" + std::to_string(k)}, {"-q", "-j", "8", src, dst});
     ASSERT_FALSE(hung(r)) << r.describe();
     EXPECT_TRUE(exited_with(r, 0)) << r.describe();
     EXPECT_TRUE(same_trees(src, dst)) << r.describe();

@@ -39,7 +39,7 @@ std::atomic<long> allocations{0};
 std::atomic<long> threads{0};
 std::atomic<long> tbb_threads{0};
 thread_local bool on_tbb_thread = false;  // started by oneTBB's code
-long fail_alloc_at = 0;  // 0: never
+long fail_alloc_at = 0;                   // 0: never
 bool fail_alloc_all = false;
 long fail_thread_at = 0;
 const char* count_file = nullptr;
@@ -64,8 +64,8 @@ __attribute__((constructor)) void read_settings() {
 __attribute__((destructor)) void write_count() {
   if (!count_file) return;
   char text[64];
-  const int n = std::snprintf(text, sizeof text, "%ld %ld %ld\n", allocations.load(), threads.load(),
-                              tbb_threads.load());
+  const int n = std::snprintf(text, sizeof text, "%ld %ld %ld\n", allocations.load(),
+                              threads.load(), tbb_threads.load());
   const int fd = ::open(count_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return;
   if (::write(fd, text, static_cast<size_t>(n)) < 0) {
@@ -149,12 +149,15 @@ int pthread_create(pthread_t* t, const pthread_attr_t* attr, void* (*fn)(void*),
   auto* s = static_cast<start*>(__libc_malloc(sizeof(start)));
   if (!s) return EAGAIN;
   *s = {fn, arg};
-  const int r = real(t, attr, [](void* p) -> void* {
-    const start st = *static_cast<start*>(p);
-    std::free(p);
-    on_tbb_thread = true;
-    return st.fn(st.arg);
-  }, s);
+  const int r = real(
+      t, attr,
+      [](void* p) -> void* {
+        const start st = *static_cast<start*>(p);
+        std::free(p);
+        on_tbb_thread = true;
+        return st.fn(st.arg);
+      },
+      s);
   if (r != 0) std::free(s);
   return r;
 }

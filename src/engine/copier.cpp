@@ -296,6 +296,13 @@ copy_report pair_run::run(const std::vector<entry_error>& refused) {
   } catch (...) {
     failure = std::current_exception();
   }
+  if (!failure) {
+    // A task lost on the way (a failure no task could report) leaves its directories unfinished:
+    // the copy is not complete, whatever the entries reported so far say.
+    for (auto& c : copiers_)
+      if (!c->walk_finished())
+        failure = std::make_exception_ptr(std::runtime_error("some of the work could not be done"));
+  }
   run.rep.stop_sampler();
   if (failure) {
     // Something the copy as a whole needs failed (a worker thread, memory for a task): what was

@@ -113,6 +113,11 @@ class copier final : private stream_owner, private entry_driver {
   void open_root();
   /// The first task of this pair: SRC's directory task, or the copy of SRC when not a directory.
   void run_root();
+  /// Once the scheduler is done: whether every task of this pair's walk ran to its end (SRC's
+  /// directory finalized). Not so only when work was lost, which the run must not report as done.
+  bool walk_finished() const noexcept {
+    return top_.pending.load(std::memory_order_acquire) == 1;  // its own count, no child's
+  }
 
  private:
   // Opening a directory pair (copier.cpp).

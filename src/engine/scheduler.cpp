@@ -9,9 +9,12 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <utility>
 #include <vector>
@@ -41,17 +44,21 @@ class arena_threads {
     pthread_attr_t attr;
     if (::pthread_attr_init(&attr) != 0) return;
     ::pthread_attr_setstacksize(&attr, worker_stack_size);
+    std::unique_ptr<member> m;
     try {
       members_.reserve(n);
       for (unsigned i = 0; i < n; ++i) {
-        auto m = std::make_unique<member>();
+        m = std::make_unique<member>();
         m->arena = &arena_;
         m->done = m->waits.defer([] {});
         if (::pthread_create(&m->thread, &attr, &member::work, m.get()) != 0) break;
         members_.push_back(std::move(m));
       }
     } catch (...) {
-      // Out of memory: the threads started so far work, the others are not there.
+      // Out of memory: the threads started so far work, the others are not there. oneTBB counts
+      // a deferred task before it allocates it: a group whose defer() failed would wait for it
+      // forever when destroyed, so the member is left to the process's end.
+      if (m && !m->done) (void)m.release();
     }
     ::pthread_attr_destroy(&attr);
   }
@@ -87,6 +94,12 @@ class arena_threads {
 // The arena and its workers, once a copy has work for them: tasks come in from the calling thread
 // while it is outside the arena (the tasks it had queued, and those it spawns until it joins)
 // and from inside (every worker's spawns).
+// The copy's tasks are counted here rather than by waiting for their task group: oneTBB counts a
+// task in its group before it allocates it, and a task it could not allocate (or spawn) stays
+// counted, so a wait for the group would never end. A task that throws would also cancel the
+// group, and oneTBB would then drop the tasks queued (and the directories they own). So every task
+// counts itself in outstanding_ and never lets an exception out; join() waits on a group of its
+// own, whose one deferred task the last of them drops.
 class tbb_pool {
  public:
   // Of the jobs threads, the calling one and TBB's workers (at most cores - 1 of them: see
@@ -100,60 +113,134 @@ class tbb_pool {
         arena_(static_cast<int>(jobs), 1 + own_),
         stop_(stop),
         tasks_(std::make_unique<tbb::task_group>()),
+        finish_(std::make_unique<tbb::task_group>()),
         extra_(arena_) {
+    try {
+      finish_handle_ = finish_->defer([] {});
+    } catch (...) {
+      (void)finish_.release();  // it counts a task that is not there: never wait for it
+      (void)tasks_.release();
+      throw;
+    }
     arena_.initialize();
   }
+  ~tbb_pool() {
+    // A group that counts a task it could not allocate would wait for it forever.
+    if (lost_.load(std::memory_order_relaxed)) (void)tasks_.release();
+  }
+  tbb_pool(const tbb_pool&) = delete;
+  tbb_pool& operator=(const tbb_pool&) = delete;
 
   /// From a thread outside the arena: queued in the arena, where a worker takes it. One enqueued
-  /// task may spawn many: a worker runs them as if it had spawned them itself.
-  void enqueue(scheduler::task t) { arena_.enqueue(tasks_->defer(std::move(t))); }
-  /// From a task in the arena.
-  void spawn(scheduler::task t) { tasks_->run(std::move(t)); }
+  /// task may spawn many: a worker runs them as if it had spawned them itself. Throws when it
+  /// cannot: t is then left to the caller, as it was.
+  void enqueue(scheduler::task& t) { submit(t, true); }
+  /// From a task in the arena; as enqueue().
+  void spawn(scheduler::task& t) { submit(t, false); }
+  /// Runs t on this thread (a task of the pool that could not spawn it), keeping what it throws
+  /// as a task's failure.
+  void run_here(scheduler::task& t) noexcept {
+    try {
+      t();
+    } catch (...) {
+      note_failure();
+    }
+  }
   /// Starts the copy's own threads beside TBB's workers.
   void start_extra() noexcept { extra_.start(own_); }
   /// The calling thread joins the arena until every task is done; see scheduler::run().
   void join();
 
  private:
+  // A task and whether it ran: a spawn that failed takes it back unless it ran (oneTBB may
+  // report a failure after the task was queued).
+  struct ticket {
+    explicit ticket(scheduler::task&& t) noexcept : body(std::move(t)) {}
+    scheduler::task body;
+    std::atomic<bool> claimed{false};
+  };
+  void submit(scheduler::task& t, bool from_outside);
+  void execute(ticket& k) noexcept;
+  void done_one() noexcept;
+  void note_failure() noexcept;
+
   unsigned jobs_;
   unsigned own_;  ///< threads of our own beside TBB's workers
   tbb::task_arena arena_;
   stop_flags& stop_;
   std::unique_ptr<tbb::task_group> tasks_;
+  std::unique_ptr<tbb::task_group> finish_;   ///< join() waits for it; one deferred task
+  tbb::task_handle finish_handle_;            ///< dropped when outstanding_ reaches zero
+  std::atomic<std::int64_t> outstanding_{1};  ///< tasks queued or running, + 1 until join()
+  std::atomic<bool> lost_{false};             ///< tasks_ counts a task that will never run
+  std::mutex failure_mu_;
+  std::exception_ptr failure_;  ///< the first exception a task let out
   arena_threads extra_;
 };
 
-// TBB throws from here when it cannot start a worker thread or allocate a task; the tasks already
-// queued must still run before the group may be destroyed, or its destructor waits for them
-// forever: stop (they then skip their entries) and wait again, a bounded number of times, since
-// each wait may meet the same failure.
-void tbb_pool::join() {
-  std::exception_ptr failure;
+void tbb_pool::submit(scheduler::task& t, bool from_outside) {
+  auto k = std::make_shared<ticket>(std::move(t));  // t is untouched when this throws
+  outstanding_.fetch_add(1, std::memory_order_relaxed);
   try {
-    arena_.execute([&] { tasks_->wait(); });
-    extra_.release();
-    return;
+    if (from_outside)
+      arena_.enqueue(tasks_->defer([this, k] { execute(*k); }));
+    else
+      tasks_->run([this, k] { execute(*k); });
   } catch (...) {
-    failure = std::current_exception();
+    lost_.store(true, std::memory_order_relaxed);
+    if (k->claimed.exchange(true)) return;  // it was queued after all, and runs
+    t = std::move(k->body);
+    done_one();
+    throw;
   }
+}
+
+void tbb_pool::execute(ticket& k) noexcept {
+  if (k.claimed.exchange(true)) return;  // its spawn failed, and the spawner took it back
+  // What a task throws is kept from oneTBB, which would cancel the group and drop the queued
+  // tasks: they run, and skip their entries after the stop.
+  run_here(k.body);
+  scheduler::task().swap(k.body);  // what it holds is released before the count says done
+  done_one();
+}
+
+void tbb_pool::note_failure() noexcept {
   stop_.cancel();
-  for (unsigned attempt = 0; attempt <= jobs_ + 1; ++attempt) {
-    bool drained = false;
+  std::lock_guard lock(failure_mu_);
+  if (!failure_) failure_ = std::current_exception();
+}
+
+void tbb_pool::done_one() noexcept {
+  if (outstanding_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  finish_handle_ = tbb::task_handle();  // a deferred task destroyed unrun ends the wait on it
+  outstanding_.notify_all();
+}
+
+// Waits in the arena, running tasks, until the last one is done. Joining the arena may itself
+// fail (no memory): a few attempts, then the workers finish the tasks while this thread waits.
+void tbb_pool::join() {
+  done_one();  // join()'s own count
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    try {
+      arena_.execute([&] { finish_->wait(); });
+      break;
+    } catch (...) {
+      stop_.cancel();
+    }
+  }
+  for (std::int64_t n; (n = outstanding_.load(std::memory_order_acquire)) != 0;)
+    outstanding_.wait(n, std::memory_order_acquire);
+  extra_.release();
+  if (!lost_.load(std::memory_order_relaxed)) {
+    // The last task may still be leaving oneTBB's group; a group is destroyed only once empty.
     try {
       arena_.execute([&] { tasks_->wait(); });
-      drained = true;
     } catch (...) {
-    }
-    if (drained) {
-      extra_.release();
-      std::rethrow_exception(failure);
+      lost_.store(true, std::memory_order_relaxed);
     }
   }
-  // TBB keeps failing: the queued tasks can no longer run. Leave the group to the process's end
-  // rather than wait for it forever.
-  extra_.release();
-  (void)tasks_.release();
-  std::rethrow_exception(failure);
+  std::lock_guard lock(failure_mu_);
+  if (failure_) std::rethrow_exception(failure_);
 }
 
 class tbb_scheduler;
@@ -240,12 +327,22 @@ void tbb_scheduler::start_pool() {
       auto queued = std::make_shared<std::vector<task>>(std::move(local_));
       local_.clear();
       try {
-        pool_->enqueue([pool = pool_.get(), queued] {
-          for (task& t : *queued) pool->spawn(std::move(t));
-        });
+        // A task that cannot be spawned (no memory) runs right here instead.
+        task hand_over = [pool = pool_.get(), queued] {
+          for (task& t : *queued) {
+            try {
+              pool->spawn(t);
+            } catch (const std::bad_alloc&) {
+              pool->run_here(t);
+            }
+          }
+        };
+        pool_->enqueue(hand_over);
         pool_->start_extra();
-      } catch (const std::bad_alloc&) {
-        local_ = std::move(*queued);  // nothing reached the arena
+      } catch (...) {
+        // Nothing reached the arena (no memory, or oneTBB could not start a worker): the tasks
+        // are run here, as without a pool.
+        local_ = std::move(*queued);
         pool_.reset();
       }
     } catch (const std::exception&) {
@@ -266,8 +363,8 @@ void tbb_scheduler::found_work() {
 }
 
 void tbb_scheduler::spawn(task t) {
-  if (running_here != this) return pool_->spawn(std::move(t));
-  if (pool_) return pool_->enqueue(std::move(t));
+  if (running_here != this) return pool_->spawn(t);
+  if (pool_) return pool_->enqueue(t);
   local_.push_back(std::move(t));
   if (!started_ && worth_starting()) start_pool();
 }

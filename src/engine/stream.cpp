@@ -54,7 +54,20 @@ bool stream_queue::start(scheduler& sched, dir_node* node, const char* name, fs:
     spawn = std::min<std::uint64_t>(cap_ - streams_, chunks);
     streams_ += static_cast<unsigned>(spawn);
   }
-  for (std::uint64_t i = 0; i < spawn; ++i) sched.spawn([this] { run_stream(); });
+  for (std::uint64_t i = 0; i < spawn; ++i) {
+    try {
+      sched.spawn([this] { run_stream(); });
+    } catch (const std::bad_alloc&) {
+      // No task (no memory): the file is queued already, so this worker is a stream itself in
+      // place of the ones that could not be spawned; else it might wait for a stream forever.
+      {
+        std::lock_guard lock(mu_);
+        streams_ -= static_cast<unsigned>(spawn - i - 1);
+      }
+      run_stream();
+      break;
+    }
+  }
   return true;
 }
 

@@ -150,17 +150,14 @@ bool entry_copier::same_content(dir_node* node, const char* name) {
       fs::open(node->dst_fd, dst_name(node, name), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
   if (!dfd) return false;
   constexpr std::size_t chunk = std::size_t{256} << 10;
-  thread_local std::unique_ptr<char[]> a, b;
-  if (!a) {
-    a.reset(new (std::nothrow) char[chunk]);
-    b.reset(new (std::nothrow) char[chunk]);
-    if (!a || !b) return false;
-  }
+  char* a = fs::thread_buffer(fs::thread_buffer_slot::compare_a, chunk);
+  char* b = fs::thread_buffer(fs::thread_buffer_slot::compare_b, chunk);
+  if (!a || !b) return false;
   for (off_t off = 0;; off += chunk) {
     std::size_t na = 0, nb = 0;
-    if (fs::pread_full(sfd.fd.get(), a.get(), chunk, off, na)) return false;
-    if (fs::pread_full(dfd.fd.get(), b.get(), chunk, off, nb)) return false;
-    if (na != nb || std::memcmp(a.get(), b.get(), na) != 0) return false;
+    if (fs::pread_full(sfd.fd.get(), a, chunk, off, na)) return false;
+    if (fs::pread_full(dfd.fd.get(), b, chunk, off, nb)) return false;
+    if (na != nb || std::memcmp(a, b, na) != 0) return false;
     if (na < chunk) return true;
   }
 }

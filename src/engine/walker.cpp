@@ -106,12 +106,26 @@ void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
   }
   add_work(node, 1);
   if (via_parent) node->users.fetch_add(1, std::memory_order_relaxed);
-  spawn_dir(child, via_parent);
+  try {
+    spawn_dir(child, via_parent);
+  } catch (...) {
+    // No task (no memory): the counts taken for it are given back, or node would never be
+    // finished; the caller reports the failure.
+    delete child;
+    if (via_parent) node->users.fetch_sub(1, std::memory_order_relaxed);
+    add_work(node, -1);
+    throw;
+  }
 }
 
 void copier::spawn_dir(dir_node* node, bool via_parent) {
   rep_.count().dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
-  run_.sched->spawn([this, node, via_parent] { process_dir(node, via_parent); });
+  try {
+    run_.sched->spawn([this, node, via_parent] { process_dir(node, via_parent); });
+  } catch (...) {
+    rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
+    throw;
+  }
 }
 
 void copier::process_dir(dir_node* node, bool via_parent) {
@@ -199,8 +213,14 @@ void copier::schedule_children(dir_node* node) {
     rep_.count().entries_done.fetch_add(ents.size(), std::memory_order_relaxed);
     return;
   }
-  for (auto it = first_dir; it != ents.end(); ++it)
-    spawn_child(node, node->names.c_str() + it->name_offset, !over_budget());
+  for (auto it = first_dir; it != ents.end(); ++it) {
+    const char* name = node->names.c_str() + it->name_offset;
+    try {
+      spawn_child(node, name, !over_budget());
+    } catch (const std::bad_alloc&) {
+      rep_.report(node, name, false, operation::open_source, fs::errno_code(ENOMEM));
+    }
+  }
   if (nfiles == 0) return;
   // A distributed copy may share a huge directory's batches with other processes.
   const std::uint32_t slice = hook_ ? hook_->file_slice(nfiles) : 0;
@@ -212,7 +232,15 @@ void copier::schedule_children(dir_node* node) {
     std::uint32_t e = std::min(nfiles, b + per);
     add_work(node, 1);
     node->users.fetch_add(1, std::memory_order_relaxed);
-    run_.sched->spawn([this, node, b, e, slice] { run_batch(node, b, e, slice != 0); });
+    try {
+      run_.sched->spawn([this, node, b, e, slice] { run_batch(node, b, e, slice != 0); });
+    } catch (const std::bad_alloc&) {
+      // No task for this batch: the counts taken for it are given back, and this worker copies
+      // the rest itself (a batch needs no memory of its own).
+      node->users.fetch_sub(1, std::memory_order_relaxed);
+      add_work(node, -1);
+      return copy_entries(node, b, nfiles);
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 #include <linux/fs.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/statfs.h>
@@ -20,6 +21,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <new>
 
 namespace treecopy::fs {
 
@@ -180,21 +182,46 @@ struct linux_dirent64 {
 constexpr std::size_t dirent_name_offset = 19;
 }  // namespace
 
+char* thread_buffer(thread_buffer_slot slot, std::size_t size) noexcept {
+  constexpr auto slots = static_cast<std::size_t>(thread_buffer_slot::count);
+  struct keys_t {
+    pthread_key_t key[slots];
+    bool made[slots];
+  };
+  static const keys_t keys = [] {
+    keys_t k{};
+    for (std::size_t i = 0; i < slots; ++i)
+      k.made[i] =
+          ::pthread_key_create(&k.key[i], [](void* p) { delete[] static_cast<char*>(p); }) == 0;
+    return k;
+  }();
+  const auto i = static_cast<std::size_t>(slot);
+  if (!keys.made[i]) return nullptr;
+  auto* buf = static_cast<char*>(::pthread_getspecific(keys.key[i]));
+  if (buf) return buf;
+  buf = new (std::nothrow) char[size];
+  if (buf && ::pthread_setspecific(keys.key[i], buf) != 0) {
+    delete[] buf;
+    buf = nullptr;
+  }
+  return buf;
+}
+
 std::error_code read_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexcept {
   // One buffer per thread: a directory read never allocates for the kernel's records.
   constexpr std::size_t buf_size = std::size_t{64} << 10;
-  thread_local std::unique_ptr<char[]> buf;
+  char* buf = thread_buffer(thread_buffer_slot::listing, buf_size);
+  if (!buf) return errno_code(ENOMEM);
   try {
-    if (!buf) buf = std::make_unique<char[]>(buf_size);
     for (;;) {
-      long n = ::syscall(SYS_getdents64, fd, buf.get(), buf_size);
+      long n = ::syscall(SYS_getdents64, fd, buf, buf_size);
       if (n < 0) {
         if (errno == EINTR) continue;
         return last_error();
       }
       if (n == 0) return {};
       for (long pos = 0; pos < n;) {
-        auto* d = reinterpret_cast<linux_dirent64*>(buf.get() + pos);
+        auto* d = reinterpret_cast<linux_dirent64*>(buf + pos);
         pos += d->d_reclen;
         const char* nm = reinterpret_cast<const char*>(d) + dirent_name_offset;
         if (nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0))) continue;
@@ -243,11 +270,7 @@ namespace {
 
 constexpr std::size_t io_buffer_size = 1 << 20;
 
-char* io_buffer() noexcept {
-  thread_local std::unique_ptr<char[]> buf;
-  if (!buf) buf.reset(new (std::nothrow) char[io_buffer_size]);
-  return buf.get();
-}
+char* io_buffer() noexcept { return thread_buffer(thread_buffer_slot::io, io_buffer_size); }
 
 bool cancelled(const copy_control& ctl) noexcept {
   return ctl.cancel && ctl.cancel->load(std::memory_order_relaxed);

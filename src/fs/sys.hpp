@@ -88,6 +88,14 @@ struct dir_entry {
   std::uint8_t type;          ///< DT_* value (DT_UNKNOWN when the file system does not say)
 };
 
+/// The buffers a thread keeps for its whole life, one per use.
+enum class thread_buffer_slot : unsigned { listing, io, compare_a, compare_b, count };
+/// This thread's buffer for slot, of `size` bytes (always the same for a slot), allocated on first
+/// use and freed when the thread ends; null when there is no memory. Kept with pthread keys
+/// rather than thread_local objects: glibc ends the process when it cannot allocate the record of
+/// a thread_local object's destructor, and a copy out of memory must go on.
+char* thread_buffer(thread_buffer_slot slot, std::size_t size) noexcept;
+
 /// Lists a directory fd (getdents64 directly, into a caller-provided buffer), skipping "." and
 /// "..". Names are appended NUL-terminated to names.
 std::error_code read_dir(int fd, std::string& names, std::vector<dir_entry>& entries) noexcept;

@@ -224,8 +224,8 @@ void copytree_listing::match_patterns(std::span<const treecopy::listed_entry> en
     // fnmatch's characters: the bytes when names are bytes or ASCII, else the decoded code points.
     const std::basic_string_view<unsigned char> bytes(
         reinterpret_cast<const unsigned char*>(entries[i].name.data()), entries[i].name.size());
-    const bool ascii =
-        as_bytes_ || std::all_of(bytes.begin(), bytes.end(), [](unsigned char c) { return c < 0x80; });
+    const bool ascii = as_bytes_ || std::all_of(bytes.begin(), bytes.end(),
+                                                [](unsigned char c) { return c < 0x80; });
     const std::u32string chars = ascii ? std::u32string() : decoded(entries[i].name);
     for (const auto& pattern : *patterns_) {
       if (ascii ? matches(pattern, bytes) : matches(pattern, std::u32string_view(chars))) {

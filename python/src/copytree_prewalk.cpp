@@ -125,8 +125,10 @@ class prewalk {
         handover_ = true;
         return;
       }
-      if (subdirectory(child)) stack_.push_back(std::move(child));
-      else ::close(child.fd);
+      if (subdirectory(child))
+        stack_.push_back(std::move(child));
+      else
+        ::close(child.fd);
     }
   }
 
@@ -178,9 +180,9 @@ class prewalk {
   // os.scandir could not open (too long) is left to the copy, as a directory that cannot be read.
   bool open_child(const frame& parent, const std::string& name, frame& child) {
     if (child.path.size() >= PATH_MAX) return false;
-    child.fd = child.by_path
-                   ? ::open(child.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                   : ::openat(parent.fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    child.fd = child.by_path ? ::open(child.path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+                             : ::openat(parent.fd, name.c_str(),
+                                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (child.fd >= 0) return true;
     // Out of descriptors, where shutil (one open at a time) would not be: the Python walk goes on.
     if (errno == EMFILE || errno == ENFILE) handover_ = true;
@@ -195,7 +197,8 @@ class prewalk {
     py::object path_obj = as_given(child.path);
     py::list names(entries.size());
     for (std::size_t i = 0; i < entries.size(); ++i)
-      PyList_SET_ITEM(names.ptr(), static_cast<Py_ssize_t>(i), as_given(entries[i].name).release().ptr());
+      PyList_SET_ITEM(names.ptr(), static_cast<Py_ssize_t>(i),
+                      as_given(entries[i].name).release().ptr());
     py::object result;
     try {
       result = ignore_(path_obj, names);

@@ -436,11 +436,11 @@ void bind_pool(py::module_& m) {
 void bind_shutil(py::module_& m) {
   py::class_<copytree_listing>(
       m, "CopytreeListing", "copytree()'s per-directory hook: ignore() results, special entries.")
-      .def(py::init<const py::dict&, py::object, bool, bool, std::string, const py::object&,
-                    bool>(),
-           py::arg("ignored"), py::arg("live"), py::arg("follow_links"), py::arg("skip_dangling"),
-           py::arg("cycles_below") = std::string(), py::arg("patterns") = py::none(),
-           py::arg("as_bytes") = false)
+      .def(
+          py::init<const py::dict&, py::object, bool, bool, std::string, const py::object&, bool>(),
+          py::arg("ignored"), py::arg("live"), py::arg("follow_links"), py::arg("skip_dangling"),
+          py::arg("cycles_below") = std::string(), py::arg("patterns") = py::none(),
+          py::arg("as_bytes") = false)
       .def("take_deferred", &copytree_listing::take_deferred)
       .def("rethrow", &copytree_listing::rethrow);
   m.def("copytree_prewalk", &copytree_prewalk, py::arg("src"), py::arg("top_ignored"),

@@ -377,7 +377,8 @@ TEST_P(mpi_ranks, last_progress_counts_chunked_files) {
     std::string last = "none";
     for (const std::string& line : split_lines(r.err)) {
       std::smatch m;
-      if (line.find("\"event\":\"progress\"") != std::string::npos && std::regex_search(line, m, re))
+      if (line.find("\"event\":\"progress\"") != std::string::npos &&
+          std::regex_search(line, m, re))
         last = m[1].str() + " entries, " + m[2].str() + " bytes";
     }
     return last;

@@ -112,8 +112,9 @@ ignore_file::ignore_file(std::string_view text, std::string base) : base_(std::m
 }
 
 ignore_verdict ignore_file::match(std::string_view dir, std::string_view name, bool is_dir) const {
-  // The path below base_, built only when an anchored pattern needs it.
-  thread_local std::string below;
+  // The path below base_, built only when an anchored pattern needs it. Not thread_local: glibc
+  // ends the process when it has no memory to record a thread_local's destructor.
+  std::string below;
   bool below_ready = false;
   for (auto it = patterns_.rbegin(); it != patterns_.rend(); ++it) {
     const pattern& p = *it;

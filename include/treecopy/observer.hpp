@@ -26,6 +26,12 @@ class copy_observer {
   /// Periodic snapshot. Return false to ask the copy to stop (as a cancel request would).
   virtual bool on_progress(const progress_snapshot& /*snapshot*/) { return true; }
 
+  /// The copy has outgrown the calling thread: its workers and the progress sampler start now.
+  /// Called at most once, from the thread that called copy_tree(), before the first periodic
+  /// on_progress(); a small copy, done on the calling thread alone, never calls it. For what is
+  /// worth setting up only when a copy takes a while (a thread of the caller's own, say).
+  virtual void on_workers_started() {}
+
   /// One entry failed. The copy goes on unless copy_options::fail_fast is set.
   virtual void on_error(const entry_error& /*error*/) {}
 

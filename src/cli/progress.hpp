@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -120,6 +121,9 @@ class cli_observer final : public treecopy::copy_observer {
       : view_(std::move(view)), policy_(policy) {}
 
   bool on_progress(const treecopy::progress_snapshot& s) override;
+  void on_workers_started() override {
+    if (on_workers_) on_workers_();
+  }
   void on_error(const treecopy::entry_error& e) override;
   bool wants_entries() const override { return policy_.verbose; }
   void on_entry(treecopy::entry_kind kind, std::string_view path) override;
@@ -127,6 +131,8 @@ class cli_observer final : public treecopy::copy_observer {
   void on_remove(std::string_view path) override;
 
   void start(const run_info& info);
+  /// What to do when the copy starts its workers (start the signal watcher).
+  void when_workers_start(std::function<void()> f) { on_workers_ = std::move(f); }
   /// Called by the signal watcher when a signal asked the copy to stop.
   void stop_requested(int signal);
   /// Writes the entry lines still queued, so that a failure to write them is known.
@@ -146,6 +152,7 @@ class cli_observer final : public treecopy::copy_observer {
   progress_meter meter_;
   std::string entries_;
   bool stopping_ = false;
+  std::function<void()> on_workers_;
 };
 
 }  // namespace treecopy_cli

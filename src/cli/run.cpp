@@ -257,7 +257,12 @@ int run(cli_args& a, const copy_function& copy) {
   raise_fd_limit();
   cli_observer observer(make_view(s), s.policy);
   std::stop_source stop;
-  signal_stopper signals(stop, [&observer](int sig) { observer.stop_requested(sig); });
+  // The local engine tells when its workers start: a small copy ends before then, without the
+  // watcher's thread. treecopy-mpi's ranks talk from the start: they watch at once.
+  const bool watch_now = static_cast<bool>(copy);
+  signal_stopper signals(
+      stop, [&observer](int sig) { observer.stop_requested(sig); }, watch_now);
+  if (!watch_now) observer.when_workers_start([&signals] { signals.start_watching(); });
   signal_stopper::set_live_line(s.mode == progress_mode::bar);
 
   observer.start(s.info);

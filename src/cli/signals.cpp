@@ -31,26 +31,38 @@ void on_stop_signal(int sig) {
 
 }  // namespace
 
-signal_stopper::signal_stopper(std::stop_source stop, std::function<void(int)> on_signal)
+signal_stopper::signal_stopper(std::stop_source stop, std::function<void(int)> on_signal,
+                               bool watch_now)
     : stop_(std::move(stop)), on_signal_(std::move(on_signal)) {
   if (::pipe2(pipe_, O_CLOEXEC) != 0)
     throw std::system_error(errno, std::generic_category(), "pipe");
   // The handler must never block: a full pipe just loses a byte it does not need.
   ::fcntl(pipe_[1], F_SETFL, O_NONBLOCK);
   signal_pipe_write = pipe_[1];
-  try {
-    watcher_ = std::thread([this] { watch(); });
-  } catch (const std::system_error&) {
-    // No thread to turn a signal into a clean stop (too many threads already): the first
-    // signal then ends the process at once, as a second one does, rather than be ignored.
-    no_watcher = 1;
-  }
+  if (watch_now) start_watching();
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   ::sigaction(SIGINT, &sa, &old_int_);
   ::sigaction(SIGTERM, &sa, &old_term_);
+}
+
+void signal_stopper::start_watching() {
+  if (watching_) return;
+  watching_ = true;
+  try {
+    watcher_ = std::thread([this] { watch(); });
+  } catch (const std::system_error&) {
+    // No thread to turn a signal into a clean stop (too many threads already): the first
+    // signal then ends the process at once, as a second one does, rather than be ignored. One
+    // that came already is acted on here, where stopping is safe.
+    no_watcher = 1;
+    if (first_signal != 0) {
+      stop_.request_stop();
+      on_signal_(first_signal);
+    }
+  }
 }
 
 void signal_stopper::stop_watching() {

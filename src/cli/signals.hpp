@@ -2,6 +2,11 @@
 // records the signal and writes one byte to a pipe; a watcher thread reads the pipe and requests
 // the stop (std::stop_source is not async-signal-safe). A second signal ends the process at once,
 // and so does the first when no watcher thread could be started.
+//
+// The watcher may start late: a small copy, done on the calling thread in a millisecond or two,
+// is not worth a thread (its start, the process's first extra thread, and the wake-ups of its
+// end cost more than the copy). A signal that comes before the watcher is kept in the pipe, and
+// acted on when the watcher starts, or told by received() when the copy ends.
 #pragma once
 
 #include <signal.h>
@@ -16,7 +21,12 @@ namespace treecopy_cli {
 /// on_signal(signal) from the watcher thread; a second one calls _exit(128 + signal).
 class signal_stopper {
  public:
-  signal_stopper(std::stop_source stop, std::function<void(int)> on_signal);
+  /// watch_now false: the watcher starts with start_watching() (or never).
+  signal_stopper(std::stop_source stop, std::function<void(int)> on_signal, bool watch_now = true);
+
+  /// Starts the watcher, which first acts on a signal received before. Safe to call more than
+  /// once; call it from the thread that made this object.
+  void start_watching();
 
   /// Keeps the handlers (a late signal still counts, and a second one still exits at once) but
   /// ends the watcher. Safe to call more than once.
@@ -42,6 +52,7 @@ class signal_stopper {
   std::stop_source stop_;
   std::function<void(int)> on_signal_;
   std::thread watcher_;
+  bool watching_ = false;  ///< start_watching() was called
   struct sigaction old_int_ {};
   struct sigaction old_term_ {};
 };

@@ -109,6 +109,11 @@ void reporter::removed(const dir_node* node, std::string_view path) {
 void reporter::start_sampler() {
   if (!observer_) return;
   try {
+    observer_->on_workers_started();
+  } catch (...) {
+    // An observer's failure must not stop a copy that has barely begun.
+  }
+  try {
     sampler_ = std::jthread([this](const std::stop_token& done) { sample_progress(done); });
   } catch (const std::system_error&) {
   }

@@ -83,8 +83,8 @@ class reporter {
 
   /// Starts the clock of the copy's elapsed time.
   void start_clock() noexcept { start_ = std::chrono::steady_clock::now(); }
-  /// Starts the progress sampler when there is an observer. Progress is a comfort: without a thread
-  /// for it, the copy goes on and reports at the end.
+  /// Tells the observer that the workers start, then starts the progress sampler. Progress is a
+  /// comfort: without a thread for it, the copy goes on and reports at the end.
   void start_sampler();
   /// Stops the sampler. Safe to call more than once.
   void stop_sampler();

@@ -211,15 +211,21 @@ setup_result prepare(const std::filesystem::path& src_path, const std::filesyste
   if (src_is_dir && in_chain(ancestor_chain(pfd), src_id))
     fail(dst, EINVAL, "destination is inside the source directory " + quote(src));
   // A bind mount of a directory of SRC, outside SRC, has ancestors of its own: compare where SRC
-  // and DST lie in their file system too.
+  // and DST lie in their file system too. On one mount '..' climbs the file system's own tree, so
+  // the ancestor chains decide alone, without reading /proc/self/mountinfo (twice) at every start.
   const bool dst_is_dir = dst_exists && S_ISDIR(dst_st.st_mode);
-  std::optional<fs::place> src_place = src_is_dir ? fs::place_of(r.src_dir.get()) : std::nullopt;
-  std::optional<fs::place> dst_place;
-  if (src_place && dst_is_dir) {
-    fs::opened d = fs::open(pfd, dst_name.c_str(), O_PATH | fs::dir_open_flags);
-    if (d) dst_place = fs::place_of(d.fd.get());
-  } else if (src_place) {
-    dst_place = fs::place_of(pfd);  // DST's parent
+  std::optional<fs::place> src_place, dst_place;
+  if (src_is_dir) {
+    fs::opened d;  // DST itself, or (d.fd empty) its parent
+    if (dst_is_dir) d = fs::open(pfd, dst_name.c_str(), O_PATH | fs::dir_open_flags);
+    const int dst_fd = !dst_is_dir ? pfd : d ? d.fd.get() : -1;
+    std::uint64_t src_mount = 0, dst_mount = 0;
+    const bool one_mount = dst_fd >= 0 && !fs::mount_id(r.src_dir.get(), src_mount) &&
+                           !fs::mount_id(dst_fd, dst_mount) && src_mount == dst_mount;
+    if (dst_fd >= 0 && !one_mount) {
+      src_place = fs::place_of(r.src_dir.get());
+      if (src_place) dst_place = fs::place_of(dst_fd);
+    }
   }
   if (src_place && dst_place && fs::place_within(*dst_place, *src_place))
     fail(dst, EINVAL,

@@ -41,11 +41,18 @@ class thread_watch final : public treecopy::copy_observer {
     look();
     return true;
   }
+  void on_workers_started() override {
+    started.fetch_add(1);
+    started_by_caller = std::this_thread::get_id() == caller_;
+  }
   std::atomic<std::size_t> most{0};
   std::atomic<std::size_t> looks{0};
+  std::atomic<unsigned> started{0};  ///< on_workers_started() calls
+  std::atomic<bool> started_by_caller{false};
 
  private:
   bool yield_;
+  std::thread::id caller_ = std::this_thread::get_id();
   void look() {
     looks.fetch_add(1);
     const std::size_t n = thread_count();
@@ -65,7 +72,12 @@ std::size_t threads_added(const std::string& src, const std::string& dst, bool y
   EXPECT_TRUE(rep.ok());
   EXPECT_GT(watch.looks.load(), 0u);
   EXPECT_TRUE(same_trees(src, dst));
-  return watch.most.load() > before ? watch.most.load() - before : 0;
+  const std::size_t added = watch.most.load() > before ? watch.most.load() - before : 0;
+  // The observer hears of the workers once, on the calling thread, exactly when they start (the
+  // command starts its signal watcher then).
+  EXPECT_EQ(watch.started.load(), added > 0 ? 1u : 0u);
+  if (added > 0) EXPECT_TRUE(watch.started_by_caller.load());
+  return added;
 }
 
 TEST(startup, one_small_file_is_copied_without_starting_a_thread) {

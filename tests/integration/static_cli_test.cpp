@@ -69,5 +69,31 @@ TEST(static_cli, copies_a_larger_tree_with_worker_threads) {
   EXPECT_GE(std::stoi(grep.out.empty() ? "0" : grep.out), 2) << grep.describe();
 }
 
+// Ten small files: copied on the calling thread, and the command's signal watcher waits for the
+// workers too, so the process never has a second thread. strace stops the process only at the
+// calls it traces (--seccomp-bpf): a stop at every call would be time waited that starts the pool.
+TEST(static_cli, copies_ten_small_files_without_a_thread) {
+#ifndef TREECOPY_STATIC_CLI_BUILT
+  GTEST_SKIP() << "the treecopy command is linked to the shared libraries in this build";
+#endif
+  if (!tool_present("strace")) GTEST_SKIP() << "strace is not installed";
+  scratch_dir scratch("static-cli-small");
+  ASSERT_EQ(::mkdir((scratch / "src").c_str(), 0750), 0);
+  for (int i = 0; i < 10; ++i)
+    write_filled_file(scratch / ("src/f" + std::to_string(i)), 4096, 'e');
+  const std::string trace = scratch / "trace";
+  const process_result run =
+      run_process({"strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=clone,clone3", "-o", trace,
+                   cli_path(), scratch / "src", scratch / "dst"});
+  if (run.exit_code != 0 && (run.err.find("ptrace") != std::string::npos ||
+                             run.err.find("seccomp") != std::string::npos)) {
+    GTEST_SKIP() << "strace cannot trace here: " << run.err;
+  }
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  EXPECT_TRUE(same_trees(scratch / "src", scratch / "dst"));
+  const process_result grep = run_process({"grep", "-c", "CLONE_THREAD", trace});
+  EXPECT_EQ(grep.out, "0\n") << grep.describe();
+}
+
 }  // namespace
 }  // namespace treecopy_test

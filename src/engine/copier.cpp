@@ -175,6 +175,7 @@ void copier::open_top() {
   }
   entries_.where().src_dev = top_.src_dev;
   entries_.where().dst_name = setup_.dst_name;
+  entries_.where().unit_rel = setup_.unit_rel;
   entries_.where().shared_links = run_.pairs > 1;
   if (run_.pairs > 1) {
     // Until DST is open (a dry run may never open it), DST's parent's file system is DST's.

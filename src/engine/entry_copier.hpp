@@ -124,8 +124,13 @@ class entry_copier {
     std::string prev_name;
     /// A dry run: DST's parent, the directory whose file system DST's would-be entries are on.
     int dry_parent_fd = -1;
+    /// A unit of a distributed copy: SRC's path from the whole copy's SRC (setup_result).
+    std::string unit_rel;
   };
   roots& where() noexcept { return roots_; }
+
+  /// node's path as filters that match paths see it: from the whole copy's SRC.
+  std::string filter_dir(const dir_node* node) const;
 
   /// Copies (merges, updates, or in a dry run records) one entry that is not known to be a
   /// directory; a directory goes to driver.descend().

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -192,6 +193,49 @@ ignore_rules source_ignore_rules(int src_dir) {
     if (!text.empty()) scope = plan::ignore_scope::child(scope, plan::ignore_file(text, base));
   }
   return {std::move(scope), std::move(base), all};
+}
+
+ignore_rules child_rules(const ignore_rules& parent, const std::string& name) {
+  if (!parent.scope || name == ".git") return {};
+  const std::string& up = parent.repo_path;
+  return {parent.scope, up.empty() ? name : up + "/" + name, false};
+}
+
+void add_own_rules(ignore_rules& r, int dirfd, const std::string& text, bool has_git) {
+  if (!r.scope) return;
+  if (has_git && is_repository_top(dirfd)) {
+    r = {repository_scope(dirfd, text), std::string(), false};
+  } else if (!text.empty()) {
+    r.scope = plan::ignore_scope::child(r.scope, plan::ignore_file(text, r.repo_path));
+  }
+}
+
+std::error_code unit_ignore_rules(const ignore_rules& at_src, int src_root, const std::string& rel,
+                                  bool own, bool follow, ignore_rules& out) {
+  ignore_rules r = at_src;
+  fs::opened dir = fs::open(src_root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (!dir) return dir.error;
+  // The walk's steps, from SRC down: each directory's own rules, then its child's inherited ones.
+  // SRC's own .git was found by source_ignore_rules(): SRC is never a nested repository.
+  bool is_src = true;
+  for (std::size_t at = 0;;) {
+    const bool last = at >= rel.size();
+    if (last && !own) break;
+    std::string text;
+    if (r.scope) (void)read_ignore_file(dir.fd.get(), ".gitignore", text);
+    add_own_rules(r, dir.fd.get(), text, !is_src);
+    if (last) break;
+    const std::size_t slash = std::min(rel.find('/', at), rel.size());
+    const std::string name = rel.substr(at, slash - at);
+    at = slash + 1;
+    r = child_rules(r, name);
+    dir = fs::open(dir.fd.get(), name.c_str(),
+                   O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW));
+    if (!dir) return dir.error;
+    is_src = false;
+  }
+  out = std::move(r);
+  return {};
 }
 
 }  // namespace treecopy::engine

@@ -33,6 +33,25 @@ struct ignore_rules {
 /// them.
 ignore_rules source_ignore_rules(int src_dir);
 
+/// The rules a subdirectory `name` starts with, inherited from its parent's (the parent's own
+/// .gitignore included): none inside .git, which git never looks into.
+ignore_rules child_rules(const ignore_rules& parent, const std::string& name);
+
+/// Adds directory dirfd's own rules to r, the rules it inherited: its .gitignore (text, read
+/// already), or, when it holds .git (has_git; never said of SRC) and is a repository's top, a
+/// nested repository's rules, which start afresh (git does not look into it from the enclosing
+/// repository). Nothing without a scope.
+void add_own_rules(ignore_rules& r, int dirfd, const std::string& text, bool has_git);
+
+/// A unit of a distributed copy rooted at src_root/rel: the rules the walk of src_root has for the
+/// entries of rel, with rel's own .gitignore when own, from at_src (source_ignore_rules() of
+/// src_root) and the directories between (each .gitignore, each nested repository), read
+/// fd-relative, following no symlink unless follow (-L). Ignore files that cannot be read count as
+/// empty (the walk that listed them reported it). Returns an error when a directory on the way
+/// cannot be opened.
+std::error_code unit_ignore_rules(const ignore_rules& at_src, int src_root, const std::string& rel,
+                                  bool own, bool follow, ignore_rules& out);
+
 /// Whether directory dirfd is the top of a repository: it holds .git, a repository directory or a
 /// gitfile ("gitdir: PATH") naming one.
 bool is_repository_top(int dirfd);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/ignore_rules.hpp"
 #include "fs/sys.hpp"
 #include "plan/decide.hpp"
 #include "treecopy/errors.hpp"
@@ -56,6 +57,13 @@ struct setup_result {
     bool always_chmod = false;  ///< the lister's dir_node::always_chmod
   };
   std::optional<listed_batch> batch;
+  /// A unit of a distributed copy: SRC's path from the SRC of the whole copy ("" otherwise).
+  /// Filters that match paths see each entry by its path from there, as the whole copy's walk
+  /// does.
+  std::string unit_rel;
+  /// --gitignore, a unit: the rules the whole copy's walk has for SRC's entries before SRC's own
+  /// .gitignore (for a batch: with it, as the lister read it), instead of SRC's own discovery.
+  std::optional<ignore_rules> unit_ignores;
 };
 
 /// A refusal that concerns SRC alone (missing, unreadable, not openable): among several sources

@@ -80,7 +80,7 @@ void entry_copier::merge_entry(dir_node* node, const char* name) {
     rep_.report(node, name, true, operation::create, fs::errno_code(dec.error));
     room = false;
   } else if (dec.what == plan::action::replace_tree) {
-    const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
+    const std::string rel = filter_.needs_path() ? filter_dir(node) : std::string();
     room = remove_tree(node, node->dst_fd, dname, dname, rel) == removal::removed;
   } else if (S_ISREG(src.st_mode)) {
     // A file replaces what is there only once its source is open: an unreadable source leaves
@@ -212,6 +212,12 @@ bool entry_copier::kept_by_filter(const dir_node* node, int dirfd, const char* c
   const std::size_t name_len = std::strlen(child);
   const std::string_view sub(path.data(), path.size() > name_len ? path.size() - name_len - 1 : 0);
   return left_out(node, sub, rel, child, type == DT_DIR);
+}
+
+std::string entry_copier::filter_dir(const dir_node* node) const {
+  std::string rel = rel_path(node);
+  if (roots_.unit_rel.empty()) return rel;
+  return rel.empty() ? roots_.unit_rel : roots_.unit_rel + "/" + rel;
 }
 
 bool entry_copier::left_out(const dir_node* node, std::string_view sub, std::string_view rel,
@@ -367,7 +373,7 @@ void entry_copier::delete_extraneous(dir_node* node) {
   std::vector<fs::dir_entry> entries;
   if (std::error_code err = fs::read_dir(dir.get(), names, entries))
     return rep_.report(node, {}, true, operation::read_dir, err);
-  const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
+  const std::string rel_dir = filter_.needs_path() ? filter_dir(node) : std::string();
   for (auto& e : entries) {
     const char* name = names.c_str() + e.name_offset;
     const bool in_source = in_src.count(name) != 0;
@@ -447,7 +453,7 @@ void entry_copier::dry_entry(dir_node* node, const char* name) {
   // Created, after making room as the real run would (a directory in the way is removed first).
   if (dec.what == plan::action::replace_tree) {
     const char* dname = dst_name(node, name);
-    const std::string rel = filter_.needs_path() ? rel_path(node) : std::string();
+    const std::string rel = filter_.needs_path() ? filter_dir(node) : std::string();
     if (remove_tree(node, node->dst_fd, dname, dname, rel) != removal::removed)
       return finish_group(false, 0);
   } else if (dec.what == plan::action::replace && dst.st_nlink > 1) {

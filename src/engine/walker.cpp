@@ -74,7 +74,9 @@ void copier::open_root() {
   root_ = new dir_node;
   root_->parent = &top_;
   root_->name = setup_.src_name;
-  if (opt_.gitignore) root_->ignores = source_ignore_rules(setup_.src_dir.get());
+  if (opt_.gitignore)
+    root_->ignores =
+        setup_.unit_ignores ? *setup_.unit_ignores : source_ignore_rules(setup_.src_dir.get());
   top_.pending.fetch_add(1, std::memory_order_relaxed);
   rep_.count().entries_found.fetch_add(1, std::memory_order_relaxed);
   rep_.count().dirs_unlisted.fetch_add(1, std::memory_order_relaxed);
@@ -99,11 +101,7 @@ void copier::spawn_child(dir_node* node, const char* name, bool via_parent) {
   child->name = name;
   // Until its listing shows a .gitignore of its own, a directory has its parent's rules; inside
   // .git none apply (git never looks there).
-  if (node->ignores.scope && std::strcmp(name, ".git") != 0) {
-    child->ignores.scope = node->ignores.scope;
-    const std::string& up = node->ignores.repo_path;
-    child->ignores.repo_path = up.empty() ? child->name : up + "/" + child->name;
-  }
+  if (node->ignores.scope) child->ignores = child_rules(node->ignores, child->name);
   add_work(node, 1);
   if (via_parent) node->users.fetch_add(1, std::memory_order_relaxed);
   try {
@@ -180,7 +178,8 @@ void copier::list_node(dir_node* node, bool via_parent, bool opened) {
   rep_.count().entries_found.fetch_add(node->entries.size(), std::memory_order_relaxed);
   rep_.count().dirs_unlisted.fetch_sub(1, std::memory_order_relaxed);
   try {
-    if (node->ignores.scope) read_ignore_rules(node);
+    // A batch's rules are its lister's, its directory's own included (setup_result).
+    if (node->ignores.scope && !batch) read_ignore_rules(node);
     if (plan::deletes_in(pol_, node->existed) && !batch && !stopping())
       entries_.delete_extraneous(node);
     schedule_children(node);
@@ -198,7 +197,7 @@ void copier::schedule_children(dir_node* node) {
   auto& ents = node->entries;
   if (opt_.on_listing) rep_.skipped(apply_listing_hook(opt_.on_listing, *node, rel_path(node)));
   if (!filter_.empty() || node->ignores.scope) {
-    const std::string rel_dir = filter_.needs_path() ? rel_path(node) : std::string();
+    const std::string rel_dir = filter_.needs_path() ? entries_.filter_dir(node) : std::string();
     auto kept = std::remove_if(ents.begin(), ents.end(), [&](fs::dir_entry& e) {
       return entries_.excluded(node, rel_dir, node->names.c_str() + e.name_offset, e.type);
     });
@@ -256,7 +255,8 @@ void copier::read_ignore_rules(dir_node* node) {
     const char* name = node->names.c_str() + e.name_offset;
     if (name[0] != '.' || name[1] != 'g') continue;
     if (std::strcmp(name, ".gitignore") == 0) gitignore = &e;
-    if (std::strcmp(name, ".git") == 0) has_git = node != root_;
+    // SRC's own .git was found with the rules above it; a unit's root is a subdirectory.
+    if (std::strcmp(name, ".git") == 0) has_git = node != root_ || !setup_.unit_rel.empty();
   }
   if (!gitignore && !has_git) return;
   std::string text;
@@ -264,12 +264,7 @@ void copier::read_ignore_rules(dir_node* node) {
     if (std::error_code err = read_ignore_file(node->src_fd, ".gitignore", text))
       rep_.report(node, ".gitignore", false, operation::read, err);
   }
-  if (has_git && is_repository_top(node->src_fd)) {
-    node->ignores = {repository_scope(node->src_fd, text), std::string(), false};
-  } else if (!text.empty()) {
-    node->ignores.scope = plan::ignore_scope::child(
-        node->ignores.scope, plan::ignore_file(text, node->ignores.repo_path));
-  }
+  add_own_rules(node->ignores, node->src_fd, text, has_git);
 }
 
 namespace {

@@ -18,6 +18,7 @@
 
 #include "engine/copier.hpp"
 #include "engine/entry_copier.hpp"
+#include "engine/ignore_rules.hpp"
 #include "engine/reporter.hpp"
 #include "engine/setup.hpp"
 #include "fs/sys.hpp"
@@ -225,16 +226,6 @@ class unit_observer final : public treecopy::copy_observer {
   treecopy::copy_observer* to_;
 };
 
-// Whether subdirectories may go to other ranks. A unit is copied as a copy of its own rooted at
-// the subdirectory: what depends on the path from SRC or on the parent's state would differ
-// there (filters naming paths, git's rules inherited from above, -x's device of SRC, -H).
-bool may_hand_off(const treecopy::copy_options& o) {
-  if (o.gitignore) return false;
-  for (const auto& f : o.filters)
-    if (f.pattern.find('/') != std::string::npos) return false;
-  return true;
-}
-
 struct job {
   std::string src, dst;
   treecopy::copy_options options;       // the caller's
@@ -244,6 +235,7 @@ struct job {
   std::unique_ptr<unit_observer> observer;
   std::stop_token stop;
   fs::unique_fd src_root, dst_root;  // opened by the first unit of this rank (copy thread only)
+  std::optional<engine::ignore_rules> src_rules;  // --gitignore: SRC's, read by the first unit
 };
 
 bool same_file(int a, int b) {
@@ -276,6 +268,22 @@ std::error_code unit_moved(job& j, const std::string& rel, const engine::setup_r
   return {};
 }
 
+// A unit's starting point in the whole copy: its path from SRC and, with --gitignore, the rules
+// the walk of SRC has for its directory's entries, read again here from the directories between
+// (whose .gitignore files the walk read just before handing the unit off). own: the directory's own
+// .gitignore too (a batch, whose directory the lister has listed).
+void unit_rules(job& j, const std::string& rel, bool own, engine::setup_result& s) {
+  s.unit_rel = rel;
+  if (!j.options.gitignore) return;
+  if (!j.src_rules) j.src_rules = engine::source_ignore_rules(j.src_root.get());
+  engine::ignore_rules r;
+  const bool follow = j.unit_options.dereference == treecopy::symlink_mode::always;
+  if (std::error_code err =
+          engine::unit_ignore_rules(*j.src_rules, j.src_root.get(), rel, own, follow, r))
+    throw std::system_error(err, "directory moved");
+  s.unit_ignores = std::move(r);
+}
+
 // A batch of a shared directory: a copy of SRC/rel into DST/rel, there already (made by the rank
 // that listed it), of the batch's entries only, with the caller's policy.
 engine::setup_result prepare_batch(job& j, const std::string& rel,
@@ -303,6 +311,7 @@ void run_one(job& j, rank_state& st, const std::string& rel,
             : engine::prepare(join_path(j.src, rel), join_path(j.dst, rel), j.unit_options));
   if (std::error_code err = unit_moved(j, rel, setup.front()))
     throw std::system_error(err, "directory moved");
+  unit_rules(j, rel, batch != nullptr, setup.front());
   engine::pair_run c(setup, j.unit_options, j.observer.get(), j.stop, &st);
   // The rank that listed the unit found its directory, and for a batch copied it too.
   add_report(j.report, run_counted(c, st, keep ? 2 : 1, batch ? 1 : 0), j.options.max_errors_kept);
@@ -447,8 +456,8 @@ copy_report distributed_copy(const std::string& src, const std::string& dst,
                                    : options.dereference;
   if (observer) j.observer = std::make_unique<unit_observer>(observer);
   const std::size_t longest = std::max(src.size(), dst.size()) + 256;
-  rank_state st(may_hand_off(options) && world_size() > 1, world_size() > 1 && !options.dry_run,
-                !options.dry_run, longest < PATH_MAX ? PATH_MAX - longest : 0);
+  rank_state st(world_size() > 1, world_size() > 1 && !options.dry_run, !options.dry_run,
+                longest < PATH_MAX ? PATH_MAX - longest : 0);
   // A stop asked here (a signal) stops this rank's units and, through the walk's messages, every
   // other rank's.
   std::stop_callback forward_stop(stop, [&st] { st.job_stop.request_stop(); });

@@ -12,7 +12,6 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <regex>
 #include <string>
@@ -21,6 +20,7 @@
 
 #include "copiers.hpp"
 #include "fault_support.hpp"
+#include "mpi_run.hpp"
 #include "process.hpp"
 #include "scratch.hpp"
 #include "tree_assert.hpp"
@@ -32,50 +32,6 @@ namespace {
 using faults::as_uid;
 using faults::hung;
 using faults::parse_error_lines;
-
-// mpiexec with n ranks of treecopy-mpi and args, under `timeout` (a hang fails, not blocks).
-process_result run_mpi(int n, const std::vector<std::string>& args, int seconds = 300,
-                       const process_options& options = {}) {
-  std::vector<std::string> argv = {"timeout",
-                                   "-k",
-                                   "10",
-                                   std::to_string(seconds),
-                                   TREECOPY_MPIEXEC,
-                                   "--oversubscribe",
-                                   "-np",
-                                   std::to_string(n)};
-  if (::geteuid() == 0 && !options.run_as) argv.emplace_back("--allow-run-as-root");
-  argv.emplace_back(TREECOPY_MPI);
-  argv.insert(argv.end(), args.begin(), args.end());
-  return run_process(argv, options);
-}
-
-// How many units the job handed from one rank to another (TREECOPY_MPI_STATS on stderr).
-long units_handed_off(const process_result& r) {
-  std::smatch m;
-  static const std::regex re("units handed off ([0-9]+)");
-  return std::regex_search(r.err, m, re) ? std::stol(m[1]) : -1;
-}
-
-// How many ranks copied batches of a shared (huge) directory's files (TREECOPY_MPI_STATS).
-long ranks_that_copied_batches(const process_result& r) {
-  std::smatch m;
-  static const std::regex re("ranks that copied batches ([0-9]+)");
-  return std::regex_search(r.err, m, re) ? std::stol(m[1]) : -1;
-}
-
-void write_file(const std::string& path, const std::string& data) {
-  std::ofstream(path, std::ios::binary) << data;
-}
-
-compare_options against(const char* left) {
-  compare_options o;
-  o.left_label = left;
-  o.right_label = "treecopy-mpi";
-  // Trees made here have atimes in the past: reading them (cp, the copy) moves them.
-  o.atime = false;
-  return o;
-}
 
 class mpi_ranks : public testing::TestWithParam<int> {};
 
@@ -490,16 +446,6 @@ TEST_P(mpi_ranks, large_sparse_file_in_chunks) {
               std::string::npos)
         << r.err;
   }
-}
-
-// The counts of a --json summary, without what depends on the run (paths, times, speed).
-std::string json_counts(const std::string& json) {
-  const auto entries = json.find("\"entries\"");
-  const auto speed = json.find(",\"bytes_per_second\"");
-  const auto skipped = json.find("\"skipped\"");
-  if (entries == std::string::npos || speed == std::string::npos || skipped == std::string::npos)
-    return "no summary: " + json;
-  return json.substr(entries, speed - entries) + json.substr(skipped);
 }
 
 // Filters, --update --delete after the source changed, and --dry-run do what treecopy does, and

@@ -525,20 +525,25 @@ TEST_P(mpi_ranks, one_file_system_hands_off) {
     ASSERT_EQ(::mkdir((at + "/sub").c_str(), 0755), 0);
   }
   const process_result t = run_treecopy({"-x", "-j", "1", "--json", src, dir / "tc"});
-  const process_result r = [&] {
-    ::setenv("TREECOPY_MPI_STATS", "1", 1);
-    process_result out = run_mpi(2, {"-x", "-j", "1", "--json", src, dir / "dst"});
-    ::unsetenv("TREECOPY_MPI_STATS");
-    return out;
-  }();
-  mounts.clear();
   EXPECT_TRUE(exited_with(t, 0));
-  EXPECT_TRUE(exited_with(r, 0));
-  EXPECT_GT(units_handed_off(r), 0) << r.err;
-  EXPECT_EQ(json_counts(t.out), json_counts(r.out));
   EXPECT_EQ(::access((dir / "tc/d3/s2/other").c_str(), F_OK), -1);
   EXPECT_EQ(::access((dir / "tc/m3/other").c_str(), F_OK), -1);
-  EXPECT_TRUE(same_trees(dir / "tc", dir / "dst", against("treecopy")));
+  // Whether rank 1 asks before rank 0 has walked everything depends on the machine's load: every
+  // run must copy as treecopy does, and one of up to three must have handed units off.
+  long handed = 0;
+  for (int run = 0; run < 3 && handed <= 0; ++run) {
+    SCOPED_TRACE("run " + std::to_string(run));
+    const std::string dst = dir / ("dst" + std::to_string(run));
+    ::setenv("TREECOPY_MPI_STATS", "1", 1);
+    const process_result r = run_mpi(2, {"-x", "-j", "1", "--json", src, dst});
+    ::unsetenv("TREECOPY_MPI_STATS");
+    EXPECT_TRUE(exited_with(r, 0));
+    EXPECT_EQ(json_counts(t.out), json_counts(r.out));
+    EXPECT_TRUE(same_trees(dir / "tc", dst, against("treecopy")));
+    handed = units_handed_off(r);
+  }
+  mounts.clear();
+  EXPECT_GT(handed, 0) << "no unit was handed off in three runs";
 }
 
 // A directory on the way to a unit swapped for a symlink that leads out of SRC, between the

@@ -29,8 +29,18 @@ namespace detail {
 /// close(2) as a plain system call. glibc's close() (like its openat() and copy_file_range()) is a
 /// cancellation point that switches the thread's cancellation state before and after the call:
 /// two calls into libc for each of the few system calls a small file costs, for a feature the copy
-/// never uses (no thread of it is ever cancelled). Same call, same errno.
-inline int close_fd(int fd) noexcept { return static_cast<int>(::syscall(SYS_close, fd)); }
+/// never uses (no thread of it is ever cancelled). Same call, same errno. Under ThreadSanitizer,
+/// which must see a descriptor it saw made (a pipe) closed before its number is reused, glibc's.
+inline int close_fd(int fd) noexcept {
+#if defined(__SANITIZE_THREAD__)
+  return ::close(fd);
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  return ::close(fd);
+#endif
+#endif
+  return static_cast<int>(::syscall(SYS_close, fd));
+}
 }  // namespace detail
 
 /// An owned file descriptor, closed on destruction (close errors of read-only descriptors do not

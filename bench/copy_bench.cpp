@@ -1,6 +1,6 @@
 // copy_bench: Google Benchmark of treecopy::copy_tree() on corpora at 1, 2, 4, 8 and 16 workers,
-// reporting files/s and bytes/s. Only the copy is timed; the destination is removed with the
-// timer paused.
+// reporting files/s and bytes/s, and of the process CPU per file at one worker (per_file/). Only
+// the copy is timed; the destination is removed with the timer paused.
 //
 // Corpora: every --corpus=DIR argument, else the directories listed in $TREECOPY_BENCH_CORPUS
 // (separated by ':'), else two small ones generated with scripts/make-corpus.py under
@@ -11,6 +11,7 @@
 //
 //   copy_bench                                   # ~20 s on generated corpora
 //   copy_bench --corpus=/mnt/c/small --benchmark_filter='/jobs:(1|16)$'
+//   copy_bench --benchmark_filter='^per_file/small'   # CPU per file at one worker
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -78,6 +79,44 @@ void bm_copy_tree(benchmark::State& state, const corpus& c) {
   state.counters["files/s"] = benchmark::Counter(files, benchmark::Counter::kIsRate);
   state.counters["bytes/s"] =
       benchmark::Counter(bytes, benchmark::Counter::kIsRate, benchmark::Counter::kIs1024);
+}
+
+// The CPU one worker spends per file, everything kept or only modes (cpz's preservation): the
+// engine's own cost per small file in memory, beside the system calls it makes. Process CPU time,
+// not wall time, so that other work on the machine does not count.
+void bm_per_file(benchmark::State& state, const corpus& c, bool modes_only) {
+  treecopy::copy_options options;
+  options.jobs = 1;
+  if (modes_only) {
+    options.preserve_ownership = false;
+    options.preserve_xattrs = false;
+    options.preserve_timestamps = false;
+    options.preserve_links = false;
+  }
+  const fs::path dst = g_dst_root / ("dst-" + c.name + (modes_only ? "-mode" : "-all"));
+  remove_tree(dst, state);
+  double files = 0;
+  for (auto _ : state) {
+    treecopy::copy_report report;
+    try {
+      report = treecopy::copy_tree(c.dir, dst, options);
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
+      break;
+    }
+    state.PauseTiming();
+    if (!report.ok()) {
+      state.SkipWithError("entries failed");
+      break;
+    }
+    files += static_cast<double>(report.copied[treecopy::entry_kind::file]);
+    remove_tree(dst, state);
+    state.ResumeTiming();
+  }
+  remove_tree(dst, state);
+  // Seconds of process CPU per file copied (a rate of the CPU time, inverted).
+  state.counters["cpu/file"] =
+      benchmark::Counter(files, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // Generates one corpus with the project's seeded generator; false (with a message) on failure.
@@ -174,6 +213,13 @@ int main(int argc, char** argv) {
         ->UseRealTime()
         ->MeasureProcessCPUTime()
         ->Unit(benchmark::kMillisecond);
+    for (const bool modes_only : {false, true}) {
+      benchmark::RegisterBenchmark(
+          ("per_file/" + c.name + (modes_only ? "/preserve:mode" : "/preserve:all")).c_str(),
+          bm_per_file, c, modes_only)
+          ->MeasureProcessCPUTime()
+          ->Unit(benchmark::kMillisecond);
+    }
   }
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

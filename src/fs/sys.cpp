@@ -25,11 +25,6 @@
 
 namespace treecopy::fs {
 
-void unique_fd::reset(int fd) noexcept {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 std::error_code unique_fd::close() noexcept {
   if (fd_ < 0) return {};
   // EINTR after close on Linux means the descriptor is gone anyway; the data is not lost.
@@ -42,7 +37,9 @@ opened open(int dirfd, const char* name, int flags, mode_t mode) noexcept {
   // then the entry fails. Never more: a copy that waited for descriptors it holds itself would
   // wait forever.
   for (int emfile_tries = 0;;) {
-    int fd = ::openat(dirfd, name, flags | O_CLOEXEC, mode);
+    // Without glibc's cancellation wrapper (detail::close_fd()); O_LARGEFILE as glibc adds it.
+    int fd =
+        static_cast<int>(::syscall(SYS_openat, dirfd, name, flags | O_CLOEXEC | O_LARGEFILE, mode));
     if (fd >= 0) return {unique_fd{fd}, {}};
     if (errno == EINTR) continue;
     if ((errno == EMFILE || errno == ENFILE) && ++emfile_tries < 8) {
@@ -434,7 +431,8 @@ copy_result copy_extent(int src, int dst, std::uint64_t off, std::uint64_t end,
     if (cancelled(ctl)) return {ECANCELED, false, false, r.bytes};
     loff_t in = static_cast<loff_t>(off), out = static_cast<loff_t>(off);
     std::size_t want = static_cast<std::size_t>(std::min(end - off, kernel_copy_step));
-    ssize_t n = ::copy_file_range(src, &in, dst, &out, want, 0);
+    // Without glibc's cancellation wrapper (detail::close_fd()).
+    ssize_t n = ::syscall(SYS_copy_file_range, src, &in, dst, &out, want, 0u);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (cfr_unusable(errno)) {  // finish this extent without it

@@ -54,21 +54,6 @@ entry_decision make_room(const policy& p, const entry_facts& dst) {
 
 }  // namespace
 
-entry_facts entry_facts::of(const struct stat& st) noexcept {
-  entry_facts e;
-  e.mode = st.st_mode;
-  e.uid = st.st_uid;
-  e.gid = st.st_gid;
-  e.size = st.st_size;
-  e.nlink = st.st_nlink;
-  e.dev = st.st_dev;
-  e.ino = st.st_ino;
-  e.rdev = st.st_rdev;
-  e.mtime = st.st_mtim;
-  e.ctime = st.st_ctim;
-  return e;
-}
-
 policy normalize(const copy_options& o, const process_ids& who) {
   policy p;
   p.checksum = o.checksum;

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -47,6 +48,28 @@ void remove_tree(const fs::path& p, benchmark::State& state) {
   if (ec) state.SkipWithError(("cannot remove " + p.string() + ": " + ec.message()).c_str());
 }
 
+// One timed copy of c to dst, the timing paused after it; nothing when the copy failed (the
+// benchmark is told why and skipped).
+std::optional<treecopy::copy_report> timed_copy(benchmark::State& state, const corpus& c,
+                                                const fs::path& dst,
+                                                const treecopy::copy_options& options) {
+  treecopy::copy_report report;
+  try {
+    report = treecopy::copy_tree(c.dir, dst, options);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return std::nullopt;
+  }
+  state.PauseTiming();
+  if (!report.ok()) {
+    std::string why = std::to_string(report.error_count) + " entries failed";
+    if (!report.errors.empty()) why += ", first: " + report.errors.front().message();
+    state.SkipWithError(why.c_str());
+    return std::nullopt;
+  }
+  return report;
+}
+
 void bm_copy_tree(benchmark::State& state, const corpus& c) {
   treecopy::copy_options options;
   options.jobs = static_cast<unsigned>(state.range(0));
@@ -56,22 +79,10 @@ void bm_copy_tree(benchmark::State& state, const corpus& c) {
   double files = 0;
   double bytes = 0;
   for (auto _ : state) {
-    treecopy::copy_report report;
-    try {
-      report = treecopy::copy_tree(c.dir, dst, options);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-    state.PauseTiming();
-    if (!report.ok()) {
-      std::string why = std::to_string(report.error_count) + " entries failed";
-      if (!report.errors.empty()) why += ", first: " + report.errors.front().message();
-      state.SkipWithError(why.c_str());
-      break;
-    }
-    files += static_cast<double>(report.copied.total());
-    bytes += static_cast<double>(report.bytes_copied);
+    std::optional<treecopy::copy_report> report = timed_copy(state, c, dst, options);
+    if (!report) break;
+    files += static_cast<double>(report->copied.total());
+    bytes += static_cast<double>(report->bytes_copied);
     remove_tree(dst, state);
     state.ResumeTiming();
   }
@@ -97,19 +108,9 @@ void bm_per_file(benchmark::State& state, const corpus& c, bool modes_only) {
   remove_tree(dst, state);
   double files = 0;
   for (auto _ : state) {
-    treecopy::copy_report report;
-    try {
-      report = treecopy::copy_tree(c.dir, dst, options);
-    } catch (const std::exception& e) {
-      state.SkipWithError(e.what());
-      break;
-    }
-    state.PauseTiming();
-    if (!report.ok()) {
-      state.SkipWithError("entries failed");
-      break;
-    }
-    files += static_cast<double>(report.copied[treecopy::entry_kind::file]);
+    std::optional<treecopy::copy_report> report = timed_copy(state, c, dst, options);
+    if (!report) break;
+    files += static_cast<double>(report->copied[treecopy::entry_kind::file]);
     remove_tree(dst, state);
     state.ResumeTiming();
   }

@@ -99,7 +99,9 @@ const std::error_category& error_category() noexcept {
 }
 
 std::string entry_error::message() const {
-  return std::string(to_string(op)) + " " + quote(path) + ": " + code.message();
+  const std::string where =
+      path.empty() ? "an entry (its path is lost: out of memory)" : quote(path);
+  return std::string(to_string(op)) + " " + where + ": " + code.message();
 }
 
 const char* to_string(entry_kind kind) noexcept {

@@ -32,7 +32,8 @@ class copy_observer {
   /// worth setting up only when a copy takes a while (a thread of the caller's own, say).
   virtual void on_workers_started() {}
 
-  /// One entry failed. The copy goes on unless copy_options::fail_fast is set.
+  /// One entry failed. The copy goes on unless copy_options::fail_fast is set. error.path is
+  /// empty when there was no memory to build it.
   virtual void on_error(const entry_error& /*error*/) {}
 
   /// Whether on_entry() is wanted. Asked once at the start; when false (the default) the engine

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include "format.hpp"
@@ -171,11 +172,44 @@ bool cli_observer::on_progress(const treecopy::progress_snapshot& s) {
 
 void cli_observer::on_error(const treecopy::entry_error& e) {
   std::lock_guard lock(mu_);
-  view_->error(e);
+  try {
+    view_->error(e);
+  } catch (const std::bad_alloc&) {
+    // The JSON event could not be built; the line below may still be told.
+  }
   if (!policy_.errors_to_stderr) return;
-  flush_entries();
-  view_->hide();
-  write_all(STDERR_FILENO, "treecopy: cannot " + e.message() + "\n");
+  try {
+    flush_entries();
+    view_->hide();
+    write_all(STDERR_FILENO, "treecopy: cannot " + e.message() + "\n");
+  } catch (const std::bad_alloc&) {
+    write_error_without_memory(e);
+  }
+}
+
+// Out of memory: the line is made in a buffer of its own, so that no failed entry goes unsaid
+// (under -q it is all the user is told). The path is cut at the buffer's end, unquoted.
+void cli_observer::write_error_without_memory(const treecopy::entry_error& e) noexcept {
+  const bool plain =
+      e.code.category() == std::generic_category() || e.code.category() == std::system_category();
+  const char* reason = plain ? ::strerrordesc_np(e.code.value()) : nullptr;
+  char code[32];
+  if (!reason) {
+    std::snprintf(code, sizeof code, "error %d", e.code.value());
+    reason = code;
+  }
+  char line[1024];
+  const int n =
+      e.path.empty()
+          ? std::snprintf(line, sizeof line,
+                          "treecopy: cannot %s an entry (its path is lost: out of memory): %s\n",
+                          treecopy::to_string(e.op), reason)
+          : std::snprintf(line, sizeof line, "treecopy: cannot %s %s: %s\n",
+                          treecopy::to_string(e.op), e.path.c_str(), reason);
+  if (n <= 0) return;
+  std::size_t len = std::min(static_cast<std::size_t>(n), sizeof line - 1);
+  line[len - 1] = '\n';
+  (void)!::write(STDERR_FILENO, line, len);
 }
 
 void cli_observer::on_entry(treecopy::entry_kind kind, std::string_view path) {

@@ -142,6 +142,7 @@ class cli_observer final : public treecopy::copy_observer {
 
  private:
   void queue_entry_line(std::string_view prefix, std::string_view path);
+  void write_error_without_memory(const treecopy::entry_error& e) noexcept;
   void flush_entries();
 
   static constexpr std::size_t flush_threshold = std::size_t{64}

@@ -53,8 +53,9 @@ void signal_stopper::start_watching() {
   watching_ = true;
   try {
     watcher_ = std::thread([this] { watch(); });
-  } catch (const std::system_error&) {
-    // No thread to turn a signal into a clean stop (too many threads already): the first
+  } catch (const std::exception&) {
+    // No thread to turn a signal into a clean stop (too many threads already, or no memory for
+    // its state): the first
     // signal then ends the process at once, as a second one does, rather than be ignored. One
     // that came already is acted on here, where stopping is safe.
     no_watcher = 1;

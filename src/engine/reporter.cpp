@@ -59,9 +59,13 @@ void reporter::report(dir_node* node, std::string_view name, bool dst_side, oper
     return;  // an entry cut short by a stop is not a failure
   count_.errors.fetch_add(1, std::memory_order_relaxed);
   count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+  // An empty path allocates nothing: without memory for the path the error is still told.
+  entry_error e{std::string(), op, code, dst_side ? entry_side::destination : entry_side::source};
   try {
-    entry_error e{display_path(node, name, dst_side), op, code,
-                  dst_side ? entry_side::destination : entry_side::source};
+    e.path = display_path(node, name, dst_side);
+  } catch (...) {
+  }
+  try {
     std::lock_guard lock(report_mu_);
     if (observer_) observer_->on_error(e);
     if (errors_.size() < opt_.max_errors_kept) errors_.push_back(std::move(e));

@@ -76,7 +76,9 @@ std::size_t threads_added(const std::string& src, const std::string& dst, bool y
   // The observer hears of the workers once, on the calling thread, exactly when they start (the
   // command starts its signal watcher then).
   EXPECT_EQ(watch.started.load(), added > 0 ? 1u : 0u);
-  if (added > 0) EXPECT_TRUE(watch.started_by_caller.load());
+  if (added > 0) {
+    EXPECT_TRUE(watch.started_by_caller.load());
+  }
   return added;
 }
 

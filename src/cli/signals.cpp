@@ -5,27 +5,33 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <system_error>
 
 namespace treecopy_cli {
 namespace {
 
-// Process-wide by nature: a signal handler has nowhere else to find its state.
-volatile sig_atomic_t first_signal = 0;
-volatile sig_atomic_t live_line_on_stderr = 0;
-int signal_pipe_write = -1;
-volatile sig_atomic_t no_watcher = 0;
+// Process-wide by nature: a signal handler has nowhere else to find its state. Atomics, not
+// volatile sig_atomic_t: the handler runs on whichever thread the kernel picks (a worker as often
+// as the main thread), and two signals may be handled on two threads at once. Lock-free atomics
+// are safe in a signal handler.
+std::atomic<int> first_signal{0};
+std::atomic<bool> live_line_on_stderr{false};
+std::atomic<int> signal_pipe_write{-1};
+std::atomic<bool> no_watcher{false};
+static_assert(std::atomic<int>::is_always_lock_free && std::atomic<bool>::is_always_lock_free);
 
 void on_stop_signal(int sig) {
-  if (first_signal != 0 || no_watcher) {
+  int none = 0;
+  // Exactly one signal is the first, also when two arrive on two threads at once.
+  if (no_watcher.load() || !first_signal.compare_exchange_strong(none, sig)) {
     // The user insists: leave at once. A file being written may stay behind, partly written.
-    if (live_line_on_stderr) (void)!::write(STDERR_FILENO, "\n", 1);
+    if (live_line_on_stderr.load()) (void)!::write(STDERR_FILENO, "\n", 1);
     ::_exit(128 + sig);
   }
-  first_signal = sig;
   int saved = errno;
   unsigned char byte = static_cast<unsigned char>(sig);
-  (void)!::write(signal_pipe_write, &byte, 1);
+  (void)!::write(signal_pipe_write.load(), &byte, 1);
   errno = saved;
 }
 
@@ -58,10 +64,10 @@ void signal_stopper::start_watching() {
     // its state): the first
     // signal then ends the process at once, as a second one does, rather than be ignored. One
     // that came already is acted on here, where stopping is safe.
-    no_watcher = 1;
-    if (first_signal != 0) {
+    no_watcher.store(true);
+    if (const int sig = first_signal.load(); sig != 0) {
       stop_.request_stop();
-      on_signal_(first_signal);
+      on_signal_(sig);
     }
   }
 }
@@ -83,13 +89,14 @@ signal_stopper::~signal_stopper() {
   ::close(pipe_[1]);
 }
 
-int signal_stopper::received() noexcept { return first_signal; }
+int signal_stopper::received() noexcept { return first_signal.load(); }
 
 void signal_stopper::note_remote(int sig) noexcept {
-  if (first_signal == 0) first_signal = sig;
+  int none = 0;
+  first_signal.compare_exchange_strong(none, sig);
 }
 
-void signal_stopper::set_live_line(bool on) noexcept { live_line_on_stderr = on; }
+void signal_stopper::set_live_line(bool on) noexcept { live_line_on_stderr.store(on); }
 
 void signal_stopper::watch() {
   for (;;) {

@@ -257,6 +257,8 @@ bool entry_copier::copy_bytes(dir_node* node, const char* name, int sfd, int dfd
   if (st.st_size >= (1 << 20)) (void)fs::advise(sfd, POSIX_FADV_SEQUENTIAL);
   fs::copy_control ctl = data_control(node, st);
   ctl.dst_position_ours = true;  // a fresh descriptor, written by this thread alone
+  ctl.src_position_ours = true;  // a fresh descriptor, read by this thread alone (clone and
+                                 // mostly_cached() move no position)
   fs::copy_result r = fs::copy_range(sfd, dfd, 0, len, sparse, ctl);
   if (r.error) {
     rep_.report(node, name, !r.read_side, r.read_side ? operation::read : operation::write,

@@ -64,6 +64,7 @@ std::optional<entry_error> copy_file(const std::filesystem::path& src,
     fs::copy_control ctl;
     ctl.use_cfr = options.reflink != reflink_mode::never;
     ctl.dst_position_ours = true;  // opened here, written from offset 0 by this thread alone
+    ctl.src_position_ours = true;  // opened here, read by this thread alone
     const std::uint64_t len = regular ? static_cast<std::uint64_t>(st.st_size) : UINT64_MAX;
     fs::copy_result r = fs::copy_range(s.fd.get(), d.fd.get(), 0, len, false, ctl);
     if (r.error)

@@ -424,15 +424,18 @@ copy_result sendfile_copy(int src, int dst, std::uint64_t off, std::uint64_t end
 // Copies one data extent [off, end): copy_file_range in large steps. Where it is refused (two file
 // systems): sendfile when dst's file position is ours, else splice through a pipe for large
 // extents; read/write for what neither can do.
+// by_position: both file positions are off, and only this call moves them (copy_range()).
 copy_result copy_extent(int src, int dst, std::uint64_t off, std::uint64_t end,
-                        const copy_control& ctl) noexcept {
+                        const copy_control& ctl, bool by_position = false) noexcept {
   copy_result r;
   while (ctl.use_cfr && off < end) {
     if (cancelled(ctl)) return {ECANCELED, false, false, r.bytes};
     loff_t in = static_cast<loff_t>(off), out = static_cast<loff_t>(off);
     std::size_t want = static_cast<std::size_t>(std::min(end - off, kernel_copy_step));
-    // Without glibc's cancellation wrapper (detail::close_fd()).
-    ssize_t n = ::syscall(SYS_copy_file_range, src, &in, dst, &out, want, 0u);
+    // Without glibc's cancellation wrapper (detail::close_fd()). The positions advance by what was
+    // copied, as off does; the fallbacks below take explicit offsets (sendfile seeks dst to off).
+    ssize_t n = ::syscall(SYS_copy_file_range, src, by_position ? nullptr : &in, dst,
+                          by_position ? nullptr : &out, want, 0u);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (cfr_unusable(errno)) {  // finish this extent without it
@@ -474,7 +477,9 @@ copy_result copy_range(int src, int dst, std::uint64_t offset, std::uint64_t len
     // Unknown size: read until EOF whatever copy_file_range thinks of the size.
     return rw_copy(src, dst, offset, end, ctl);
   }
-  if (!sparse) return copy_extent(src, dst, offset, end, ctl);
+  if (!sparse)
+    return copy_extent(src, dst, offset, end, ctl,
+                       offset == 0 && ctl.src_position_ours && ctl.dst_position_ours);
   copy_result total;
   std::uint64_t pos = offset;
   while (pos < end) {

@@ -150,6 +150,10 @@ struct copy_control {
   /// No other thread writes through dst and its file position is 0 (a descriptor opened for this
   /// copy, copied from offset 0): sendfile may replace copy_file_range where that is refused.
   bool dst_position_ours = false;
+  /// No other thread reads through src and its file position is 0. With dst_position_ours, a copy
+  /// from offset 0 without holes lets copy_file_range move both positions itself: the kernel then
+  /// reads and writes no offsets in user memory (four copies between user and kernel per call).
+  bool src_position_ours = false;
 };
 
 copy_result copy_range(int src, int dst, std::uint64_t offset, std::uint64_t length, bool sparse,

@@ -1,6 +1,7 @@
 // Unit tests of the data copy (src/fs copy_range()): within one file system (copy_file_range) and
 // across two (where copy_file_range says EXDEV and sendfile, splice through a pipe or read/write
-// take over), with and without a destination position of its own, whole files of the sizes at the
+// take over), with and without file positions of its own (a whole file is then copied by the
+// descriptors' positions, without offsets), whole files of the sizes at the
 // paths' thresholds, ranges at an offset, sparse files whose holes must stay holes, files shorter
 // than the length asked for, cancellation and progress counts. Every copy is read back and
 // compared byte for byte.
@@ -111,6 +112,8 @@ class copy_range_test : public testing::TestWithParam<std::tuple<place, bool>> {
     progress_ = 0;
     refused_ = false;
     treecopy::fs::copy_control ctl{&progress_, cancel, true, &refused_, position_ours_};
+    // Both positions are the copy's own: a whole file goes by the descriptors' positions.
+    ctl.src_position_ours = position_ours_;
     r = treecopy::fs::copy_range(in.get(), out.get(), offset, length, sparse, ctl);
     return dst;
   }

@@ -151,13 +151,41 @@ class link_table {
   std::array<shard, shard_count> shards_;
 };
 
-/// Counters that workers bump (relaxed) and the sampler reads.
+/// A counter that only grows, bumped for every file by every worker: each thread adds to one of a
+/// few cells of its own cache line (drawn once per thread), and a reader adds the cells up. One
+/// shared atomic would make its cache line travel between the cores at every file. Relaxed, as the
+/// plain atomics: a sum read during the copy may lag behind each cell's latest value.
+class spread_counter {
+ public:
+  void fetch_add(std::uint64_t n, std::memory_order order = std::memory_order_seq_cst) noexcept {
+    local().fetch_add(n, order);
+  }
+  std::uint64_t load(std::memory_order order = std::memory_order_seq_cst) const noexcept {
+    std::uint64_t sum = 0;
+    for (const cell& c : cells_) sum += c.value.load(order);
+    return sum;
+  }
+  /// This thread's cell, for callers that take an atomic to bump (fs::copy_control::progress).
+  std::atomic<std::uint64_t>& local() noexcept { return cells_[this_thread_cell()].value; }
+
+ private:
+  static constexpr std::size_t cell_count = 4;
+  struct alignas(64) cell {
+    std::atomic<std::uint64_t> value{0};
+  };
+  static std::size_t this_thread_cell() noexcept;
+  std::array<cell, cell_count> cells_{};
+};
+
+/// Counters that workers bump (relaxed) and the sampler reads. What grows at every file is spread
+/// over cells (spread_counter); what may go down (entries_found, dirs_unlisted) or moves per
+/// directory or per error stays one atomic.
 struct counters {
-  std::array<std::atomic<std::uint64_t>, entry_kind_count> copied{};
-  std::atomic<std::uint64_t> bytes_done{0};
-  std::atomic<std::uint64_t> bytes_found{0};
+  std::array<spread_counter, entry_kind_count> copied{};
+  spread_counter bytes_done;
+  spread_counter bytes_found;
   std::atomic<std::uint64_t> entries_found{0};
-  std::atomic<std::uint64_t> entries_done{0};
+  spread_counter entries_done;
   std::atomic<std::uint64_t> errors{0};
   std::atomic<std::uint64_t> skipped{0};
   std::atomic<std::uint64_t> removed{0};

@@ -243,7 +243,8 @@ fs::copy_control entry_copier::data_control(const dir_node* node, const struct s
   const bool root_fs = root_pair(node, st);
   const bool use_cfr = opt_.reflink != reflink_mode::never &&
                        !(root_fs && cfr_refused_.load(std::memory_order_relaxed));
-  return {&rep_.count().bytes_done, flags_.flag(), use_cfr, root_fs ? &cfr_refused_ : nullptr};
+  return {&rep_.count().bytes_done.local(), flags_.flag(), use_cfr,
+          root_fs ? &cfr_refused_ : nullptr};
 }
 
 // Copies the bytes, keeping holes. Reports its own failure; false means discard the file. changed:

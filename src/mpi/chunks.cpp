@@ -122,7 +122,7 @@ void copy_large_files(const std::string& src, const std::string& dst,
   // This rank's chunks. errors[i]: errno of the first failure on item i; read[i]: on its source.
   std::vector<int> errors(items.size(), 0), read(items.size(), 0);
   fs::copy_control ctl;
-  ctl.progress = &rep.count().bytes_done;
+  ctl.progress = &rep.count().bytes_done.local();
   ctl.cancel = pc.flags.flag();
   for (std::size_t i = 0; i < items.size(); ++i) {
     const file_item& it = items[i];

@@ -145,7 +145,7 @@ void rank_state::read_progress(std::uint64_t out[progress_fields]) {
   std::lock_guard lock(mu);
   for (int i = 0; i < progress_fields; ++i) out[i] = done_counts[i];
   if (!live) return;
-  const auto load = [](const std::atomic<std::uint64_t>& a) {
+  const auto load = [](const auto& a) -> std::uint64_t {
     return a.load(std::memory_order_relaxed);
   };
   // What the unit counted twice is taken off only once it has counted it: the sums never go

@@ -93,10 +93,7 @@ void reporter::report_refused(const entry_error& e) {
   if (opt_.fail_fast) stop_.request_stop();
 }
 
-void reporter::entry_done(dir_node* node, std::string_view name, entry_kind kind) {
-  count_.copied[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
-  if (kind != entry_kind::directory) count_.entries_done.fetch_add(1, std::memory_order_relaxed);
-  if (!want_entries_) return;
+void reporter::tell_entry(dir_node* node, std::string_view name, entry_kind kind) {
   try {
     std::string path = display_path(node, node->is_top ? std::string_view{} : name, true);
     std::lock_guard lock(report_mu_);

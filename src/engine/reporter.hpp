@@ -71,8 +71,16 @@ class reporter {
   /// is no failure and goes untold.
   void report(dir_node* node, std::string_view name, bool dst_side, operation op,
               std::error_code code);
-  /// An entry copied (or, in a dry run, that would be).
-  void entry_done(dir_node* node, std::string_view name, entry_kind kind);
+  /// An entry copied (or, in a dry run, that would be). Inline, and for a C string name: its
+  /// length is not computed unless the observer wants every entry.
+  void entry_done(dir_node* node, const char* name, entry_kind kind) {
+    count_done(kind);
+    if (want_entries_) tell_entry(node, name, kind);
+  }
+  void entry_done(dir_node* node, std::string_view name, entry_kind kind) {
+    count_done(kind);
+    if (want_entries_) tell_entry(node, name, kind);
+  }
   /// An entry left as it was (filters, --update): done, not copied.
   void skipped(std::uint64_t n = 1) noexcept {
     count_.skipped.fetch_add(n, std::memory_order_relaxed);
@@ -92,6 +100,11 @@ class reporter {
   copy_report finish();
 
  private:
+  void count_done(entry_kind kind) noexcept {
+    count_.copied[static_cast<std::size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
+    if (kind != entry_kind::directory) count_.entries_done.fetch_add(1, std::memory_order_relaxed);
+  }
+  void tell_entry(dir_node* node, std::string_view name, entry_kind kind);
   progress_snapshot snapshot() const;
   void sample_progress(const std::stop_token& done);
 

@@ -8,7 +8,14 @@
 // nothing else. Time it from outside (hyperfine, /usr/bin/time): the two runs differ only in the
 // table.
 //
-// Usage: fd_tables [-j N] [--private] SRC DST   (N threads, default 2; DST must not exist)
+// With --split, two threads share each directory, as treecopy's batches may: the thread that lists
+// it queues the odd-numbered files as a job of their own (on the same two descriptors) and copies
+// the even-numbered ones, so both create files in one destination directory at once. With
+// --split=reopen the queued half opens its own descriptors of the two directories (openat(fd,
+// ".")): what is left of the difference is the directories themselves, not their descriptors.
+//
+// Usage: fd_tables [-j N] [--private] [--split[=reopen]] SRC DST
+//        (N threads, default 2; DST must not exist)
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -21,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -28,10 +36,25 @@
 
 namespace {
 
+enum class split_mode { none, shared_fds, reopen };
+
+// A listed directory whose files two jobs copy: the descriptors close with the last of them.
+struct listed_dir {
+  int src = -1, dst = -1;
+  std::vector<std::string> files;
+  listed_dir() = default;
+  listed_dir(const listed_dir&) = delete;
+  listed_dir& operator=(const listed_dir&) = delete;
+  ~listed_dir() {
+    if (dst >= 0) close(dst);
+    if (src >= 0) close(src);
+  }
+};
+
 class table_copier {
  public:
-  table_copier(unsigned threads, bool private_tables)
-      : threads_(threads), private_(private_tables) {}
+  table_copier(unsigned threads, bool private_tables, split_mode split)
+      : threads_(threads), private_(private_tables), split_(split) {}
 
   int run(const char* src, const char* dst) {
     // The roots are open before any thread unshares: every private table inherits them.
@@ -40,7 +63,7 @@ class table_copier {
     if (mkdir(dst, 0755) != 0) return fail("mkdir", dst);
     dst_root_ = open(dst, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dst_root_ < 0) return fail("open", dst);
-    push(".");
+    push({".", {}});
     std::vector<std::thread> pool;
     for (unsigned i = 0; i < threads_; ++i) pool.emplace_back([this] { work(); });
     for (auto& t : pool) t.join();
@@ -50,10 +73,16 @@ class table_copier {
   }
 
  private:
-  void push(std::string rel) {
+  // A directory to list (dir empty), or the odd-numbered files of a listed one.
+  struct job {
+    std::string rel;
+    std::shared_ptr<listed_dir> dir;
+  };
+
+  void push(job j) {
     {
       std::lock_guard lock(mu_);
-      queue_.push_back(std::move(rel));
+      queue_.push_back(std::move(j));
       ++pending_;
     }
     cv_.notify_one();
@@ -62,15 +91,20 @@ class table_copier {
   void work() {
     if (private_ && unshare(CLONE_FILES) != 0) fail("unshare", "CLONE_FILES");
     for (;;) {
-      std::string rel;
+      job j;
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [this] { return !queue_.empty() || pending_ == 0; });
         if (queue_.empty()) return;
-        rel = std::move(queue_.back());
+        j = std::move(queue_.back());
         queue_.pop_back();
       }
-      copy_dir(rel);
+      if (j.dir) {
+        copy_half(*j.dir, 1);
+      } else {
+        copy_dir(j.rel);
+      }
+      j.dir.reset();
       std::lock_guard lock(mu_);
       if (--pending_ == 0) cv_.notify_all();
     }
@@ -87,17 +121,50 @@ class table_copier {
     DIR* dir = d < 0 ? nullptr : fdopendir(dup(s));
     if (!dir) {
       fail("opendir", rel.c_str());
-    } else {
+      if (d >= 0) close(d);
+      close(s);
+      return;
+    }
+    if (split_ == split_mode::none) {
       while (const dirent* e = readdir(dir)) {
         const char* name = e->d_name;
         if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
-        if (e->d_type == DT_DIR) push(rel == "." ? std::string(name) : rel + '/' + name);
+        if (e->d_type == DT_DIR) push({rel == "." ? std::string(name) : rel + '/' + name, {}});
         if (e->d_type == DT_REG) copy_file(s, d, name);
       }
       closedir(dir);
+      close(d);
+      close(s);
+      return;
     }
-    if (d >= 0) close(d);
-    close(s);
+    auto listed = std::make_shared<listed_dir>();
+    listed->src = s;
+    listed->dst = d;
+    while (const dirent* e = readdir(dir)) {
+      const char* name = e->d_name;
+      if (name[0] == '.' && (name[1] == 0 || (name[1] == '.' && name[2] == 0))) continue;
+      if (e->d_type == DT_DIR) push({rel == "." ? std::string(name) : rel + '/' + name, {}});
+      if (e->d_type == DT_REG) listed->files.emplace_back(name);
+    }
+    closedir(dir);
+    push({{}, listed});
+    copy_half(*listed, 0);
+  }
+
+  // Copies the files of dir whose index has the parity half.
+  void copy_half(const listed_dir& dir, std::size_t half) {
+    int s = dir.src, d = dir.dst;
+    if (split_ == split_mode::reopen && half == 1) {
+      s = openat(dir.src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      d = openat(dir.dst, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (s < 0 || d < 0) fail("reopen", ".");
+    }
+    if (s >= 0 && d >= 0) {
+      for (std::size_t i = half; i < dir.files.size(); i += 2)
+        copy_file(s, d, dir.files[i].c_str());
+    }
+    if (s >= 0 && s != dir.src) close(s);
+    if (d >= 0 && d != dir.dst) close(d);
   }
 
   void copy_file(int src_dir, int dst_dir, const char* name) {
@@ -135,10 +202,11 @@ class table_copier {
 
   unsigned threads_;
   bool private_;
+  split_mode split_;
   int src_root_ = -1, dst_root_ = -1;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::vector<std::string> queue_;
+  std::vector<job> queue_;
   long pending_ = 0;
   std::atomic<int> errors_{0};
 };
@@ -148,19 +216,25 @@ class table_copier {
 int main(int argc, char** argv) {
   unsigned threads = 2;
   bool private_tables = false;
+  split_mode split = split_mode::none;
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; ++i) {
     if (std::strcmp(argv[i], "--private") == 0) {
       private_tables = true;
+    } else if (std::strcmp(argv[i], "--split") == 0) {
+      split = split_mode::shared_fds;
+    } else if (std::strcmp(argv[i], "--split=reopen") == 0) {
+      split = split_mode::reopen;
     } else if (std::strcmp(argv[i], "-j") == 0 && i + 1 < argc) {
       threads = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
     } else {
       break;
     }
   }
-  if (argc - i != 2 || threads == 0) {
-    std::fprintf(stderr, "usage: fd_tables [-j N] [--private] SRC DST\n");
+  // A private table has no descriptor another thread opened: the halves cannot share them.
+  if (argc - i != 2 || threads == 0 || (private_tables && split != split_mode::none)) {
+    std::fprintf(stderr, "usage: fd_tables [-j N] [--private] [--split[=reopen]] SRC DST\n");
     return 2;
   }
-  return table_copier(threads, private_tables).run(argv[i], argv[i + 1]);
+  return table_copier(threads, private_tables, split).run(argv[i], argv[i + 1]);
 }

@@ -13,6 +13,9 @@
 # report or failed test. Sanitizer exit codes are moved away from treecopy's own (0/1/2): a
 # report ends a process with 86 (ASan), 87 (UBSan) or 66 (TSan), so a test that expects exit
 # code 1 cannot mistake a sanitizer abort for an entry error.
+# The tests run SANITIZE_JOBS at a time (default 2), as in the normal build; their timeouts are
+# tripled (TREECOPY_TEST_TIMEOUT_SCALE=3): under TSan the longest, resume_test's 24 killed and
+# resumed copies, takes over 5 minutes.
 # Extra ctest arguments: SANITIZE_CTEST_ARGS="-R fault" scripts/sanitize.sh asan
 # The consumer projects (a fresh CMake build each) and the Python module are left out.
 #
@@ -42,7 +45,7 @@ tsan_tbb() {
     echo "$prefix"; return 0
   fi
   local tree
-  echo "== tsan: building Debian's onetbb $version source with -fsanitize=thread" >&2
+  echo "== tsan: building Debian's onetbb $version source with -fsanitize=thread ($(date -u +%T) UTC)" >&2
   tree=$("$root/scripts/onetbb-source.sh" "$dir") || return 1
   rm -rf "$dir/build" "$prefix"
   CC=clang CXX=clang++ cmake -S "$tree" -B "$dir/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -57,20 +60,20 @@ run_one() {
   local name=$1 flags=$2 prefix_path=${3:-}
   local build=$root/build-$name
   local logs=$build/sanitizer-logs
-  echo "== $name: building in $build"
+  echo "== $name: building in $build ($(date -u +%T) UTC)"
   # treecopy-mpi is left to the normal build: Open MPI's own libraries, not built with the
   # sanitizers, report their leaks and races at every rank's exit.
-  if [[ ! -f $build/CMakeCache.txt ]]; then
-    CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-      -DTREECOPY_BUILD_BENCH=OFF -DTREECOPY_BUILD_PYTHON=OFF -DTREECOPY_INSTALL=OFF \
-      -DTREECOPY_BUILD_MPI=OFF \
-      -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer" \
-      -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" \
-      ${prefix_path:+-DCMAKE_PREFIX_PATH="$prefix_path"} >/dev/null || return 1
-  fi
+  # Configured every time (a second of work when nothing changed), so that a build tree made by
+  # an older version of this script gets today's settings.
+  CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DTREECOPY_BUILD_BENCH=OFF -DTREECOPY_BUILD_PYTHON=OFF -DTREECOPY_INSTALL=OFF \
+    -DTREECOPY_BUILD_MPI=OFF -DTREECOPY_TEST_TIMEOUT_SCALE=3 \
+    -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer" \
+    -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" \
+    ${prefix_path:+-DCMAKE_PREFIX_PATH="$prefix_path"} >/dev/null || return 1
   make -C "$build" -j "$jobs" >"$build/build.log" 2>&1 || { tail -30 "$build/build.log"; return 1; }
   rm -rf "$logs" && mkdir -p "$logs"
-  echo "== $name: running ctest"
+  echo "== $name: running ctest ($(date -u +%T) UTC)"
   # Each runtime also reads the other sanitizers' common flags (log_path, exitcode): set only the
   # variables of the sanitizer in use.
   local env=()
@@ -82,7 +85,8 @@ run_one() {
   fi
   (
     cd "$build" &&
-    env "${env[@]}" ctest --output-on-failure -E '^(consumer_|python_)' ${SANITIZE_CTEST_ARGS:-} >"$build/ctest.log" 2>&1
+    env "${env[@]}" ctest --output-on-failure -j "$jobs" -E '^(consumer_|python_)' \
+      ${SANITIZE_CTEST_ARGS:-} >"$build/ctest.log" 2>&1
   )
   local ctest_status=$?
   grep -E "tests passed|tests failed|The following tests|Failed|Timeout|\*\*\*" "$build/ctest.log" | tail -40

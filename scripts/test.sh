@@ -55,10 +55,12 @@ fi
 
 # The command as Release builds and packages make it (TREECOPY_STATIC_CLI): the suite tests what
 # is shipped. Its static oneTBB is built once per build tree (build-test/onetbb-static/, ~30 s).
+echo "== normal: building in $build ($(date -u +%T) UTC)"
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTREECOPY_BUILD_TESTS=ON \
   -DTREECOPY_STATIC_CLI=ON >/dev/null
 cmake --build "$build" -j "$(nproc)"
 cd "$build"
+echo "== normal: running ctest ($(date -u +%T) UTC)"
 status=0
 ctest --output-on-failure -j "$(nproc)" "$@" || status=$?
 check_guarded || exit 1

@@ -4,9 +4,11 @@
 // whole directories, which it opens by path from SRC's and DST's roots. With --private every
 // thread first calls unshare(CLONE_FILES) and so allocates and looks up descriptors in a table of
 // its own; by default all threads share the process's table, as treecopy's workers do (they pass
-// directory descriptors between tasks). Symlinks and special files are left out; modes are kept,
-// nothing else. Time it from outside (hyperfine, /usr/bin/time): the two runs differ only in the
-// table.
+// directory descriptors between tasks). Symlinks and special files are left out; modes are kept
+// as O_CREAT's mode keeps them (the umask applies; no fchmod), nothing else. SRC and DST must be on
+// one file system: where copy_file_range refuses (EXDEV) every file fails with the reason, as
+// there is no fallback. Time it from outside (hyperfine, /usr/bin/time): the two runs differ only
+// in the table. Tests: tests/bench/bench_tools_test.py.
 //
 // With --split, two threads share each directory, as treecopy's batches may: the thread that lists
 // it queues the odd-numbered files as a job of their own (on the same two descriptors) and copies

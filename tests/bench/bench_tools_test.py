@@ -11,6 +11,7 @@ tree. Scratch trees live in one temporary directory under /dev/shm (else $TMPDIR
 loop images under /var/tmp), removed at the end. No test asserts how long anything takes.
 """
 
+import hashlib
 import json
 import os
 import shutil
@@ -81,7 +82,6 @@ def make_tree(parent, name):
 
 def snapshot(root, times=False):
     """{relative path: (type, mode, size, sha of content, mtime_ns if times)} of a tree."""
-    import hashlib
     out = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
@@ -116,6 +116,7 @@ class Scratch(unittest.TestCase):
         self.addCleanup(shutil.rmtree, self.tmp, True)
         self.src = make_tree(self.tmp, "src")
         self.expected = snapshot(self.src)
+        self.expected_times = snapshot(self.src, times=True)
         self.assertEqual(len(self.expected), len(FILES) + len(DIRS))
 
     def need(self, path, what):
@@ -124,10 +125,19 @@ class Scratch(unittest.TestCase):
 
     def assert_copied(self, dst, times=False):
         got = snapshot(dst, times)
-        want = snapshot(self.src, times)
+        want = self.expected_times if times else self.expected
         self.assertEqual(sorted(got), sorted(want))
         for rel in want:
             self.assertEqual(got[rel], want[rel], rel)
+
+    def assert_refuses_existing_destination(self, tool):
+        """TOOL SRC DST with DST already a tree: fails and leaves DST as it was. Returns the run."""
+        dst = make_tree(self.tmp, "dst")
+        before = snapshot(dst, times=True)
+        r = run([tool, self.src, dst])
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(snapshot(dst, times=True), before)
+        return r
 
 
 class FdTablesTest(Scratch):
@@ -155,12 +165,9 @@ class FdTablesTest(Scratch):
 
     def test_existing_destination_fails_and_is_left_alone(self):
         self.need(FD_TABLES, "bench/fd_tables")
-        dst = make_tree(self.tmp, "dst")
-        before = snapshot(dst, times=True)
-        r = run([FD_TABLES, self.src, dst])
+        r = self.assert_refuses_existing_destination(FD_TABLES)
         self.assertEqual(r.returncode, 1)
         self.assertIn("File exists", r.stderr)
-        self.assertEqual(snapshot(dst, times=True), before)
 
     def test_bad_arguments_exit_2(self):
         self.need(FD_TABLES, "bench/fd_tables")
@@ -187,11 +194,7 @@ class FloorCopyTest(Scratch):
 
     def test_existing_destination_fails(self):
         self.need(FLOOR_COPY, "bench/floor_copy")
-        dst = make_tree(self.tmp, "dst")
-        before = snapshot(dst, times=True)
-        r = run([FLOOR_COPY, self.src, dst])
-        self.assertNotEqual(r.returncode, 0)
-        self.assertEqual(snapshot(dst, times=True), before)
+        self.assert_refuses_existing_destination(FLOOR_COPY)
 
 
 class CopyBenchTest(Scratch):

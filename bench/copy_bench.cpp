@@ -4,7 +4,8 @@
 //
 // Corpora: every --corpus=DIR argument, else the directories listed in $TREECOPY_BENCH_CORPUS
 // (separated by ':'), else two small ones generated with scripts/make-corpus.py under
-// $TREECOPY_BENCH_TMP (default /dev/shm) and removed at exit. Destinations go to
+// $TREECOPY_BENCH_TMP (default /dev/shm, or $TMPDIR or /tmp where /dev/shm is not writable) and
+// removed at exit. Destinations go to
 // --dst-root=DIR, else $TREECOPY_BENCH_DST, else the same temporary directory; keep them on tmpfs
 // or a fresh file system (on an ext4 root without a journal, re-creating just-deleted trees
 // measures the inode allocator, not the copier).
@@ -142,6 +143,15 @@ std::vector<std::string> split(std::string_view s, char sep) {
   return out;
 }
 
+// Where generated corpora (and, by default, destinations) go: $TREECOPY_BENCH_TMP as given; else
+// /dev/shm, which is not writable for every user on every machine, else $TMPDIR, else /tmp.
+fs::path temporary_base() {
+  if (const char* env = std::getenv("TREECOPY_BENCH_TMP")) return env;
+  if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
+  const char* tmpdir = std::getenv("TMPDIR");
+  return tmpdir && *tmpdir ? tmpdir : "/tmp";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -166,9 +176,7 @@ int main(int argc, char** argv) {
   if (corpus_dirs.empty()) {
     if (const char* env = std::getenv("TREECOPY_BENCH_CORPUS")) corpus_dirs = split(env, ':');
   }
-  const char* tmp_env = std::getenv("TREECOPY_BENCH_TMP");
-  const fs::path tmp =
-      fs::path(tmp_env ? tmp_env : "/dev/shm") / ("treecopy-bench-" + std::to_string(getpid()));
+  const fs::path tmp = temporary_base() / ("treecopy-bench-" + std::to_string(getpid()));
   std::error_code ec;
   fs::create_directories(tmp, ec);
   if (ec) {

@@ -4,7 +4,9 @@
 Usage: scripts/bench-alternate.py [--rounds N] [--warmup N] [--dst DIR] SRC NAME=COMMAND...
 
 Every round runs each COMMAND once, in the order given, as `COMMAND SRC DST` after removing DST
-(default /dev/shm/bench-alternate-dst, so put SRC in /dev/shm too for an in-memory copy). Warm-up
+(default /dev/shm/bench-alternate-dst, so put SRC in /dev/shm too for an in-memory copy; a DST
+that is a symlink or not a directory is refused, as what its removal and the copies would do there
+is not the job being timed). Warm-up
 rounds are not counted. Prints, per command, the median wall time with its quartiles, the median
 CPU time (user + system of the command and its children, from getrusage) and the ratio of the
 median to the first command's. A command that exits non-zero is reported and its run left out.
@@ -13,6 +15,7 @@ Alternating spreads a slow drift of a shared machine over all commands; on a 2-c
 speed moves by a quarter within minutes, only commands compared in one run mean anything.
 """
 import argparse
+import os
 import resource
 import shlex
 import shutil
@@ -32,6 +35,8 @@ def main() -> int:
     args = ap.parse_args()
     if args.rounds < 1 or args.warmup < 0:
         ap.error("--rounds must be at least 1 and --warmup at least 0")
+    if os.path.islink(args.dst) or (os.path.lexists(args.dst) and not os.path.isdir(args.dst)):
+        ap.error(f"--dst must not be a symlink or a non-directory: {args.dst}")
     commands = []
     for spec in args.commands:
         name, sep, command = spec.partition("=")

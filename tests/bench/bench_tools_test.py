@@ -218,6 +218,21 @@ class CopyBenchTest(Scratch):
             self.assertGreater(b["iterations"], 0, b)
         self.assertEqual(snapshot(self.src), self.expected)
 
+    def test_default_temporary_directory_works_for_this_user(self):
+        """Without $TREECOPY_BENCH_TMP: /dev/shm where this user may write there, else $TMPDIR
+        (run unprivileged on a machine whose /dev/shm is not world-writable, this is the
+        fallback's test)."""
+        self.need(COPY_BENCH, "bench/copy_bench")
+        env = {k: v for k, v in os.environ.items() if k != "TREECOPY_BENCH_TMP"}
+        env["TMPDIR"] = self.tmp
+        r = run([COPY_BENCH, "--corpus=" + self.src, "--benchmark_min_time=0.01",
+                 "--benchmark_filter=/jobs:1/", "--benchmark_format=json"], env=env)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertTrue(json.loads(r.stdout)["benchmarks"], r.stdout)
+        leftovers = [n for n in os.listdir(self.tmp) if n.startswith("treecopy-bench-")]
+        self.assertEqual(leftovers, [])
+        self.assertEqual(snapshot(self.src), self.expected)
+
 
 class BenchAlternateTest(Scratch):
     """bench-alternate.py times every command in every round, reports a failing one and removes
@@ -246,6 +261,28 @@ class BenchAlternateTest(Scratch):
             with self.subTest(argv=argv):
                 r = run([sys.executable, script] + argv)
                 self.assertEqual(r.returncode, 2, r.stderr)
+
+    def test_refuses_a_symlink_or_file_as_dst(self):
+        script = os.path.join(ROOT, "scripts", "bench-alternate.py")
+        target = os.path.join(self.tmp, "target")
+        os.mkdir(target)
+        with open(os.path.join(target, "keep"), "w", encoding="utf-8") as f:
+            f.write("kept")
+        link = os.path.join(self.tmp, "link")
+        os.symlink(target, link)
+        plain = os.path.join(self.tmp, "plain")
+        with open(plain, "w", encoding="utf-8") as f:
+            f.write("plain")
+        for dst in (link, plain):
+            with self.subTest(dst=dst):
+                r = run([sys.executable, script, "--rounds", "1", "--dst", dst, self.src,
+                         "cp=cp -a"])
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("--dst must not be", r.stderr)
+        self.assertEqual(sorted(os.listdir(target)), ["keep"])
+        self.assertTrue(os.path.islink(link))
+        with open(plain, encoding="utf-8") as f:
+            self.assertEqual(f.read(), "plain")
 
 
 class BenchPeersTest(Scratch):

@@ -3,9 +3,10 @@
 
 fd_tables and floor_copy must copy what their headers say they copy, or the times reported next to
 treecopy's are times of a different job; copy_bench must copy its corpus without an error in every
-benchmark; bench-alternate.py must time every command it is given and report the one that fails;
+benchmark; fd_borrow must hand over the owner's very directory by every way it times;
+bench-alternate.py must time every command it is given and report the one that fails;
 bench-peers.sh must run end to end and find that treecopy kept everything. Each test class is one
-ctest test (bench/CMakeLists.txt). The tools are named by $TREECOPY_FD_TABLES, $TREECOPY_FLOOR_COPY,
+ctest test (bench/CMakeLists.txt). The tools are named by $TREECOPY_FD_TABLES, $TREECOPY_FD_BORROW, $TREECOPY_FLOOR_COPY,
 $TREECOPY_COPY_BENCH and $TREECOPY_CLI; the scripts are found from this file's place in the source
 tree. Scratch trees live in one temporary directory under /dev/shm (else $TMPDIR; bench-peers.sh's
 loop images under /var/tmp), removed at the end. No test asserts how long anything takes.
@@ -14,6 +15,7 @@ loop images under /var/tmp), removed at the end. No test asserts how long anythi
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -24,6 +26,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 FD_TABLES = os.environ.get("TREECOPY_FD_TABLES", "")
+FD_BORROW = os.environ.get("TREECOPY_FD_BORROW", "")
 FLOOR_COPY = os.environ.get("TREECOPY_FLOOR_COPY", "")
 COPY_BENCH = os.environ.get("TREECOPY_COPY_BENCH", "")
 CLI = os.environ.get("TREECOPY_CLI", "")
@@ -177,6 +180,40 @@ class FdTablesTest(Scratch):
                 r = run([FD_TABLES] + argv)
                 self.assertEqual(r.returncode, 2, r.stderr)
                 self.assertFalse(os.path.lexists(self.tmp + "/x"))
+
+
+class FdBorrowTest(unittest.TestCase):
+    """fd_borrow times each way of taking a directory descriptor from another thread's private
+    table; each must give that very directory (the tool checks device and inode and fails
+    otherwise). pidfd_getfd needs Linux 6.9: on an older kernel it may say unavailable."""
+
+    def setUp(self):
+        if not FD_BORROW or not os.access(FD_BORROW, os.X_OK):
+            self.skipTest("bench/fd_borrow is not built")
+        self.tmp = tempfile.mkdtemp(prefix="treecopy-fd-borrow-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+    def test_every_way_gives_the_owners_directory(self):
+        odd = os.path.join(self.tmp, "dir with\ttab and ü")
+        os.mkdir(odd)
+        r = run([FD_BORROW, "-n", "200", odd])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual([l.split()[0] for l in lines], ["dup", "pidfd_getfd", "proc"], r.stdout)
+        self.assertRegex(lines[0], r"^dup +[0-9]+ ns per descriptor")
+        self.assertRegex(lines[2], r"^proc +[0-9]+ ns per descriptor")
+        release = re.match(r"([0-9]+)\.([0-9]+)", os.uname().release)
+        if release and (int(release[1]), int(release[2])) >= (6, 9):
+            self.assertRegex(lines[1], r"^pidfd_getfd +[0-9]+ ns per descriptor")
+
+    def test_bad_arguments_and_missing_directory(self):
+        for argv in (["-n", "0"], ["-n", "x"], ["a", "b"]):
+            with self.subTest(argv=argv):
+                r = run([FD_BORROW] + argv)
+                self.assertEqual(r.returncode, 2, r.stderr)
+        r = run([FD_BORROW, "-n", "10", os.path.join(self.tmp, "missing")])
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("No such file or directory", r.stderr)
 
 
 class FloorCopyTest(Scratch):

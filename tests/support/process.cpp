@@ -80,7 +80,9 @@ process_result run_process(const std::vector<std::string>& argv, const process_o
   process_result result;
   for (const std::string& a : all) {
     args.push_back(const_cast<char*>(a.c_str()));
-    result.command += (result.command.empty() ? "'" : " '") + printable(a) + "'";
+    result.command += result.command.empty() ? "'" : " '";
+    result.command += printable(a);
+    result.command += '\'';
   }
   args.push_back(nullptr);
 

@@ -108,8 +108,7 @@ class tbb_pool {
   // it would end the process). Started here, with nothing queued yet: an arena whose start failed
   // cannot be used again, not even to wait (it spins on its half-done start).
   tbb_pool(unsigned jobs, stop_flags& stop)
-      : jobs_(jobs),
-        own_(jobs - std::min(jobs, scheduler_cores())),
+      : own_(jobs - std::min(jobs, scheduler_cores())),
         arena_(static_cast<int>(jobs), 1 + own_),
         stop_(stop),
         tasks_(std::make_unique<tbb::task_group>()),
@@ -164,7 +163,6 @@ class tbb_pool {
   void done_one() noexcept;
   void note_failure() noexcept;
 
-  unsigned jobs_;
   unsigned own_;  ///< threads of our own beside TBB's workers
   tbb::task_arena arena_;
   stop_flags& stop_;

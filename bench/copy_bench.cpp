@@ -178,7 +178,7 @@ int main(int argc, char** argv) {
   }
   const fs::path tmp = temporary_base() / ("treecopy-bench-" + std::to_string(getpid()));
   std::error_code ec;
-  fs::create_directories(tmp, ec);
+  fs::create_directory(tmp, ec);  // one level: a mistyped base is an error, not made
   if (ec) {
     std::fprintf(stderr, "copy_bench: cannot create %s: %s\n", tmp.c_str(), ec.message().c_str());
     return 1;

@@ -9,7 +9,8 @@
 // Both must yield the owner's directory (same device and inode), else the tool fails. A way the
 // kernel refuses (older kernel, seccomp) is reported as unavailable with the reason.
 //
-// Usage: fd_borrow [-n COUNT] [DIR]   (COUNT rounds per way, default 100000; DIR default ".")
+// Usage: fd_borrow [-n COUNT] [DIR]   (COUNT rounds per way, 1 to 10^9, default 100000; DIR
+//        default ".")
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/stat.h>
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
   if (i + 1 < argc && std::strcmp(argv[i], "-n") == 0) {
     char* end = nullptr;
     count = std::strtol(argv[i + 1], &end, 10);
-    if (*end != 0 || count < 1) count = 0;
+    if (*end != 0 || count < 1 || count > 1'000'000'000) count = 0;  // overflow: LONG_MAX
     i += 2;
   }
   if (i < argc) dir = argv[i++];

@@ -207,7 +207,7 @@ class FdBorrowTest(unittest.TestCase):
             self.assertRegex(lines[1], r"^pidfd_getfd +[0-9]+ ns per descriptor")
 
     def test_bad_arguments_and_missing_directory(self):
-        for argv in (["-n", "0"], ["-n", "x"], ["a", "b"]):
+        for argv in (["-n", "0"], ["-n", "x"], ["-n", "99999999999999999999"], ["a", "b"]):
             with self.subTest(argv=argv):
                 r = run([FD_BORROW] + argv)
                 self.assertEqual(r.returncode, 2, r.stderr)
@@ -269,6 +269,15 @@ class CopyBenchTest(Scratch):
         leftovers = [n for n in os.listdir(self.tmp) if n.startswith("treecopy-bench-")]
         self.assertEqual(leftovers, [])
         self.assertEqual(snapshot(self.src), self.expected)
+
+    def test_missing_temporary_base_is_an_error_not_made(self):
+        self.need(COPY_BENCH, "bench/copy_bench")
+        base = os.path.join(self.tmp, "missing", "base")
+        r = run([COPY_BENCH, "--corpus=" + self.src, "--benchmark_filter=/jobs:1/"],
+                env=dict(os.environ, TREECOPY_BENCH_TMP=base))
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("cannot create " + base, r.stderr)
+        self.assertFalse(os.path.lexists(os.path.join(self.tmp, "missing")))
 
 
 class BenchAlternateTest(Scratch):

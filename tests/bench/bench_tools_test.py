@@ -185,7 +185,8 @@ class FdTablesTest(Scratch):
 class FdBorrowTest(unittest.TestCase):
     """fd_borrow times each way of taking a directory descriptor from another thread's private
     table; each must give that very directory (the tool checks device and inode and fails
-    otherwise). pidfd_getfd needs Linux 6.9: on an older kernel it may say unavailable."""
+    otherwise). pidfd_getfd needs Linux 6.9: on an older kernel, or under a seccomp filter that
+    denies it, it says unavailable."""
 
     def setUp(self):
         if not FD_BORROW or not os.access(FD_BORROW, os.X_OK):
@@ -202,9 +203,28 @@ class FdBorrowTest(unittest.TestCase):
         self.assertEqual([l.split()[0] for l in lines], ["dup", "pidfd_getfd", "proc"], r.stdout)
         self.assertRegex(lines[0], r"^dup +[0-9]+ ns per descriptor")
         self.assertRegex(lines[2], r"^proc +[0-9]+ ns per descriptor")
+        # From Linux 6.9 the pidfd way must work, unless a seccomp filter refuses it: Docker's and
+        # containerd's default profiles deny pidfd_getfd without CAP_SYS_PTRACE (EPERM).
         release = re.match(r"([0-9]+)\.([0-9]+)", os.uname().release)
         if release and (int(release[1]), int(release[2])) >= (6, 9):
-            self.assertRegex(lines[1], r"^pidfd_getfd +[0-9]+ ns per descriptor")
+            self.assertRegex(lines[1], r"^pidfd_getfd +([0-9]+ ns per descriptor|unavailable: "
+                             r"(Operation not permitted|Function not implemented))")
+        else:
+            self.assertRegex(lines[1], r"^pidfd_getfd +([0-9]+ ns per descriptor|unavailable: )")
+
+    def test_a_refused_way_is_reported_not_fatal(self):
+        """As under a seccomp filter that denies the call: strace makes it fail."""
+        if not shutil.which("strace"):
+            self.skipTest("strace is not installed (scripts/deps.sh bench installs it)")
+        for call, reason in (("pidfd_getfd", "Operation not permitted"),
+                             ("pidfd_open", "Function not implemented")):
+            with self.subTest(call=call):
+                err = "EPERM" if call == "pidfd_getfd" else "ENOSYS"
+                r = run(["strace", "-f", "-o", "/dev/null", "-e", "trace=" + call, "-e",
+                         f"inject={call}:error={err}", FD_BORROW, "-n", "20", self.tmp])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertIn("pidfd_getfd  unavailable: " + reason, r.stdout)
+                self.assertRegex(r.stdout, r"\nproc +[0-9]+ ns per descriptor")
 
     def test_bad_arguments_and_missing_directory(self):
         for argv in (["-n", "0"], ["-n", "x"], ["-n", "99999999999999999999"], ["a", "b"]):

@@ -170,10 +170,16 @@ class spread_counter {
 
  private:
   static constexpr std::size_t cell_count = 4;
+  static constexpr std::size_t no_cell = ~std::size_t{0};
   struct alignas(64) cell {
     std::atomic<std::uint64_t> value{0};
   };
-  static std::size_t this_thread_cell() noexcept;
+  // Constant-initialized, so reading it needs no thread-local guard: it is read for every file.
+  static inline thread_local std::size_t thread_cell_ = no_cell;
+  static std::size_t this_thread_cell() noexcept {
+    return thread_cell_ != no_cell ? thread_cell_ : draw_cell();
+  }
+  static std::size_t draw_cell() noexcept;
   std::array<cell, cell_count> cells_{};
 };
 

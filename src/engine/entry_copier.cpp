@@ -155,7 +155,7 @@ void entry_copier::copy_regular(dir_node* node, const char* name, const struct s
     rep_.report(node, name, false, operation::open_source, open_err);
     return give_up();
   }
-  struct stat st {};
+  struct stat st;  // filled by fstat before any use: not zeroed first, on every file's path
   if (std::error_code err = fs::stat(sfd.get(), st)) {
     rep_.report(node, name, false, operation::stat, err);
     return give_up();

@@ -8,11 +8,10 @@
 
 namespace treecopy::engine {
 
-std::size_t spread_counter::this_thread_cell() noexcept {
+std::size_t spread_counter::draw_cell() noexcept {
   // Threads draw cells in the order they first count: a copy's workers get different ones.
   static std::atomic<std::size_t> next{0};
-  thread_local const std::size_t cell = next.fetch_add(1, std::memory_order_relaxed) % cell_count;
-  return cell;
+  return thread_cell_ = next.fetch_add(1, std::memory_order_relaxed) % cell_count;
 }
 
 std::string rel_path(const dir_node* node, const dir_node* root) {

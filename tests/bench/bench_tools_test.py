@@ -6,7 +6,7 @@ treecopy's are times of a different job; copy_bench must copy its corpus without
 benchmark; fd_borrow must hand over the owner's very directory by every way it times;
 bench-alternate.py must time every command it is given and report the one that fails;
 bench-peers.sh must run end to end and find that treecopy kept everything. Each test class is one
-ctest test (bench/CMakeLists.txt). The tools are named by $TREECOPY_FD_TABLES, $TREECOPY_FD_BORROW, $TREECOPY_FLOOR_COPY,
+ctest test (bench/CMakeLists.txt), reported as skipped only when all of its tests were. The tools are named by $TREECOPY_FD_TABLES, $TREECOPY_FD_BORROW, $TREECOPY_FLOOR_COPY,
 $TREECOPY_COPY_BENCH and $TREECOPY_CLI; the scripts are found from this file's place in the source
 tree. Scratch trees live in one temporary directory under /dev/shm (else $TMPDIR; bench-peers.sh's
 loop images under /var/tmp), removed at the end. No test asserts how long anything takes.
@@ -377,4 +377,10 @@ class BenchPeersTest(Scratch):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    # ctest counts a test class as skipped only when none of its tests ran (bench/CMakeLists.txt
+    # matches the line below); one skipped test among passing ones stays a pass, its reason in -v.
+    outcome = unittest.main(exit=False).result
+    if not outcome.wasSuccessful():
+        sys.exit(1)
+    if outcome.testsRun and len(outcome.skipped) == outcome.testsRun:
+        print("SKIPPED: every test of this class was skipped", flush=True)

@@ -16,12 +16,19 @@
 // --split=reopen the queued half opens its own descriptors of the two directories (openat(fd,
 // ".")): what is left of the difference is the directories themselves, not their descriptors.
 //
-// Usage: fd_tables [-j N] [--private] [--split[=reopen]] SRC DST
+// With --meta every file also gets the two calls `cp -a` adds to those six when the owner is the
+// copier's and the file has no extended attributes: flistxattr on the source (each attribute it
+// lists is copied) and futimens of the source's access and modification times. So the floor of a
+// copy that keeps times and attributes is measured the same way, shared or private.
+//
+// Usage: fd_tables [-j N] [--private] [--split[=reopen]] [--meta] SRC DST
 //        (N threads, default 2; DST must not exist)
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/limits.h>
 #include <sched.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -55,8 +62,8 @@ struct listed_dir {
 
 class table_copier {
  public:
-  table_copier(unsigned threads, bool private_tables, split_mode split)
-      : threads_(threads), private_(private_tables), split_(split) {}
+  table_copier(unsigned threads, bool private_tables, split_mode split, bool meta)
+      : threads_(threads), private_(private_tables), split_(split), meta_(meta) {}
 
   int run(const char* src, const char* dst) {
     // The roots are open before any thread unshares: every private table inherits them.
@@ -192,8 +199,24 @@ class table_copier {
       }
       left -= n;
     }
+    if (meta_) copy_meta(in, out, st, name);
     if (close(out) != 0) fail("close", name);
     close(in);
+  }
+
+  // The source's extended attributes and its access and modification times, onto out.
+  void copy_meta(int in, int out, const struct stat& st, const char* name) {
+    static thread_local char list[XATTR_LIST_MAX];
+    static thread_local char value[XATTR_SIZE_MAX];
+    const ssize_t len = flistxattr(in, list, sizeof list);
+    if (len < 0 && errno != ENOTSUP) fail("flistxattr", name);
+    for (ssize_t at = 0; at < len; at += static_cast<ssize_t>(std::strlen(list + at)) + 1) {
+      const ssize_t n = fgetxattr(in, list + at, value, sizeof value);
+      if (n < 0 || fsetxattr(out, list + at, value, static_cast<size_t>(n), 0) != 0)
+        fail("xattr", name);
+    }
+    const struct timespec times[2] = {st.st_atim, st.st_mtim};
+    if (futimens(out, times) != 0) fail("futimens", name);
   }
 
   int fail(const char* what, const char* name) {
@@ -205,6 +228,7 @@ class table_copier {
   unsigned threads_;
   bool private_;
   split_mode split_;
+  bool meta_;
   int src_root_ = -1, dst_root_ = -1;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -219,6 +243,7 @@ int main(int argc, char** argv) {
   unsigned threads = 2;
   bool private_tables = false;
   split_mode split = split_mode::none;
+  bool meta = false;
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; ++i) {
     if (std::strcmp(argv[i], "--private") == 0) {
@@ -227,6 +252,8 @@ int main(int argc, char** argv) {
       split = split_mode::shared_fds;
     } else if (std::strcmp(argv[i], "--split=reopen") == 0) {
       split = split_mode::reopen;
+    } else if (std::strcmp(argv[i], "--meta") == 0) {
+      meta = true;
     } else if (std::strcmp(argv[i], "-j") == 0 && i + 1 < argc) {
       threads = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
     } else {
@@ -235,8 +262,9 @@ int main(int argc, char** argv) {
   }
   // A private table has no descriptor another thread opened: the halves cannot share them.
   if (argc - i != 2 || threads == 0 || (private_tables && split != split_mode::none)) {
-    std::fprintf(stderr, "usage: fd_tables [-j N] [--private] [--split[=reopen]] SRC DST\n");
+    std::fprintf(stderr,
+                 "usage: fd_tables [-j N] [--private] [--split[=reopen]] [--meta] SRC DST\n");
     return 2;
   }
-  return table_copier(threads, private_tables, split).run(argv[i], argv[i + 1]);
+  return table_copier(threads, private_tables, split, meta).run(argv[i], argv[i + 1]);
 }

@@ -37,7 +37,7 @@ build_pkgs=(cmake make g++ pkg-config libtbb-dev libcli11-dev libboost-filesyste
 test_pkgs=(libgtest-dev libgmock-dev python3 python3-dev pybind11-dev python3-venv python3-pip python3-setuptools
            python3-wheel acl attr util-linux coreutils tar rsync e2fsprogs xfsprogs btrfs-progs
            clang libclang-rt-14-dev clang-format dpkg-dev git man-db groff-base
-           hyperfine strace)  # the benchmark tools' own tests (tests/bench)
+           hyperfine strace liburing-dev)  # the benchmark tools' own tests (tests/bench)
 # openmpi-bin .. libcap2: what the peer copier dcp (mpiFileUtils, ../shared/peers) runs on.
 bench_pkgs=(libbenchmark-dev hyperfine rsync gnuplot-nox strace e2fsprogs
             openmpi-bin libopenmpi-dev libarchive13 libattr1 libcap2)

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """Tests of the benchmark tools, whose copies the benchmarks compare treecopy against.
 
-fd_tables and floor_copy must copy what their headers say they copy, or the times reported next to
-treecopy's are times of a different job; copy_bench must copy its corpus without an error in every
-benchmark; fd_borrow must hand over the owner's very directory by every way it times;
-bench-alternate.py must time every command it is given and report the one that fails;
+fd_tables, floor_copy and uring_floor must copy what their headers say they copy, or the times
+reported next to treecopy's are times of a different job; copy_bench must copy its corpus without
+an error in every benchmark; fd_borrow must hand over the owner's very directory by every way it
+times; bench-alternate.py must time every command it is given and report the one that fails;
 bench-peers.sh must run end to end and find that treecopy kept everything. Each test class is one
-ctest test (bench/CMakeLists.txt), reported as skipped only when all of its tests were. The tools are named by $TREECOPY_FD_TABLES, $TREECOPY_FD_BORROW, $TREECOPY_FLOOR_COPY,
-$TREECOPY_COPY_BENCH and $TREECOPY_CLI; the scripts are found from this file's place in the source
-tree. Scratch trees live in one temporary directory under /dev/shm (else $TMPDIR; bench-peers.sh's
+ctest test (bench/CMakeLists.txt), reported as skipped only when all of its tests were. The tools
+are named by $TREECOPY_FD_TABLES, $TREECOPY_FD_BORROW, $TREECOPY_FLOOR_COPY,
+$TREECOPY_URING_FLOOR, $TREECOPY_COPY_BENCH and $TREECOPY_CLI; the scripts are found from this
+file's place in the source tree. Scratch trees live in one temporary directory under /dev/shm (else $TMPDIR; bench-peers.sh's
 loop images under /var/tmp), removed at the end. No test asserts how long anything takes.
 """
 
@@ -28,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 FD_TABLES = os.environ.get("TREECOPY_FD_TABLES", "")
 FD_BORROW = os.environ.get("TREECOPY_FD_BORROW", "")
 FLOOR_COPY = os.environ.get("TREECOPY_FLOOR_COPY", "")
+URING_FLOOR = os.environ.get("TREECOPY_URING_FLOOR", "")
 COPY_BENCH = os.environ.get("TREECOPY_COPY_BENCH", "")
 CLI = os.environ.get("TREECOPY_CLI", "")
 
@@ -158,6 +160,31 @@ class FdTablesTest(Scratch):
                     self.assertEqual(r.stderr, "")
                     self.assert_copied(dst)
 
+    def test_meta_keeps_times_and_extended_attributes(self):
+        self.need(FD_TABLES, "bench/fd_tables")
+        # A user attribute on one file, where this file system keeps them (fd-relative, no follow).
+        fd = os.open(os.path.join(self.src, "a", "odd"), os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            os.setxattr(fd, "user.treecopy-test", b"\x00value\xff")
+            has_xattr = True
+        except OSError:
+            has_xattr = False
+        finally:
+            os.close(fd)
+        for mode in ([], ["--private"]):
+            with self.subTest(mode=mode):
+                dst = os.path.join(self.tmp, "dst-meta" + "".join(mode))
+                r = run([FD_TABLES, "-j", "2", "--meta"] + mode + [self.src, dst], umask=0)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr, "")
+                self.assert_copied(dst, times=True)
+                if has_xattr:
+                    fd = os.open(os.path.join(dst, "a", "odd"), os.O_RDONLY | os.O_NOFOLLOW)
+                    try:
+                        self.assertEqual(os.getxattr(fd, "user.treecopy-test"), b"\x00value\xff")
+                    finally:
+                        os.close(fd)
+
     def test_private_split_is_refused_before_anything_is_made(self):
         self.need(FD_TABLES, "bench/fd_tables")
         dst = os.path.join(self.tmp, "dst")
@@ -234,6 +261,48 @@ class FdBorrowTest(unittest.TestCase):
         r = run([FD_BORROW, "-n", "10", os.path.join(self.tmp, "missing")])
         self.assertEqual(r.returncode, 1)
         self.assertIn("No such file or directory", r.stderr)
+
+
+class UringFloorTest(Scratch):
+    """The io_uring copier copies directories and regular files with their content and modes
+    (O_CREAT's mode: the copy runs under umask 0), through the ring (files up to 16 KiB, in groups
+    of up to 64: the tree's "many" holds 150) and past it (larger files), at any thread count.
+    Where io_uring is not allowed it must say so, fail and make nothing: the tests then skip."""
+
+    def run_tool(self, argv, dst_made=False, **kw):
+        r = run([URING_FLOOR] + argv, **kw)
+        if r.returncode == 1 and "io_uring is not available" in r.stderr:
+            self.assertEqual(os.path.lexists(argv[-1]), dst_made)
+            self.skipTest("io_uring is not allowed here: " + r.stderr.strip())
+        return r
+
+    def test_copies_exactly_at_every_thread_count(self):
+        self.need(URING_FLOOR, "bench/uring_floor")
+        for jobs in ("1", "2", "3"):
+            with self.subTest(jobs=jobs):
+                dst = os.path.join(self.tmp, "dst" + jobs)
+                r = self.run_tool(["-j", jobs, self.src, dst], umask=0)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr, "")
+                self.assert_copied(dst)
+
+    def test_existing_destination_fails_and_is_left_alone(self):
+        self.need(URING_FLOOR, "bench/uring_floor")
+        dst = make_tree(self.tmp, "dst")
+        before = snapshot(dst, times=True)
+        r = self.run_tool([self.src, dst], dst_made=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("File exists", r.stderr)
+        self.assertEqual(snapshot(dst, times=True), before)
+
+    def test_bad_arguments_exit_2(self):
+        self.need(URING_FLOOR, "bench/uring_floor")
+        for argv in ([], [self.src], ["-j", "0", self.src, self.tmp + "/x"],
+                     ["--other", self.src, self.tmp + "/x"]):
+            with self.subTest(argv=argv):
+                r = run([URING_FLOOR] + argv)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertFalse(os.path.lexists(self.tmp + "/x"))
 
 
 class FloorCopyTest(Scratch):

@@ -16,14 +16,23 @@
 // Where io_uring is not allowed (kernel.io_uring_disabled, a seccomp filter) it says so and exits 1
 // before DST is made; a ring that fails later (a submission or a wait refused) ends the process
 // with exit code 1, as what it had queued cannot be accounted for.
+// With --meta every file also gets what `cp -a` adds per file (see fd_tables --meta), which
+// io_uring has no operation for: its extended attributes are listed by name (listxattrat, Linux
+// 6.13; before it through a descriptor of the source opened for that) and any found copied, and
+// its access and modification times are set by name (utimensat), once its chain is done. Files
+// past the ring get flistxattr and futimens on their descriptors.
+//
 // Time it from outside against fd_tables and the peers (scripts/bench-alternate.py). Tests:
 // tests/bench/bench_tools_test.py.
 //
-// Usage: uring_floor [-j N] SRC DST   (N threads, default 2; DST must not exist)
+// Usage: uring_floor [-j N] [--meta] SRC DST   (N threads, default 2; DST must not exist)
 #include <dirent.h>
 #include <fcntl.h>
 #include <liburing.h>
+#include <linux/limits.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -46,7 +55,7 @@ constexpr unsigned chain = 5;             // open, read, write, close, close
 
 class ring_copier {
  public:
-  explicit ring_copier(unsigned threads) : threads_(threads) {}
+  ring_copier(unsigned threads, bool meta) : threads_(threads), meta_(meta) {}
 
   int run(const char* src, const char* dst) {
     // The ring is tried before anything is made: a refusal leaves no DST behind.
@@ -182,7 +191,8 @@ class ring_copier {
     // Round one: the source's metadata and an open of it, per file.
     for (unsigned i = 0; i < n; ++i) {
       io_uring_sqe* sqe = io_uring_get_sqe(&w.ring);
-      io_uring_prep_statx(sqe, s, names[i].c_str(), AT_SYMLINK_NOFOLLOW, STATX_MODE | STATX_SIZE,
+      io_uring_prep_statx(sqe, s, names[i].c_str(), AT_SYMLINK_NOFOLLOW,
+                          STATX_MODE | STATX_SIZE | (meta_ ? STATX_ATIME | STATX_MTIME : 0u),
                           &w.stx[i]);
       io_uring_sqe_set_data64(sqe, i);
       sqe = io_uring_get_sqe(&w.ring);
@@ -260,6 +270,8 @@ class ring_copier {
           fail("create", names[i].c_str(), create_err[i]);
         } else if (failed[i]) {
           fail("copy", names[i].c_str(), EIO);
+        } else if (meta_) {
+          copy_meta_by_name(s, d, names[i].c_str(), w.stx[i]);
         }
       } else if (stat_res[i] != 0 || S_ISREG(w.stx[i].stx_mode)) {
         copy_plain(s, d, names[i].c_str());  // large, or the ring could not open or stat it
@@ -290,8 +302,68 @@ class ring_copier {
       }
       left -= n;
     }
+    if (meta_) {
+      static thread_local char list[XATTR_LIST_MAX];
+      const ssize_t len = flistxattr(in, list, sizeof list);
+      if (len < 0 && errno != ENOTSUP) fail("flistxattr", name, errno);
+      copy_xattrs(in, out, list, len, name);
+      const struct timespec times[2] = {st.st_atim, st.st_mtim};
+      if (futimens(out, times) != 0) fail("futimens", name, errno);
+    }
     if (close(out) != 0) fail("close", name, errno);
     close(in);
+  }
+
+  // A file copied through the ring: its attributes and times, by name (no descriptor is left).
+  void copy_meta_by_name(int s, int d, const char* name, const struct statx& sx) {
+    static thread_local char list[XATTR_LIST_MAX];
+    const ssize_t len = list_xattrs_at(s, name, list, sizeof list);
+    if (len < 0 && errno != ENOTSUP) fail("listxattr", name, errno);
+    if (len > 0) {
+      const int in = openat(s, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      const int out = openat(d, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+      if (in < 0 || out < 0) {
+        fail("open for attributes", name, errno);
+      } else {
+        copy_xattrs(in, out, list, len, name);
+      }
+      if (in >= 0) close(in);
+      if (out >= 0) close(out);
+    }
+    const struct timespec times[2] = {{sx.stx_atime.tv_sec, sx.stx_atime.tv_nsec},
+                                      {sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec}};
+    if (utimensat(d, name, times, AT_SYMLINK_NOFOLLOW) != 0) fail("utimensat", name, errno);
+  }
+
+  // The names of the attributes of name in dir: listxattrat where the kernel has it (x86-64's
+  // number; Debian 12's headers predate it), else through a descriptor opened for it.
+  static ssize_t list_xattrs_at(int dir, const char* name, char* list, std::size_t size) {
+#ifdef __x86_64__
+    static std::atomic<bool> missing{false};
+    if (!missing.load(std::memory_order_relaxed)) {
+      constexpr long nr_listxattrat = 465;
+      const long n = syscall(nr_listxattrat, dir, name, AT_SYMLINK_NOFOLLOW, list, size);
+      if (n >= 0 || errno != ENOSYS) return n;
+      missing.store(true, std::memory_order_relaxed);
+    }
+#endif
+    const int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return -1;
+    const ssize_t n = flistxattr(fd, list, size);
+    const int err = errno;
+    close(fd);
+    errno = err;
+    return n;
+  }
+
+  // The attributes named in list (len bytes) from in onto out.
+  void copy_xattrs(int in, int out, const char* list, ssize_t len, const char* name) {
+    static thread_local char value[XATTR_SIZE_MAX];
+    for (ssize_t at = 0; at < len; at += static_cast<ssize_t>(std::strlen(list + at)) + 1) {
+      const ssize_t n = fgetxattr(in, list + at, value, sizeof value);
+      if (n < 0 || fsetxattr(out, list + at, value, static_cast<size_t>(n), 0) != 0)
+        fail("xattr", name, errno);
+    }
   }
 
   int fail(const char* what, const char* name, int err) {
@@ -301,6 +373,7 @@ class ring_copier {
   }
 
   unsigned threads_;
+  bool meta_;
   int src_root_ = -1, dst_root_ = -1;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -313,14 +386,20 @@ class ring_copier {
 
 int main(int argc, char** argv) {
   unsigned threads = 2;
+  bool meta = false;
   int i = 1;
-  if (i + 1 < argc && std::strcmp(argv[i], "-j") == 0) {
-    threads = static_cast<unsigned>(std::strtoul(argv[i + 1], nullptr, 10));
-    i += 2;
+  for (; i < argc && argv[i][0] == '-'; ++i) {
+    if (std::strcmp(argv[i], "--meta") == 0) {
+      meta = true;
+    } else if (std::strcmp(argv[i], "-j") == 0 && i + 1 < argc) {
+      threads = static_cast<unsigned>(std::strtoul(argv[++i], nullptr, 10));
+    } else {
+      break;
+    }
   }
   if (argc - i != 2 || threads == 0) {
-    std::fprintf(stderr, "usage: uring_floor [-j N] SRC DST\n");
+    std::fprintf(stderr, "usage: uring_floor [-j N] [--meta] SRC DST\n");
     return 2;
   }
-  return ring_copier(threads).run(argv[i], argv[i + 1]);
+  return ring_copier(threads, meta).run(argv[i], argv[i + 1]);
 }

@@ -266,7 +266,8 @@ class FdBorrowTest(unittest.TestCase):
 class UringFloorTest(Scratch):
     """The io_uring copier copies directories and regular files with their content and modes
     (O_CREAT's mode: the copy runs under umask 0), through the ring (files up to 16 KiB, in groups
-    of up to 64: the tree's "many" holds 150) and past it (larger files), at any thread count.
+    of up to 64: the tree's "many" holds 150) and past it (larger files), at any thread count;
+    with --meta also file times and extended attributes, on both paths.
     Where io_uring is not allowed it must say so, fail and make nothing: the tests then skip."""
 
     def run_tool(self, argv, dst_made=False, **kw):
@@ -285,6 +286,34 @@ class UringFloorTest(Scratch):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertEqual(r.stderr, "")
                 self.assert_copied(dst)
+
+    def test_meta_keeps_times_and_extended_attributes(self):
+        self.need(URING_FLOOR, "bench/uring_floor")
+        # An attribute on a file the ring copies and on one past it, where the file system keeps
+        # them (fd-relative, no follow).
+        marked = {"many/f001": b"ring\x00", "a/odd": b"\xffplain"}
+        has_xattr = True
+        for rel, value in marked.items():
+            fd = os.open(os.path.join(self.src, rel), os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                os.setxattr(fd, "user.treecopy-test", value)
+            except OSError:
+                has_xattr = False
+            finally:
+                os.close(fd)
+        for jobs in ("1", "2"):
+            with self.subTest(jobs=jobs):
+                dst = os.path.join(self.tmp, "dst-meta" + jobs)
+                r = self.run_tool(["-j", jobs, "--meta", self.src, dst], umask=0)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(r.stderr, "")
+                self.assert_copied(dst, times=True)
+                for rel, value in marked.items() if has_xattr else ():
+                    fd = os.open(os.path.join(dst, rel), os.O_RDONLY | os.O_NOFOLLOW)
+                    try:
+                        self.assertEqual(os.getxattr(fd, "user.treecopy-test"), value, rel)
+                    finally:
+                        os.close(fd)
 
     def test_existing_destination_fails_and_is_left_alone(self):
         self.need(URING_FLOOR, "bench/uring_floor")

@@ -14,8 +14,12 @@
 // must be on one file system, as for fd_tables: an EXDEV is reported, there is no fallback). A file
 // whose read comes up short of the size statx saw (it changed meanwhile) is reported as failed.
 // Where io_uring is not allowed (kernel.io_uring_disabled, a seccomp filter) it says so and exits 1
-// before DST is made; a ring that fails later (a submission or a wait refused) ends the process
-// with exit code 1, as what it had queued cannot be accounted for.
+// before DST is made; a thread whose own ring cannot be set up (its table of 128 direct
+// descriptors counts against `ulimit -n`) says so and copies every file past the ring; a ring that
+// fails later (a submission or a wait refused) ends the process with exit code 1, as what it had
+// queued cannot be accounted for. A failed step is reported with its error (a full disk: the
+// write's ENOSPC).
+//
 // With --meta every file also gets what `cp -a` adds per file (see fd_tables --meta), which
 // io_uring has no operation for: its extended attributes are listed by name (listxattrat, Linux
 // 6.13; before it through a descriptor of the source opened for that) and any found copied, and
@@ -101,8 +105,13 @@ class ring_copier {
 
   void work() {
     auto w = std::make_unique<worker>();
+    // Without a ring of its own (too few descriptors for its table, no memory) this worker copies
+    // every file past the ring, and says so once.
     int err = io_uring_queue_init(group * chain, &w->ring, 0);
-    if (err == 0) err = io_uring_register_files_sparse(&w->ring, 2 * group);
+    if (err == 0) {
+      err = io_uring_register_files_sparse(&w->ring, 2 * group);
+      if (err < 0) io_uring_queue_exit(&w->ring);
+    }
     if (err < 0) {
       fail("io_uring", "setup", -err);
     } else {
@@ -245,31 +254,23 @@ class ring_copier {
       io_uring_prep_close_direct(queue(4, i), group + i);
     }
     submit(w, submitted);
-    int create_err[group] = {};
-    bool failed[group] = {};
+    // Per file, the first step that failed and its errno (EIO for a short read or write).
+    const char* failed_step[group] = {};
+    int failed_err[group] = {};
     reap(w, submitted, [&](std::uint64_t k, int res) {
       const auto i = static_cast<unsigned>(k % group);
-      switch (k / group) {
-        case 0:
-          if (res < 0) create_err[i] = -res;
-          break;
-        case 1:
-        case 2:
-          if (res != static_cast<int>(w.stx[i].stx_size)) failed[i] = true;
-          break;
-        case 4:
-          if (res < 0) failed[i] = true;
-          break;
-        default:
-          break;
-      }
+      const unsigned step = static_cast<unsigned>(k / group);
+      static constexpr const char* steps[] = {"create", "read", "write", "close", "close"};
+      const bool whole =
+          step != 1 && step != 2 ? res >= 0 : res == static_cast<int>(w.stx[i].stx_size);
+      if (whole || step == 3 || failed_step[i]) return;  // the source's close cannot lose data
+      failed_step[i] = steps[step];
+      failed_err[i] = res < 0 ? -res : EIO;
     });
     for (unsigned i = 0; i < n; ++i) {
       if (by_ring[i]) {
-        if (create_err[i]) {
-          fail("create", names[i].c_str(), create_err[i]);
-        } else if (failed[i]) {
-          fail("copy", names[i].c_str(), EIO);
+        if (failed_step[i]) {
+          fail(failed_step[i], names[i].c_str(), failed_err[i]);
         } else if (meta_) {
           copy_meta_by_name(s, d, names[i].c_str(), w.stx[i]);
         }

@@ -135,6 +135,27 @@ class Scratch(unittest.TestCase):
         for rel in want:
             self.assertEqual(got[rel], want[rel], rel)
 
+    def mark_xattrs(self, marked):
+        """Sets user.treecopy-test to each {relative path: value} of marked in the source
+        (fd-relative, no follow). False where this file system keeps no user attributes."""
+        for rel, value in marked.items():
+            fd = os.open(os.path.join(self.src, rel), os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                os.setxattr(fd, "user.treecopy-test", value)
+            except OSError:
+                return False
+            finally:
+                os.close(fd)
+        return True
+
+    def assert_xattrs(self, dst, marked):
+        for rel, value in marked.items():
+            fd = os.open(os.path.join(dst, rel), os.O_RDONLY | os.O_NOFOLLOW)
+            try:
+                self.assertEqual(os.getxattr(fd, "user.treecopy-test"), value, rel)
+            finally:
+                os.close(fd)
+
     def assert_refuses_existing_destination(self, tool):
         """TOOL SRC DST with DST already a tree: fails and leaves DST as it was. Returns the run."""
         dst = make_tree(self.tmp, "dst")
@@ -162,15 +183,8 @@ class FdTablesTest(Scratch):
 
     def test_meta_keeps_times_and_extended_attributes(self):
         self.need(FD_TABLES, "bench/fd_tables")
-        # A user attribute on one file, where this file system keeps them (fd-relative, no follow).
-        fd = os.open(os.path.join(self.src, "a", "odd"), os.O_RDONLY | os.O_NOFOLLOW)
-        try:
-            os.setxattr(fd, "user.treecopy-test", b"\x00value\xff")
-            has_xattr = True
-        except OSError:
-            has_xattr = False
-        finally:
-            os.close(fd)
+        marked = {"a/odd": b"\x00value\xff"}
+        has_xattr = self.mark_xattrs(marked)
         for mode in ([], ["--private"]):
             with self.subTest(mode=mode):
                 dst = os.path.join(self.tmp, "dst-meta" + "".join(mode))
@@ -179,11 +193,7 @@ class FdTablesTest(Scratch):
                 self.assertEqual(r.stderr, "")
                 self.assert_copied(dst, times=True)
                 if has_xattr:
-                    fd = os.open(os.path.join(dst, "a", "odd"), os.O_RDONLY | os.O_NOFOLLOW)
-                    try:
-                        self.assertEqual(os.getxattr(fd, "user.treecopy-test"), b"\x00value\xff")
-                    finally:
-                        os.close(fd)
+                    self.assert_xattrs(dst, marked)
 
     def test_private_split_is_refused_before_anything_is_made(self):
         self.need(FD_TABLES, "bench/fd_tables")
@@ -289,18 +299,9 @@ class UringFloorTest(Scratch):
 
     def test_meta_keeps_times_and_extended_attributes(self):
         self.need(URING_FLOOR, "bench/uring_floor")
-        # An attribute on a file the ring copies and on one past it, where the file system keeps
-        # them (fd-relative, no follow).
+        # An attribute on a file the ring copies and on one past it.
         marked = {"many/f001": b"ring\x00", "a/odd": b"\xffplain"}
-        has_xattr = True
-        for rel, value in marked.items():
-            fd = os.open(os.path.join(self.src, rel), os.O_RDONLY | os.O_NOFOLLOW)
-            try:
-                os.setxattr(fd, "user.treecopy-test", value)
-            except OSError:
-                has_xattr = False
-            finally:
-                os.close(fd)
+        has_xattr = self.mark_xattrs(marked)
         for jobs in ("1", "2"):
             with self.subTest(jobs=jobs):
                 dst = os.path.join(self.tmp, "dst-meta" + jobs)
@@ -308,12 +309,8 @@ class UringFloorTest(Scratch):
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertEqual(r.stderr, "")
                 self.assert_copied(dst, times=True)
-                for rel, value in marked.items() if has_xattr else ():
-                    fd = os.open(os.path.join(dst, rel), os.O_RDONLY | os.O_NOFOLLOW)
-                    try:
-                        self.assertEqual(os.getxattr(fd, "user.treecopy-test"), value, rel)
-                    finally:
-                        os.close(fd)
+                if has_xattr:
+                    self.assert_xattrs(dst, marked)
 
     def test_existing_destination_fails_and_is_left_alone(self):
         self.need(URING_FLOOR, "bench/uring_floor")

@@ -145,6 +145,7 @@ void plan_threads(shared_run& run) {
   const unsigned wanted = run.jobs - 1 + (run.sampler_wanted ? 1u : 0u);
   const unsigned got = startable_threads(wanted);
   if (got >= wanted) return;
+  run.threads_scarce = true;
   unsigned workers = got > 0 ? got - 1 : 0;  // the spare
   if (run.sampler_wanted && workers > 0) --workers;
   run.jobs = std::min(run.jobs, workers + 1);

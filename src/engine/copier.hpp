@@ -23,6 +23,7 @@
 #include "engine/reporter.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/setup.hpp"
+#include "engine/small_files.hpp"
 #include "engine/stream.hpp"
 #include "plan/decide.hpp"
 #include "plan/filter.hpp"
@@ -50,6 +51,11 @@ struct shared_run {
   int dir_fd_budget = 64;
   unsigned stream_cap = 1;        ///< large-file chunks copied at once, by each pair
   std::size_t big_queue_cap = 4;  ///< large files that may wait for a stream, in each pair
+  /// Small files copied in batches (small_files.hpp), as many as the descriptors allow.
+  std::unique_ptr<small_batches> batches;
+  /// Fewer threads could be started than wanted (RLIMIT_NPROC, RLIMIT_AS): no batches either,
+  /// whose rings need kernel worker threads of this process.
+  bool threads_scarce = false;
   std::atomic<int> open_dir_fds{0};
   /// One hard-link table for every pair: a file linked between two sources is linked in the copy.
   link_table links;

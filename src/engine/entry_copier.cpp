@@ -27,12 +27,12 @@ constexpr off_t hand_off_threshold = 1 << 20;
 // path: all are writes to it except reading the source's extended attributes.
 bool names_dst(operation op) { return op != operation::read_xattr; }
 
-bool looks_sparse(const struct stat& st) {
+}  // namespace
+
+bool looks_sparse(const struct stat& st) noexcept {
   return st.st_size > 0 &&
          static_cast<std::uint64_t>(st.st_blocks) * 512 < static_cast<std::uint64_t>(st.st_size);
 }
-
-}  // namespace
 
 entry_kind kind_of(mode_t mode) noexcept {
   switch (mode & S_IFMT) {
@@ -165,6 +165,15 @@ void entry_copier::copy_regular(dir_node* node, const char* name, const struct s
     give_up();
     return copy_by_stat(node, name, st);
   }
+  copy_open_regular(node, name, sfd, st, claimed, replace);
+}
+
+void entry_copier::copy_open_regular(dir_node* node, const char* name, fs::unique_fd& sfd,
+                                     const struct stat& st, const struct stat* claimed,
+                                     bool replace) {
+  auto give_up = [&] {
+    if (claimed) link_waiters(node, name, *claimed, false);
+  };
   rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(st.st_size),
                                      std::memory_order_relaxed);
   if (st.st_size >= hand_off_threshold && !opt_.link) driver_.large_file_ahead(node);
@@ -300,6 +309,12 @@ void entry_copier::finish_file(dir_node* node, const char* name, int sfd, fs::un
     err = cerr;
     op = operation::close;
   }
+  conclude_file(node, name, err, op, changed);
+  if (first_link) link_waiters(node, name, st, !err || op != operation::close);
+}
+
+void entry_copier::conclude_file(dir_node* node, const char* name, std::error_code err,
+                                 operation op, bool changed) {
   if (err) {
     rep_.report(node, name, names_dst(op), op, err);
     if (op == operation::close) discard_file(node, name);  // the data may not have reached the disk
@@ -308,7 +323,6 @@ void entry_copier::finish_file(dir_node* node, const char* name, int sfd, fs::un
   } else {
     rep_.entry_done(node, name, entry_kind::file);
   }
-  if (first_link) link_waiters(node, name, st, !err || op != operation::close);
 }
 
 void entry_copier::discard_file(dir_node* node, const char* name) {

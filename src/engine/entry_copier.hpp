@@ -31,7 +31,11 @@
 
 namespace treecopy::engine {
 
-struct big_file;  // stream.hpp
+struct big_file;     // stream.hpp
+struct small_batch;  // small_files.hpp
+
+/// Whether a file has fewer blocks than its size needs: it may have holes.
+bool looks_sparse(const struct stat& st) noexcept;
 
 /// The hard-link table's answer as the plan's decisions take it (one to one).
 inline plan::link_answer to_answer(link_claim::kind k) noexcept {
@@ -150,6 +154,15 @@ class entry_copier {
   void detect_time_granularity(int dfd);
   /// --delete: removes what node's destination directory has and its source does not.
   void delete_extraneous(dir_node* node);
+  /// Whether node's files may go in batches (copy_small_files()): plain copies (no merge,
+  /// update, links, --link-dest or dry run) between file systems that cannot clone.
+  bool batches_files(const dir_node* node) const noexcept;
+  /// Copies the small regular files among node's entries ents[0..n) (n <= small_batch_max) in b's
+  /// rounds (small_files.hpp). Bit i of the result: entry i was copied, or its failure reported,
+  /// here; the others are copy()'s to copy or report.
+  std::uint64_t copy_small_files(dir_node* node, const fs::dir_entry* ents, unsigned n,
+                                 small_batch& b);
+
   /// Whether the filters (then git's rules) exclude node's listed entry name; learns dtype by a
   /// stat where the listing did not say.
   bool excluded(dir_node* node, const std::string& rel_dir, const char* name, std::uint8_t& dtype);
@@ -162,6 +175,10 @@ class entry_copier {
   /// hard-link group; replace: DST's entry of that name is to be removed once the source is open.
   void copy_regular(dir_node* node, const char* name, const struct stat* claimed = nullptr,
                     bool replace = false);
+  /// The rest of copy_regular() once the source is open (sfd) and fstat'ed (st, a regular file).
+  void copy_open_regular(dir_node* node, const char* name, fs::unique_fd& sfd,
+                         const struct stat& st, const struct stat* claimed = nullptr,
+                         bool replace = false);
   void copy_symlink(dir_node* node, const char* name, const struct stat& st);
   void copy_special(dir_node* node, const char* name, const struct stat& st);
   /// The rest of a symlink's or special file's copy once its claim on a hard-link group is made:
@@ -201,6 +218,10 @@ class entry_copier {
   bool source_changed(int sfd, const struct stat& before, bool short_read) const noexcept;
   void finish_file(dir_node* node, const char* name, int sfd, fs::unique_fd& dfd,
                    const struct stat& st, bool first_link, bool changed = false);
+  /// Reports a copied file's end: err (op naming the failed step; a failed close discards the
+  /// copy), a source that changed meanwhile, or done.
+  void conclude_file(dir_node* node, const char* name, std::error_code err, operation op,
+                     bool changed);
   void discard_file(dir_node* node, const char* name);
 
   // Metadata (entry_meta.cpp).

@@ -81,4 +81,6 @@ unsigned startable_threads(unsigned wanted) noexcept {
   return static_cast<unsigned>(started.size());
 }
 
+bool address_space_small() noexcept { return below(RLIMIT_AS, rlim_t{1} << 30); }
+
 }  // namespace treecopy::engine

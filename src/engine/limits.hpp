@@ -24,4 +24,8 @@ long open_descriptors(long below) noexcept;
 /// than any arithmetic on limits shared with the user's other processes.
 unsigned startable_threads(unsigned wanted) noexcept;
 
+/// Whether RLIMIT_AS holds the process to under 1 GiB: memory that a copy could do without
+/// (small-file batches' buffers) is left to what it cannot.
+bool address_space_small() noexcept;
+
 }  // namespace treecopy::engine

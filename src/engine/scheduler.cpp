@@ -255,6 +255,8 @@ class tbb_scheduler final : public scheduler {
   void spawn(task t) override;
   void run(task first) override;
   void found_work() override;
+  /// Set before the pool's threads start, read by them after: no other synchronization needed.
+  bool started() const noexcept override { return started_; }
 
  private:
   // Entries found, bytes of files found, time run alone: past any of these the copy is no longer

@@ -27,6 +27,9 @@ class scheduler {
   /// Called from a task that found work that takes long (a large file to copy): a scheduler that
   /// starts its workers or its progress sampler lazily starts them now.
   virtual void found_work() {}
+  /// Whether the copy has outgrown a small one (the scheduler's workers started): what is worth
+  /// setting up for many entries (small-file batches) waits for that.
+  virtual bool started() const noexcept { return true; }
 };
 
 /// How many tasks the machine runs at once: the CPUs this process may use (oneTBB's default

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -55,6 +56,14 @@ void plan_descriptors(shared_run& run, std::size_t pairs, const std::string& dst
   run.big_queue_cap = big_queue_cap / static_cast<std::size_t>(roots);
   spare -= 4 * static_cast<long>(run.big_queue_cap) * roots;
   spare -= std::min(24L, spare / 4);  // for descriptors the caller opens meanwhile
+  // Small-file batches: each worker's ring and its files open on both sides, from half of what
+  // is left (the directories keep the rest); none when too few would fit.
+  const long jobs = static_cast<long>(run.jobs);
+  const long batch_files = std::min<long>(small_batch_max, (spare / 2 / jobs - 1) / 2);
+  const bool batches = batch_files > 0 && !run.threads_scarce && !address_space_small();
+  run.batches =
+      std::make_unique<small_batches>(batches ? static_cast<unsigned>(batch_files) : 0u, run.jobs);
+  if (run.batches->files() != 0) spare -= jobs * (1 + 2 * batch_files);
   // + 2 a pair: the pair of SRC's and DST's roots counts among the open directories.
   run.dir_fd_budget = static_cast<int>(std::clamp(spare, 0L, 4096L) + 2 * roots);
 }
@@ -223,7 +232,11 @@ void copier::schedule_children(dir_node* node) {
   if (nfiles == 0) return;
   // A distributed copy may share a huge directory's batches with other processes.
   const std::uint32_t slice = hook_ ? hook_->file_slice(nfiles) : 0;
-  const std::uint32_t per = slice ? slice : std::clamp<std::uint32_t>(nfiles / (jobs_ * 4), 8, 128);
+  // Where small files go in batches, a batch task holds a whole one (a ring's round costs about as
+  // much for a few files as for dozens).
+  const std::uint32_t least = run_.batches->files() ? run_.batches->files() : 8;
+  const std::uint32_t per =
+      slice ? slice : std::clamp<std::uint32_t>(nfiles / (jobs_ * 4), std::min(least, 128u), 128);
   // A few entries are done right here; so are all of them when too many directories are open
   // already, rather than queue work that would keep this directory's descriptors open.
   if (nfiles <= per || over_budget()) return copy_entries(node, 0, nfiles);
@@ -305,15 +318,65 @@ class armed_while_copying {
   entry_cursor& c_;
 };
 
+// Takes a run's small-file batch for the length of a copy_entries(), and gives it back.
+class batch_lease {
+ public:
+  explicit batch_lease(small_batches& from) noexcept : from_(from) {}
+  ~batch_lease() {
+    if (b_) from_.give(b_);
+  }
+  batch_lease(const batch_lease&) = delete;
+  batch_lease& operator=(const batch_lease&) = delete;
+  small_batch* get() noexcept {
+    if (!b_ && !refused_) refused_ = (b_ = from_.take()) == nullptr;
+    return b_;
+  }
+
+ private:
+  small_batches& from_;
+  small_batch* b_ = nullptr;
+  bool refused_ = false;
+};
+
 }  // namespace
 
+// Runs of small regular files go in batches (small_files.hpp): each batch's entries are moved to
+// the front of what is left, those it copied skipped, the rest copied one by one as usual (a large
+// file among them then hands what follows it to other workers: never an entry the batch took).
 void copier::copy_entries(dir_node* node, std::uint32_t begin, std::uint32_t end) {
   entry_cursor cursor{this, node, begin, end, false};
   cursor_scope scope(&cursor);
+  const unsigned batch_files = run_.batches->files();
+  // Not before the copy is large enough to start the workers: a ring and its kernel threads
+  // cost more than a few files save.
+  const bool batches = batch_files != 0 && end - begin >= small_batch_min && run_.sched->started();
+  batch_lease lease(*run_.batches);
+  std::uint32_t batched_until = begin;  // entries before this went through a batch
   while (cursor.next < cursor.end) {
     if (stopping()) {
       rep_.count().entries_done.fetch_add(cursor.end - cursor.next, std::memory_order_relaxed);
       break;
+    }
+    // (Asked again at each batch: the first file copied tells whether the file systems clone.)
+    if (batches && cursor.next >= batched_until && cursor.end - cursor.next >= small_batch_min &&
+        entries_.batches_files(node)) {
+      if (small_batch* b = lease.get()) {
+        const auto n =
+            static_cast<unsigned>(std::min<std::uint32_t>(batch_files, cursor.end - cursor.next));
+        fs::dir_entry* first = node->entries.data() + cursor.next;
+        const std::uint64_t taken = entries_.copy_small_files(node, first, n, *b);
+        // The copied ones first (passed over), then the rest of the batch, in order.
+        fs::dir_entry was[small_batch_max];
+        std::copy(first, first + n, was);
+        fs::dir_entry* to = first;
+        for (unsigned i = 0; i < n; ++i)
+          if ((taken >> i) & 1) *to++ = was[i];
+        for (unsigned i = 0; i < n; ++i)
+          if (!((taken >> i) & 1)) *to++ = was[i];
+        batched_until = cursor.next + n;
+        cursor.next += static_cast<std::uint32_t>(std::popcount(taken));
+        continue;
+      }
     }
     const auto& e = node->entries[cursor.next++];
     armed_while_copying armed(cursor);

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string>
+#include <string_view>
 #include <system_error>
 
 #include "fd.hpp"
@@ -138,8 +140,19 @@ std::size_t thread_count() {
   DIR* d = ::opendir("/proc/self/task");
   if (!d) return 0;
   std::size_t n = 0;
-  while (const dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') ++n;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    // The kernel's io_uring workers ("iou-wrk-PID") are listed among the process's threads, but
+    // start and end by themselves, not by anything the copy starts (small-file batches).
+    const std::string comm_path = std::string("/proc/self/task/") + e->d_name + "/comm";
+    char comm[32] = {};
+    const int fd = ::open(comm_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)::read(fd, comm, sizeof comm - 1);
+      ::close(fd);
+    }
+    if (std::string_view(comm).substr(0, 8) != "iou-wrk-") ++n;
+  }
   ::closedir(d);
   return n;
 }

@@ -47,7 +47,8 @@ struct process_result {
 /// Whether the program `name` is installed (an executable in /usr/bin, /bin, /usr/sbin or /sbin).
 bool tool_present(const char* name);
 
-/// How many threads this process has now (the entries of /proc/self/task); 0 when unreadable.
+/// How many threads this process has now (the entries of /proc/self/task, but the kernel's
+/// io_uring workers); 0 when unreadable.
 std::size_t thread_count();
 
 /// Runs argv (argv[0] looked up in PATH), waits for it and returns what it did. Throws

@@ -121,7 +121,9 @@ std::error_code ring::submit_and_wait() noexcept {
     pending_ = 0;
     int refusals = 0;
     while (to_submit != 0) {
-      const int n = ring_enter(fd_, to_submit, 0, 0);
+      // Submits and waits in one call: the kernel waits only when it took the whole round.
+      const int n = ring_enter(fd_, to_submit, inflight_ + to_submit, IORING_ENTER_GETEVENTS);
+      ++enters_;
       if (n > 0) {
         inflight_ += static_cast<unsigned>(n);
         to_submit -= static_cast<unsigned>(n);
@@ -138,9 +140,11 @@ std::error_code ring::submit_and_wait() noexcept {
     }
   }
   // Every operation taken is waited for: the kernel may write into their buffers until then.
+  // (The kernel counts the completions not yet reaped, and none are reaped before the round ends:
+  // the wait is for all of them.)
   while (inflight_ != 0 && load_acquire(cq_tail_) - *cq_head_ < inflight_) {
-    const int n = ring_enter(fd_, 0, inflight_ - (load_acquire(cq_tail_) - *cq_head_),
-                             IORING_ENTER_GETEVENTS);
+    const int n = ring_enter(fd_, 0, inflight_, IORING_ENTER_GETEVENTS);
+    ++enters_;
     if (n < 0 && errno != EINTR && errno != EAGAIN && errno != EBUSY) {
       // Unexpected: keep waiting rather than free what the kernel may still write.
       ::usleep(1000);

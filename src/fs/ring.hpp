@@ -35,6 +35,8 @@ class ring {
   io_uring_sqe* add(std::uint64_t tag) noexcept;
   /// The kernel refused a round: the ring is not entered again.
   bool broken() const noexcept { return broken_; }
+  /// How many times io_uring_enter was called: one a round when nothing interrupts its wait.
+  std::uint64_t enters() const noexcept { return enters_; }
   /// Submits the round and waits for every completion, calling done(tag, res) for each (res: the
   /// result, or -errno). Returns an error only when the kernel took none of the round or a wait
   /// failed for good; operations it took are always waited for (signals interrupt no wait).
@@ -46,7 +48,8 @@ class ring {
   }
 
   // Preparing the slots (add()) of the operations the engine uses.
-  static void openat(io_uring_sqe* s, int dirfd, const char* name, int flags, unsigned mode) noexcept;
+  static void openat(io_uring_sqe* s, int dirfd, const char* name, int flags,
+                     unsigned mode) noexcept;
   static void statx(io_uring_sqe* s, int fd, unsigned mask, struct statx* out) noexcept;
   static void read(io_uring_sqe* s, int fd, void* buf, unsigned len) noexcept;
   static void write(io_uring_sqe* s, int fd, const void* buf, unsigned len) noexcept;
@@ -65,10 +68,11 @@ class ring {
 
   int fd_ = -1;
   unsigned sq_entries_ = 0;
-  unsigned pending_ = 0;   ///< slots added this round, not yet submitted
-  unsigned inflight_ = 0;  ///< submitted, not yet reaped
+  unsigned pending_ = 0;      ///< slots added this round, not yet submitted
+  unsigned inflight_ = 0;     ///< submitted, not yet reaped
   unsigned unsubmitted_ = 0;  ///< left in the queue when the kernel refused them (broken_)
   bool broken_ = false;       ///< never entered again
+  std::uint64_t enters_ = 0;
   /// What add() gives when it cannot give a slot (raw: io_uring_sqe ends in a zero-size array).
   alignas(io_uring_sqe) unsigned char spare_[sizeof(io_uring_sqe)] = {};
   std::vector<std::uint64_t> refused_;  ///< their tags (room for capacity() reserved)

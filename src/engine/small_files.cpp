@@ -107,9 +107,9 @@ void small_batches::give(small_batch* b) noexcept {
 
 bool entry_copier::batches_files(const dir_node* node) const noexcept {
   // Clones share the data instead of copying it: where they work, files take the ordinary path.
-  const bool no_clone = opt_.reflink == reflink_mode::never ||
-                        (opt_.reflink == reflink_mode::automatic &&
-                         clone_state_.load(std::memory_order_relaxed) == 2);
+  const bool no_clone =
+      opt_.reflink == reflink_mode::never || (opt_.reflink == reflink_mode::automatic &&
+                                              clone_state_.load(std::memory_order_relaxed) == 2);
   return no_clone && !opt_.dry_run && !pol_.merge && !opt_.link && roots_.prev_fds.empty() &&
          roots_.prev_parent_fds.empty() && !node->is_top && !node->pseudo_fs &&
          !node->dst_foreign && node->dst_fd >= 0;
@@ -125,8 +125,8 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
   // 1: open the sources (as copy_regular() does: no FIFO may block the open, no tty is taken).
   const int src_flags = O_RDONLY | src_nofollow(node) | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
   for (unsigned i = 0; i < n; ++i) {
-    if (ents[i].type == DT_REG) fs::ring::openat(r.add(tag(i, step::open_src)), node->src_fd,
-                                                  name_of(i), src_flags, 0);
+    if (ents[i].type == DT_REG)
+      fs::ring::openat(r.add(tag(i, step::open_src)), node->src_fd, name_of(i), src_flags, 0);
   }
   (void)r.run([&](std::uint64_t t, int res) {
     if (res >= 0) b.files[file_of(t)].sfd = res;
@@ -165,7 +165,8 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
                      plan::open_mode(pol_, plan::entry_facts::of(st)));
     if (f.stx.stx_size != 0)
-      fs::ring::read(r.add(tag(i, step::read)), f.sfd, b.data.get() + std::size_t{i} * small_file_max,
+      fs::ring::read(r.add(tag(i, step::read)), f.sfd,
+                     b.data.get() + std::size_t{i} * small_file_max,
                      static_cast<unsigned>(f.stx.stx_size));
   }
   if (go) {
@@ -256,7 +257,8 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
     taken |= std::uint64_t{1} << i;
     rep_.count().bytes_found.fetch_add(f.stx.stx_size, std::memory_order_relaxed);
     if (f.got > 0)
-      rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(f.got), std::memory_order_relaxed);
+      rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(f.got),
+                                        std::memory_order_relaxed);
     conclude_file(node, name_of(i), out[i].err, out[i].op, f.changed);
   }
   for (unsigned i = 0; go && i < n; ++i) {

@@ -34,7 +34,7 @@ struct small_batch {
   struct file {
     int sfd;
     int dfd;
-    int got;  ///< bytes read, or -errno
+    int got;      ///< bytes read, or -errno
     bool keep;    ///< a small regular file this batch copies
     bool handed;  ///< another regular file, copied from its descriptor once the batch is done
     bool changed;

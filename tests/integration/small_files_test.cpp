@@ -34,8 +34,8 @@ void build_batch_tree(const std::string& root, bool privileged) {
   tree_maker m(root, 42);
   const std::vector<std::size_t> sizes = {0, 1, 100, 4095, 8191, 8192, 8193, 16385, 70000, 9000};
   const std::vector<mode_t> modes = {0644, 0600, 0755, 0444, 0640, 04755, 02750, 01644, 0400, 0711};
-  const std::string acl = posix_acl_value({{1, 0, 6}, {2, 1234, 4}, {4, 0, 4}, {0x10, 0, 4},
-                                           {0x20, 0, 0}});
+  const std::string acl =
+      posix_acl_value({{1, 0, 6}, {2, 1234, 4}, {4, 0, 4}, {0x10, 0, 4}, {0x20, 0, 0}});
   m.dir("flat", 0755);
   for (int i = 0; i < 200; ++i) {
     const std::string rel = "flat/e" + std::to_string(i);
@@ -53,8 +53,8 @@ void build_batch_tree(const std::string& root, bool privileged) {
       // One file past 1 MiB: the walk's own (it hands the entries after it to other workers).
       const std::size_t size =
           i == 49 ? (1u << 20) + 1 : sizes[static_cast<std::size_t>(i) % sizes.size()];
-      m.file(rel, m.random_bytes(size),
-             modes[static_cast<std::size_t>(i / 10) % modes.size()], who);
+      m.file(rel, m.random_bytes(size), modes[static_cast<std::size_t>(i / 10) % modes.size()],
+             who);
       if (i % 5 == 0) {
         EXPECT_FALSE(m.xattr(rel, "user.batch", "value " + std::to_string(i)));
       }
@@ -133,7 +133,8 @@ TEST_F(small_files_test, without_io_uring_the_copy_is_the_same) {
       run_process({TREECOPY_DENY_IO_URING, cli_path(), "-q", src_, scratch_ / "denied"});
   EXPECT_TRUE(exited_with(denied, 0)) << denied.describe();
   EXPECT_EQ(denied.err, "");
-  EXPECT_TRUE(same_trees(src_, scratch_ / "denied", against("source", "treecopy, io_uring refused")));
+  EXPECT_TRUE(
+      same_trees(src_, scratch_ / "denied", against("source", "treecopy, io_uring refused")));
 }
 
 TEST_F(small_files_test, with_few_descriptors_nothing_fails) {
@@ -146,9 +147,8 @@ TEST_F(small_files_test, with_few_descriptors_nothing_fails) {
 }
 
 TEST_F(small_files_test, only_modes_kept_as_cp_preserve_mode) {
-  const process_result cp =
-      run_process({"cp", "-R", "--preserve=mode", "--no-target-directory", "--", src_,
-                   scratch_ / "cp"});
+  const process_result cp = run_process(
+      {"cp", "-R", "--preserve=mode", "--no-target-directory", "--", src_, scratch_ / "cp"});
   ASSERT_TRUE(exited_with(cp, 0)) << cp.describe();
   const process_result r = run_treecopy({"-q", "--preserve=mode", src_, scratch_ / "tc"});
   EXPECT_TRUE(exited_with(r, 0)) << r.describe();
@@ -183,8 +183,8 @@ TEST_F(small_files_test, batched_files_cost_no_open_or_close_each) {
 #endif
   if (!tool_present("strace")) GTEST_SKIP() << "strace is not installed";
   const std::string trace = scratch_ / "trace";
-  const process_result run = run_process(
-      {"strace", "-f", "-qq", "-c", "-o", trace, cli_path(), "-q", "-j", "1", src_, scratch_ / "dst"});
+  const process_result run = run_process({"strace", "-f", "-qq", "-c", "-o", trace, cli_path(),
+                                          "-q", "-j", "1", src_, scratch_ / "dst"});
   if (run.exit_code != 0 && run.err.find("ptrace") != std::string::npos)
     GTEST_SKIP() << "strace cannot trace here: " << run.err;
   ASSERT_TRUE(exited_with(run, 0)) << run.describe();

@@ -189,7 +189,7 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
     // The source was opened without blocking: a read the page cache cannot serve at once says
     // EAGAIN (having started it). Read it now, waiting.
     if (f.got == -EAGAIN) {
-      ssize_t got;
+      ssize_t got = -1;
       do got = ::pread(f.sfd, b.data.get() + std::size_t{i} * small_file_max, f.stx.stx_size, 0);
       while (got < 0 && errno == EINTR);
       f.got = got < 0 ? -errno : static_cast<int>(got);

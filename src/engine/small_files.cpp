@@ -119,7 +119,7 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
                                              small_batch& b) {
   fs::ring& r = *b.ring;
   auto name_of = [&](unsigned i) { return node->names.c_str() + ents[i].name_offset; };
-  for (unsigned i = 0; i < n; ++i) b.files[i] = {-1, -1, 0, false, false, false, {}};
+  for (unsigned i = 0; i < n; ++i) b.files[i] = {-1, -1, 0, false, false, false, false, {}, {}};
   b.workers_refused = false;
 
   // 1: open the sources (as copy_regular() does: no FIFO may block the open, no tty is taken).
@@ -132,20 +132,25 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
     if (res >= 0) b.files[file_of(t)].sfd = res;
   });
 
-  // 2: what each is. Only plain small regular files stay in the batch (not sparse, not hard links
-  // whose other names wait for them, on SRC's file system).
+  // 2: what each is. Only plain regular files stay in the batch (not sparse, not hard links whose
+  // other names wait for them, on SRC's file system): small ones whole, mid-size ones but for
+  // their data, which copy_file_range moves.
   auto on_stat = [&](std::uint64_t t, int res) {
     small_batch::file& f = b.files[file_of(t)];
     if (res == -ECANCELED || res == -EAGAIN) b.workers_refused = true;
     if (res < 0) return;
-    struct stat st;
-    to_stat(f.stx, st);
-    f.keep = S_ISREG(st.st_mode) && st.st_size <= static_cast<off_t>(small_file_max) &&
-             !looks_sparse(st) && root_pair(node, st) && !claims_at_create(node, st);
+    const struct stat& st = f.st;
+    to_stat(f.stx, f.st);
+    const bool reg = S_ISREG(st.st_mode);
+    const bool under_mib = st.st_size < mid_file_max;
+    const bool plain =
+        reg && !looks_sparse(st) && root_pair(node, st) && !claims_at_create(node, st);
+    f.keep = plain && st.st_size <= static_cast<off_t>(small_file_max);
+    f.mid = plain && !f.keep && under_mib;
     // Other regular files under 1 MiB are copied one by one once the batch is done, from the
     // descriptor and stat it has (larger ones are the walk's: they hand the rest of the batch to
     // other workers before they copy).
-    f.handed = !f.keep && S_ISREG(st.st_mode) && st.st_size < (off_t{1} << 20);
+    f.handed = reg && !plain && under_mib;
   };
   for (unsigned i = 0; i < n; ++i) {
     if (b.files[i].sfd >= 0)
@@ -154,20 +159,18 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
   }
   (void)r.run(on_stat);
 
-  // 3: create the copies and read the data, unless the copy is stopping.
+  // 3: create the copies and read the small files' data, unless the copy is stopping.
   const bool go = !flags_.stopping();
   for (unsigned i = 0; go && i < n; ++i) {
     small_batch::file& f = b.files[i];
-    if (!f.keep) continue;
-    struct stat st;
-    to_stat(f.stx, st);
+    if (!f.keep && !f.mid) continue;
     fs::ring::openat(r.add(tag(i, step::create)), node->dst_fd, name_of(i),
                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                     plan::open_mode(pol_, plan::entry_facts::of(st)));
-    if (f.stx.stx_size != 0)
+                     plan::open_mode(pol_, plan::entry_facts::of(f.st)));
+    if (f.keep && f.st.st_size != 0)
       fs::ring::read(r.add(tag(i, step::read)), f.sfd,
                      b.data.get() + std::size_t{i} * small_file_max,
-                     static_cast<unsigned>(f.stx.stx_size));
+                     static_cast<unsigned>(f.st.st_size));
   }
   if (go) {
     (void)r.run([&](std::uint64_t t, int res) {
@@ -183,14 +186,20 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
   for (unsigned i = 0; i < n; ++i) {
     small_batch::file& f = b.files[i];
     if (!go || f.dfd < 0) {
-      f.keep = false;  // the ordinary path creates it, or reports why not
+      // The ordinary path creates it, or reports why not: for a mid-size file, from the
+      // descriptor the batch has.
+      f.handed = f.handed || (go && f.mid);
+      f.keep = f.mid = false;
       continue;
     }
+    if (!f.keep) continue;
     // The source was opened without blocking: a read the page cache cannot serve at once says
     // EAGAIN (having started it). Read it now, waiting.
     if (f.got == -EAGAIN) {
       ssize_t got = -1;
-      do got = ::pread(f.sfd, b.data.get() + std::size_t{i} * small_file_max, f.stx.stx_size, 0);
+      do
+        got = ::pread(f.sfd, b.data.get() + std::size_t{i} * small_file_max,
+                      static_cast<std::size_t>(f.st.st_size), 0);
       while (got < 0 && errno == EINTR);
       f.got = got < 0 ? -errno : static_cast<int>(got);
     }
@@ -198,7 +207,7 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
       (void)fs::unlink_at(node->dst_fd, name_of(i));  // the ordinary path reports the read
       f.keep = false;
     } else {
-      f.changed = static_cast<std::uint64_t>(f.got) < f.stx.stx_size;  // the file shrank
+      f.changed = f.got < f.st.st_size;  // the file shrank
     }
   }
 
@@ -216,19 +225,29 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
     f.keep = false;
   });
 
-  // The metadata, through the descriptors, as finish_file() does.
+  // The mid-size files' data, then the metadata, through the descriptors, as copy_open_regular()
+  // and finish_file() do (clones are not tried: batches run only where they do not work).
   struct outcome {
     std::error_code err;
     operation op;
   };
   outcome out[small_batch_max];
+  std::uint64_t reported = 0;
   for (unsigned i = 0; i < n; ++i) {
     small_batch::file& f = b.files[i];
-    if (!f.keep) continue;
-    struct stat st;
-    to_stat(f.stx, st);
+    if (f.mid) {
+      rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(f.st.st_size),
+                                         std::memory_order_relaxed);
+      if (!copy_bytes(node, name_of(i), f.sfd, f.dfd, f.st, f.changed)) {
+        discard_file(node, name_of(i));  // copy_bytes() reported why
+        reported |= std::uint64_t{1} << i;
+        f.mid = false;
+        continue;
+      }
+    }
+    if (!f.keep && !f.mid) continue;
     out[i].op = operation{};
-    out[i].err = apply_fd_meta(node, f.sfd, f.dfd, st, nullptr, out[i].op);
+    out[i].err = apply_fd_meta(node, f.sfd, f.dfd, f.st, nullptr, out[i].op);
   }
 
   // 5: close both sides (a copy's close may report a write error).
@@ -243,20 +262,22 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
       const int fd = step_of(t) == step::close_dst ? b.files[i].dfd : b.files[i].sfd;
       res = fs::detail::close_fd(fd) < 0 ? -errno : 0;
     }
-    if (step_of(t) == step::close_dst && res < 0 && res != -EINTR && b.files[i].keep &&
-        !out[i].err) {
+    if (step_of(t) == step::close_dst && res < 0 && res != -EINTR &&
+        (b.files[i].keep || b.files[i].mid) && !out[i].err) {
       out[i].err = fs::errno_code(-res);
       out[i].op = operation::close;
     }
   });
 
-  std::uint64_t taken = 0;
+  std::uint64_t taken = reported;
   for (unsigned i = 0; i < n; ++i) {
     small_batch::file& f = b.files[i];
-    if (!f.keep) continue;
+    if (!f.keep && !f.mid) continue;
     taken |= std::uint64_t{1} << i;
-    rep_.count().bytes_found.fetch_add(f.stx.stx_size, std::memory_order_relaxed);
-    if (f.got > 0)
+    if (f.keep)
+      rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(f.st.st_size),
+                                         std::memory_order_relaxed);
+    if (f.keep && f.got > 0)
       rep_.count().bytes_done.fetch_add(static_cast<std::uint64_t>(f.got),
                                         std::memory_order_relaxed);
     conclude_file(node, name_of(i), out[i].err, out[i].op, f.changed);
@@ -266,9 +287,7 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
     if (!f.handed) continue;
     taken |= std::uint64_t{1} << i;
     fs::unique_fd sfd(f.sfd);
-    struct stat st;
-    to_stat(f.stx, st);
-    copy_open_regular(node, name_of(i), sfd, st);
+    copy_open_regular(node, name_of(i), sfd, f.st);
   }
   return taken;
 }

@@ -1,11 +1,15 @@
 // Small files in batches: a worker copies up to small_batch_max small regular files of one
 // directory in five rounds of io_uring operations (open the sources; stat them; create the copies
 // and read the data; write it; close both sides), one system call a round instead of six to eight
-// a file. Everything that is not plainly a small regular file, and everything that fails, is left
-// to the ordinary path, which copies or reports it from the start.
+// a file. Mid-size files of the run take the same rounds but for their data, which
+// copy_file_range copies between the create and the close. Everything that is not plainly a
+// regular file, and everything that fails before its data, is left to the ordinary path, which
+// copies or reports it from the start.
 #pragma once
 
 #include <linux/stat.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include <atomic>
 #include <cstdint>
@@ -22,6 +26,9 @@ namespace treecopy::engine {
 /// without a pass through user memory, which for files of a few pages already costs more than the
 /// system calls a batch saves (docs/benchmarks.md).
 inline constexpr unsigned small_file_max = 8 * 1024;
+/// Plain files larger than small_file_max and smaller than this are created and closed by the
+/// batch, and their data moved by copy_file_range in between (larger files are the walk's).
+inline constexpr off_t mid_file_max = off_t{1} << 20;
 inline constexpr unsigned small_batch_max = 64;
 /// A directory's run of files shorter than this is copied on the ordinary path: a ring costs
 /// about as much to set up as the calls a few files save (one-file copies must start fast).
@@ -36,9 +43,11 @@ struct small_batch {
     int dfd;
     int got;      ///< bytes read, or -errno
     bool keep;    ///< a small regular file this batch copies
+    bool mid;     ///< a mid-size one: the batch creates and closes it, copy_file_range copies it
     bool handed;  ///< another regular file, copied from its descriptor once the batch is done
     bool changed;
-    struct statx stx;
+    struct statx stx;  ///< the ring's statx
+    struct stat st;    ///< the same, as the engine's decisions read it
   };
   file files[small_batch_max];
   /// The kernel could not start a worker thread for the ring's operations that need one (a

@@ -27,11 +27,13 @@ void age(const std::string& path, long seconds) {
   ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0) << path;
 }
 
-// SRC of about 7 MiB: 24 files of 256 KiB, 12 of 64 KiB and 300 small ones, in 3 directories.
+// SRC of about 7 MiB: 24 files of 256 KiB, 12 of 64 KiB, 300 small ones, and 60 of 20 KiB and
+// of less than 8 KiB mixed, in 4 directories (small and mixed files are copied in batches where
+// the machine allows io_uring; a batch may fill the disk in any of its steps).
 void build_source(const std::string& src) {
   ASSERT_EQ(::mkdir(src.c_str(), 0755), 0);
   unsigned seed = 1;
-  for (const char* dir : {"big", "mid", "small"}) {
+  for (const char* dir : {"big", "mid", "small", "mixed"}) {
     ASSERT_EQ(::mkdir((src + "/" + dir).c_str(), 0755), 0);
   }
   for (int i = 0; i < 24; ++i) {
@@ -48,6 +50,11 @@ void build_source(const std::string& src) {
     const std::string p = src + "/small/f" + std::to_string(i);
     write_pattern_file(p, 1 + (i * 37) % 3000, seed++);
     age(p, 1200000000 + i);
+  }
+  for (int i = 0; i < 60; ++i) {
+    const std::string p = src + "/mixed/f" + std::to_string(i);
+    write_pattern_file(p, i % 2 ? 20000 + i : 1 + (i * 53) % 8000, seed++);
+    age(p, 1300000000 + i);
   }
 }
 

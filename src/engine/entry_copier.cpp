@@ -10,18 +10,20 @@
 #include <cerrno>
 #include <memory>
 
+#include "engine/small_files.hpp"
 #include "engine/stream.hpp"
 
 namespace treecopy::engine {
 namespace {
 
-// Files at least this large are split into chunks that several workers copy at once.
 // Files at least this large are stat'ed again after the copy to see whether they changed meanwhile.
-// Smaller ones are copied within microseconds of their first fstat; a shrink shows for any size.
+// Smaller ones are copied within microseconds of their first fstat (those a small-file batch
+// copies later are stat'ed again by the batch); a shrink shows for any size.
 constexpr off_t recheck_threshold = 1 << 20;
 // Files from this size on let the rest of their batch go to other workers (the driver's
-// large_file_ahead()).
+// large_file_ahead()). A small-file batch keeps only smaller ones.
 constexpr off_t hand_off_threshold = 1 << 20;
+static_assert(mid_file_max <= hand_off_threshold);
 
 // Whether a failed metadata step (apply_fd_meta, apply_at_meta) is reported under the destination
 // path: all are writes to it except reading the source's extended attributes.

@@ -157,9 +157,9 @@ class entry_copier {
   /// Whether node's files may go in batches (copy_small_files()): plain copies (no merge,
   /// update, links, --link-dest or dry run) between file systems that cannot clone.
   bool batches_files(const dir_node* node) const noexcept;
-  /// Copies the small regular files among node's entries ents[0..n) (n <= small_batch_max) in b's
-  /// rounds (small_files.hpp). Bit i of the result: entry i was copied, or its failure reported,
-  /// here; the others are copy()'s to copy or report.
+  /// Copies the small and mid-size regular files among node's entries ents[0..n) (n <=
+  /// small_batch_max) in b's rounds (small_files.hpp). Bit i of the result: entry i was copied, or
+  /// its failure reported, here; the others are copy()'s to copy or report.
   std::uint64_t copy_small_files(dir_node* node, const fs::dir_entry* ents, unsigned n,
                                  small_batch& b);
 

@@ -16,7 +16,16 @@ namespace treecopy::engine {
 namespace {
 
 // The ring's tags: the file's index in the batch and which of its operations completed.
-enum class step : std::uint64_t { open_src, stat, create, read, write, close_src, close_dst };
+enum class step : std::uint64_t {
+  open_src,
+  stat,
+  create,
+  read,
+  write,
+  restat,
+  close_src,
+  close_dst
+};
 std::uint64_t tag(unsigned i, step s) noexcept { return (static_cast<std::uint64_t>(s) << 8) | i; }
 unsigned file_of(std::uint64_t t) noexcept { return static_cast<unsigned>(t & 0xff); }
 step step_of(std::uint64_t t) noexcept { return static_cast<step>(t >> 8); }
@@ -147,8 +156,9 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
         reg && !looks_sparse(st) && root_pair(node, st) && !claims_at_create(node, st);
     f.keep = plain && st.st_size <= static_cast<off_t>(small_file_max);
     f.mid = plain && !f.keep && under_mib;
-    // Other regular files under 1 MiB are copied one by one once the batch is done, from the
-    // descriptor and stat it has (larger ones are the walk's: they hand the rest of the batch to
+    // Other regular files under 1 MiB (sparse, hard-linked, on another file system) are copied
+    // one by one once the batch is done, from the descriptor and stat it has, as are mid-size
+    // files whose create failed (larger ones are the walk's: they hand the rest of the batch to
     // other workers before they copy).
     f.handed = reg && !plain && under_mib;
   };
@@ -211,40 +221,60 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
     }
   }
 
-  // 4: write the data.
+  // The mid-size files' data, as copy_open_regular() copies it (clones are not tried: batches run
+  // only where they do not work). Once the copy is stopping the rest are left, as the walker
+  // leaves its entries.
+  std::uint64_t reported = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    small_batch::file& f = b.files[i];
+    if (!f.mid) continue;
+    if (flags_.stopping()) {
+      discard_file(node, name_of(i));
+      f.mid = false;
+      continue;
+    }
+    rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(f.st.st_size),
+                                       std::memory_order_relaxed);
+    if (!copy_bytes(node, name_of(i), f.sfd, f.dfd, f.st, f.changed)) {
+      discard_file(node, name_of(i));  // copy_bytes() reported why
+      reported |= std::uint64_t{1} << i;
+      f.mid = false;
+    }
+  }
+
+  // 4: write the small files' data, and stat the mid-size files' sources again. Their data was
+  // copied a while after their stat (after the batch's other files), so a change meanwhile is
+  // looked for as for a file of 1 MiB or more (source_changed()).
   for (unsigned i = 0; i < n; ++i) {
     small_batch::file& f = b.files[i];
     if (f.keep && f.got > 0)
       fs::ring::write(r.add(tag(i, step::write)), f.dfd,
                       b.data.get() + std::size_t{i} * small_file_max, static_cast<unsigned>(f.got));
+    if (f.mid) fs::ring::statx(r.add(tag(i, step::restat)), f.sfd, STATX_BASIC_STATS, &f.stx);
   }
   (void)r.run([&](std::uint64_t t, int res) {
     small_batch::file& f = b.files[file_of(t)];
+    if (step_of(t) == step::restat) {
+      // The stat of a file that cannot be stat'ed again proves nothing (as source_changed()).
+      if (res == 0 && (static_cast<off_t>(f.stx.stx_size) != f.st.st_size ||
+                       f.stx.stx_mtime.tv_sec != f.st.st_mtim.tv_sec ||
+                       static_cast<long>(f.stx.stx_mtime.tv_nsec) != f.st.st_mtim.tv_nsec))
+        f.changed = true;
+      return;
+    }
     if (res == f.got) return;
     (void)fs::unlink_at(node->dst_fd, name_of(file_of(t)));  // the ordinary path reports it
     f.keep = false;
   });
 
-  // The mid-size files' data, then the metadata, through the descriptors, as copy_open_regular()
-  // and finish_file() do (clones are not tried: batches run only where they do not work).
+  // The metadata, through the descriptors, as finish_file() does.
   struct outcome {
     std::error_code err;
     operation op;
   };
   outcome out[small_batch_max];
-  std::uint64_t reported = 0;
   for (unsigned i = 0; i < n; ++i) {
     small_batch::file& f = b.files[i];
-    if (f.mid) {
-      rep_.count().bytes_found.fetch_add(static_cast<std::uint64_t>(f.st.st_size),
-                                         std::memory_order_relaxed);
-      if (!copy_bytes(node, name_of(i), f.sfd, f.dfd, f.st, f.changed)) {
-        discard_file(node, name_of(i));  // copy_bytes() reported why
-        reported |= std::uint64_t{1} << i;
-        f.mid = false;
-        continue;
-      }
-    }
     if (!f.keep && !f.mid) continue;
     out[i].op = operation{};
     out[i].err = apply_fd_meta(node, f.sfd, f.dfd, f.st, nullptr, out[i].op);
@@ -269,6 +299,11 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
     }
   });
 
+  // The handed files' descriptors, owned before any of them is copied (a copy may throw).
+  fs::unique_fd handed[small_batch_max];
+  for (unsigned i = 0; go && i < n; ++i) {
+    if (b.files[i].handed) handed[i].reset(b.files[i].sfd);
+  }
   std::uint64_t taken = reported;
   for (unsigned i = 0; i < n; ++i) {
     small_batch::file& f = b.files[i];
@@ -286,8 +321,7 @@ std::uint64_t entry_copier::copy_small_files(dir_node* node, const fs::dir_entry
     small_batch::file& f = b.files[i];
     if (!f.handed) continue;
     taken |= std::uint64_t{1} << i;
-    fs::unique_fd sfd(f.sfd);
-    copy_open_regular(node, name_of(i), sfd, f.st);
+    copy_open_regular(node, name_of(i), handed[i], f.st);
   }
   return taken;
 }

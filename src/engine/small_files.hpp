@@ -21,13 +21,14 @@
 
 namespace treecopy::engine {
 
-/// The largest file a batch copies, and how many files a batch takes at most. Larger files are
-/// copied one by one, from the descriptor the batch opened: copy_file_range moves their data
-/// without a pass through user memory, which for files of a few pages already costs more than the
-/// system calls a batch saves (docs/benchmarks.md).
+/// The largest file whose data a batch reads and writes itself, and how many files a batch takes
+/// at most. Larger files' data goes by copy_file_range, without a pass through user memory, which
+/// for files of a few pages already costs more than the system calls a batch saves
+/// (docs/benchmarks.md).
 inline constexpr unsigned small_file_max = 8 * 1024;
 /// Plain files larger than small_file_max and smaller than this are created and closed by the
-/// batch, and their data moved by copy_file_range in between (larger files are the walk's).
+/// batch, and their data moved by copy_file_range in between (larger files are the walk's, which
+/// hands the rest of their batch to other workers first).
 inline constexpr off_t mid_file_max = off_t{1} << 20;
 inline constexpr unsigned small_batch_max = 64;
 /// A directory's run of files shorter than this is copied on the ordinary path: a ring costs

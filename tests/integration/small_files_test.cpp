@@ -96,17 +96,6 @@ std::map<std::string, std::pair<long, long>> syscall_counts(const std::string& p
   return counts;
 }
 
-// Whether this process may make an io_uring ring (and TREECOPY_IO_URING does not say no).
-bool io_uring_works() {
-  const char* env = std::getenv("TREECOPY_IO_URING");
-  if (env && std::string(env) == "0") return false;
-  io_uring_params p{};
-  const long fd = ::syscall(__NR_io_uring_setup, 4, &p);
-  if (fd < 0) return false;
-  ::close(static_cast<int>(fd));
-  return true;
-}
-
 class small_files_test : public testing::Test {
  protected:
   void SetUp() override { build_batch_tree(src_, running_as_root()); }

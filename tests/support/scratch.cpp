@@ -2,6 +2,8 @@
 // capability probes.
 #include "scratch.hpp"
 
+#include <linux/io_uring.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/filesystem.hpp>
@@ -64,6 +66,16 @@ void scratch_dir::give_to(unsigned id) const {
 }
 
 bool running_as_root() { return ::geteuid() == 0; }
+
+bool io_uring_works() {
+  const char* env = std::getenv("TREECOPY_IO_URING");
+  if (env && std::string(env) == "0") return false;
+  io_uring_params p{};
+  const long fd = ::syscall(__NR_io_uring_setup, 4, &p);
+  if (fd < 0) return false;
+  ::close(static_cast<int>(fd));
+  return true;
+}
 
 std::optional<std::string> unprivileged_unavailable() {
   if (!running_as_root()) return "the test must run as root to switch to uid 65534";

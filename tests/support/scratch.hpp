@@ -46,6 +46,10 @@ inline constexpr unsigned unprivileged_id = 65534;
 /// Why an unprivileged run is impossible here (not root, no setpriv), or nullopt when it works.
 std::optional<std::string> unprivileged_unavailable();
 
+/// Whether this process may make an io_uring ring (and TREECOPY_IO_URING does not say no): the
+/// engine's small-file batches run only then.
+bool io_uring_works();
+
 /// The path of the treecopy CLI under test, from the TREECOPY_CLI compile definition.
 std::string cli_path();
 
